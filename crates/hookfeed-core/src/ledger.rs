@@ -1,0 +1,225 @@
+//! Exactly-once, convergent ingest: dedup by (source, event id), then merge the event's
+//! projection into its document.
+//!
+//! The algorithm is written once, here, over the [`FeedStore`] trait; the Worker
+//! implements the trait on Durable Object SQLite (inside one transaction), and
+//! [`MemoryStore`] implements it for tests and benchmarks.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::delivery::VerifiedDelivery;
+use crate::path::DocPath;
+use crate::projection::{project, DocumentState, Projection, ProjectionRule};
+use crate::time::UnixTime;
+
+/// A position in a feed's log; strictly increasing.
+pub type Seq = u64;
+
+/// What the log remembers of an event for dedup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedEvent {
+    /// Its position in the log.
+    pub seq: Seq,
+    /// SHA-256 of its raw body, hex.
+    pub digest: String,
+}
+
+/// One row of the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry<'a> {
+    /// The source it arrived at.
+    pub source: &'a str,
+    /// The provider's event id.
+    pub event_id: &'a str,
+    /// The event type.
+    pub event_type: &'a str,
+    /// The time it is ordered by.
+    pub ordered_at: UnixTime,
+    /// When it was received.
+    pub received_at: UnixTime,
+    /// SHA-256 of the raw body, hex.
+    pub digest: String,
+    /// The raw body.
+    pub raw: &'a [u8],
+    /// The document it was projected into, if any.
+    pub path: Option<&'a DocPath>,
+}
+
+/// Storage for one feed. Implementations run all calls of one [`ingest`] in one transaction.
+pub trait FeedStore {
+    /// The storage's failure.
+    type Error;
+
+    /// The logged event with this (source, id), if any.
+    fn find_event(&mut self, source: &str, event_id: &str) -> Result<Option<LoggedEvent>, Self::Error>;
+    /// Appends to the log and returns the new entry's seq.
+    fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Seq, Self::Error>;
+    /// A document's stored state.
+    fn load_document(&mut self, path: &DocPath) -> Result<Option<DocumentState>, Self::Error>;
+    /// Stores a document's state, changed at `seq`.
+    fn save_document(&mut self, path: &DocPath, state: &DocumentState, seq: Seq) -> Result<(), Self::Error>;
+}
+
+/// How a document changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// It did not exist before.
+    Added,
+    /// It existed and its data changed.
+    Modified,
+    /// It was removed.
+    Removed,
+}
+
+/// A document change to fan out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocChange {
+    /// The document.
+    pub path: DocPath,
+    /// How it changed.
+    pub kind: ChangeKind,
+    /// The seq of the change.
+    pub seq: Seq,
+    /// Its data after the change.
+    pub data: Map<String, Value>,
+}
+
+/// What [`ingest`] did with a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ingested {
+    /// Logged for the first time.
+    Stored {
+        /// Its seq in the log.
+        seq: Seq,
+        /// What the projection made of it.
+        projection: ProjectionOutcome,
+        /// The document change, unless the event changed nothing (it was older than
+        /// what the document already holds).
+        change: Option<DocChange>,
+    },
+    /// The same event (same id, same body) was already logged: nothing changes.
+    Duplicate {
+        /// The seq it was first logged at.
+        seq: Seq,
+    },
+    /// An event with this id but a different body was already logged: the first one
+    /// stands, and this one is reported, not applied.
+    Conflict {
+        /// The seq of the logged event.
+        seq: Seq,
+    },
+}
+
+/// What projection made of an event, for the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectionOutcome {
+    /// Merged into this document.
+    Document(DocPath),
+    /// No rule for the event type.
+    NoRule,
+    /// A rule matched, but the event lacks this id field.
+    NoDocumentId(String),
+}
+
+/// SHA-256 of a raw body, hex: what dedup compares.
+pub fn body_digest(raw: &[u8]) -> String {
+    hex::encode(Sha256::digest(raw))
+}
+
+/// Logs and projects one verified delivery, exactly once per (source, event id).
+pub fn ingest<S: FeedStore>(
+    store: &mut S,
+    delivery: &VerifiedDelivery,
+    rules: &[ProjectionRule],
+) -> Result<Ingested, S::Error> {
+    let event = delivery.event();
+    let digest = body_digest(delivery.raw());
+    if let Some(logged) = store.find_event(&event.source, &event.id)? {
+        return Ok(if logged.digest == digest {
+            Ingested::Duplicate { seq: logged.seq }
+        } else {
+            Ingested::Conflict { seq: logged.seq }
+        });
+    }
+    let projection = project(event, delivery.ordered_at(), rules);
+    let update = match &projection {
+        Projection::Update(update) => Some(update),
+        _ => None,
+    };
+    let seq = store.append_event(&LogEntry {
+        source: &event.source,
+        event_id: &event.id,
+        event_type: &event.event_type,
+        ordered_at: delivery.ordered_at(),
+        received_at: delivery.received_at(),
+        digest,
+        raw: delivery.raw(),
+        path: update.map(|u| &u.path),
+    })?;
+    let (outcome, change) = match projection {
+        Projection::NoRule => (ProjectionOutcome::NoRule, None),
+        Projection::NoDocumentId { field } => (ProjectionOutcome::NoDocumentId(field), None),
+        Projection::Update(update) => {
+            let existing = store.load_document(&update.path)?;
+            let kind = if existing.is_some() { ChangeKind::Modified } else { ChangeKind::Added };
+            let mut state = existing.unwrap_or_default();
+            let change = if state.merge(&update) {
+                store.save_document(&update.path, &state, seq)?;
+                Some(DocChange { path: update.path.clone(), kind, seq, data: state.data })
+            } else {
+                None
+            };
+            (ProjectionOutcome::Document(update.path), change)
+        }
+    };
+    Ok(Ingested::Stored { seq, projection: outcome, change })
+}
+
+/// A [`FeedStore`] in memory, for tests, benchmarks and the CLI's dry runs.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    events: BTreeMap<(String, String), LoggedEvent>,
+    documents: BTreeMap<DocPath, (DocumentState, Seq)>,
+    next_seq: Seq,
+}
+
+impl MemoryStore {
+    /// The documents' data, by path.
+    pub fn documents(&self) -> BTreeMap<String, Map<String, Value>> {
+        self.documents.iter().map(|(p, (s, _))| (p.to_string(), s.data.clone())).collect()
+    }
+
+    /// How many events are logged.
+    pub fn event_count(&self) -> usize {
+        self.events.len()
+    }
+}
+
+impl FeedStore for MemoryStore {
+    type Error = std::convert::Infallible;
+
+    fn find_event(&mut self, source: &str, event_id: &str) -> Result<Option<LoggedEvent>, Self::Error> {
+        Ok(self.events.get(&(source.to_owned(), event_id.to_owned())).cloned())
+    }
+
+    fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Seq, Self::Error> {
+        self.next_seq += 1;
+        let logged = LoggedEvent { seq: self.next_seq, digest: entry.digest.clone() };
+        self.events.insert((entry.source.to_owned(), entry.event_id.to_owned()), logged);
+        Ok(self.next_seq)
+    }
+
+    fn load_document(&mut self, path: &DocPath) -> Result<Option<DocumentState>, Self::Error> {
+        Ok(self.documents.get(path).map(|(s, _)| s.clone()))
+    }
+
+    fn save_document(&mut self, path: &DocPath, state: &DocumentState, seq: Seq) -> Result<(), Self::Error> {
+        self.documents.insert(path.clone(), (state.clone(), seq));
+        Ok(())
+    }
+}

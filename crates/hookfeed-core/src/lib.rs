@@ -1,0 +1,39 @@
+//! hookfeed's decisions, with no I/O and no clock: callers pass bytes, headers and `now`.
+//!
+//! A webhook delivery flows through this crate in four steps, each a module:
+//!
+//! 1. [`signature`]: check the delivery's HMAC signature under its source's
+//!    [`Scheme`](signature::Scheme) (percify, twin-actor, standard-webhooks, stripe,
+//!    github) and replay window, producing a [`VerifiedDelivery`](delivery::VerifiedDelivery)
+//!    that only [`verify_delivery`](delivery::verify_delivery) can construct.
+//! 2. [`event`]: read the verified body as one normalized [`Event`](event::Event).
+//! 3. [`projection`]: turn the event into an update of a document (`projects/42`) by a
+//!    [`ProjectionRule`](projection::ProjectionRule).
+//! 4. [`ledger`]: dedup by (source, event id), order by `created`, and merge the update into
+//!    the stored document so that any order of any duplicates converges.
+//!
+//! Subscribers hold a [`token`] and speak the [`protocol`].
+//!
+//! The Cloudflare Worker, the browser module and the CLI are thin translations of these
+//! modules to their platforms.
+
+pub mod delivery;
+pub mod event;
+pub mod ledger;
+pub mod path;
+pub mod projection;
+pub mod protocol;
+pub mod query;
+pub mod samples;
+pub mod secret;
+pub mod signature;
+pub mod source;
+pub mod time;
+pub mod token;
+
+pub use delivery::{verify_delivery, DeliveryError, VerifiedDelivery};
+pub use event::Event;
+pub use secret::Secret;
+pub use signature::{Scheme, SignatureError};
+pub use source::Source;
+pub use time::UnixTime;

@@ -1,0 +1,314 @@
+//! Events projected into documents: which document an event updates, and with what.
+//!
+//! A [`ProjectionRule`] names the event types it applies to, the collection, and the
+//! field of `data` that holds the document id. Built-in rules cover every event type of
+//! both providers; other sources bring rules in their configuration. Updates carry a
+//! [`Version`] so that [`DocumentState::merge`] converges whatever the arrival order.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::event::Event;
+use crate::path::{check_collection, DocPath, PathError};
+use crate::signature::Scheme;
+use crate::time::UnixTime;
+
+/// Statuses after which a document's state is final: never overwritten by an older or a
+/// non-terminal event.
+pub const TERMINAL_STATUSES: [&str; 2] = ["completed", "failed"];
+
+/// How one family of event types maps onto documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectionRule {
+    /// Event types it applies to: exact (`voice.cloned`) or a prefix pattern (`project.*`).
+    pub types: Vec<String>,
+    /// The collection the documents live in.
+    pub collection: String,
+    /// Dotted path of the document id inside the event's `data` (`project_id`, `object.id`).
+    pub id_field: String,
+    /// Set `status` to the event type's last segment (`project.processing` → `processing`).
+    #[serde(default)]
+    pub status_from_type: bool,
+    /// Keep a `progress` field 0-100: 0 when created, 100 when completed, else `data.progress`.
+    #[serde(default)]
+    pub progress: bool,
+    /// Extra names for fields: `{"video_url": "final_video_url"}` copies the former into the latter.
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+}
+
+impl ProjectionRule {
+    /// Whether the rule applies to `event_type`.
+    pub fn matches(&self, event_type: &str) -> bool {
+        self.types.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => event_type.starts_with(prefix),
+            None => pattern == event_type,
+        })
+    }
+
+    /// Checks a configured rule.
+    pub fn validate(&self) -> Result<(), PathError> {
+        check_collection(&self.collection)
+    }
+}
+
+fn rule(types: &[&str], collection: &str, id_field: &str) -> ProjectionRule {
+    ProjectionRule {
+        types: types.iter().map(|t| (*t).to_owned()).collect(),
+        collection: collection.to_owned(),
+        id_field: id_field.to_owned(),
+        status_from_type: false,
+        progress: false,
+        rename: BTreeMap::new(),
+    }
+}
+
+/// The rules every source of `scheme` gets before its configured ones.
+pub fn builtin_rules(scheme: Scheme) -> Vec<ProjectionRule> {
+    match scheme {
+        Scheme::TwinActor => vec![
+            ProjectionRule {
+                status_from_type: true,
+                progress: true,
+                rename: BTreeMap::from([("video_url".to_owned(), "final_video_url".to_owned())]),
+                ..rule(&["project.*"], "projects", "project_id")
+            },
+            ProjectionRule { status_from_type: true, ..rule(&["voice_clone.*"], "voice_clones", "person_id") },
+            ProjectionRule {
+                status_from_type: true,
+                ..rule(&["credits.low", "credits.depleted"], "account", "=credits")
+            },
+        ],
+        // Percify's payloads carry their own `status`; `avatar.published` has none and
+        // must not overwrite the avatar's.
+        Scheme::Percify => vec![
+            rule(&["avatar.*"], "avatars", "avatarId"),
+            ProjectionRule { progress: true, ..rule(&["video.*"], "videos", "videoId") },
+            rule(&["audio.*"], "audio", "audioId"),
+            rule(&["voice.cloned"], "voices", "voiceId"),
+            rule(&["credits.*", "tier.upgraded"], "users", "userId"),
+        ],
+        Scheme::StandardWebhooks | Scheme::Stripe | Scheme::Github => Vec::new(),
+    }
+}
+
+/// The order in which updates win: terminal over non-terminal, then later `created`, then
+/// (for exact ties) source and event id, so every replica picks the same winner.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Version {
+    /// Whether the update sets a terminal status.
+    pub terminal: bool,
+    /// The event's ordering time.
+    pub at: UnixTime,
+    /// The event's source.
+    pub source: String,
+    /// The event's id.
+    pub event_id: String,
+}
+
+/// The fields one event writes into one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocUpdate {
+    /// The document.
+    pub path: DocPath,
+    /// Top-level fields to set.
+    pub fields: Map<String, Value>,
+    /// Which update wins a field both write.
+    pub version: Version,
+}
+
+/// What a set of rules makes of one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Projection {
+    /// The event updates a document.
+    Update(DocUpdate),
+    /// No rule covers the event type: it is only logged.
+    NoRule,
+    /// A rule matched but the event has no usable document id: it is only logged.
+    NoDocumentId {
+        /// The id field the rule reads.
+        field: String,
+    },
+}
+
+/// Projects `event`, ordered at `at`, by the first rule that matches its type.
+pub fn project(event: &Event, at: UnixTime, rules: &[ProjectionRule]) -> Projection {
+    let Some(rule) = rules.iter().find(|r| r.matches(&event.event_type)) else {
+        return Projection::NoRule;
+    };
+    let id = match rule.id_field.strip_prefix('=') {
+        // `=credits`: a fixed document, for account-wide events.
+        Some(fixed) => Some(fixed.to_owned()),
+        None => lookup(&event.data, &rule.id_field).and_then(id_text),
+    };
+    let Some(path) = id.and_then(|id| DocPath::new(&rule.collection, &id).ok()) else {
+        return Projection::NoDocumentId { field: rule.id_field.clone() };
+    };
+
+    let mut fields = match &event.data {
+        Value::Object(data) => data.clone(),
+        _ => Map::new(),
+    };
+    for (from, to) in &rule.rename {
+        if let Some(value) = fields.get(from).cloned() {
+            fields.insert(to.clone(), value);
+        }
+    }
+    let suffix = event.event_type.rsplit('.').next().unwrap_or(&event.event_type);
+    if rule.status_from_type {
+        fields.insert("status".to_owned(), Value::from(suffix));
+    }
+    let status = fields.get("status").and_then(Value::as_str).map(str::to_owned);
+    if rule.progress {
+        let progress = match status.as_deref() {
+            Some("completed") => Some(100.0),
+            Some("created") => Some(0.0),
+            _ => fields.get("progress").and_then(Value::as_f64).map(|p| p.clamp(0.0, 100.0)),
+        };
+        if let Some(p) = progress {
+            let value = if p.fract() == 0.0 { Value::from(p as i64) } else { Value::from(p) };
+            fields.insert("progress".to_owned(), value);
+        }
+    }
+    let terminal = status.as_deref().is_some_and(|s| TERMINAL_STATUSES.contains(&s));
+    Projection::Update(DocUpdate {
+        path,
+        fields,
+        version: Version { terminal, at, source: event.source.clone(), event_id: event.id.clone() },
+    })
+}
+
+fn lookup<'v>(data: &'v Value, dotted: &str) -> Option<&'v Value> {
+    dotted.split('.').try_fold(data, |value, key| value.get(key))
+}
+
+fn id_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A document as stored: its data, and for each field the version that wrote it.
+///
+/// Each field is last-writer-wins by [`Version`], which makes merging commutative,
+/// associative and idempotent: any order of any duplicates ends in the same data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DocumentState {
+    /// What subscribers see.
+    pub data: Map<String, Value>,
+    /// Which version wrote each field.
+    pub clocks: BTreeMap<String, Version>,
+}
+
+impl DocumentState {
+    /// Applies `update` field by field; returns whether the data changed.
+    pub fn merge(&mut self, update: &DocUpdate) -> bool {
+        let mut changed = false;
+        for (field, value) in &update.fields {
+            let wins = self.clocks.get(field).is_none_or(|current| update.version > *current);
+            if wins {
+                if self.data.get(field) != Some(value) {
+                    self.data.insert(field.clone(), value.clone());
+                    changed = true;
+                }
+                self.clocks.insert(field.clone(), update.version.clone());
+            }
+        }
+        changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(event_type: &str, data: Value) -> Event {
+        Event {
+            source: "twin-actor".into(),
+            id: format!("evt_{event_type}"),
+            event_type: event_type.into(),
+            created: None,
+            data,
+        }
+    }
+
+    fn update(event: &Event, at: i64) -> DocUpdate {
+        match project(event, UnixTime::from_secs(at), &builtin_rules(Scheme::TwinActor)) {
+            Projection::Update(u) => u,
+            other => panic!("expected an update, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn project_completed_sets_status_progress_and_final_video_url() {
+        let e = event("project.completed", json!({"project_id": 42, "video_url": "https://v/42.mp4"}));
+        let u = update(&e, 10);
+        assert_eq!(u.path.as_str(), "projects/42");
+        assert_eq!(u.fields["status"], "completed");
+        assert_eq!(u.fields["progress"], 100);
+        assert_eq!(u.fields["final_video_url"], "https://v/42.mp4");
+        assert!(u.version.terminal);
+    }
+
+    #[test]
+    fn processing_keeps_the_reported_progress_clamped() {
+        let u = update(&event("project.processing", json!({"project_id": 1, "progress": 140})), 1);
+        assert_eq!(u.fields["progress"], 100);
+        let u = update(&event("project.processing", json!({"project_id": 1, "progress": 37.5})), 1);
+        assert_eq!(u.fields["progress"], 37.5);
+    }
+
+    #[test]
+    fn a_partial_payload_with_only_an_id_still_projects() {
+        let u = update(&event("project.failed", json!({"project_id": "7"})), 1);
+        assert_eq!(u.path.as_str(), "projects/7");
+        assert_eq!(u.fields["status"], "failed");
+    }
+
+    #[test]
+    fn an_event_without_its_id_field_is_only_logged() {
+        let p = project(&event("project.completed", json!({})), UnixTime(0), &builtin_rules(Scheme::TwinActor));
+        assert_eq!(p, Projection::NoDocumentId { field: "project_id".into() });
+    }
+
+    #[test]
+    fn credits_events_go_to_the_account_document() {
+        let u = update(&event("credits.low", json!({"balance": 3})), 1);
+        assert_eq!(u.path.as_str(), "account/credits");
+        assert_eq!(u.fields["status"], "low");
+    }
+
+    #[test]
+    fn a_terminal_status_survives_later_and_older_non_terminal_updates() {
+        let mut doc = DocumentState::default();
+        assert!(doc.merge(&update(&event("project.completed", json!({"project_id": 1})), 10)));
+        assert!(!doc.merge(&update(&event("project.processing", json!({"project_id": 1, "progress": 5})), 20)));
+        assert!(!doc.merge(&update(&event("project.created", json!({"project_id": 1})), 5)));
+        assert_eq!(doc.data["status"], "completed");
+        assert_eq!(doc.data["progress"], 100);
+    }
+
+    #[test]
+    fn an_older_update_fills_fields_the_newer_one_did_not_set() {
+        let mut doc = DocumentState::default();
+        doc.merge(&update(&event("project.processing", json!({"project_id": 1, "progress": 50})), 20));
+        doc.merge(&update(&event("project.created", json!({"project_id": 1, "title": "Intro"})), 10));
+        assert_eq!(doc.data["status"], "processing");
+        assert_eq!(doc.data["title"], "Intro");
+    }
+
+    #[test]
+    fn rules_match_exact_types_and_prefixes() {
+        let r = rule(&["project.*", "voice.cloned"], "x", "id");
+        assert!(r.matches("project.completed"));
+        assert!(r.matches("voice.cloned"));
+        assert!(!r.matches("voice.deleted"));
+        assert!(!r.matches("projects.completed"));
+    }
+}

@@ -1,0 +1,437 @@
+//! Signature schemes: one module each, behind one small trait.
+//!
+//! Every scheme MACs the raw bytes received (never re-serialised JSON) with HMAC-SHA256,
+//! accepts any of several active secrets (rotation) and any of several signatures in its
+//! header, and compares in constant time. Schemes with a signed timestamp check it in both
+//! directions against the caller's `now` and the source's tolerance.
+
+pub mod github;
+pub mod percify;
+pub mod standard_webhooks;
+pub mod stripe;
+pub mod twin_actor;
+
+use std::fmt;
+use std::str::FromStr;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+pub use github::Github;
+pub use percify::Percify;
+pub use standard_webhooks::StandardWebhooks;
+pub use stripe::Stripe;
+pub use twin_actor::TwinActor;
+
+use crate::secret::Secret;
+use crate::time::UnixTime;
+
+/// Longest header value a scheme will parse; longer ones are refused as malformed rather
+/// than scanned, so a hostile header costs nothing.
+pub const MAX_HEADER_LEN: usize = 8 * 1024;
+
+/// Most signatures accepted in one header (rotation sends one per active secret).
+pub const MAX_SIGNATURES: usize = 16;
+
+/// Request headers, looked up case-insensitively by name.
+pub trait Headers {
+    /// The value of the first header called `name` (any case), if present.
+    fn header(&self, name: &str) -> Option<&str>;
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Headers for [(K, V)] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Headers for Vec<(K, V)> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.as_slice().header(name)
+    }
+}
+
+/// Why a delivery's signature was refused. Every variant answers 401; none says which
+/// byte differed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The scheme's signature (or id/timestamp) header is absent.
+    #[error("missing header `{header}`: is this source configured with the provider's scheme?")]
+    MissingHeader {
+        /// The header's canonical name.
+        header: &'static str,
+    },
+    /// The header is present but not in the scheme's format.
+    #[error("malformed header `{header}`: {reason}")]
+    MalformedHeader {
+        /// The header's canonical name.
+        header: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A signature in the header is not valid hex or base64.
+    #[error("bad encoding in header `{header}`: expected {expected}")]
+    BadEncoding {
+        /// The header's canonical name.
+        header: &'static str,
+        /// The encoding the scheme uses.
+        expected: &'static str,
+    },
+    /// The signed timestamp is older than the source's tolerance allows.
+    #[error("timestamp too old: signed {age_secs} s ago, tolerance is {tolerance_secs} s (replayed, or a retry that kept its first timestamp: widen the source's tolerance)")]
+    TimestampTooOld {
+        /// How long ago the delivery was signed.
+        age_secs: i64,
+        /// The source's tolerance.
+        tolerance_secs: u64,
+    },
+    /// The signed timestamp is further in the future than the tolerance allows.
+    #[error("timestamp too new: signed {ahead_secs} s in the future, tolerance is {tolerance_secs} s (check the sender's clock)")]
+    TimestampTooNew {
+        /// How far ahead of `now` the timestamp is.
+        ahead_secs: i64,
+        /// The source's tolerance.
+        tolerance_secs: u64,
+    },
+    /// No signature in the header matches any active secret of the source.
+    #[error("no signature matched: the body was altered, or the source's secret differs from the provider's")]
+    NoMatch,
+    /// A header the provider sends beside the signature disagrees with the signed body.
+    #[error("header `{header}` does not match the body's `{field}`")]
+    HeaderBodyMismatch {
+        /// The header's canonical name.
+        header: &'static str,
+        /// The body field it must equal.
+        field: &'static str,
+    },
+}
+
+impl SignatureError {
+    /// A stable machine-readable code for logs and JSON error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingHeader { .. } => "missing_header",
+            Self::MalformedHeader { .. } => "malformed_header",
+            Self::BadEncoding { .. } => "bad_encoding",
+            Self::TimestampTooOld { .. } => "timestamp_too_old",
+            Self::TimestampTooNew { .. } => "timestamp_too_new",
+            Self::NoMatch => "signature_mismatch",
+            Self::HeaderBodyMismatch { .. } => "header_body_mismatch",
+        }
+    }
+}
+
+/// What the signature headers claimed, once the signature is proven.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignedHeaders {
+    /// The signed timestamp, for schemes that sign one.
+    pub timestamp: Option<UnixTime>,
+    /// The delivery's event id from a header (`X-Webhook-ID`, `webhook-id`, `X-GitHub-Delivery`).
+    pub event_id: Option<String>,
+    /// The event type from a header (`X-Webhook-Event`, `X-GitHub-Event`).
+    pub event_type: Option<String>,
+}
+
+/// What a scheme needs to sign a delivery (the CLI and the tests sign; providers do in production).
+#[derive(Debug, Clone, Copy)]
+pub struct SigningInput<'a> {
+    /// The exact bytes that will be sent.
+    pub body: &'a [u8],
+    /// The signing time.
+    pub timestamp: UnixTime,
+    /// The event id, for schemes that send it in a header.
+    pub event_id: &'a str,
+    /// The event type, for schemes that send it in a header.
+    pub event_type: &'a str,
+}
+
+/// The replay window a verification runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayWindow {
+    /// The verifier's current time.
+    pub now: UnixTime,
+    /// How far a signed timestamp may be from `now`, either way.
+    pub tolerance_secs: u64,
+}
+
+impl ReplayWindow {
+    /// Refuses a timestamp outside `now ± tolerance`.
+    pub fn check(&self, signed_at: UnixTime) -> Result<(), SignatureError> {
+        let tolerance = i64::try_from(self.tolerance_secs).unwrap_or(i64::MAX);
+        let age = self.now.secs_since(signed_at);
+        if age > tolerance {
+            Err(SignatureError::TimestampTooOld { age_secs: age, tolerance_secs: self.tolerance_secs })
+        } else if -age > tolerance {
+            Err(SignatureError::TimestampTooNew { ahead_secs: -age, tolerance_secs: self.tolerance_secs })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// One signature scheme: how a provider signs, and how to check it.
+pub trait SignatureScheme {
+    /// Checks `body` against the signature headers under any of `secrets`.
+    fn verify(
+        &self,
+        headers: &dyn Headers,
+        body: &[u8],
+        secrets: &[Secret],
+        window: ReplayWindow,
+    ) -> Result<SignedHeaders, SignatureError>;
+
+    /// The headers a provider would send for `input`, one signature per secret.
+    fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)>;
+}
+
+/// The five schemes hookfeed verifies, by their configuration name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// Percify: hex HMAC of the raw body, no timestamp.
+    Percify,
+    /// Twin.Actor: `t=…,v1=…` over `"{t}.{body}"`.
+    TwinActor,
+    /// Standard Webhooks: `v1,<base64>` over `"{id}.{ts}.{body}"`, `whsec_` base64 secrets.
+    StandardWebhooks,
+    /// Stripe: `t=…,v1=…` over `"{t}.{body}"`, the `whsec_…` string as key.
+    Stripe,
+    /// GitHub: `sha256=<hex>` of the raw body.
+    Github,
+}
+
+impl Scheme {
+    /// Every scheme, in documentation order.
+    pub const ALL: [Scheme; 5] =
+        [Self::Percify, Self::TwinActor, Self::StandardWebhooks, Self::Stripe, Self::Github];
+
+    /// The configuration name (`twin-actor`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Percify => "percify",
+            Self::TwinActor => "twin-actor",
+            Self::StandardWebhooks => "standard-webhooks",
+            Self::Stripe => "stripe",
+            Self::Github => "github",
+        }
+    }
+
+    /// The scheme's implementation.
+    pub fn verifier(self) -> &'static dyn SignatureScheme {
+        match self {
+            Self::Percify => &Percify,
+            Self::TwinActor => &TwinActor,
+            Self::StandardWebhooks => &StandardWebhooks,
+            Self::Stripe => &Stripe,
+            Self::Github => &Github,
+        }
+    }
+
+    /// Reads a configured secret the way this scheme's provider hands it out.
+    pub fn parse_secret(self, configured: &str) -> Result<Secret, SecretError> {
+        let configured = configured.trim();
+        match self {
+            Self::StandardWebhooks => standard_webhooks::parse_secret(configured),
+            _ if configured.is_empty() => Err(SecretError::Empty),
+            _ => Ok(Secret::from_bytes(configured.as_bytes())),
+        }
+    }
+
+    /// The replay tolerance a source of this scheme gets unless configured.
+    ///
+    /// Percify signs no timestamp, so its window applies to the body's `created`, which
+    /// retries keep: it must outlast the provider's retry horizon, and stays well inside
+    /// the log's dedup retention (days) so a replay past the window is refused, not stored.
+    pub fn default_tolerance_secs(self) -> u64 {
+        match self {
+            Self::Percify => 24 * 60 * 60,
+            _ => 300,
+        }
+    }
+
+    /// Whether the replay window applies to the body's `created` (no signed timestamp).
+    pub fn window_on_body_created(self) -> bool {
+        matches!(self, Self::Percify)
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scheme {
+    type Err = UnknownScheme;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| UnknownScheme(name.to_owned()))
+    }
+}
+
+/// A scheme name that is not one of [`Scheme::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scheme `{0}`: expected one of percify, twin-actor, standard-webhooks, stripe, github")]
+pub struct UnknownScheme(pub String);
+
+/// A configured secret that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// The secret is empty: anyone could sign.
+    #[error("secret is empty")]
+    Empty,
+    /// A Standard Webhooks secret that is not `whsec_` + base64.
+    #[error("standard-webhooks secrets are `whsec_` followed by base64")]
+    NotBase64,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// HMAC-SHA256 over the concatenation of `parts`, so callers never build `"{t}.{body}"`
+/// in a fresh buffer.
+pub(crate) fn mac(secret: &Secret, parts: &[&[u8]]) -> [u8; 32] {
+    // new_from_slice only fails for fixed-size keys; HMAC takes keys of any length.
+    let mut mac = match HmacSha256::new_from_slice(secret.expose()) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts keys of every length"),
+    };
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// True when any candidate equals the MAC under any secret; constant time per comparison.
+pub(crate) fn any_matches(secrets: &[Secret], parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
+    let mut matched = subtle::Choice::from(0);
+    for secret in secrets {
+        let expected = mac(secret, parts);
+        for candidate in candidates {
+            matched |= expected.as_slice().ct_eq(candidate.as_slice());
+        }
+    }
+    matched.into()
+}
+
+/// The value of a header, refusing absent and oversized ones.
+pub(crate) fn required<'h>(
+    headers: &'h dyn Headers,
+    name: &'static str,
+) -> Result<&'h str, SignatureError> {
+    let value = headers.header(name).ok_or(SignatureError::MissingHeader { header: name })?;
+    if value.len() > MAX_HEADER_LEN {
+        return Err(SignatureError::MalformedHeader { header: name, reason: "longer than 8 KiB" });
+    }
+    Ok(value.trim())
+}
+
+/// A Unix timestamp in whole seconds, as the `t=` and `webhook-timestamp` headers carry it.
+pub(crate) fn parse_unix_secs(text: &str, header: &'static str) -> Result<UnixTime, SignatureError> {
+    if text.is_empty() || text.len() > 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SignatureError::MalformedHeader { header, reason: "timestamp is not Unix seconds" });
+    }
+    text.parse::<i64>()
+        .map(UnixTime::from_secs)
+        .map_err(|_| SignatureError::MalformedHeader { header, reason: "timestamp is not Unix seconds" })
+}
+
+/// Hex-decodes one signature, as a 32-byte MAC.
+pub(crate) fn decode_hex_mac(text: &str, header: &'static str) -> Result<Vec<u8>, SignatureError> {
+    let bytes = hex::decode(text.trim())
+        .map_err(|_| SignatureError::BadEncoding { header, expected: "hex" })?;
+    if bytes.len() != 32 {
+        return Err(SignatureError::BadEncoding { header, expected: "64 hex digits (HMAC-SHA256)" });
+    }
+    Ok(bytes)
+}
+
+/// The `t=<unix>,v1=<hex>[,v1=<hex>…]` header shared by Twin.Actor and Stripe.
+///
+/// Unknown keys (Stripe's `v0`, future versions) are skipped; `t` must appear once.
+pub(crate) fn parse_timestamped_hex(
+    value: &str,
+    header: &'static str,
+) -> Result<(UnixTime, Vec<Vec<u8>>), SignatureError> {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for item in value.split(',') {
+        let (key, val) = item.trim().split_once('=').ok_or(SignatureError::MalformedHeader {
+            header,
+            reason: "expected comma-separated key=value pairs",
+        })?;
+        match key.trim() {
+            "t" if timestamp.is_some() => {
+                return Err(SignatureError::MalformedHeader { header, reason: "more than one `t=`" })
+            }
+            "t" => timestamp = Some(parse_unix_secs(val.trim(), header)?),
+            "v1" if signatures.len() == MAX_SIGNATURES => {
+                return Err(SignatureError::MalformedHeader { header, reason: "too many signatures" })
+            }
+            "v1" => signatures.push(decode_hex_mac(val, header)?),
+            _ => {}
+        }
+    }
+    let timestamp =
+        timestamp.ok_or(SignatureError::MalformedHeader { header, reason: "no `t=` timestamp" })?;
+    if signatures.is_empty() {
+        return Err(SignatureError::MalformedHeader { header, reason: "no `v1=` signature" });
+    }
+    Ok((timestamp, signatures))
+}
+
+/// Formats `t=<unix>,v1=<hex>…` with one signature per secret.
+pub(crate) fn format_timestamped_hex(timestamp: UnixTime, parts: &[&[u8]], secrets: &[Secret]) -> String {
+    let mut value = format!("t={}", timestamp.as_secs());
+    for secret in secrets {
+        value.push_str(",v1=");
+        value.push_str(&hex::encode(mac(secret, parts)));
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_names_round_trip() {
+        for scheme in Scheme::ALL {
+            assert_eq!(scheme.name().parse::<Scheme>(), Ok(scheme));
+            let json = serde_json::to_string(&scheme).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", scheme.name()));
+        }
+        assert!("paypal".parse::<Scheme>().is_err());
+    }
+
+    #[test]
+    fn replay_window_is_checked_in_both_directions() {
+        let window = ReplayWindow { now: UnixTime::from_secs(1_000_000), tolerance_secs: 300 };
+        assert_eq!(window.check(UnixTime::from_secs(1_000_000 - 300)), Ok(()));
+        assert_eq!(window.check(UnixTime::from_secs(1_000_000 + 300)), Ok(()));
+        assert!(matches!(
+            window.check(UnixTime::from_secs(1_000_000 - 301)),
+            Err(SignatureError::TimestampTooOld { age_secs: 301, tolerance_secs: 300 })
+        ));
+        assert!(matches!(
+            window.check(UnixTime::from_secs(1_000_000 + 301)),
+            Err(SignatureError::TimestampTooNew { ahead_secs: 301, tolerance_secs: 300 })
+        ));
+    }
+
+    #[test]
+    fn headers_are_found_in_any_case() {
+        let headers = [("X-Webhook-Signature", "a"), ("content-type", "b")];
+        assert_eq!(headers.header("x-webhook-signature"), Some("a"));
+        assert_eq!(headers.header("Content-Type"), Some("b"));
+        assert_eq!(headers.header("missing"), None);
+    }
+}

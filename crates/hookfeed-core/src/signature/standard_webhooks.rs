@@ -1,0 +1,88 @@
+//! Standard Webhooks: `webhook-id`, `webhook-timestamp` and
+//! `webhook-signature: v1,<base64> [v1,<base64> …]` over `"{id}.{timestamp}.{raw body}"`.
+//!
+//! Specification: <https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md>.
+//! Secrets are `whsec_` followed by the base64 key; signatures of other versions
+//! (`v1a,…`) are ignored; the spec's published test vector is in `tests/vectors/`.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+use super::{any_matches, mac, parse_unix_secs, required, Headers, ReplayWindow, SecretError,
+    SignatureError, SignatureScheme, SignedHeaders, SigningInput, MAX_SIGNATURES};
+use crate::secret::Secret;
+
+/// The message id header.
+pub const ID_HEADER: &str = "webhook-id";
+/// The timestamp header.
+pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
+/// The signature header.
+pub const SIGNATURE_HEADER: &str = "webhook-signature";
+
+const SECRET_PREFIX: &str = "whsec_";
+
+/// The Standard Webhooks scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StandardWebhooks;
+
+/// Decodes `whsec_<base64>` (the prefix is optional, as in the reference libraries).
+pub(super) fn parse_secret(configured: &str) -> Result<Secret, SecretError> {
+    let encoded = configured.strip_prefix(SECRET_PREFIX).unwrap_or(configured);
+    let key = STANDARD.decode(encoded).map_err(|_| SecretError::NotBase64)?;
+    if key.is_empty() {
+        return Err(SecretError::Empty);
+    }
+    Ok(Secret::from_bytes(key))
+}
+
+impl SignatureScheme for StandardWebhooks {
+    fn verify(
+        &self,
+        headers: &dyn Headers,
+        body: &[u8],
+        secrets: &[Secret],
+        window: ReplayWindow,
+    ) -> Result<SignedHeaders, SignatureError> {
+        let id = required(headers, ID_HEADER)?;
+        let ts_text = required(headers, TIMESTAMP_HEADER)?;
+        let timestamp = parse_unix_secs(ts_text, TIMESTAMP_HEADER)?;
+        let value = required(headers, SIGNATURE_HEADER)?;
+        let mut candidates = Vec::new();
+        for item in value.split_ascii_whitespace() {
+            let (version, sig) = item.split_once(',').ok_or(SignatureError::MalformedHeader {
+                header: SIGNATURE_HEADER,
+                reason: "expected space-separated `v1,<base64>` entries",
+            })?;
+            if version != "v1" {
+                continue;
+            }
+            if candidates.len() == MAX_SIGNATURES {
+                return Err(SignatureError::MalformedHeader { header: SIGNATURE_HEADER, reason: "too many signatures" });
+            }
+            let bytes = STANDARD
+                .decode(sig)
+                .map_err(|_| SignatureError::BadEncoding { header: SIGNATURE_HEADER, expected: "base64" })?;
+            candidates.push(bytes);
+        }
+        if candidates.is_empty() {
+            return Err(SignatureError::MalformedHeader { header: SIGNATURE_HEADER, reason: "no `v1,` signature" });
+        }
+        window.check(timestamp)?;
+        if !any_matches(secrets, &[id.as_bytes(), b".", ts_text.as_bytes(), b".", body], &candidates) {
+            return Err(SignatureError::NoMatch);
+        }
+        Ok(SignedHeaders { timestamp: Some(timestamp), event_id: Some(id.to_owned()), event_type: None })
+    }
+
+    fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
+        let ts = input.timestamp.as_secs().to_string();
+        let parts: [&[u8]; 5] = [input.event_id.as_bytes(), b".", ts.as_bytes(), b".", input.body];
+        let signatures: Vec<String> =
+            secrets.iter().map(|s| format!("v1,{}", STANDARD.encode(mac(s, &parts)))).collect();
+        vec![
+            (ID_HEADER.to_owned(), input.event_id.to_owned()),
+            (TIMESTAMP_HEADER.to_owned(), ts),
+            (SIGNATURE_HEADER.to_owned(), signatures.join(" ")),
+        ]
+    }
+}

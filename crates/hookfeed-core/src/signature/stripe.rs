@@ -1,0 +1,43 @@
+//! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…][,v0=…]` over `"{t}.{raw body}"`.
+//!
+//! Stripe's docs ("Verify webhook signatures manually"): the key is the endpoint's
+//! `whsec_…` string used as-is (not base64-decoded), only `v1` is checked, other schemes
+//! are ignored, and the default tolerance is five minutes.
+
+use super::{any_matches, format_timestamped_hex, parse_timestamped_hex, required, Headers,
+    ReplayWindow, SignatureError, SignatureScheme, SignedHeaders, SigningInput};
+use crate::secret::Secret;
+
+/// The signature header.
+pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
+
+/// The Stripe scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stripe;
+
+impl SignatureScheme for Stripe {
+    fn verify(
+        &self,
+        headers: &dyn Headers,
+        body: &[u8],
+        secrets: &[Secret],
+        window: ReplayWindow,
+    ) -> Result<SignedHeaders, SignatureError> {
+        let (timestamp, candidates) =
+            parse_timestamped_hex(required(headers, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
+        window.check(timestamp)?;
+        let t = timestamp.as_secs().to_string();
+        if !any_matches(secrets, &[t.as_bytes(), b".", body], &candidates) {
+            return Err(SignatureError::NoMatch);
+        }
+        Ok(SignedHeaders { timestamp: Some(timestamp), ..SignedHeaders::default() })
+    }
+
+    fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
+        let t = input.timestamp.as_secs().to_string();
+        vec![(
+            SIGNATURE_HEADER.to_owned(),
+            format_timestamped_hex(input.timestamp, &[t.as_bytes(), b".", input.body], secrets),
+        )]
+    }
+}

@@ -1,0 +1,54 @@
+//! Twin.Actor: `X-Webhook-Signature: t=<unix>,v1=<hex>[,v1=…]` over `"{t}.{raw body}"`,
+//! with `X-Webhook-ID` and `X-Webhook-Event` beside it.
+//!
+//! Provider docs: `shared/providers/twin-actor-webhooks.txt`, "Signature Verification"
+//! (5-minute tolerance). The id and event headers are not signed, so
+//! [`verify_delivery`](crate::delivery::verify_delivery) checks them against the signed body.
+
+use super::{any_matches, format_timestamped_hex, parse_timestamped_hex, required, Headers,
+    ReplayWindow, SignatureError, SignatureScheme, SignedHeaders, SigningInput};
+use crate::secret::Secret;
+
+/// The signature header.
+pub const SIGNATURE_HEADER: &str = "X-Webhook-Signature";
+/// The event id header.
+pub const ID_HEADER: &str = "X-Webhook-ID";
+/// The event type header.
+pub const EVENT_HEADER: &str = "X-Webhook-Event";
+
+/// The Twin.Actor scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TwinActor;
+
+impl SignatureScheme for TwinActor {
+    fn verify(
+        &self,
+        headers: &dyn Headers,
+        body: &[u8],
+        secrets: &[Secret],
+        window: ReplayWindow,
+    ) -> Result<SignedHeaders, SignatureError> {
+        let (timestamp, candidates) =
+            parse_timestamped_hex(required(headers, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
+        let event_id = required(headers, ID_HEADER)?.to_owned();
+        let event_type = required(headers, EVENT_HEADER)?.to_owned();
+        window.check(timestamp)?;
+        let t = timestamp.as_secs().to_string();
+        if !any_matches(secrets, &[t.as_bytes(), b".", body], &candidates) {
+            return Err(SignatureError::NoMatch);
+        }
+        Ok(SignedHeaders { timestamp: Some(timestamp), event_id: Some(event_id), event_type: Some(event_type) })
+    }
+
+    fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
+        let t = input.timestamp.as_secs().to_string();
+        vec![
+            (
+                SIGNATURE_HEADER.to_owned(),
+                format_timestamped_hex(input.timestamp, &[t.as_bytes(), b".", input.body], secrets),
+            ),
+            (ID_HEADER.to_owned(), input.event_id.to_owned()),
+            (EVENT_HEADER.to_owned(), input.event_type.to_owned()),
+        ]
+    }
+}

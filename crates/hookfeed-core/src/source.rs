@@ -1,0 +1,228 @@
+//! Sources: one webhook endpoint registered at one provider, from configuration.
+//!
+//! The shape (name, scheme, tenant, options, rules) is JSON in the `HOOKFEED_SOURCES`
+//! variable; secrets come separately, from `SECRET_<NAME>` (`wrangler secret put`, or
+//! `.dev.vars` locally), comma-separated when several are active during a rotation.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+
+use crate::projection::{builtin_rules, ProjectionRule};
+use crate::secret::Secret;
+use crate::signature::{Scheme, SecretError};
+
+/// The default cap on a delivery's body.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The tenant a source belongs to unless configured.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// A configured, usable source.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Its name, the `{source}` of `POST /hooks/{source}`.
+    pub name: String,
+    /// How its provider signs.
+    pub scheme: Scheme,
+    /// The tenant (feed) its events go to.
+    pub tenant: String,
+    /// Active secrets, newest first.
+    pub secrets: Vec<Secret>,
+    /// Replay tolerance in seconds, both ways.
+    pub tolerance_secs: u64,
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+    /// Projection rules: configured ones first, then the scheme's built-ins.
+    pub rules: Vec<ProjectionRule>,
+    /// Deliveries per minute accepted from this source (0 = unlimited).
+    pub rate_limit_per_minute: u32,
+}
+
+/// The configuration of one source, as written in `HOOKFEED_SOURCES`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Its name.
+    pub name: String,
+    /// Its scheme's name.
+    pub scheme: Scheme,
+    /// Its tenant.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Replay tolerance in seconds.
+    #[serde(default)]
+    pub tolerance_secs: Option<u64>,
+    /// Body cap in bytes.
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    /// Extra projection rules.
+    #[serde(default)]
+    pub rules: Vec<ProjectionRule>,
+    /// Rate limit per minute.
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<u32>,
+}
+
+/// A configuration that cannot be used; the message says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `HOOKFEED_SOURCES` is not a JSON list of sources.
+    #[error("HOOKFEED_SOURCES is not a valid list of sources: {0}")]
+    InvalidJson(String),
+    /// A source name is not usable in a URL path.
+    #[error("source name `{0}` is not valid: use 1-64 of a-z 0-9 - _")]
+    BadName(String),
+    /// Two sources share a name.
+    #[error("source `{0}` is configured twice")]
+    Duplicate(String),
+    /// A source has no secret.
+    #[error("source `{source_name}` has no secret: set {var} (wrangler secret put {var}, or .dev.vars locally)")]
+    MissingSecret {
+        /// The source.
+        source_name: String,
+        /// The variable to set.
+        var: String,
+    },
+    /// A secret cannot be used.
+    #[error("secret {var} of source `{source_name}` is unusable: {error}")]
+    BadSecret {
+        /// The source.
+        source_name: String,
+        /// The variable it came from.
+        var: String,
+        /// Why.
+        error: SecretError,
+    },
+    /// A projection rule names an invalid collection.
+    #[error("source `{source_name}` has a rule with an invalid collection: {reason}")]
+    BadRule {
+        /// The source.
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The variable holding `source`'s secrets: `twin-actor` → `SECRET_TWIN_ACTOR`.
+pub fn secret_var(source: &str) -> String {
+    let mut var = String::from("SECRET_");
+    var.extend(source.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
+    var
+}
+
+/// Splits a secret variable into its active secrets (comma- or space-separated).
+pub fn split_secrets(value: &str) -> impl Iterator<Item = &str> {
+    value.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty())
+}
+
+fn check_name(name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok { Ok(()) } else { Err(ConfigError::BadName(name.to_owned())) }
+}
+
+impl SourceConfig {
+    /// Resolves the source's secrets with `secret_of` (a variable lookup) and applies defaults.
+    pub fn resolve(self, secret_of: &dyn Fn(&str) -> Option<String>) -> Result<Source, ConfigError> {
+        check_name(&self.name)?;
+        let var = secret_var(&self.name);
+        let configured = secret_of(&var).unwrap_or_default();
+        let secrets = split_secrets(&configured)
+            .map(|s| self.scheme.parse_secret(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| ConfigError::BadSecret { source_name: self.name.clone(), var: var.clone(), error })?;
+        if secrets.is_empty() {
+            return Err(ConfigError::MissingSecret { source_name: self.name, var });
+        }
+        for rule in &self.rules {
+            rule.validate()
+                .map_err(|e| ConfigError::BadRule { source_name: self.name.clone(), reason: e.to_string() })?;
+        }
+        let mut rules = self.rules;
+        rules.extend(builtin_rules(self.scheme));
+        Ok(Source {
+            tenant: self.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
+            tolerance_secs: self.tolerance_secs.unwrap_or_else(|| self.scheme.default_tolerance_secs()),
+            max_body_bytes: self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            rate_limit_per_minute: self.rate_limit_per_minute.unwrap_or(600),
+            name: self.name,
+            scheme: self.scheme,
+            secrets,
+            rules,
+        })
+    }
+}
+
+/// Reads `HOOKFEED_SOURCES` and resolves every source's secrets.
+pub fn load_sources(json: &str, secret_of: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Source>, ConfigError> {
+    let configs: Vec<SourceConfig> =
+        serde_json::from_str(json).map_err(|e| ConfigError::InvalidJson(e.to_string()))?;
+    let mut seen = HashSet::new();
+    configs
+        .into_iter()
+        .map(|config| {
+            if !seen.insert(config.name.clone()) {
+                return Err(ConfigError::Duplicate(config.name));
+            }
+            config.resolve(secret_of)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets(var: &str) -> Option<String> {
+        match var {
+            "SECRET_TWIN_ACTOR" => Some("new-secret, old-secret".into()),
+            "SECRET_HOOKS" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn sources_get_defaults_rotation_secrets_and_builtin_rules() {
+        let json = r#"[{"name":"twin-actor","scheme":"twin-actor","tenant":"acme"},
+                       {"name":"hooks","scheme":"standard-webhooks","tolerance_secs":600}]"#;
+        let sources = load_sources(json, &secrets).expect("valid config");
+        assert_eq!(sources[0].secrets.len(), 2);
+        assert_eq!(sources[0].tenant, "acme");
+        assert_eq!(sources[0].tolerance_secs, 300);
+        assert!(sources[0].rules.iter().any(|r| r.collection == "projects"));
+        assert_eq!(sources[1].tenant, DEFAULT_TENANT);
+        assert_eq!(sources[1].tolerance_secs, 600);
+        assert_eq!(sources[1].secrets[0].expose().len(), 24);
+    }
+
+    #[test]
+    fn a_source_without_a_secret_names_the_variable_to_set() {
+        let err = load_sources(r#"[{"name":"percify","scheme":"percify"}]"#, &secrets).unwrap_err();
+        assert_eq!(err.to_string(), "source `percify` has no secret: set SECRET_PERCIFY (wrangler secret put SECRET_PERCIFY, or .dev.vars locally)");
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_with_the_reason() {
+        assert!(matches!(load_sources("{", &secrets), Err(ConfigError::InvalidJson(_))));
+        assert!(matches!(
+            load_sources(r#"[{"name":"Bad Name","scheme":"stripe"}]"#, &secrets),
+            Err(ConfigError::BadName(_))
+        ));
+        assert!(matches!(
+            load_sources(r#"[{"name":"twin-actor","scheme":"twin-actor"},{"name":"twin-actor","scheme":"twin-actor"}]"#, &secrets),
+            Err(ConfigError::Duplicate(_))
+        ));
+        assert!(matches!(
+            load_sources(r#"[{"name":"twin-actor","scheme":"paypal"}]"#, &secrets),
+            Err(ConfigError::InvalidJson(_))
+        ));
+    }
+
+    #[test]
+    fn secret_variables_are_derived_from_source_names() {
+        assert_eq!(secret_var("twin-actor"), "SECRET_TWIN_ACTOR");
+        assert_eq!(secret_var("percify"), "SECRET_PERCIFY");
+    }
+}
