@@ -29,8 +29,14 @@ pub enum PathError {
 pub fn check_collection(name: &str) -> Result<(), PathError> {
     let ok = !name.is_empty()
         && name.len() <= MAX_COLLECTION_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok { Ok(()) } else { Err(PathError::BadCollection(name.to_owned())) }
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(PathError::BadCollection(name.to_owned()))
+    }
 }
 
 fn check_id(id: &str) -> Result<(), PathError> {
@@ -40,7 +46,11 @@ fn check_id(id: &str) -> Result<(), PathError> {
         && id != ".."
         && !id.contains('/')
         && !id.chars().any(char::is_control);
-    if ok { Ok(()) } else { Err(PathError::BadId(id.to_owned())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(PathError::BadId(id.to_owned()))
+    }
 }
 
 /// A document's path, `collection/id`, validated on construction.
@@ -55,7 +65,10 @@ impl DocPath {
     pub fn new(collection: &str, id: &str) -> Result<Self, PathError> {
         check_collection(collection)?;
         check_id(id)?;
-        Ok(Self { text: format!("{collection}/{id}"), split: collection.len() })
+        Ok(Self {
+            text: format!("{collection}/{id}"),
+            split: collection.len(),
+        })
     }
 
     /// The collection part.
@@ -78,8 +91,9 @@ impl FromStr for DocPath {
     type Err = PathError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (collection, id) =
-            text.split_once('/').ok_or_else(|| PathError::NotADocument(text.to_owned()))?;
+        let (collection, id) = text
+            .split_once('/')
+            .ok_or_else(|| PathError::NotADocument(text.to_owned()))?;
         Self::new(collection, id)
     }
 }
@@ -117,7 +131,15 @@ mod tests {
 
     #[test]
     fn bad_paths_are_refused() {
-        for bad in ["projects", "/42", "projects/", "projects/4/2", "pro jects/1", "a/..", "a/\u{0}"] {
+        for bad in [
+            "projects",
+            "/42",
+            "projects/",
+            "projects/4/2",
+            "pro jects/1",
+            "a/..",
+            "a/\u{0}",
+        ] {
             assert!(bad.parse::<DocPath>().is_err(), "{bad:?} should be refused");
         }
     }

@@ -35,7 +35,9 @@ pub struct TokenClaims {
 #[non_exhaustive]
 pub enum TokenError {
     /// Not a hookfeed token at all.
-    #[error("token is malformed: expected `hf1.<claims>.<signature>` as minted by `hookfeed token`")]
+    #[error(
+        "token is malformed: expected `hf1.<claims>.<signature>` as minted by `hookfeed token`"
+    )]
     Malformed,
     /// The signature does not match: forged, altered, or minted with another secret.
     #[error("token signature is invalid: it was altered or minted with another TOKEN_SECRET")]
@@ -62,7 +64,9 @@ impl TokenClaims {
         self.scopes.iter().any(|scope| {
             scope == "*"
                 || scope == path.as_str()
-                || scope.strip_suffix("/*").is_some_and(|c| c == path.collection())
+                || scope
+                    .strip_suffix("/*")
+                    .is_some_and(|c| c == path.collection())
         })
     }
 
@@ -75,7 +79,11 @@ impl TokenClaims {
 
     /// Refuses a document the token does not grant.
     pub fn authorize_document(&self, path: &DocPath) -> Result<(), TokenError> {
-        if self.allows_document(path) { Ok(()) } else { Err(TokenError::OutOfScope(path.to_string())) }
+        if self.allows_document(path) {
+            Ok(())
+        } else {
+            Err(TokenError::OutOfScope(path.to_string()))
+        }
     }
 
     /// Refuses a collection the token does not grant.
@@ -108,18 +116,26 @@ pub fn verify_token(
     }
     let (signed, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
     let claims_b64 = &signed[PREFIX.len()..];
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
-    let claims_json = URL_SAFE_NO_PAD.decode(claims_b64).map_err(|_| TokenError::Malformed)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| TokenError::Malformed)?;
+    let claims_json = URL_SAFE_NO_PAD
+        .decode(claims_b64)
+        .map_err(|_| TokenError::Malformed)?;
     if !any_matches(secrets, &[signed.as_bytes()], &[signature]) {
         return Err(TokenError::Forged);
     }
-    let claims: TokenClaims = serde_json::from_slice(&claims_json).map_err(|_| TokenError::Malformed)?;
+    let claims: TokenClaims =
+        serde_json::from_slice(&claims_json).map_err(|_| TokenError::Malformed)?;
     let left = claims.exp.saturating_sub(now.as_secs());
     if left <= 0 {
         return Err(TokenError::Expired(-left));
     }
     if claims.tenant != tenant {
-        return Err(TokenError::WrongTenant { token: claims.tenant, expected: tenant.to_owned() });
+        return Err(TokenError::WrongTenant {
+            token: claims.tenant,
+            expected: tenant.to_owned(),
+        });
     }
     Ok(claims)
 }
@@ -129,7 +145,11 @@ mod tests {
     use super::*;
 
     fn claims() -> TokenClaims {
-        TokenClaims { tenant: "acme".into(), scopes: vec!["projects/42".into(), "users/*".into()], exp: 2_000 }
+        TokenClaims {
+            tenant: "acme".into(),
+            scopes: vec!["projects/42".into(), "users/*".into()],
+            exp: 2_000,
+        }
     }
 
     fn secret() -> Secret {
@@ -139,7 +159,8 @@ mod tests {
     #[test]
     fn a_minted_token_verifies_and_grants_its_scopes() {
         let token = mint_token(&claims(), &secret());
-        let got = verify_token(&token, &[secret()], "acme", UnixTime::from_secs(1_000)).expect("valid");
+        let got =
+            verify_token(&token, &[secret()], "acme", UnixTime::from_secs(1_000)).expect("valid");
         assert_eq!(got, claims());
         assert!(got.allows_document(&"projects/42".parse().expect("path")));
         assert!(got.allows_document(&"users/user_abc123".parse().expect("path")));
@@ -152,15 +173,27 @@ mod tests {
         let token = mint_token(&claims(), &secret());
         let now = UnixTime::from_secs(1_000);
         let other = Secret::from_bytes("another-secret");
-        assert_eq!(verify_token(&token, &[other], "acme", now), Err(TokenError::Forged));
-        assert_eq!(verify_token(&token, &[secret()], "acme", UnixTime::from_secs(2_030)), Err(TokenError::Expired(30)));
-        assert!(matches!(verify_token(&token, &[secret()], "globex", now), Err(TokenError::WrongTenant { .. })));
+        assert_eq!(
+            verify_token(&token, &[other], "acme", now),
+            Err(TokenError::Forged)
+        );
+        assert_eq!(
+            verify_token(&token, &[secret()], "acme", UnixTime::from_secs(2_030)),
+            Err(TokenError::Expired(30))
+        );
+        assert!(matches!(
+            verify_token(&token, &[secret()], "globex", now),
+            Err(TokenError::WrongTenant { .. })
+        ));
         let granted = verify_token(&token, &[secret()], "acme", now).expect("valid");
         assert_eq!(
             granted.authorize_document(&"projects/43".parse().expect("path")),
             Err(TokenError::OutOfScope("projects/43".into()))
         );
-        assert_eq!(verify_token("nonsense", &[secret()], "acme", now), Err(TokenError::Malformed));
+        assert_eq!(
+            verify_token("nonsense", &[secret()], "acme", now),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]
@@ -171,6 +204,9 @@ mod tests {
         wider.scopes = vec!["*".into()];
         let forged_claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wider).expect("json"));
         let forged = format!("{PREFIX}{forged_claims}.{signature}");
-        assert_eq!(verify_token(&forged, &[secret()], "acme", UnixTime::from_secs(1)), Err(TokenError::Forged));
+        assert_eq!(
+            verify_token(&forged, &[secret()], "acme", UnixTime::from_secs(1)),
+            Err(TokenError::Forged)
+        );
     }
 }

@@ -165,9 +165,15 @@ impl ReplayWindow {
         let tolerance = i64::try_from(self.tolerance_secs).unwrap_or(i64::MAX);
         let age = self.now.secs_since(signed_at);
         if age > tolerance {
-            Err(SignatureError::TimestampTooOld { age_secs: age, tolerance_secs: self.tolerance_secs })
+            Err(SignatureError::TimestampTooOld {
+                age_secs: age,
+                tolerance_secs: self.tolerance_secs,
+            })
         } else if -age > tolerance {
-            Err(SignatureError::TimestampTooNew { ahead_secs: -age, tolerance_secs: self.tolerance_secs })
+            Err(SignatureError::TimestampTooNew {
+                ahead_secs: -age,
+                tolerance_secs: self.tolerance_secs,
+            })
         } else {
             Ok(())
         }
@@ -207,8 +213,13 @@ pub enum Scheme {
 
 impl Scheme {
     /// Every scheme, in documentation order.
-    pub const ALL: [Scheme; 5] =
-        [Self::Percify, Self::TwinActor, Self::StandardWebhooks, Self::Stripe, Self::Github];
+    pub const ALL: [Scheme; 5] = [
+        Self::Percify,
+        Self::TwinActor,
+        Self::StandardWebhooks,
+        Self::Stripe,
+        Self::Github,
+    ];
 
     /// The configuration name (`twin-actor`).
     pub fn name(self) -> &'static str {
@@ -279,7 +290,9 @@ impl FromStr for Scheme {
 
 /// A scheme name that is not one of [`Scheme::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scheme `{0}`: expected one of percify, twin-actor, standard-webhooks, stripe, github")]
+#[error(
+    "unknown scheme `{0}`: expected one of percify, twin-actor, standard-webhooks, stripe, github"
+)]
 pub struct UnknownScheme(pub String);
 
 /// A configured secret that cannot be used.
@@ -327,29 +340,48 @@ pub(crate) fn required<'h>(
     headers: &'h dyn Headers,
     name: &'static str,
 ) -> Result<&'h str, SignatureError> {
-    let value = headers.header(name).ok_or(SignatureError::MissingHeader { header: name })?;
+    let value = headers
+        .header(name)
+        .ok_or(SignatureError::MissingHeader { header: name })?;
     if value.len() > MAX_HEADER_LEN {
-        return Err(SignatureError::MalformedHeader { header: name, reason: "longer than 8 KiB" });
+        return Err(SignatureError::MalformedHeader {
+            header: name,
+            reason: "longer than 8 KiB",
+        });
     }
     Ok(value.trim())
 }
 
 /// A Unix timestamp in whole seconds, as the `t=` and `webhook-timestamp` headers carry it.
-pub(crate) fn parse_unix_secs(text: &str, header: &'static str) -> Result<UnixTime, SignatureError> {
+pub(crate) fn parse_unix_secs(
+    text: &str,
+    header: &'static str,
+) -> Result<UnixTime, SignatureError> {
     if text.is_empty() || text.len() > 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(SignatureError::MalformedHeader { header, reason: "timestamp is not Unix seconds" });
+        return Err(SignatureError::MalformedHeader {
+            header,
+            reason: "timestamp is not Unix seconds",
+        });
     }
     text.parse::<i64>()
         .map(UnixTime::from_secs)
-        .map_err(|_| SignatureError::MalformedHeader { header, reason: "timestamp is not Unix seconds" })
+        .map_err(|_| SignatureError::MalformedHeader {
+            header,
+            reason: "timestamp is not Unix seconds",
+        })
 }
 
 /// Hex-decodes one signature, as a 32-byte MAC.
 pub(crate) fn decode_hex_mac(text: &str, header: &'static str) -> Result<Vec<u8>, SignatureError> {
-    let bytes = hex::decode(text.trim())
-        .map_err(|_| SignatureError::BadEncoding { header, expected: "hex" })?;
+    let bytes = hex::decode(text.trim()).map_err(|_| SignatureError::BadEncoding {
+        header,
+        expected: "hex",
+    })?;
     if bytes.len() != 32 {
-        return Err(SignatureError::BadEncoding { header, expected: "64 hex digits (HMAC-SHA256)" });
+        return Err(SignatureError::BadEncoding {
+            header,
+            expected: "64 hex digits (HMAC-SHA256)",
+        });
     }
     Ok(bytes)
 }
@@ -364,32 +396,50 @@ pub(crate) fn parse_timestamped_hex(
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for item in value.split(',') {
-        let (key, val) = item.trim().split_once('=').ok_or(SignatureError::MalformedHeader {
-            header,
-            reason: "expected comma-separated key=value pairs",
-        })?;
+        let (key, val) = item
+            .trim()
+            .split_once('=')
+            .ok_or(SignatureError::MalformedHeader {
+                header,
+                reason: "expected comma-separated key=value pairs",
+            })?;
         match key.trim() {
             "t" if timestamp.is_some() => {
-                return Err(SignatureError::MalformedHeader { header, reason: "more than one `t=`" })
+                return Err(SignatureError::MalformedHeader {
+                    header,
+                    reason: "more than one `t=`",
+                })
             }
             "t" => timestamp = Some(parse_unix_secs(val.trim(), header)?),
             "v1" if signatures.len() == MAX_SIGNATURES => {
-                return Err(SignatureError::MalformedHeader { header, reason: "too many signatures" })
+                return Err(SignatureError::MalformedHeader {
+                    header,
+                    reason: "too many signatures",
+                })
             }
             "v1" => signatures.push(decode_hex_mac(val, header)?),
             _ => {}
         }
     }
-    let timestamp =
-        timestamp.ok_or(SignatureError::MalformedHeader { header, reason: "no `t=` timestamp" })?;
+    let timestamp = timestamp.ok_or(SignatureError::MalformedHeader {
+        header,
+        reason: "no `t=` timestamp",
+    })?;
     if signatures.is_empty() {
-        return Err(SignatureError::MalformedHeader { header, reason: "no `v1=` signature" });
+        return Err(SignatureError::MalformedHeader {
+            header,
+            reason: "no `v1=` signature",
+        });
     }
     Ok((timestamp, signatures))
 }
 
 /// Formats `t=<unix>,v1=<hex>…` with one signature per secret.
-pub(crate) fn format_timestamped_hex(timestamp: UnixTime, parts: &[&[u8]], secrets: &[Secret]) -> String {
+pub(crate) fn format_timestamped_hex(
+    timestamp: UnixTime,
+    parts: &[&[u8]],
+    secrets: &[Secret],
+) -> String {
     let mut value = format!("t={}", timestamp.as_secs());
     for secret in secrets {
         value.push_str(",v1=");
@@ -414,16 +464,25 @@ mod tests {
 
     #[test]
     fn replay_window_is_checked_in_both_directions() {
-        let window = ReplayWindow { now: UnixTime::from_secs(1_000_000), tolerance_secs: 300 };
+        let window = ReplayWindow {
+            now: UnixTime::from_secs(1_000_000),
+            tolerance_secs: 300,
+        };
         assert_eq!(window.check(UnixTime::from_secs(1_000_000 - 300)), Ok(()));
         assert_eq!(window.check(UnixTime::from_secs(1_000_000 + 300)), Ok(()));
         assert!(matches!(
             window.check(UnixTime::from_secs(1_000_000 - 301)),
-            Err(SignatureError::TimestampTooOld { age_secs: 301, tolerance_secs: 300 })
+            Err(SignatureError::TimestampTooOld {
+                age_secs: 301,
+                tolerance_secs: 300
+            })
         ));
         assert!(matches!(
             window.check(UnixTime::from_secs(1_000_000 + 301)),
-            Err(SignatureError::TimestampTooNew { ahead_secs: 301, tolerance_secs: 300 })
+            Err(SignatureError::TimestampTooNew {
+                ahead_secs: 301,
+                tolerance_secs: 300
+            })
         ));
     }
 

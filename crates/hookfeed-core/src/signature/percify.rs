@@ -7,8 +7,10 @@
 //!
 //! [`Scheme::window_on_body_created`]: super::Scheme::window_on_body_created
 
-use super::{any_matches, decode_hex_mac, mac, required, Headers, ReplayWindow, SignatureError,
-    SignatureScheme, SignedHeaders, SigningInput};
+use super::{
+    any_matches, decode_hex_mac, mac, required, Headers, ReplayWindow, SignatureError,
+    SignatureScheme, SignedHeaders, SigningInput,
+};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -41,7 +43,12 @@ impl SignatureScheme for Percify {
         // One header carries one signature: sign with the newest (first) secret.
         secrets
             .first()
-            .map(|secret| vec![(SIGNATURE_HEADER.to_owned(), hex::encode(mac(secret, &[input.body])))])
+            .map(|secret| {
+                vec![(
+                    SIGNATURE_HEADER.to_owned(),
+                    hex::encode(mac(secret, &[input.body])),
+                )]
+            })
             .unwrap_or_default()
     }
 }

@@ -8,8 +8,10 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use super::{any_matches, mac, parse_unix_secs, required, Headers, ReplayWindow, SecretError,
-    SignatureError, SignatureScheme, SignedHeaders, SigningInput, MAX_SIGNATURES};
+use super::{
+    any_matches, mac, parse_unix_secs, required, Headers, ReplayWindow, SecretError,
+    SignatureError, SignatureScheme, SignedHeaders, SigningInput, MAX_SIGNATURES,
+};
 use crate::secret::Secret;
 
 /// The message id header.
@@ -28,7 +30,9 @@ pub struct StandardWebhooks;
 /// Decodes `whsec_<base64>` (the prefix is optional, as in the reference libraries).
 pub(super) fn parse_secret(configured: &str) -> Result<Secret, SecretError> {
     let encoded = configured.strip_prefix(SECRET_PREFIX).unwrap_or(configured);
-    let key = STANDARD.decode(encoded).map_err(|_| SecretError::NotBase64)?;
+    let key = STANDARD
+        .decode(encoded)
+        .map_err(|_| SecretError::NotBase64)?;
     if key.is_empty() {
         return Err(SecretError::Empty);
     }
@@ -49,36 +53,63 @@ impl SignatureScheme for StandardWebhooks {
         let value = required(headers, SIGNATURE_HEADER)?;
         let mut candidates = Vec::new();
         for item in value.split_ascii_whitespace() {
-            let (version, sig) = item.split_once(',').ok_or(SignatureError::MalformedHeader {
-                header: SIGNATURE_HEADER,
-                reason: "expected space-separated `v1,<base64>` entries",
-            })?;
+            let (version, sig) = item
+                .split_once(',')
+                .ok_or(SignatureError::MalformedHeader {
+                    header: SIGNATURE_HEADER,
+                    reason: "expected space-separated `v1,<base64>` entries",
+                })?;
             if version != "v1" {
                 continue;
             }
             if candidates.len() == MAX_SIGNATURES {
-                return Err(SignatureError::MalformedHeader { header: SIGNATURE_HEADER, reason: "too many signatures" });
+                return Err(SignatureError::MalformedHeader {
+                    header: SIGNATURE_HEADER,
+                    reason: "too many signatures",
+                });
             }
             let bytes = STANDARD
                 .decode(sig)
-                .map_err(|_| SignatureError::BadEncoding { header: SIGNATURE_HEADER, expected: "base64" })?;
+                .map_err(|_| SignatureError::BadEncoding {
+                    header: SIGNATURE_HEADER,
+                    expected: "base64",
+                })?;
             candidates.push(bytes);
         }
         if candidates.is_empty() {
-            return Err(SignatureError::MalformedHeader { header: SIGNATURE_HEADER, reason: "no `v1,` signature" });
+            return Err(SignatureError::MalformedHeader {
+                header: SIGNATURE_HEADER,
+                reason: "no `v1,` signature",
+            });
         }
         window.check(timestamp)?;
-        if !any_matches(secrets, &[id.as_bytes(), b".", ts_text.as_bytes(), b".", body], &candidates) {
+        if !any_matches(
+            secrets,
+            &[id.as_bytes(), b".", ts_text.as_bytes(), b".", body],
+            &candidates,
+        ) {
             return Err(SignatureError::NoMatch);
         }
-        Ok(SignedHeaders { timestamp: Some(timestamp), event_id: Some(id.to_owned()), event_type: None })
+        Ok(SignedHeaders {
+            timestamp: Some(timestamp),
+            event_id: Some(id.to_owned()),
+            event_type: None,
+        })
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
         let ts = input.timestamp.as_secs().to_string();
-        let parts: [&[u8]; 5] = [input.event_id.as_bytes(), b".", ts.as_bytes(), b".", input.body];
-        let signatures: Vec<String> =
-            secrets.iter().map(|s| format!("v1,{}", STANDARD.encode(mac(s, &parts)))).collect();
+        let parts: [&[u8]; 5] = [
+            input.event_id.as_bytes(),
+            b".",
+            ts.as_bytes(),
+            b".",
+            input.body,
+        ];
+        let signatures: Vec<String> = secrets
+            .iter()
+            .map(|s| format!("v1,{}", STANDARD.encode(mac(s, &parts))))
+            .collect();
         vec![
             (ID_HEADER.to_owned(), input.event_id.to_owned()),
             (TIMESTAMP_HEADER.to_owned(), ts),

@@ -4,8 +4,10 @@
 //! `whsec_…` string used as-is (not base64-decoded), only `v1` is checked, other schemes
 //! are ignored, and the default tolerance is five minutes.
 
-use super::{any_matches, format_timestamped_hex, parse_timestamped_hex, required, Headers,
-    ReplayWindow, SignatureError, SignatureScheme, SignedHeaders, SigningInput};
+use super::{
+    any_matches, format_timestamped_hex, parse_timestamped_hex, required, Headers, ReplayWindow,
+    SignatureError, SignatureScheme, SignedHeaders, SigningInput,
+};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -30,7 +32,10 @@ impl SignatureScheme for Stripe {
         if !any_matches(secrets, &[t.as_bytes(), b".", body], &candidates) {
             return Err(SignatureError::NoMatch);
         }
-        Ok(SignedHeaders { timestamp: Some(timestamp), ..SignedHeaders::default() })
+        Ok(SignedHeaders {
+            timestamp: Some(timestamp),
+            ..SignedHeaders::default()
+        })
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {

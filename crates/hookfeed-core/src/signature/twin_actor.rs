@@ -5,8 +5,10 @@
 //! (5-minute tolerance). The id and event headers are not signed, so
 //! [`verify_delivery`](crate::delivery::verify_delivery) checks them against the signed body.
 
-use super::{any_matches, format_timestamped_hex, parse_timestamped_hex, required, Headers,
-    ReplayWindow, SignatureError, SignatureScheme, SignedHeaders, SigningInput};
+use super::{
+    any_matches, format_timestamped_hex, parse_timestamped_hex, required, Headers, ReplayWindow,
+    SignatureError, SignatureScheme, SignedHeaders, SigningInput,
+};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -37,7 +39,11 @@ impl SignatureScheme for TwinActor {
         if !any_matches(secrets, &[t.as_bytes(), b".", body], &candidates) {
             return Err(SignatureError::NoMatch);
         }
-        Ok(SignedHeaders { timestamp: Some(timestamp), event_id: Some(event_id), event_type: Some(event_type) })
+        Ok(SignedHeaders {
+            timestamp: Some(timestamp),
+            event_id: Some(event_id),
+            event_type: Some(event_type),
+        })
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {

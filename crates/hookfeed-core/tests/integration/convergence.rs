@@ -1,0 +1,243 @@
+//! Exactly-once, convergent documents: any order of any duplicates ends in the same
+//! documents; a terminal status never regresses; conflicts and per-source dedup.
+
+use hookfeed_core::ledger::{ingest, Ingested, MemoryStore};
+use hookfeed_core::{verify_delivery, Scheme, UnixTime, VerifiedDelivery};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use crate::support::{signed_sample, source};
+
+const NOW: i64 = 1_760_000_000;
+
+#[derive(Debug, Clone)]
+struct Spec {
+    event_type: &'static str,
+    project: u8,
+    created_offset: i64,
+    progress: u8,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        prop::sample::select(vec![
+            "project.created",
+            "project.processing",
+            "project.completed",
+            "project.failed",
+        ]),
+        1u8..4,
+        0i64..20,
+        0u8..=100,
+    )
+        .prop_map(|(event_type, project, created_offset, progress)| Spec {
+            event_type,
+            project,
+            created_offset,
+            progress,
+        })
+}
+
+fn deliver(specs: &[Spec]) -> Vec<VerifiedDelivery> {
+    let src = source(Scheme::TwinActor, "s");
+    let now = UnixTime::from_secs(NOW);
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let created = UnixTime::from_secs(NOW - 100 + s.created_offset);
+            let overrides = [
+                ("project_id".to_owned(), Value::from(s.project)),
+                ("progress".to_owned(), Value::from(s.progress)),
+                ("note".to_owned(), Value::from(format!("event {i}"))),
+            ];
+            let (_, body) =
+                signed_sample(&src, s.event_type, &format!("evt_{i}"), created, &overrides);
+            // Sign time is arrival time for this test; ordering comes from the body.
+            let headers = resign(&src, &[], &body, now, s.event_type, &format!("evt_{i}"));
+            verify_delivery(&src, &headers, &body, now).expect("verifies")
+        })
+        .collect()
+}
+
+fn resign(
+    src: &hookfeed_core::Source,
+    _old: &[(String, String)],
+    body: &[u8],
+    now: UnixTime,
+    event_type: &str,
+    event_id: &str,
+) -> Vec<(String, String)> {
+    src.scheme.verifier().sign(
+        &hookfeed_core::signature::SigningInput {
+            body,
+            timestamp: now,
+            event_id,
+            event_type,
+        },
+        &src.secrets,
+    )
+}
+
+fn apply(deliveries: &[&VerifiedDelivery]) -> MemoryStore {
+    let rules = source(Scheme::TwinActor, "s").rules;
+    let mut store = MemoryStore::default();
+    for d in deliveries {
+        ingest(&mut store, d, &rules).expect("in memory");
+    }
+    store
+}
+
+/// Every delivery repeated by its count, in two independent shuffles.
+fn two_orders() -> impl Strategy<Value = (Vec<Spec>, Vec<usize>, Vec<usize>)> {
+    prop::collection::vec((spec(), 1usize..4), 1..12).prop_flat_map(|items| {
+        let specs: Vec<Spec> = items.iter().map(|(s, _)| s.clone()).collect();
+        let sequence: Vec<usize> = items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, copies))| std::iter::repeat_n(i, *copies))
+            .collect();
+        (
+            Just(specs),
+            Just(sequence.clone()).prop_shuffle(),
+            Just(sequence).prop_shuffle(),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn any_order_of_any_duplicates_ends_in_the_same_documents((specs, order_a, order_b) in two_orders()) {
+        let deliveries = deliver(&specs);
+        let a = apply(&order_a.iter().map(|&i| &deliveries[i]).collect::<Vec<_>>());
+        let b = apply(&order_b.iter().map(|&i| &deliveries[i]).collect::<Vec<_>>());
+        prop_assert_eq!(a.documents(), b.documents());
+        prop_assert_eq!(a.event_count(), specs.len());
+    }
+
+    #[test]
+    fn a_terminal_status_never_regresses((specs, order, _) in two_orders()) {
+        let deliveries = deliver(&specs);
+        let rules = source(Scheme::TwinActor, "s").rules;
+        let mut store = MemoryStore::default();
+        let mut terminal: std::collections::BTreeMap<String, ()> = Default::default();
+        for &i in &order {
+            ingest(&mut store, &deliveries[i], &rules).expect("in memory");
+            for (path, doc) in store.documents() {
+                let status = doc.get("status").and_then(Value::as_str).unwrap_or_default();
+                let is_terminal = status == "completed" || status == "failed";
+                prop_assert!(is_terminal || !terminal.contains_key(&path), "{} regressed to {}", path, status);
+                if is_terminal {
+                    terminal.insert(path, ());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_duplicate_is_reported_and_changes_nothing() {
+    let specs = [Spec {
+        event_type: "project.completed",
+        project: 1,
+        created_offset: 0,
+        progress: 0,
+    }];
+    let deliveries = deliver(&specs);
+    let rules = source(Scheme::TwinActor, "s").rules;
+    let mut store = MemoryStore::default();
+    let first = ingest(&mut store, &deliveries[0], &rules).expect("in memory");
+    let Ingested::Stored {
+        seq,
+        change: Some(_),
+        ..
+    } = first
+    else {
+        panic!("stored: {first:?}")
+    };
+    assert_eq!(
+        ingest(&mut store, &deliveries[0], &rules).expect("in memory"),
+        Ingested::Duplicate { seq }
+    );
+}
+
+#[test]
+fn the_same_id_with_another_body_is_a_conflict_and_the_first_stands() {
+    let src = source(Scheme::TwinActor, "s");
+    let now = UnixTime::from_secs(NOW);
+    let mut store = MemoryStore::default();
+    let (h1, b1) = signed_sample(&src, "project.completed", "evt_same", now, &[]);
+    let (h2, b2) = signed_sample(&src, "project.failed", "evt_same", now, &[]);
+    let first = verify_delivery(&src, &h1, &b1, now).expect("verifies");
+    let second = verify_delivery(&src, &h2, &b2, now).expect("verifies");
+    let Ingested::Stored { seq, .. } = ingest(&mut store, &first, &src.rules).expect("in memory")
+    else {
+        panic!("stored")
+    };
+    assert_eq!(
+        ingest(&mut store, &second, &src.rules).expect("in memory"),
+        Ingested::Conflict { seq }
+    );
+    assert_eq!(
+        store.documents()["projects/42"]["status"],
+        json!("completed")
+    );
+}
+
+#[test]
+fn dedup_keys_are_per_source() {
+    let twin = source(Scheme::TwinActor, "s");
+    let percify = source(Scheme::Percify, "s");
+    let now = UnixTime::from_secs(NOW);
+    let mut store = MemoryStore::default();
+    for src in [&twin, &percify] {
+        let event_type = if src.scheme == Scheme::TwinActor {
+            "project.completed"
+        } else {
+            "video.completed"
+        };
+        let (headers, body) = signed_sample(src, event_type, "evt_abc123", now, &[]);
+        let delivery = verify_delivery(src, &headers, &body, now).expect("verifies");
+        let outcome = ingest(&mut store, &delivery, &src.rules).expect("in memory");
+        assert!(
+            matches!(outcome, Ingested::Stored { .. }),
+            "{}: {outcome:?}",
+            src.name
+        );
+    }
+    assert_eq!(store.event_count(), 2);
+}
+
+#[test]
+fn a_late_older_event_is_logged_but_overwrites_nothing_newer() {
+    let specs = [
+        Spec {
+            event_type: "project.completed",
+            project: 1,
+            created_offset: 10,
+            progress: 0,
+        },
+        Spec {
+            event_type: "project.processing",
+            project: 1,
+            created_offset: 5,
+            progress: 30,
+        },
+    ];
+    let deliveries = deliver(&specs);
+    let rules = source(Scheme::TwinActor, "s").rules;
+    let mut store = MemoryStore::default();
+    ingest(&mut store, &deliveries[0], &rules).expect("in memory");
+    let late = ingest(&mut store, &deliveries[1], &rules).expect("in memory");
+    assert!(matches!(late, Ingested::Stored { .. }), "{late:?}");
+    assert_eq!(store.event_count(), 2);
+    let doc = &store.documents()["projects/1"];
+    assert_eq!(doc["status"], json!("completed"));
+    assert_eq!(doc["progress"], json!(100));
+    assert_eq!(doc["note"], json!("event 0"));
+    // Fields only the older event has fill in: where a field lands must not depend on
+    // arrival order, or replicas would diverge.
+    assert_eq!(doc["current_scene"], json!(2));
+}

@@ -1,0 +1,8 @@
+//! hookfeed-core's integration tests: one binary, one module per concern.
+
+mod convergence;
+mod providers;
+mod robustness;
+mod roundtrip;
+mod support;
+mod vectors;

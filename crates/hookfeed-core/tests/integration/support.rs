@@ -1,0 +1,49 @@
+//! Builders shared by the test modules.
+
+use hookfeed_core::signature::SigningInput;
+use hookfeed_core::source::{Source, SourceConfig};
+use hookfeed_core::{Scheme, UnixTime};
+
+/// A source of `scheme` with the given secrets (comma-separated), default options.
+pub fn source(scheme: Scheme, secrets: &str) -> Source {
+    let config: SourceConfig = serde_json::from_value(serde_json::json!({
+        "name": scheme.name(),
+        "scheme": scheme.name(),
+    }))
+    .expect("valid config");
+    let secrets = secrets.to_owned();
+    config
+        .resolve(&move |_| Some(secrets.clone()))
+        .expect("usable source")
+}
+
+/// A secret in the form `scheme` expects.
+pub fn secret_text(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::StandardWebhooks => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        Scheme::Stripe => "whsec_test_secret_1234567890",
+        _ => "demo-secret-for-tests",
+    }
+}
+
+/// Signs a rendered sample of `scheme`/`event_type` the way its provider would.
+pub fn signed_sample(
+    source: &Source,
+    event_type: &str,
+    event_id: &str,
+    at: UnixTime,
+    overrides: &[(String, serde_json::Value)],
+) -> (Vec<(String, String)>, Vec<u8>) {
+    let sample = hookfeed_core::samples::sample(source.scheme, event_type).expect("known type");
+    let body = sample.render(event_id, at, overrides).expect("renders");
+    let headers = source.scheme.verifier().sign(
+        &SigningInput {
+            body: &body,
+            timestamp: at,
+            event_id,
+            event_type,
+        },
+        &source.secrets,
+    );
+    (headers, body)
+}
