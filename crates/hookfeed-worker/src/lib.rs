@@ -1,1 +1,19 @@
-//! hookfeed worker
+//! hookfeed's Cloudflare Worker: routes on the edge, one `Feed` Durable Object per tenant.
+//!
+//! Thin by design: every decision (signatures, events, projection, tokens, protocol) is
+//! made by `hookfeed-core`; this crate translates between the Workers platform and core.
+//! `routes` owns HTTP, `feed` the Durable Object, `config` reads sources from the
+//! environment.
+
+mod config;
+mod feed;
+mod routes;
+
+pub use feed::Feed;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    routes::handle(req, env).await
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the Worker (crates/hookfeed-worker → build/index.js + wasm) unless it is up to
+# date. wrangler runs this as its [build] command; `npm run dev` and `npm test` install
+# the tools first.
+source "$(dirname "$0")/lib.sh"
+
+out="crates/hookfeed-worker/build/index.js"
+if [ -f "$out" ] && [ -z "$(find crates/hookfeed-worker/src crates/hookfeed-core/src crates/hookfeed-core/samples \
+      crates/hookfeed-worker/Cargo.toml crates/hookfeed-core/Cargo.toml Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
+  exit 0
+fi
+
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$CARGO_BIN/wasm-bindgen}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$ROOT/node_modules/binaryen/bin/wasm-opt}"
+[ -x "$WASM_BINDGEN_BIN" ] || die "wasm-bindgen CLI not found: run 'npm run dev' or 'npm test' once to install the tools"
+command -v worker-build >/dev/null || die "worker-build not found: run 'npm run dev' or 'npm test' once to install the tools"
+
+step "Building the Worker (Rust → wasm, release)"
+cd crates/hookfeed-worker
+worker-build --release
+touch "$ROOT/$out"

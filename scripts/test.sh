@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, then runs every suite: core and CLI natively,
+# the Worker build, and the end-to-end tests against a real `wrangler dev` and a real
+# headless Chromium.
+source "$(dirname "$0")/lib.sh"
+bootstrap
+ensure_chromium
+
+step "Native tests: hookfeed-core and hookfeed-cli (cargo test)"
+cargo test --workspace --exclude hookfeed-worker --exclude hookfeed-web --exclude hookfeed-bench-wasm
+
+step "Checking the wasm crates build (hookfeed-web)"
+cargo build -p hookfeed-web --target wasm32-unknown-unknown --release
+
+bash scripts/build-worker.sh
+
+step "End-to-end tests: wrangler dev + headless Chromium (node --test)"
+node --test --test-concurrency=1 tests/
