@@ -15,4 +15,4 @@ cargo build -p hookfeed-web --target wasm32-unknown-unknown --release
 bash scripts/build-worker.sh
 
 step "End-to-end tests: wrangler dev + headless Chromium (node --test)"
-node --test --test-concurrency=1 tests/
+node --test --test-concurrency=1 "tests/*.test.mjs"

@@ -124,7 +124,8 @@ pub fn split_secrets(value: &str) -> impl Iterator<Item = &str> {
         .filter(|s| !s.is_empty())
 }
 
-fn check_name(name: &str) -> Result<(), ConfigError> {
+/// Checks a source name: it appears in URL paths and variable names.
+pub fn check_source_name(name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -143,7 +144,7 @@ impl SourceConfig {
         self,
         secret_of: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Source, ConfigError> {
-        check_name(&self.name)?;
+        check_source_name(&self.name)?;
         let var = secret_var(&self.name);
         let configured = secret_of(&var).unwrap_or_default();
         let secrets = split_secrets(&configured)

@@ -1,0 +1,137 @@
+//! Everything that can stop a command; every message says what to do about it.
+
+use std::io;
+
+use hookfeed_core::samples::SampleError;
+use hookfeed_core::signature::SecretError;
+use hookfeed_core::Scheme;
+
+/// Why a command failed. `main` prints `error: <message>` and exits with status 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// `send --source NAME` where NAME is not a scheme name, without `--scheme`.
+    #[error("source `{source_name}` is not a scheme name, so pass --scheme (one of percify, twin-actor, standard-webhooks, stripe, github)")]
+    SchemeRequired {
+        /// The source given.
+        source_name: String,
+    },
+    /// `sign` with neither `--scheme` nor a `--source` named after a scheme.
+    #[error("pass --scheme to say how to sign (one of percify, twin-actor, standard-webhooks, stripe, github)")]
+    SchemeMissing,
+    /// A source name that cannot be a source (it goes into the URL path).
+    #[error("source name `{0}` is not valid: use 1-64 of a-z 0-9 - _ (the name in POST /hooks/{{source}})")]
+    BadSourceName(String),
+    /// `send` without `--event` or `--body`.
+    #[error("pass --event with one of {scheme}'s types: {known} (or send a file with --body)")]
+    EventRequired {
+        /// The scheme.
+        scheme: Scheme,
+        /// Its known types, comma-separated.
+        known: String,
+    },
+    /// `--event` names no sample of the scheme.
+    #[error("unknown event type `{event}` for {scheme}: known types are {known} (`hookfeed events` lists every scheme's)")]
+    UnknownEvent {
+        /// The type given.
+        event: String,
+        /// The scheme.
+        scheme: Scheme,
+        /// Its known types, comma-separated.
+        known: String,
+    },
+    /// `--set` together with `--body`.
+    #[error("--set fills in the built-in samples, not --body: edit the file instead, or drop --body")]
+    SetWithBody,
+    /// `--stale` for percify with `--body`: staleness lives in the body.
+    #[error("--stale for percify moves the body's `created` 48 h back, which needs a built-in sample: drop --body, or write an old `created` into the file")]
+    StaleWithPercifyBody,
+    /// A `--set` path runs through a non-object.
+    #[error("--set: {0}")]
+    Override(#[from] SampleError),
+    /// A file could not be read.
+    #[error("cannot read {path}: {source} (check the path; `-` reads stdin)")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// No secret anywhere.
+    #[error("no secret for {what}: pass --secret, set {flag_env} or {var}, or add {var}=… to .dev.vars (looked for {var} in the environment, {dir}/.dev.vars and {dir}/.dev.vars.example)")]
+    MissingSecret {
+        /// What needs the secret (`source \`twin-actor\``).
+        what: String,
+        /// The variable holding it.
+        var: String,
+        /// The variable `--secret` reads.
+        flag_env: &'static str,
+        /// The directory searched.
+        dir: String,
+    },
+    /// A secret that the scheme cannot use.
+    #[error("the secret from {origin} is unusable for {scheme}: {error} (fix it there, or pass --secret)")]
+    BadSecret {
+        /// Where it came from.
+        origin: String,
+        /// The scheme.
+        scheme: Scheme,
+        /// Why.
+        error: SecretError,
+    },
+    /// A `.dev.vars` line that is not `KEY=value`.
+    #[error("{file}:{line}: expected KEY=value or KEY=\"value\" (lines starting with # are comments)")]
+    BadVarsLine {
+        /// The file.
+        file: String,
+        /// The 1-based line number.
+        line: usize,
+    },
+    /// The URL is not plain http.
+    #[error("`{0}` is not an http:// URL: hookfeed sends plain http to a local server, e.g. --url http://127.0.0.1:8787")]
+    UnsupportedUrl(String),
+    /// Nothing accepted the connection.
+    #[error("could not reach {url}: is `npm run dev` running?")]
+    Unreachable {
+        /// The server's URL.
+        url: String,
+    },
+    /// The request failed after connecting (or could not be built).
+    #[error("request to {url} failed: {reason}")]
+    Http {
+        /// The request's URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server answered, but not with 2xx (the response is printed first).
+    #[error("the server answered {status}{hint}")]
+    Rejected {
+        /// Status code and reason phrase.
+        status: String,
+        /// What that status usually means here, starting with `: `.
+        hint: String,
+    },
+    /// `token` without `--scope`.
+    #[error("pass at least one --scope: --scope projects/42 (one document), --scope 'projects/*' (a collection) or --scope '*' (everything)")]
+    ScopeRequired,
+    /// A scope that is no path, collection or `*`.
+    #[error("scope `{scope}` is not valid ({reason}): use collection/id, collection/* or *")]
+    BadScope {
+        /// The scope given.
+        scope: String,
+        /// Why.
+        reason: String,
+    },
+    /// The system clock reads before 1970.
+    #[error("the system clock reads before 1970: set the clock")]
+    Clock,
+    /// Writing to stdout failed.
+    #[error("cannot write output: {0}")]
+    Output(io::Error),
+}
+
+impl From<io::Error> for CliError {
+    fn from(error: io::Error) -> Self {
+        Self::Output(error)
+    }
+}
