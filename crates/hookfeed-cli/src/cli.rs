@@ -258,7 +258,8 @@ pub fn parse_override(text: &str) -> Result<(String, Value), String> {
 
 /// Parses a duration: `3600`, `90s`, `15m`, `1h`, `7d`, into seconds (at least 1).
 pub fn parse_ttl(text: &str) -> Result<u64, String> {
-    let invalid = || format!("`{text}` is not a duration: use seconds (3600) or a number with s, m, h or d (90s, 15m, 1h, 7d)");
+    let invalid =
+        || format!("`{text}` is not a duration: use seconds (3600) or a number with s, m, h or d (90s, 15m, 1h, 7d)");
     let text = text.trim();
     let (number, unit) = match text.char_indices().last() {
         Some((at, c)) if c.is_ascii_alphabetic() => (&text[..at], c.to_ascii_lowercase()),

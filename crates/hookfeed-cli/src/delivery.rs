@@ -15,9 +15,7 @@ use crate::error::CliError;
 pub fn resolve_scheme(explicit: Option<Scheme>, source: &str) -> Result<Scheme, CliError> {
     match explicit {
         Some(scheme) => Ok(scheme),
-        None => source
-            .parse::<Scheme>()
-            .map_err(|_| CliError::SchemeRequired { source_name: source.to_owned() }),
+        None => source.parse::<Scheme>().map_err(|_| CliError::SchemeRequired { source_name: source.to_owned() }),
     }
 }
 
@@ -34,8 +32,9 @@ pub fn known_types(scheme: Scheme) -> String {
 /// Reads a body from `path`, or stdin for `-` or no path. The bytes are kept exactly.
 pub fn read_body(path: Option<&Path>) -> Result<Vec<u8>, CliError> {
     match path {
-        Some(path) if path != Path::new("-") => std::fs::read(path)
-            .map_err(|source| CliError::Read { path: path.display().to_string(), source }),
+        Some(path) if path != Path::new("-") => {
+            std::fs::read(path).map_err(|source| CliError::Read { path: path.display().to_string(), source })
+        }
         _ => {
             let mut body = Vec::new();
             std::io::stdin()

@@ -30,7 +30,9 @@ pub enum CliError {
         known: String,
     },
     /// `--event` names no sample of the scheme.
-    #[error("unknown event type `{event}` for {scheme}: known types are {known} (`hookfeed events` lists every scheme's)")]
+    #[error(
+        "unknown event type `{event}` for {scheme}: known types are {known} (`hookfeed events` lists every scheme's)"
+    )]
     UnknownEvent {
         /// The type given.
         event: String,
@@ -87,7 +89,9 @@ pub enum CliError {
         line: usize,
     },
     /// The URL is not plain http.
-    #[error("`{0}` is not an http:// URL: hookfeed sends plain http to a local server, e.g. --url http://127.0.0.1:8787")]
+    #[error(
+        "`{0}` is not an http:// URL: hookfeed sends plain http to a local server, e.g. --url http://127.0.0.1:8787"
+    )]
     UnsupportedUrl(String),
     /// Nothing accepted the connection.
     #[error("could not reach {url}: is `npm run dev` running?")]

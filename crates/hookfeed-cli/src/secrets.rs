@@ -95,9 +95,8 @@ pub fn lookup_var(text: &str, var: &str, file: &str) -> Result<Option<String>, C
             continue;
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
-        let (key, value) = line
-            .split_once('=')
-            .ok_or_else(|| CliError::BadVarsLine { file: file.to_owned(), line: index + 1 })?;
+        let (key, value) =
+            line.split_once('=').ok_or_else(|| CliError::BadVarsLine { file: file.to_owned(), line: index + 1 })?;
         if key.trim() == var {
             found = Some(unquote(value.trim()));
         }
@@ -145,7 +144,10 @@ SECRET_HOOKS = "whsec_abc=" # base64 padding survives
     #[test]
     fn a_line_without_equals_names_the_file_and_line() {
         let err = lookup_var("A=1\nnonsense\n", "A", ".dev.vars").expect_err("refused");
-        assert_eq!(err.to_string(), ".dev.vars:2: expected KEY=value or KEY=\"value\" (lines starting with # are comments)");
+        assert_eq!(
+            err.to_string(),
+            ".dev.vars:2: expected KEY=value or KEY=\"value\" (lines starting with # are comments)"
+        );
     }
 
     #[test]

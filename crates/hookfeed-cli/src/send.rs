@@ -91,17 +91,21 @@ fn build(args: &SendArgs, scheme: Scheme, url: String, found: &Found, now: UnixT
                 return Err(CliError::StaleWithPercifyBody);
             }
             let body = delivery::read_body(Some(path))?;
-            let event_id = args.id.clone()
+            let event_id = args
+                .id
+                .clone()
                 .or_else(|| delivery::body_event_id(scheme, &body))
                 .unwrap_or_else(clock::fresh_event_id);
-            let event_type = args.event.clone()
+            let event_type = args
+                .event
+                .clone()
                 .or_else(|| delivery::body_event_type(scheme, &body))
                 .unwrap_or_else(|| "test".to_owned());
             (body, event_id, event_type)
         }
         None => {
-            let event_type = args.event.as_deref()
-                .ok_or_else(|| CliError::EventRequired { scheme, known: known_types(scheme) })?;
+            let event_type =
+                args.event.as_deref().ok_or_else(|| CliError::EventRequired { scheme, known: known_types(scheme) })?;
             let sample = sample(scheme, event_type).ok_or_else(|| CliError::UnknownEvent {
                 event: event_type.to_owned(),
                 scheme,
@@ -147,11 +151,8 @@ fn print_request(request: &Request, json: bool, out: &mut dyn Write) -> Result<(
 
 /// POSTs the delivery; any answer is a result, only failing to get one is an error.
 fn transmit(request: &Request, base_url: &str) -> Result<(ureq::http::StatusCode, Vec<u8>), CliError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(TIMEOUT))
-        .build()
-        .into();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(TIMEOUT)).build().into();
     let mut call = agent.post(&request.url).header("User-Agent", concat!("hookfeed-cli/", env!("CARGO_PKG_VERSION")));
     for (name, value) in &request.headers {
         call = call.header(name, value);
@@ -225,7 +226,10 @@ mod tests {
 
     #[test]
     fn hook_urls_join_with_or_without_a_trailing_slash() {
-        assert_eq!(hooks_url("http://127.0.0.1:8787", "twin-actor").expect("url"), "http://127.0.0.1:8787/hooks/twin-actor");
+        assert_eq!(
+            hooks_url("http://127.0.0.1:8787", "twin-actor").expect("url"),
+            "http://127.0.0.1:8787/hooks/twin-actor"
+        );
         assert_eq!(hooks_url("http://127.0.0.1:8787/", "percify").expect("url"), "http://127.0.0.1:8787/hooks/percify");
         assert!(matches!(hooks_url("https://edge.example.com", "x"), Err(CliError::UnsupportedUrl(_))));
     }

@@ -35,12 +35,10 @@ pub fn run(args: &SignArgs, out: &mut dyn Write) -> Result<(), CliError> {
         Some(secs) => UnixTime::from_secs(secs),
         None => clock::now()?,
     };
-    let event_id = args.id.clone()
-        .or_else(|| delivery::body_event_id(scheme, &body))
-        .unwrap_or_else(clock::fresh_event_id);
-    let event_type = args.event.clone()
-        .or_else(|| delivery::body_event_type(scheme, &body))
-        .unwrap_or_else(|| "test".to_owned());
+    let event_id =
+        args.id.clone().or_else(|| delivery::body_event_id(scheme, &body)).unwrap_or_else(clock::fresh_event_id);
+    let event_type =
+        args.event.clone().or_else(|| delivery::body_event_type(scheme, &body)).unwrap_or_else(|| "test".to_owned());
     for (name, value) in delivery::sign(scheme, &body, timestamp, &event_id, &event_type, &secrets) {
         writeln!(out, "{name}: {value}")?;
     }

@@ -95,12 +95,8 @@ fn run(command: &mut Command) -> Output {
 }
 
 fn run_with_stdin(command: &mut Command, stdin: &[u8]) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hookfeed starts");
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("hookfeed starts");
     child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
     child.wait_with_output().expect("hookfeed finishes")
 }
@@ -142,9 +138,7 @@ fn secret_text(scheme: Scheme) -> &'static str {
 fn source(name: &str, scheme: Scheme, secrets: &str) -> Source {
     let json = format!(r#"[{{"name":"{name}","scheme":"{}"}}]"#, scheme.name());
     let secrets = secrets.to_owned();
-    load_sources(&json, &move |_: &str| Some(secrets.clone()))
-        .expect("valid source")
-        .remove(0)
+    load_sources(&json, &move |_: &str| Some(secrets.clone())).expect("valid source").remove(0)
 }
 
 /// `Name: value` lines as headers.
@@ -189,7 +183,8 @@ fn json(body: &[u8]) -> Value {
 
 /// `send --dry-run` of `event_type` to the source named after `scheme`.
 fn dry_run(scheme: Scheme, event_type: &str, extra: &[&str]) -> DryRun {
-    let mut args = vec!["send", "--source", scheme.name(), "--event", event_type, "--secret", secret_text(scheme), "--dry-run"];
+    let mut args =
+        vec!["send", "--source", scheme.name(), "--event", event_type, "--secret", secret_text(scheme), "--dry-run"];
     args.extend_from_slice(extra);
     parse_dry_run(&run(&mut hookfeed(&args)))
 }
@@ -247,8 +242,17 @@ fn sign_output_verifies_with_core_for_every_scheme() {
         let body = sample.body.as_bytes();
         let output = run_with_stdin(
             &mut hookfeed(&[
-                "sign", "--scheme", scheme.name(), "--secret", secret_text(scheme),
-                "--timestamp", "1700000000", "--id", "evt_sign_test", "--event", sample.event_type,
+                "sign",
+                "--scheme",
+                scheme.name(),
+                "--secret",
+                secret_text(scheme),
+                "--timestamp",
+                "1700000000",
+                "--id",
+                "evt_sign_test",
+                "--event",
+                sample.event_type,
             ]),
             body,
         );
@@ -272,7 +276,10 @@ fn sign_reads_a_file_and_signs_its_bytes_exactly() {
     let body = b"{\"id\":\"evt_file\",\"type\":\"project.created\",\"data\":{}}\n";
     std::fs::write(&path, body).expect("write body");
     let file = path.to_str().expect("utf-8 path");
-    let output = run(&mut hookfeed_in(&dir, &["sign", "--scheme", "stripe", "--secret", "whsec_x", "--timestamp", "1700000000", file]));
+    let output = run(&mut hookfeed_in(
+        &dir,
+        &["sign", "--scheme", "stripe", "--secret", "whsec_x", "--timestamp", "1700000000", file],
+    ));
     assert_success(&output);
     let headers = parse_headers(&stdout(&output));
     let window = ReplayWindow { now: UnixTime::from_secs(1_700_000_000), tolerance_secs: 300 };
@@ -283,12 +290,16 @@ fn sign_reads_a_file_and_signs_its_bytes_exactly() {
 #[test]
 fn sign_takes_the_event_id_and_type_from_a_twin_actor_body() {
     let sample = hookfeed_core::samples::sample(Scheme::TwinActor, "project.completed").expect("sample");
-    let output = run_with_stdin(&mut hookfeed(&["sign", "--scheme", "twin-actor", "--secret", "s3cret"]), sample.body.as_bytes());
+    let output = run_with_stdin(
+        &mut hookfeed(&["sign", "--scheme", "twin-actor", "--secret", "s3cret"]),
+        sample.body.as_bytes(),
+    );
     assert_success(&output);
     let headers = parse_headers(&stdout(&output));
     assert_eq!(header(&headers, "X-Webhook-ID"), "evt_abc123");
     assert_eq!(header(&headers, "X-Webhook-Event"), "project.completed");
-    let verified = verify_delivery(&source("twin-actor", Scheme::TwinActor, "s3cret"), &headers, sample.body.as_bytes(), now());
+    let verified =
+        verify_delivery(&source("twin-actor", Scheme::TwinActor, "s3cret"), &headers, sample.body.as_bytes(), now());
     assert!(verified.is_ok(), "{verified:?}");
 }
 
@@ -373,7 +384,12 @@ fn send_set_overrides_show_up_in_the_body() {
     assert_eq!(body["data"]["person_name"], "Ada");
     assert_eq!(body["data"]["meta"]["retry"], true);
     assert_eq!(body["data"]["label"], "7");
-    let verified = verify_delivery(&source("twin-actor", Scheme::TwinActor, secret_text(Scheme::TwinActor)), &request.headers, &request.body, now());
+    let verified = verify_delivery(
+        &source("twin-actor", Scheme::TwinActor, secret_text(Scheme::TwinActor)),
+        &request.headers,
+        &request.body,
+        now(),
+    );
     assert!(verified.is_ok(), "{verified:?}");
 }
 
@@ -393,11 +409,23 @@ fn send_with_a_given_id_repeats_that_id_for_dedup_demos() {
 #[test]
 fn send_signs_with_every_secret_during_a_rotation() {
     let request = parse_dry_run(&run(&mut hookfeed(&[
-        "send", "--source", "twin-actor", "--event", "credits.low", "--secret", "new-secret,old-secret", "--dry-run",
+        "send",
+        "--source",
+        "twin-actor",
+        "--event",
+        "credits.low",
+        "--secret",
+        "new-secret,old-secret",
+        "--dry-run",
     ])));
     assert_eq!(header(&request.headers, "X-Webhook-Signature").matches("v1=").count(), 2);
     for server_secret in ["new-secret", "old-secret"] {
-        let verified = verify_delivery(&source("twin-actor", Scheme::TwinActor, server_secret), &request.headers, &request.body, now());
+        let verified = verify_delivery(
+            &source("twin-actor", Scheme::TwinActor, server_secret),
+            &request.headers,
+            &request.body,
+            now(),
+        );
         assert!(verified.is_ok(), "{server_secret}: {verified:?}");
     }
 }
@@ -409,27 +437,56 @@ fn send_of_a_body_file_to_a_custom_source_uses_the_given_scheme() {
     let body = br#"{"id":"evt_file_1","type":"payment_intent.succeeded","created":1700000000,"data":{"object":{}}}"#;
     std::fs::write(&path, body).expect("write body");
     let file = path.to_str().expect("utf-8 path");
-    let output = run(&mut hookfeed_in(&dir, &[
-        "send", "--source", "billing", "--scheme", "stripe", "--body", file, "--secret", "whsec_billing", "--dry-run",
-    ]));
+    let output = run(&mut hookfeed_in(
+        &dir,
+        &[
+            "send",
+            "--source",
+            "billing",
+            "--scheme",
+            "stripe",
+            "--body",
+            file,
+            "--secret",
+            "whsec_billing",
+            "--dry-run",
+        ],
+    ));
     let request = parse_dry_run(&output);
     assert_eq!(request.request_line, "POST http://127.0.0.1:8787/hooks/billing");
     assert_eq!(request.body, body);
-    let verified = verify_delivery(&source("billing", Scheme::Stripe, "whsec_billing"), &request.headers, &request.body, now())
-        .expect("verifies");
+    let verified =
+        verify_delivery(&source("billing", Scheme::Stripe, "whsec_billing"), &request.headers, &request.body, now())
+            .expect("verifies");
     assert_eq!(verified.event().id, "evt_file_1");
 }
 
 #[test]
 fn send_to_a_source_that_is_not_a_scheme_name_asks_for_scheme() {
-    let err = assert_error(&run(&mut hookfeed(&["send", "--source", "billing", "--event", "x", "--secret", "s", "--dry-run"])));
+    let err = assert_error(&run(&mut hookfeed(&[
+        "send",
+        "--source",
+        "billing",
+        "--event",
+        "x",
+        "--secret",
+        "s",
+        "--dry-run",
+    ])));
     assert!(err.contains("pass --scheme"), "{err}");
 }
 
 #[test]
 fn send_with_an_unknown_event_lists_the_known_types() {
     let err = assert_error(&run(&mut hookfeed(&[
-        "send", "--source", "twin-actor", "--event", "project.exploded", "--secret", "s", "--dry-run",
+        "send",
+        "--source",
+        "twin-actor",
+        "--event",
+        "project.exploded",
+        "--secret",
+        "s",
+        "--dry-run",
     ])));
     assert!(err.contains("unknown event type `project.exploded`"), "{err}");
     for event_type in event_types(Scheme::TwinActor) {
@@ -446,8 +503,16 @@ fn send_reads_the_secret_from_dev_vars_example_when_nothing_else_is_set() {
     let dir = scratch_dir();
     std::fs::write(dir.join(".dev.vars"), "# other secrets only\nSECRET_PERCIFY=p\n").expect("write");
     std::fs::write(dir.join(".dev.vars.example"), "SECRET_TWIN_ACTOR=\"from-example\"\n").expect("write");
-    let request = parse_dry_run(&run(&mut hookfeed_in(&dir, &["send", "--source", "twin-actor", "--event", "project.created", "--dry-run"])));
-    let verified = verify_delivery(&source("twin-actor", Scheme::TwinActor, "from-example"), &request.headers, &request.body, now());
+    let request = parse_dry_run(&run(&mut hookfeed_in(
+        &dir,
+        &["send", "--source", "twin-actor", "--event", "project.created", "--dry-run"],
+    )));
+    let verified = verify_delivery(
+        &source("twin-actor", Scheme::TwinActor, "from-example"),
+        &request.headers,
+        &request.body,
+        now(),
+    );
     assert!(verified.is_ok(), "{verified:?}");
 }
 
@@ -463,14 +528,22 @@ fn send_prefers_the_environment_then_dev_vars_over_the_example() {
             command.env("SECRET_TWIN_ACTOR", value);
         }
         let request = parse_dry_run(&run(&mut command));
-        let verified = verify_delivery(&source("twin-actor", Scheme::TwinActor, expected), &request.headers, &request.body, now());
+        let verified =
+            verify_delivery(&source("twin-actor", Scheme::TwinActor, expected), &request.headers, &request.body, now());
         assert!(verified.is_ok(), "{expected}: {verified:?}");
     }
 }
 
 #[test]
 fn send_without_any_secret_names_the_variable_and_the_files() {
-    let err = assert_error(&run(&mut hookfeed(&["send", "--source", "twin-actor", "--event", "project.created", "--dry-run"])));
+    let err = assert_error(&run(&mut hookfeed(&[
+        "send",
+        "--source",
+        "twin-actor",
+        "--event",
+        "project.created",
+        "--dry-run",
+    ])));
     assert!(err.contains("SECRET_TWIN_ACTOR"), "{err}");
     assert!(err.contains(".dev.vars.example"), "{err}");
     assert!(err.contains("--secret"), "{err}");
@@ -482,7 +555,14 @@ fn send_decodes_standard_webhooks_secrets_and_refuses_bad_ones() {
     let source = source("standard-webhooks", Scheme::StandardWebhooks, secret_text(Scheme::StandardWebhooks));
     assert!(verify_delivery(&source, &request.headers, &request.body, now()).is_ok());
     let err = assert_error(&run(&mut hookfeed(&[
-        "send", "--source", "standard-webhooks", "--event", "job.completed", "--secret", "whsec_!!!", "--dry-run",
+        "send",
+        "--source",
+        "standard-webhooks",
+        "--event",
+        "job.completed",
+        "--secret",
+        "whsec_!!!",
+        "--dry-run",
     ])));
     assert!(err.contains("base64"), "{err}");
 }
@@ -496,16 +576,34 @@ fn send_to_a_port_with_nothing_listening_says_to_start_npm_run_dev() {
     let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
     let url = format!("http://127.0.0.1:{port}");
     let err = assert_error(&run(&mut hookfeed(&[
-        "send", "--source", "twin-actor", "--event", "project.created", "--secret", "s", "--url", &url,
+        "send",
+        "--source",
+        "twin-actor",
+        "--event",
+        "project.created",
+        "--secret",
+        "s",
+        "--url",
+        &url,
     ])));
     assert_eq!(err.trim_end(), format!("error: could not reach {url}: is `npm run dev` running?"));
 }
 
 #[test]
 fn send_that_the_server_refuses_exits_1_and_prints_the_status() {
-    let (url, request) = serve_once("401 Unauthorized", r#"{"error":{"code":"signature_mismatch","message":"no signature matched"}}"#);
+    let (url, request) =
+        serve_once("401 Unauthorized", r#"{"error":{"code":"signature_mismatch","message":"no signature matched"}}"#);
     let output = run(&mut hookfeed(&[
-        "send", "--source", "twin-actor", "--event", "project.completed", "--secret", "s", "--url", &url, "--tamper",
+        "send",
+        "--source",
+        "twin-actor",
+        "--event",
+        "project.completed",
+        "--secret",
+        "s",
+        "--url",
+        &url,
+        "--tamper",
     ]));
     let err = assert_error(&output);
     assert!(err.contains("401"), "{err}");
@@ -520,8 +618,18 @@ fn send_that_the_server_refuses_exits_1_and_prints_the_status() {
 fn send_that_the_server_accepts_exits_0_and_sends_a_verifiable_request() {
     let (url, request) = serve_once("200 OK", r#"{"received":true,"duplicate":false,"seq":1}"#);
     let output = run(&mut hookfeed(&[
-        "send", "--source", "twin-actor", "--event", "project.completed", "--secret", "s", "--url", &url, "--json",
-        "--set", "project_id=42",
+        "send",
+        "--source",
+        "twin-actor",
+        "--event",
+        "project.completed",
+        "--secret",
+        "s",
+        "--url",
+        &url,
+        "--json",
+        "--set",
+        "project_id=42",
     ]));
     assert_success(&output);
     let line: Value = serde_json::from_str(stdout(&output).trim_end()).expect("one JSON line");
@@ -530,7 +638,8 @@ fn send_that_the_server_accepts_exits_0_and_sends_a_verifiable_request() {
 
     let (head, body) = request.recv_timeout(Duration::from_secs(10)).expect("the server saw the request");
     let headers = parse_headers(head.split_once('\n').expect("request line").1);
-    let verified = verify_delivery(&source("twin-actor", Scheme::TwinActor, "s"), &headers, &body, now()).expect("verifies");
+    let verified =
+        verify_delivery(&source("twin-actor", Scheme::TwinActor, "s"), &headers, &body, now()).expect("verifies");
     assert_eq!(line["event_id"], verified.event().id.as_str());
     assert_eq!(verified.event().data["project_id"], 42);
 }
@@ -552,7 +661,7 @@ fn mint(args: &[&str]) -> String {
 #[test]
 fn token_output_verifies_with_core() {
     let token = mint(&["--tenant", "demo", "--scope", "projects/*", "--scope", "users/user_abc123"]);
-    let claims = verify_token(&token, &[Secret::from_bytes("token-secret")], "demo", now()).expect("valid token");
+    let claims = verify_token(&token, &[Secret::from_bytes("token-secret")], Some("demo"), now()).expect("valid token");
     assert_eq!(claims.scopes, ["projects/*", "users/user_abc123"]);
     assert!(claims.allows_document(&"projects/42".parse().expect("path")));
     let one_hour = now().as_secs() + 3600;
@@ -562,7 +671,8 @@ fn token_output_verifies_with_core() {
 #[test]
 fn token_with_a_ttl_of_7d_expires_in_7_days() {
     let token = mint(&["--scope", "*", "--ttl", "7d"]);
-    let claims = verify_token(&token, &[Secret::from_bytes("token-secret")], "default", now()).expect("valid token");
+    let claims =
+        verify_token(&token, &[Secret::from_bytes("token-secret")], Some("default"), now()).expect("valid token");
     let week = now().as_secs() + 7 * 24 * 3600;
     assert!((week - 60..=week).contains(&claims.exp), "exp {} vs {week}", claims.exp);
 }
@@ -588,7 +698,7 @@ fn token_reads_token_secret_from_dev_vars() {
     let output = run(&mut hookfeed_in(&dir, &["token", "--scope", "projects/42"]));
     assert_success(&output);
     let token = stdout(&output);
-    assert!(verify_token(token.trim_end(), &[Secret::from_bytes("file-token-secret")], "default", now()).is_ok());
+    assert!(verify_token(token.trim_end(), &[Secret::from_bytes("file-token-secret")], Some("default"), now()).is_ok());
 }
 
 #[test]

@@ -41,10 +41,7 @@ impl VerifiedDelivery {
     /// The time the event is ordered by: the provider's `created`, else the signed
     /// timestamp, else arrival.
     pub fn ordered_at(&self) -> UnixTime {
-        self.event
-            .created
-            .or(self.signed_at)
-            .unwrap_or(self.received_at)
+        self.event.created.or(self.signed_at).unwrap_or(self.received_at)
     }
 }
 
@@ -87,14 +84,8 @@ pub fn verify_delivery(
     body: &[u8],
     now: UnixTime,
 ) -> Result<VerifiedDelivery, DeliveryError> {
-    let window = ReplayWindow {
-        now,
-        tolerance_secs: source.tolerance_secs,
-    };
-    let signed = source
-        .scheme
-        .verifier()
-        .verify(headers, body, &source.secrets, window)?;
+    let window = ReplayWindow { now, tolerance_secs: source.tolerance_secs };
+    let signed = source.scheme.verifier().verify(headers, body, &source.secrets, window)?;
     let event = parse_event(source.scheme, &source.name, &signed, body)?;
     if source.scheme.window_on_body_created() {
         // Without a signed timestamp the body's own `created` is the only clock; a body
@@ -103,10 +94,5 @@ pub fn verify_delivery(
             window.check(created)?;
         }
     }
-    Ok(VerifiedDelivery {
-        event,
-        raw: body.to_vec(),
-        signed_at: signed.timestamp,
-        received_at: now,
-    })
+    Ok(VerifiedDelivery { event, raw: body.to_vec(), signed_at: signed.timestamp, received_at: now })
 }

@@ -83,7 +83,7 @@ impl From<EventError> for ParseFailure {
 pub(crate) fn parse_event(
     scheme: Scheme,
     source: &str,
-    signed: &SignedHeaders,
+    signed: &SignedHeaders<'_>,
     body: &[u8],
 ) -> Result<Event, ParseFailure> {
     let value: Value = serde_json::from_slice(body).map_err(|e| EventError::NotJson {
@@ -105,42 +105,18 @@ pub(crate) fn parse_event(
         Scheme::TwinActor => {
             let id = take_string(&mut object, "id")?;
             let event_type = take_string(&mut object, "type")?;
-            cross_check(
-                signed.event_id.as_deref(),
-                &id,
-                crate::signature::twin_actor::ID_HEADER,
-                "id",
-            )?;
-            cross_check(
-                signed.event_type.as_deref(),
-                &event_type,
-                crate::signature::twin_actor::EVENT_HEADER,
-                "type",
-            )?;
+            cross_check(signed.event_id, &id, crate::signature::twin_actor::ID_HEADER, "id")?;
+            cross_check(signed.event_type, &event_type, crate::signature::twin_actor::EVENT_HEADER, "type")?;
             let created = rfc3339_field(&object, "created_at")?;
-            (
-                id,
-                event_type,
-                created,
-                object.remove("data").unwrap_or_else(empty),
-            )
+            (id, event_type, created, object.remove("data").unwrap_or_else(empty))
         }
         Scheme::Stripe => {
             let created = match object.get("created") {
                 None | Some(Value::Null) => None,
-                Some(Value::Number(n)) => Some(UnixTime::from_secs(n.as_i64().ok_or(
-                    EventError::InvalidField {
-                        field: "created",
-                        reason: "not Unix seconds",
-                    },
-                )?)),
-                Some(_) => {
-                    return Err(EventError::InvalidField {
-                        field: "created",
-                        reason: "not Unix seconds",
-                    }
-                    .into())
-                }
+                Some(Value::Number(n)) => Some(UnixTime::from_secs(
+                    n.as_i64().ok_or(EventError::InvalidField { field: "created", reason: "not Unix seconds" })?,
+                )),
+                Some(_) => return Err(EventError::InvalidField { field: "created", reason: "not Unix seconds" }.into()),
             };
             (
                 take_string(&mut object, "id")?,
@@ -152,27 +128,13 @@ pub(crate) fn parse_event(
         Scheme::StandardWebhooks => {
             // The spec puts the message id in `webhook-id`; the body has `type`,
             // `timestamp` (RFC 3339) and `data`.
-            let id = signed
-                .event_id
-                .clone()
-                .ok_or(EventError::MissingField("id"))?;
+            let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
             let created = rfc3339_field(&object, "timestamp")?.or(signed.timestamp);
-            (
-                id,
-                take_string(&mut object, "type")?,
-                created,
-                object.remove("data").unwrap_or_else(empty),
-            )
+            (id, take_string(&mut object, "type")?, created, object.remove("data").unwrap_or_else(empty))
         }
         Scheme::Github => {
-            let id = signed
-                .event_id
-                .clone()
-                .ok_or(EventError::MissingField("id"))?;
-            let event = signed
-                .event_type
-                .clone()
-                .ok_or(EventError::MissingField("type"))?;
+            let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
+            let event = signed.event_type.ok_or(EventError::MissingField("type"))?.to_owned();
             // `issues` + `"action": "opened"` → `issues.opened`, the dotted form every
             // other provider uses, so rules can match `issues.*`.
             let event_type = match object.get("action").and_then(Value::as_str) {
@@ -184,13 +146,7 @@ pub(crate) fn parse_event(
     };
     check_token(&id, "id")?;
     check_token(&event_type, "type")?;
-    Ok(Event {
-        source: source.to_owned(),
-        id,
-        event_type,
-        created,
-        data,
-    })
+    Ok(Event { source: source.to_owned(), id, event_type, created, data })
 }
 
 fn empty() -> Value {
@@ -206,39 +162,22 @@ fn take_string(object: &mut Map<String, Value>, field: &'static str) -> Result<S
     }
 }
 
-fn rfc3339_field(
-    object: &Map<String, Value>,
-    field: &'static str,
-) -> Result<Option<UnixTime>, EventError> {
+fn rfc3339_field(object: &Map<String, Value>, field: &'static str) -> Result<Option<UnixTime>, EventError> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            UnixTime::parse_rfc3339(s)
-                .map(Some)
-                .ok_or(EventError::InvalidField {
-                    field,
-                    reason: "not an RFC 3339 timestamp",
-                })
-        }
-        Some(_) => Err(EventError::InvalidField {
-            field,
-            reason: "not an RFC 3339 timestamp",
-        }),
+        Some(Value::String(s)) => UnixTime::parse_rfc3339(s)
+            .map(Some)
+            .ok_or(EventError::InvalidField { field, reason: "not an RFC 3339 timestamp" }),
+        Some(_) => Err(EventError::InvalidField { field, reason: "not an RFC 3339 timestamp" }),
     }
 }
 
 fn check_token(value: &str, field: &'static str) -> Result<(), EventError> {
     if value.is_empty() {
-        return Err(EventError::InvalidField {
-            field,
-            reason: "empty",
-        });
+        return Err(EventError::InvalidField { field, reason: "empty" });
     }
     if value.len() > MAX_ID_LEN || value.chars().any(char::is_control) {
-        return Err(EventError::InvalidField {
-            field,
-            reason: "longer than 255 bytes or has control characters",
-        });
+        return Err(EventError::InvalidField { field, reason: "longer than 255 bytes or has control characters" });
     }
     Ok(())
 }
@@ -250,9 +189,9 @@ fn cross_check(
     field: &'static str,
 ) -> Result<(), ParseFailure> {
     match header_value {
-        Some(h) if h != body_value => Err(ParseFailure::Signature(
-            SignatureError::HeaderBodyMismatch { header, field },
-        )),
+        Some(h) if h != body_value => {
+            Err(ParseFailure::Signature(SignatureError::HeaderBodyMismatch { header, field }))
+        }
         _ => Ok(()),
     }
 }

@@ -55,22 +55,13 @@ pub trait FeedStore {
     type Error;
 
     /// The logged event with this (source, id), if any.
-    fn find_event(
-        &mut self,
-        source: &str,
-        event_id: &str,
-    ) -> Result<Option<LoggedEvent>, Self::Error>;
+    fn find_event(&mut self, source: &str, event_id: &str) -> Result<Option<LoggedEvent>, Self::Error>;
     /// Appends to the log and returns the new entry's seq.
     fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Seq, Self::Error>;
     /// A document's stored state.
     fn load_document(&mut self, path: &DocPath) -> Result<Option<DocumentState>, Self::Error>;
     /// Stores a document's state, changed at `seq`.
-    fn save_document(
-        &mut self,
-        path: &DocPath,
-        state: &DocumentState,
-        seq: Seq,
-    ) -> Result<(), Self::Error>;
+    fn save_document(&mut self, path: &DocPath, state: &DocumentState, seq: Seq) -> Result<(), Self::Error>;
 }
 
 /// How a document changed.
@@ -94,6 +85,8 @@ pub struct DocChange {
     pub kind: ChangeKind,
     /// The seq of the change.
     pub seq: Seq,
+    /// Its data before the change (`None` when added).
+    pub before: Option<Map<String, Value>>,
     /// Its data after the change.
     pub data: Map<String, Value>,
 }
@@ -175,31 +168,19 @@ pub fn ingest<S: FeedStore>(
         Projection::NoDocumentId { field } => (ProjectionOutcome::NoDocumentId(field), None),
         Projection::Update(update) => {
             let existing = store.load_document(&update.path)?;
-            let kind = if existing.is_some() {
-                ChangeKind::Modified
-            } else {
-                ChangeKind::Added
-            };
+            let kind = if existing.is_some() { ChangeKind::Modified } else { ChangeKind::Added };
+            let before = existing.as_ref().map(|s| s.data.clone());
             let mut state = existing.unwrap_or_default();
             let change = if state.merge(&update) {
                 store.save_document(&update.path, &state, seq)?;
-                Some(DocChange {
-                    path: update.path.clone(),
-                    kind,
-                    seq,
-                    data: state.data,
-                })
+                Some(DocChange { path: update.path.clone(), kind, seq, before, data: state.data })
             } else {
                 None
             };
             (ProjectionOutcome::Document(update.path), change)
         }
     };
-    Ok(Ingested::Stored {
-        seq,
-        projection: outcome,
-        change,
-    })
+    Ok(Ingested::Stored { seq, projection: outcome, change })
 }
 
 /// A [`FeedStore`] in memory, for tests, benchmarks and the CLI's dry runs.
@@ -213,10 +194,7 @@ pub struct MemoryStore {
 impl MemoryStore {
     /// The documents' data, by path.
     pub fn documents(&self) -> BTreeMap<String, Map<String, Value>> {
-        self.documents
-            .iter()
-            .map(|(p, (s, _))| (p.to_string(), s.data.clone()))
-            .collect()
+        self.documents.iter().map(|(p, (s, _))| (p.to_string(), s.data.clone())).collect()
     }
 
     /// How many events are logged.
@@ -228,25 +206,14 @@ impl MemoryStore {
 impl FeedStore for MemoryStore {
     type Error = std::convert::Infallible;
 
-    fn find_event(
-        &mut self,
-        source: &str,
-        event_id: &str,
-    ) -> Result<Option<LoggedEvent>, Self::Error> {
-        Ok(self
-            .events
-            .get(&(source.to_owned(), event_id.to_owned()))
-            .cloned())
+    fn find_event(&mut self, source: &str, event_id: &str) -> Result<Option<LoggedEvent>, Self::Error> {
+        Ok(self.events.get(&(source.to_owned(), event_id.to_owned())).cloned())
     }
 
     fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Seq, Self::Error> {
         self.next_seq += 1;
-        let logged = LoggedEvent {
-            seq: self.next_seq,
-            digest: entry.digest.clone(),
-        };
-        self.events
-            .insert((entry.source.to_owned(), entry.event_id.to_owned()), logged);
+        let logged = LoggedEvent { seq: self.next_seq, digest: entry.digest.clone() };
+        self.events.insert((entry.source.to_owned(), entry.event_id.to_owned()), logged);
         Ok(self.next_seq)
     }
 
@@ -254,12 +221,7 @@ impl FeedStore for MemoryStore {
         Ok(self.documents.get(path).map(|(s, _)| s.clone()))
     }
 
-    fn save_document(
-        &mut self,
-        path: &DocPath,
-        state: &DocumentState,
-        seq: Seq,
-    ) -> Result<(), Self::Error> {
+    fn save_document(&mut self, path: &DocPath, state: &DocumentState, seq: Seq) -> Result<(), Self::Error> {
         self.documents.insert(path.clone(), (state.clone(), seq));
         Ok(())
     }

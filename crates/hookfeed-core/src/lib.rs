@@ -19,11 +19,13 @@
 
 pub mod delivery;
 pub mod event;
+pub mod fanout;
 pub mod ledger;
 pub mod path;
 pub mod projection;
 pub mod protocol;
 pub mod query;
+pub mod rate;
 pub mod samples;
 pub mod secret;
 pub mod signature;

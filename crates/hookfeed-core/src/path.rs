@@ -29,9 +29,7 @@ pub enum PathError {
 pub fn check_collection(name: &str) -> Result<(), PathError> {
     let ok = !name.is_empty()
         && name.len() <= MAX_COLLECTION_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -65,10 +63,7 @@ impl DocPath {
     pub fn new(collection: &str, id: &str) -> Result<Self, PathError> {
         check_collection(collection)?;
         check_id(id)?;
-        Ok(Self {
-            text: format!("{collection}/{id}"),
-            split: collection.len(),
-        })
+        Ok(Self { text: format!("{collection}/{id}"), split: collection.len() })
     }
 
     /// The collection part.
@@ -91,9 +86,7 @@ impl FromStr for DocPath {
     type Err = PathError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (collection, id) = text
-            .split_once('/')
-            .ok_or_else(|| PathError::NotADocument(text.to_owned()))?;
+        let (collection, id) = text.split_once('/').ok_or_else(|| PathError::NotADocument(text.to_owned()))?;
         Self::new(collection, id)
     }
 }
@@ -131,15 +124,7 @@ mod tests {
 
     #[test]
     fn bad_paths_are_refused() {
-        for bad in [
-            "projects",
-            "/42",
-            "projects/",
-            "projects/4/2",
-            "pro jects/1",
-            "a/..",
-            "a/\u{0}",
-        ] {
+        for bad in ["projects", "/42", "projects/", "projects/4/2", "pro jects/1", "a/..", "a/\u{0}"] {
             assert!(bad.parse::<DocPath>().is_err(), "{bad:?} should be refused");
         }
     }

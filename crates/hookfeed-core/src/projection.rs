@@ -43,12 +43,10 @@ pub struct ProjectionRule {
 impl ProjectionRule {
     /// Whether the rule applies to `event_type`.
     pub fn matches(&self, event_type: &str) -> bool {
-        self.types
-            .iter()
-            .any(|pattern| match pattern.strip_suffix('*') {
-                Some(prefix) => event_type.starts_with(prefix),
-                None => pattern == event_type,
-            })
+        self.types.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => event_type.starts_with(prefix),
+            None => pattern == event_type,
+        })
     }
 
     /// Checks a configured rule.
@@ -78,10 +76,7 @@ pub fn builtin_rules(scheme: Scheme) -> Vec<ProjectionRule> {
                 rename: BTreeMap::from([("video_url".to_owned(), "final_video_url".to_owned())]),
                 ..rule(&["project.*"], "projects", "project_id")
             },
-            ProjectionRule {
-                status_from_type: true,
-                ..rule(&["voice_clone.*"], "voice_clones", "person_id")
-            },
+            ProjectionRule { status_from_type: true, ..rule(&["voice_clone.*"], "voice_clones", "person_id") },
             ProjectionRule {
                 status_from_type: true,
                 ..rule(&["credits.low", "credits.depleted"], "account", "=credits")
@@ -91,10 +86,7 @@ pub fn builtin_rules(scheme: Scheme) -> Vec<ProjectionRule> {
         // must not overwrite the avatar's.
         Scheme::Percify => vec![
             rule(&["avatar.*"], "avatars", "avatarId"),
-            ProjectionRule {
-                progress: true,
-                ..rule(&["video.*"], "videos", "videoId")
-            },
+            ProjectionRule { progress: true, ..rule(&["video.*"], "videos", "videoId") },
             rule(&["audio.*"], "audio", "audioId"),
             rule(&["voice.cloned"], "voices", "voiceId"),
             rule(&["credits.*", "tier.upgraded"], "users", "userId"),
@@ -153,9 +145,7 @@ pub fn project(event: &Event, at: UnixTime, rules: &[ProjectionRule]) -> Project
         None => lookup(&event.data, &rule.id_field).and_then(id_text),
     };
     let Some(path) = id.and_then(|id| DocPath::new(&rule.collection, &id).ok()) else {
-        return Projection::NoDocumentId {
-            field: rule.id_field.clone(),
-        };
+        return Projection::NoDocumentId { field: rule.id_field.clone() };
     };
 
     let mut fields = match &event.data {
@@ -167,55 +157,32 @@ pub fn project(event: &Event, at: UnixTime, rules: &[ProjectionRule]) -> Project
             fields.insert(to.clone(), value);
         }
     }
-    let suffix = event
-        .event_type
-        .rsplit('.')
-        .next()
-        .unwrap_or(&event.event_type);
+    let suffix = event.event_type.rsplit('.').next().unwrap_or(&event.event_type);
     if rule.status_from_type {
         fields.insert("status".to_owned(), Value::from(suffix));
     }
-    let status = fields
-        .get("status")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let status = fields.get("status").and_then(Value::as_str).map(str::to_owned);
     if rule.progress {
         let progress = match status.as_deref() {
             Some("completed") => Some(100.0),
             Some("created") => Some(0.0),
-            _ => fields
-                .get("progress")
-                .and_then(Value::as_f64)
-                .map(|p| p.clamp(0.0, 100.0)),
+            _ => fields.get("progress").and_then(Value::as_f64).map(|p| p.clamp(0.0, 100.0)),
         };
         if let Some(p) = progress {
-            let value = if p.fract() == 0.0 {
-                Value::from(p as i64)
-            } else {
-                Value::from(p)
-            };
+            let value = if p.fract() == 0.0 { Value::from(p as i64) } else { Value::from(p) };
             fields.insert("progress".to_owned(), value);
         }
     }
-    let terminal = status
-        .as_deref()
-        .is_some_and(|s| TERMINAL_STATUSES.contains(&s));
+    let terminal = status.as_deref().is_some_and(|s| TERMINAL_STATUSES.contains(&s));
     Projection::Update(DocUpdate {
         path,
         fields,
-        version: Version {
-            terminal,
-            at,
-            source: event.source.clone(),
-            event_id: event.id.clone(),
-        },
+        version: Version { terminal, at, source: event.source.clone(), event_id: event.id.clone() },
     })
 }
 
 fn lookup<'v>(data: &'v Value, dotted: &str) -> Option<&'v Value> {
-    dotted
-        .split('.')
-        .try_fold(data, |value, key| value.get(key))
+    dotted.split('.').try_fold(data, |value, key| value.get(key))
 }
 
 fn id_text(value: &Value) -> Option<String> {
@@ -243,10 +210,7 @@ impl DocumentState {
     pub fn merge(&mut self, update: &DocUpdate) -> bool {
         let mut changed = false;
         for (field, value) in &update.fields {
-            let wins = self
-                .clocks
-                .get(field)
-                .is_none_or(|current| update.version > *current);
+            let wins = self.clocks.get(field).is_none_or(|current| update.version > *current);
             if wins {
                 if self.data.get(field) != Some(value) {
                     self.data.insert(field.clone(), value.clone());
@@ -275,11 +239,7 @@ mod tests {
     }
 
     fn update(event: &Event, at: i64) -> DocUpdate {
-        match project(
-            event,
-            UnixTime::from_secs(at),
-            &builtin_rules(Scheme::TwinActor),
-        ) {
+        match project(event, UnixTime::from_secs(at), &builtin_rules(Scheme::TwinActor)) {
             Projection::Update(u) => u,
             other => panic!("expected an update, got {other:?}"),
         }
@@ -287,10 +247,7 @@ mod tests {
 
     #[test]
     fn project_completed_sets_status_progress_and_final_video_url() {
-        let e = event(
-            "project.completed",
-            json!({"project_id": 42, "video_url": "https://v/42.mp4"}),
-        );
+        let e = event("project.completed", json!({"project_id": 42, "video_url": "https://v/42.mp4"}));
         let u = update(&e, 10);
         assert_eq!(u.path.as_str(), "projects/42");
         assert_eq!(u.fields["status"], "completed");
@@ -301,21 +258,9 @@ mod tests {
 
     #[test]
     fn processing_keeps_the_reported_progress_clamped() {
-        let u = update(
-            &event(
-                "project.processing",
-                json!({"project_id": 1, "progress": 140}),
-            ),
-            1,
-        );
+        let u = update(&event("project.processing", json!({"project_id": 1, "progress": 140})), 1);
         assert_eq!(u.fields["progress"], 100);
-        let u = update(
-            &event(
-                "project.processing",
-                json!({"project_id": 1, "progress": 37.5}),
-            ),
-            1,
-        );
+        let u = update(&event("project.processing", json!({"project_id": 1, "progress": 37.5})), 1);
         assert_eq!(u.fields["progress"], 37.5);
     }
 
@@ -328,17 +273,8 @@ mod tests {
 
     #[test]
     fn an_event_without_its_id_field_is_only_logged() {
-        let p = project(
-            &event("project.completed", json!({})),
-            UnixTime(0),
-            &builtin_rules(Scheme::TwinActor),
-        );
-        assert_eq!(
-            p,
-            Projection::NoDocumentId {
-                field: "project_id".into()
-            }
-        );
+        let p = project(&event("project.completed", json!({})), UnixTime(0), &builtin_rules(Scheme::TwinActor));
+        assert_eq!(p, Projection::NoDocumentId { field: "project_id".into() });
     }
 
     #[test]
@@ -351,21 +287,9 @@ mod tests {
     #[test]
     fn a_terminal_status_survives_later_and_older_non_terminal_updates() {
         let mut doc = DocumentState::default();
-        assert!(doc.merge(&update(
-            &event("project.completed", json!({"project_id": 1})),
-            10
-        )));
-        assert!(!doc.merge(&update(
-            &event(
-                "project.processing",
-                json!({"project_id": 1, "progress": 5})
-            ),
-            20
-        )));
-        assert!(!doc.merge(&update(
-            &event("project.created", json!({"project_id": 1})),
-            5
-        )));
+        assert!(doc.merge(&update(&event("project.completed", json!({"project_id": 1})), 10)));
+        assert!(!doc.merge(&update(&event("project.processing", json!({"project_id": 1, "progress": 5})), 20)));
+        assert!(!doc.merge(&update(&event("project.created", json!({"project_id": 1})), 5)));
         assert_eq!(doc.data["status"], "completed");
         assert_eq!(doc.data["progress"], 100);
     }
@@ -373,20 +297,8 @@ mod tests {
     #[test]
     fn an_older_update_fills_fields_the_newer_one_did_not_set() {
         let mut doc = DocumentState::default();
-        doc.merge(&update(
-            &event(
-                "project.processing",
-                json!({"project_id": 1, "progress": 50}),
-            ),
-            20,
-        ));
-        doc.merge(&update(
-            &event(
-                "project.created",
-                json!({"project_id": 1, "title": "Intro"}),
-            ),
-            10,
-        ));
+        doc.merge(&update(&event("project.processing", json!({"project_id": 1, "progress": 50})), 20));
+        doc.merge(&update(&event("project.created", json!({"project_id": 1, "title": "Intro"})), 10));
         assert_eq!(doc.data["status"], "processing");
         assert_eq!(doc.data["title"], "Intro");
     }

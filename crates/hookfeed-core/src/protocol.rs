@@ -208,8 +208,16 @@ pub enum ServerMessage {
         id: u32,
         /// The feed's seq the snapshot is current at.
         seq: Seq,
-        /// The documents (one or none for a document target).
+        /// The documents (one or none for a document target). On a resume (`since` set),
+        /// only those that changed after `since` and match the target.
         docs: Vec<DocEntry>,
+        /// Set on a resume: the snapshot is a delta after this seq, to merge into what
+        /// the client holds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<Seq>,
+        /// On a resume: documents that changed after `since` and no longer match.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<DocPath>,
     },
     /// One document changed.
     Change {
@@ -272,10 +280,8 @@ mod tests {
 
     #[test]
     fn listen_frames_parse_for_documents_and_queries() {
-        let doc = parse_client_message(
-            r#"{"type":"listen","id":1,"target":{"doc":"projects/42"},"since":17}"#,
-        )
-        .expect("valid");
+        let doc = parse_client_message(r#"{"type":"listen","id":1,"target":{"doc":"projects/42"},"since":17}"#)
+            .expect("valid");
         assert_eq!(
             doc,
             ClientMessage::Listen(ListenRequest {
@@ -288,18 +294,13 @@ mod tests {
             r#"{"type":"listen","id":2,"target":{"collection":"projects","where":[{"field":"status","op":"==","value":"failed"}],"limit":5}}"#,
         )
         .expect("valid");
-        let ClientMessage::Listen(ListenRequest {
-            target: Target::Collection(q),
-            ..
-        }) = query
-        else {
+        let ClientMessage::Listen(ListenRequest { target: Target::Collection(q), .. }) = query else {
             panic!("expected a collection listen")
         };
         assert_eq!(q.limit, Some(5));
-        assert!(q.matches(
-            &"projects/1".parse().expect("path"),
-            json!({"status": "failed"}).as_object().expect("object")
-        ));
+        assert!(
+            q.matches(&"projects/1".parse().expect("path"), json!({"status": "failed"}).as_object().expect("object"))
+        );
     }
 
     #[test]
@@ -311,19 +312,10 @@ mod tests {
             r#"{"type":"subscribe","id":1}"#,
             "not json",
         ] {
-            assert!(
-                matches!(parse_client_message(bad), Err(ProtocolError::Invalid(_))),
-                "{bad}"
-            );
+            assert!(matches!(parse_client_message(bad), Err(ProtocolError::Invalid(_))), "{bad}");
         }
-        let huge = format!(
-            r#"{{"type":"unlisten","id":1,"pad":"{}"}}"#,
-            "x".repeat(MAX_CLIENT_FRAME_BYTES)
-        );
-        assert!(matches!(
-            parse_client_message(&huge),
-            Err(ProtocolError::TooLarge(_))
-        ));
+        let huge = format!(r#"{{"type":"unlisten","id":1,"pad":"{}"}}"#, "x".repeat(MAX_CLIENT_FRAME_BYTES));
+        assert!(matches!(parse_client_message(&huge), Err(ProtocolError::TooLarge(_))));
     }
 
     #[test]
@@ -333,25 +325,13 @@ mod tests {
             seq: 18,
             path: "projects/42".parse().expect("path"),
             kind: ChangeKind::Modified,
-            data: Some(
-                json!({"status": "completed"})
-                    .as_object()
-                    .cloned()
-                    .expect("object"),
-            ),
+            data: Some(json!({"status": "completed"}).as_object().cloned().expect("object")),
         };
         assert_eq!(
             change.to_json(),
             r#"{"type":"change","id":1,"seq":18,"path":"projects/42","kind":"modified","data":{"status":"completed"}}"#
         );
-        let error = ServerMessage::Error {
-            id: None,
-            code: ErrorCode::PermissionDenied,
-            message: "no".into(),
-        };
-        assert_eq!(
-            error.to_json(),
-            r#"{"type":"error","code":"permission-denied","message":"no"}"#
-        );
+        let error = ServerMessage::Error { id: None, code: ErrorCode::PermissionDenied, message: "no".into() };
+        assert_eq!(error.to_json(), r#"{"type":"error","code":"permission-denied","message":"no"}"#);
     }
 }

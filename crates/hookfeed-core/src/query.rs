@@ -108,36 +108,24 @@ impl Filter {
             FilterOp::Eq => equal(actual, &self.value),
             FilterOp::Ne => !equal(actual, &self.value) && !actual.is_null(),
             FilterOp::Lt => compare(actual, &self.value) == Some(Ordering::Less),
-            FilterOp::Le => matches!(
-                compare(actual, &self.value),
-                Some(Ordering::Less | Ordering::Equal)
-            ),
+            FilterOp::Le => matches!(compare(actual, &self.value), Some(Ordering::Less | Ordering::Equal)),
             FilterOp::Gt => compare(actual, &self.value) == Some(Ordering::Greater),
-            FilterOp::Ge => matches!(
-                compare(actual, &self.value),
-                Some(Ordering::Greater | Ordering::Equal)
-            ),
+            FilterOp::Ge => matches!(compare(actual, &self.value), Some(Ordering::Greater | Ordering::Equal)),
             FilterOp::In => list().iter().any(|v| equal(actual, v)),
             FilterOp::NotIn => !actual.is_null() && !list().iter().any(|v| equal(actual, v)),
-            FilterOp::ArrayContains => actual
-                .as_array()
-                .is_some_and(|items| items.iter().any(|v| equal(v, &self.value))),
-            FilterOp::ArrayContainsAny => actual.as_array().is_some_and(|items| {
-                items
-                    .iter()
-                    .any(|item| list().iter().any(|v| equal(item, v)))
-            }),
+            FilterOp::ArrayContains => {
+                actual.as_array().is_some_and(|items| items.iter().any(|v| equal(v, &self.value)))
+            }
+            FilterOp::ArrayContainsAny => {
+                actual.as_array().is_some_and(|items| items.iter().any(|item| list().iter().any(|v| equal(item, v))))
+            }
         }
     }
 }
 
 /// Sorts documents by `order` clauses; documents missing an ordered field are dropped, as
 /// Firestore does. Ties fall back to the path so the order is total.
-pub fn sort_documents<T>(
-    docs: &mut Vec<(&str, T)>,
-    order: &[OrderBy],
-    data: impl Fn(&T) -> &Map<String, Value>,
-) {
+pub fn sort_documents<T>(docs: &mut Vec<(&str, T)>, order: &[OrderBy], data: impl Fn(&T) -> &Map<String, Value>) {
     docs.retain(|(_, d)| order.iter().all(|o| field(data(d), &o.field).is_some()));
     docs.sort_by(|(pa, a), (pb, b)| {
         for o in order {
@@ -146,11 +134,7 @@ pub fn sort_documents<T>(
                 (Some(x), Some(y)) => compare(x, y).unwrap_or(Ordering::Equal),
                 _ => Ordering::Equal,
             };
-            let ord = if o.direction == Direction::Desc {
-                ord.reverse()
-            } else {
-                ord
-            };
+            let ord = if o.direction == Direction::Desc { ord.reverse() } else { ord };
             if ord != Ordering::Equal {
                 return ord;
             }
@@ -169,15 +153,12 @@ mod tests {
     }
 
     fn filter(field: &str, op: &str, value: Value) -> Filter {
-        serde_json::from_value(json!({"field": field, "op": op, "value": value}))
-            .expect("valid filter")
+        serde_json::from_value(json!({"field": field, "op": op, "value": value})).expect("valid filter")
     }
 
     #[test]
     fn every_operator_matches_as_in_firestore() {
-        let d = doc(
-            json!({"status": "processing", "progress": 40, "tags": ["a", "b"], "error": {"code": "x"}}),
-        );
+        let d = doc(json!({"status": "processing", "progress": 40, "tags": ["a", "b"], "error": {"code": "x"}}));
         let cases = [
             ("status", "==", json!("processing"), true),
             ("status", "!=", json!("completed"), true),
@@ -194,11 +175,7 @@ mod tests {
             ("missing", "!=", json!(1), false),
         ];
         for (field, op, value, expected) in cases {
-            assert_eq!(
-                filter(field, op, value.clone()).matches(&d),
-                expected,
-                "{field} {op} {value}"
-            );
+            assert_eq!(filter(field, op, value.clone()).matches(&d), expected, "{field} {op} {value}");
         }
     }
 
@@ -208,14 +185,7 @@ mod tests {
         let b = doc(json!({"n": 1}));
         let c = doc(json!({}));
         let mut docs = vec![("x/a", &a), ("x/b", &b), ("x/c", &c)];
-        sort_documents(
-            &mut docs,
-            &[OrderBy {
-                field: "n".into(),
-                direction: Direction::Desc,
-            }],
-            |d| d,
-        );
+        sort_documents(&mut docs, &[OrderBy { field: "n".into(), direction: Direction::Desc }], |d| d);
         let paths: Vec<_> = docs.iter().map(|(p, _)| *p).collect();
         assert_eq!(paths, ["x/a", "x/b"]);
     }

@@ -22,11 +22,7 @@ pub struct Sample {
 
 macro_rules! sample {
     ($scheme:ident, $type:literal, $file:literal) => {
-        Sample {
-            scheme: Scheme::$scheme,
-            event_type: $type,
-            body: include_str!(concat!("../samples/", $file)),
-        }
+        Sample { scheme: Scheme::$scheme, event_type: $type, body: include_str!(concat!("../samples/", $file)) }
     };
 }
 
@@ -36,87 +32,34 @@ pub const SAMPLES: &[Sample] = &[
     sample!(Percify, "avatar.completed", "percify/avatar.completed.json"),
     sample!(Percify, "avatar.failed", "percify/avatar.failed.json"),
     sample!(Percify, "avatar.published", "percify/avatar.published.json"),
-    sample!(
-        Percify,
-        "credits.low_balance",
-        "percify/credits.low_balance.json"
-    ),
-    sample!(
-        Percify,
-        "credits.purchased",
-        "percify/credits.purchased.json"
-    ),
+    sample!(Percify, "credits.low_balance", "percify/credits.low_balance.json"),
+    sample!(Percify, "credits.purchased", "percify/credits.purchased.json"),
     sample!(Percify, "tier.upgraded", "percify/tier.upgraded.json"),
     sample!(Percify, "video.completed", "percify/video.completed.json"),
     sample!(Percify, "video.failed", "percify/video.failed.json"),
     sample!(Percify, "voice.cloned", "percify/voice.cloned.json"),
-    sample!(
-        TwinActor,
-        "credits.depleted",
-        "twin-actor/credits.depleted.json"
-    ),
+    sample!(TwinActor, "credits.depleted", "twin-actor/credits.depleted.json"),
     sample!(TwinActor, "credits.low", "twin-actor/credits.low.json"),
-    sample!(
-        TwinActor,
-        "project.completed",
-        "twin-actor/project.completed.json"
-    ),
-    sample!(
-        TwinActor,
-        "project.created",
-        "twin-actor/project.created.json"
-    ),
-    sample!(
-        TwinActor,
-        "project.failed",
-        "twin-actor/project.failed.json"
-    ),
-    sample!(
-        TwinActor,
-        "project.processing",
-        "twin-actor/project.processing.json"
-    ),
-    sample!(
-        TwinActor,
-        "voice_clone.completed",
-        "twin-actor/voice_clone.completed.json"
-    ),
-    sample!(
-        TwinActor,
-        "voice_clone.failed",
-        "twin-actor/voice_clone.failed.json"
-    ),
-    sample!(
-        StandardWebhooks,
-        "job.completed",
-        "standard-webhooks/job.completed.json"
-    ),
-    sample!(
-        StandardWebhooks,
-        "job.processing",
-        "standard-webhooks/job.processing.json"
-    ),
-    sample!(
-        Stripe,
-        "payment_intent.succeeded",
-        "stripe/payment_intent.succeeded.json"
-    ),
+    sample!(TwinActor, "project.completed", "twin-actor/project.completed.json"),
+    sample!(TwinActor, "project.created", "twin-actor/project.created.json"),
+    sample!(TwinActor, "project.failed", "twin-actor/project.failed.json"),
+    sample!(TwinActor, "project.processing", "twin-actor/project.processing.json"),
+    sample!(TwinActor, "voice_clone.completed", "twin-actor/voice_clone.completed.json"),
+    sample!(TwinActor, "voice_clone.failed", "twin-actor/voice_clone.failed.json"),
+    sample!(StandardWebhooks, "job.completed", "standard-webhooks/job.completed.json"),
+    sample!(StandardWebhooks, "job.processing", "standard-webhooks/job.processing.json"),
+    sample!(Stripe, "payment_intent.succeeded", "stripe/payment_intent.succeeded.json"),
     sample!(Github, "issues", "github/issues.json"),
 ];
 
 /// The known event types of `scheme`.
 pub fn event_types(scheme: Scheme) -> impl Iterator<Item = &'static str> {
-    SAMPLES
-        .iter()
-        .filter(move |s| s.scheme == scheme)
-        .map(|s| s.event_type)
+    SAMPLES.iter().filter(move |s| s.scheme == scheme).map(|s| s.event_type)
 }
 
 /// The sample for `event_type` of `scheme`.
 pub fn sample(scheme: Scheme, event_type: &str) -> Option<&'static Sample> {
-    SAMPLES
-        .iter()
-        .find(|s| s.scheme == scheme && s.event_type == event_type)
+    SAMPLES.iter().find(|s| s.scheme == scheme && s.event_type == event_type)
 }
 
 /// Why a sample could not be filled in.
@@ -140,8 +83,7 @@ impl Sample {
         created: UnixTime,
         overrides: &[(String, Value)],
     ) -> Result<Vec<u8>, SampleError> {
-        let mut body: Value =
-            serde_json::from_str(self.body).map_err(|_| SampleError::BodyNotAnObject)?;
+        let mut body: Value = serde_json::from_str(self.body).map_err(|_| SampleError::BodyNotAnObject)?;
         let root = body.as_object_mut().ok_or(SampleError::BodyNotAnObject)?;
         match self.scheme {
             Scheme::Percify => {
@@ -176,11 +118,7 @@ impl Sample {
     }
 }
 
-fn set_path(
-    object: &mut Map<String, Value>,
-    dotted: &str,
-    value: Value,
-) -> Result<(), SampleError> {
+fn set_path(object: &mut Map<String, Value>, dotted: &str, value: Value) -> Result<(), SampleError> {
     let (head, rest) = match dotted.split_once('.') {
         Some((head, rest)) => (head, Some(rest)),
         None => (dotted, None),
@@ -191,12 +129,8 @@ fn set_path(
             Ok(())
         }
         Some(rest) => {
-            let inner = object
-                .entry(head)
-                .or_insert_with(|| Value::Object(Map::new()));
-            let inner = inner
-                .as_object_mut()
-                .ok_or_else(|| SampleError::NotAnObject(dotted.to_owned()))?;
+            let inner = object.entry(head).or_insert_with(|| Value::Object(Map::new()));
+            let inner = inner.as_object_mut().ok_or_else(|| SampleError::NotAnObject(dotted.to_owned()))?;
             set_path(inner, rest, value)
         }
     }
@@ -245,10 +179,7 @@ mod tests {
             .render(
                 "evt_1",
                 UnixTime::from_secs(1_700_000_000),
-                &[
-                    ("project_id".into(), Value::from(7)),
-                    ("meta.retry".into(), Value::from(true)),
-                ],
+                &[("project_id".into(), Value::from(7)), ("meta.retry".into(), Value::from(true))],
             )
             .expect("renders");
         let v: Value = serde_json::from_slice(&body).expect("json");

@@ -107,30 +107,20 @@ pub enum ConfigError {
 /// The variable holding `source`'s secrets: `twin-actor` → `SECRET_TWIN_ACTOR`.
 pub fn secret_var(source: &str) -> String {
     let mut var = String::from("SECRET_");
-    var.extend(source.chars().map(|c| {
-        if c == '-' {
-            '_'
-        } else {
-            c.to_ascii_uppercase()
-        }
-    }));
+    var.extend(source.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
     var
 }
 
 /// Splits a secret variable into its active secrets (comma- or space-separated).
 pub fn split_secrets(value: &str) -> impl Iterator<Item = &str> {
-    value
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
+    value.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty())
 }
 
 /// Checks a source name: it appears in URL paths and variable names.
 pub fn check_source_name(name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -140,40 +130,26 @@ pub fn check_source_name(name: &str) -> Result<(), ConfigError> {
 
 impl SourceConfig {
     /// Resolves the source's secrets with `secret_of` (a variable lookup) and applies defaults.
-    pub fn resolve(
-        self,
-        secret_of: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Source, ConfigError> {
+    pub fn resolve(self, secret_of: &dyn Fn(&str) -> Option<String>) -> Result<Source, ConfigError> {
         check_source_name(&self.name)?;
         let var = secret_var(&self.name);
         let configured = secret_of(&var).unwrap_or_default();
         let secrets = split_secrets(&configured)
             .map(|s| self.scheme.parse_secret(s))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| ConfigError::BadSecret {
-                source_name: self.name.clone(),
-                var: var.clone(),
-                error,
-            })?;
+            .map_err(|error| ConfigError::BadSecret { source_name: self.name.clone(), var: var.clone(), error })?;
         if secrets.is_empty() {
-            return Err(ConfigError::MissingSecret {
-                source_name: self.name,
-                var,
-            });
+            return Err(ConfigError::MissingSecret { source_name: self.name, var });
         }
         for rule in &self.rules {
-            rule.validate().map_err(|e| ConfigError::BadRule {
-                source_name: self.name.clone(),
-                reason: e.to_string(),
-            })?;
+            rule.validate()
+                .map_err(|e| ConfigError::BadRule { source_name: self.name.clone(), reason: e.to_string() })?;
         }
         let mut rules = self.rules;
         rules.extend(builtin_rules(self.scheme));
         Ok(Source {
             tenant: self.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
-            tolerance_secs: self
-                .tolerance_secs
-                .unwrap_or_else(|| self.scheme.default_tolerance_secs()),
+            tolerance_secs: self.tolerance_secs.unwrap_or_else(|| self.scheme.default_tolerance_secs()),
             max_body_bytes: self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
             rate_limit_per_minute: self.rate_limit_per_minute.unwrap_or(600),
             name: self.name,
@@ -185,12 +161,8 @@ impl SourceConfig {
 }
 
 /// Reads `HOOKFEED_SOURCES` and resolves every source's secrets.
-pub fn load_sources(
-    json: &str,
-    secret_of: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<Source>, ConfigError> {
-    let configs: Vec<SourceConfig> =
-        serde_json::from_str(json).map_err(|e| ConfigError::InvalidJson(e.to_string()))?;
+pub fn load_sources(json: &str, secret_of: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Source>, ConfigError> {
+    let configs: Vec<SourceConfig> = serde_json::from_str(json).map_err(|e| ConfigError::InvalidJson(e.to_string()))?;
     let mut seen = HashSet::new();
     configs
         .into_iter()
@@ -231,17 +203,13 @@ mod tests {
 
     #[test]
     fn a_source_without_a_secret_names_the_variable_to_set() {
-        let err = load_sources(r#"[{"name":"percify","scheme":"percify"}]"#, &secrets)
-            .expect_err("no secret");
+        let err = load_sources(r#"[{"name":"percify","scheme":"percify"}]"#, &secrets).expect_err("no secret");
         assert_eq!(err.to_string(), "source `percify` has no secret: set SECRET_PERCIFY (wrangler secret put SECRET_PERCIFY, or .dev.vars locally)");
     }
 
     #[test]
     fn bad_configurations_are_refused_with_the_reason() {
-        assert!(matches!(
-            load_sources("{", &secrets),
-            Err(ConfigError::InvalidJson(_))
-        ));
+        assert!(matches!(load_sources("{", &secrets), Err(ConfigError::InvalidJson(_))));
         assert!(matches!(
             load_sources(r#"[{"name":"Bad Name","scheme":"stripe"}]"#, &secrets),
             Err(ConfigError::BadName(_))

@@ -35,9 +35,7 @@ pub struct TokenClaims {
 #[non_exhaustive]
 pub enum TokenError {
     /// Not a hookfeed token at all.
-    #[error(
-        "token is malformed: expected `hf1.<claims>.<signature>` as minted by `hookfeed token`"
-    )]
+    #[error("token is malformed: expected `hf1.<claims>.<signature>` as minted by `hookfeed token`")]
     Malformed,
     /// The signature does not match: forged, altered, or minted with another secret.
     #[error("token signature is invalid: it was altered or minted with another TOKEN_SECRET")]
@@ -62,19 +60,26 @@ impl TokenClaims {
     /// Whether a scope grants document `path`.
     pub fn allows_document(&self, path: &DocPath) -> bool {
         self.scopes.iter().any(|scope| {
-            scope == "*"
-                || scope == path.as_str()
-                || scope
-                    .strip_suffix("/*")
-                    .is_some_and(|c| c == path.collection())
+            scope == "*" || scope == path.as_str() || scope.strip_suffix("/*").is_some_and(|c| c == path.collection())
         })
+    }
+
+    /// Whether the token has expired at `now`.
+    pub fn expired(&self, now: UnixTime) -> bool {
+        self.exp <= now.as_secs()
+    }
+
+    /// Refuses a target the token does not grant.
+    pub fn authorize(&self, target: &crate::protocol::Target) -> Result<(), TokenError> {
+        match target {
+            crate::protocol::Target::Document(path) => self.authorize_document(path),
+            crate::protocol::Target::Collection(q) => self.authorize_collection(&q.collection),
+        }
     }
 
     /// Whether a scope grants the whole of `collection`.
     pub fn allows_collection(&self, collection: &str) -> bool {
-        self.scopes
-            .iter()
-            .any(|scope| scope == "*" || scope.strip_suffix("/*").is_some_and(|c| c == collection))
+        self.scopes.iter().any(|scope| scope == "*" || scope.strip_suffix("/*").is_some_and(|c| c == collection))
     }
 
     /// Refuses a document the token does not grant.
@@ -104,11 +109,11 @@ pub fn mint_token(claims: &TokenClaims, secret: &Secret) -> String {
     format!("{signed}.{signature}")
 }
 
-/// Checks a token's signature (under any of `secrets`), expiry and tenant.
+/// Checks a token's signature (under any of `secrets`), expiry and, when given, tenant.
 pub fn verify_token(
     token: &str,
     secrets: &[Secret],
-    tenant: &str,
+    tenant: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenClaims, TokenError> {
     if token.len() > MAX_TOKEN_LEN || !token.starts_with(PREFIX) {
@@ -116,26 +121,22 @@ pub fn verify_token(
     }
     let (signed, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
     let claims_b64 = &signed[PREFIX.len()..];
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| TokenError::Malformed)?;
-    let claims_json = URL_SAFE_NO_PAD
-        .decode(claims_b64)
-        .map_err(|_| TokenError::Malformed)?;
-    if !any_matches(secrets, &[signed.as_bytes()], &[signature]) {
+    let mut tag = [0u8; 32];
+    match URL_SAFE_NO_PAD.decode_slice(signature, &mut tag) {
+        Ok(32) => {}
+        _ => return Err(TokenError::Malformed),
+    }
+    let claims_json = URL_SAFE_NO_PAD.decode(claims_b64).map_err(|_| TokenError::Malformed)?;
+    if !any_matches(secrets, &[signed.as_bytes()], &[tag]) {
         return Err(TokenError::Forged);
     }
-    let claims: TokenClaims =
-        serde_json::from_slice(&claims_json).map_err(|_| TokenError::Malformed)?;
+    let claims: TokenClaims = serde_json::from_slice(&claims_json).map_err(|_| TokenError::Malformed)?;
     let left = claims.exp.saturating_sub(now.as_secs());
     if left <= 0 {
         return Err(TokenError::Expired(-left));
     }
-    if claims.tenant != tenant {
-        return Err(TokenError::WrongTenant {
-            token: claims.tenant,
-            expected: tenant.to_owned(),
-        });
+    if let Some(tenant) = tenant.filter(|t| *t != claims.tenant) {
+        return Err(TokenError::WrongTenant { token: claims.tenant, expected: tenant.to_owned() });
     }
     Ok(claims)
 }
@@ -145,11 +146,7 @@ mod tests {
     use super::*;
 
     fn claims() -> TokenClaims {
-        TokenClaims {
-            tenant: "acme".into(),
-            scopes: vec!["projects/42".into(), "users/*".into()],
-            exp: 2_000,
-        }
+        TokenClaims { tenant: "acme".into(), scopes: vec!["projects/42".into(), "users/*".into()], exp: 2_000 }
     }
 
     fn secret() -> Secret {
@@ -159,8 +156,7 @@ mod tests {
     #[test]
     fn a_minted_token_verifies_and_grants_its_scopes() {
         let token = mint_token(&claims(), &secret());
-        let got =
-            verify_token(&token, &[secret()], "acme", UnixTime::from_secs(1_000)).expect("valid");
+        let got = verify_token(&token, &[secret()], Some("acme"), UnixTime::from_secs(1_000)).expect("valid");
         assert_eq!(got, claims());
         assert!(got.allows_document(&"projects/42".parse().expect("path")));
         assert!(got.allows_document(&"users/user_abc123".parse().expect("path")));
@@ -173,27 +169,18 @@ mod tests {
         let token = mint_token(&claims(), &secret());
         let now = UnixTime::from_secs(1_000);
         let other = Secret::from_bytes("another-secret");
+        assert_eq!(verify_token(&token, &[other], Some("acme"), now), Err(TokenError::Forged));
         assert_eq!(
-            verify_token(&token, &[other], "acme", now),
-            Err(TokenError::Forged)
-        );
-        assert_eq!(
-            verify_token(&token, &[secret()], "acme", UnixTime::from_secs(2_030)),
+            verify_token(&token, &[secret()], Some("acme"), UnixTime::from_secs(2_030)),
             Err(TokenError::Expired(30))
         );
-        assert!(matches!(
-            verify_token(&token, &[secret()], "globex", now),
-            Err(TokenError::WrongTenant { .. })
-        ));
-        let granted = verify_token(&token, &[secret()], "acme", now).expect("valid");
+        assert!(matches!(verify_token(&token, &[secret()], Some("globex"), now), Err(TokenError::WrongTenant { .. })));
+        let granted = verify_token(&token, &[secret()], Some("acme"), now).expect("valid");
         assert_eq!(
             granted.authorize_document(&"projects/43".parse().expect("path")),
             Err(TokenError::OutOfScope("projects/43".into()))
         );
-        assert_eq!(
-            verify_token("nonsense", &[secret()], "acme", now),
-            Err(TokenError::Malformed)
-        );
+        assert_eq!(verify_token("nonsense", &[secret()], Some("acme"), now), Err(TokenError::Malformed));
     }
 
     #[test]
@@ -204,9 +191,6 @@ mod tests {
         wider.scopes = vec!["*".into()];
         let forged_claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wider).expect("json"));
         let forged = format!("{PREFIX}{forged_claims}.{signature}");
-        assert_eq!(
-            verify_token(&forged, &[secret()], "acme", UnixTime::from_secs(1)),
-            Err(TokenError::Forged)
-        );
+        assert_eq!(verify_token(&forged, &[secret()], Some("acme"), UnixTime::from_secs(1)), Err(TokenError::Forged));
     }
 }

@@ -6,8 +6,8 @@
 //! keeps on redelivery) and replay is stopped by dedup on it.
 
 use super::{
-    any_matches, decode_hex_mac, mac, required, Headers, ReplayWindow, SignatureError,
-    SignatureScheme, SignedHeaders, SigningInput,
+    any_matches, decode_hex_mac, mac, required, Headers, ReplayWindow, SignatureError, SignatureScheme, SignedHeaders,
+    SigningInput,
 };
 use crate::secret::Secret;
 
@@ -23,31 +23,24 @@ pub const EVENT_HEADER: &str = "X-GitHub-Event";
 pub struct Github;
 
 impl SignatureScheme for Github {
-    fn verify(
+    fn verify<'h>(
         &self,
-        headers: &dyn Headers,
+        headers: &'h dyn Headers,
         body: &[u8],
         secrets: &[Secret],
         _window: ReplayWindow,
-    ) -> Result<SignedHeaders, SignatureError> {
+    ) -> Result<SignedHeaders<'h>, SignatureError> {
         let value = required(headers, SIGNATURE_HEADER)?;
         let hex = value
             .strip_prefix("sha256=")
-            .ok_or(SignatureError::MalformedHeader {
-                header: SIGNATURE_HEADER,
-                reason: "expected `sha256=<hex>`",
-            })?;
+            .ok_or(SignatureError::MalformedHeader { header: SIGNATURE_HEADER, reason: "expected `sha256=<hex>`" })?;
         let candidate = decode_hex_mac(hex, SIGNATURE_HEADER)?;
-        let event_id = required(headers, DELIVERY_HEADER)?.to_owned();
-        let event_type = required(headers, EVENT_HEADER)?.to_owned();
+        let event_id = required(headers, DELIVERY_HEADER)?;
+        let event_type = required(headers, EVENT_HEADER)?;
         if !any_matches(secrets, &[body], &[candidate]) {
             return Err(SignatureError::NoMatch);
         }
-        Ok(SignedHeaders {
-            timestamp: None,
-            event_id: Some(event_id),
-            event_type: Some(event_type),
-        })
+        Ok(SignedHeaders { timestamp: None, event_id: Some(event_id), event_type: Some(event_type) })
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
@@ -55,10 +48,7 @@ impl SignatureScheme for Github {
             return Vec::new();
         };
         vec![
-            (
-                SIGNATURE_HEADER.to_owned(),
-                format!("sha256={}", hex::encode(mac(secret, &[input.body]))),
-            ),
+            (SIGNATURE_HEADER.to_owned(), format!("sha256={}", hex::encode(mac(secret, &[input.body])))),
             (DELIVERY_HEADER.to_owned(), input.event_id.to_owned()),
             (EVENT_HEADER.to_owned(), input.event_type.to_owned()),
         ]

@@ -43,9 +43,7 @@ pub trait Headers {
 
 impl<K: AsRef<str>, V: AsRef<str>> Headers for [(K, V)] {
     fn header(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_ref())
+        self.iter().find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name)).map(|(_, v)| v.as_ref())
     }
 }
 
@@ -128,13 +126,13 @@ impl SignatureError {
 
 /// What the signature headers claimed, once the signature is proven.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SignedHeaders {
+pub struct SignedHeaders<'h> {
     /// The signed timestamp, for schemes that sign one.
     pub timestamp: Option<UnixTime>,
     /// The delivery's event id from a header (`X-Webhook-ID`, `webhook-id`, `X-GitHub-Delivery`).
-    pub event_id: Option<String>,
+    pub event_id: Option<&'h str>,
     /// The event type from a header (`X-Webhook-Event`, `X-GitHub-Event`).
-    pub event_type: Option<String>,
+    pub event_type: Option<&'h str>,
 }
 
 /// What a scheme needs to sign a delivery (the CLI and the tests sign; providers do in production).
@@ -165,15 +163,9 @@ impl ReplayWindow {
         let tolerance = i64::try_from(self.tolerance_secs).unwrap_or(i64::MAX);
         let age = self.now.secs_since(signed_at);
         if age > tolerance {
-            Err(SignatureError::TimestampTooOld {
-                age_secs: age,
-                tolerance_secs: self.tolerance_secs,
-            })
+            Err(SignatureError::TimestampTooOld { age_secs: age, tolerance_secs: self.tolerance_secs })
         } else if -age > tolerance {
-            Err(SignatureError::TimestampTooNew {
-                ahead_secs: -age,
-                tolerance_secs: self.tolerance_secs,
-            })
+            Err(SignatureError::TimestampTooNew { ahead_secs: -age, tolerance_secs: self.tolerance_secs })
         } else {
             Ok(())
         }
@@ -183,13 +175,13 @@ impl ReplayWindow {
 /// One signature scheme: how a provider signs, and how to check it.
 pub trait SignatureScheme {
     /// Checks `body` against the signature headers under any of `secrets`.
-    fn verify(
+    fn verify<'h>(
         &self,
-        headers: &dyn Headers,
+        headers: &'h dyn Headers,
         body: &[u8],
         secrets: &[Secret],
         window: ReplayWindow,
-    ) -> Result<SignedHeaders, SignatureError>;
+    ) -> Result<SignedHeaders<'h>, SignatureError>;
 
     /// The headers a provider would send for `input`, one signature per secret.
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)>;
@@ -213,13 +205,7 @@ pub enum Scheme {
 
 impl Scheme {
     /// Every scheme, in documentation order.
-    pub const ALL: [Scheme; 5] = [
-        Self::Percify,
-        Self::TwinActor,
-        Self::StandardWebhooks,
-        Self::Stripe,
-        Self::Github,
-    ];
+    pub const ALL: [Scheme; 5] = [Self::Percify, Self::TwinActor, Self::StandardWebhooks, Self::Stripe, Self::Github];
 
     /// The configuration name (`twin-actor`).
     pub fn name(self) -> &'static str {
@@ -281,18 +267,13 @@ impl FromStr for Scheme {
     type Err = UnknownScheme;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| UnknownScheme(name.to_owned()))
+        Self::ALL.into_iter().find(|s| s.name() == name).ok_or_else(|| UnknownScheme(name.to_owned()))
     }
 }
 
 /// A scheme name that is not one of [`Scheme::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown scheme `{0}`: expected one of percify, twin-actor, standard-webhooks, stripe, github"
-)]
+#[error("unknown scheme `{0}`: expected one of percify, twin-actor, standard-webhooks, stripe, github")]
 pub struct UnknownScheme(pub String);
 
 /// A configured secret that cannot be used.
@@ -324,122 +305,115 @@ pub(crate) fn mac(secret: &Secret, parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// True when any candidate equals the MAC under any secret; constant time per comparison.
-pub(crate) fn any_matches(secrets: &[Secret], parts: &[&[u8]], candidates: &[Vec<u8>]) -> bool {
+/// An HMAC-SHA256 tag as sent in a header.
+pub(crate) type Tag = [u8; 32];
+
+/// The signatures found in a header: at most [`MAX_SIGNATURES`], kept on the stack.
+#[derive(Debug, Clone)]
+pub(crate) struct Tags {
+    tags: [Tag; MAX_SIGNATURES],
+    len: usize,
+}
+
+impl Tags {
+    pub(crate) const fn new() -> Self {
+        Self { tags: [[0; 32]; MAX_SIGNATURES], len: 0 }
+    }
+
+    /// Adds a tag, refusing more than [`MAX_SIGNATURES`].
+    pub(crate) fn push(&mut self, tag: Tag, header: &'static str) -> Result<(), SignatureError> {
+        let slot = self
+            .tags
+            .get_mut(self.len)
+            .ok_or(SignatureError::MalformedHeader { header, reason: "too many signatures" })?;
+        *slot = tag;
+        self.len += 1;
+        Ok(())
+    }
+
+    pub(crate) fn as_slice(&self) -> &[Tag] {
+        &self.tags[..self.len]
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+pub(crate) fn any_matches(secrets: &[Secret], parts: &[&[u8]], candidates: &[Tag]) -> bool {
     let mut matched = subtle::Choice::from(0);
     for secret in secrets {
         let expected = mac(secret, parts);
         for candidate in candidates {
-            matched |= expected.as_slice().ct_eq(candidate.as_slice());
+            matched |= expected.ct_eq(candidate);
         }
     }
     matched.into()
 }
 
 /// The value of a header, refusing absent and oversized ones.
-pub(crate) fn required<'h>(
-    headers: &'h dyn Headers,
-    name: &'static str,
-) -> Result<&'h str, SignatureError> {
-    let value = headers
-        .header(name)
-        .ok_or(SignatureError::MissingHeader { header: name })?;
+pub(crate) fn required<'h>(headers: &'h dyn Headers, name: &'static str) -> Result<&'h str, SignatureError> {
+    let value = headers.header(name).ok_or(SignatureError::MissingHeader { header: name })?;
     if value.len() > MAX_HEADER_LEN {
-        return Err(SignatureError::MalformedHeader {
-            header: name,
-            reason: "longer than 8 KiB",
-        });
+        return Err(SignatureError::MalformedHeader { header: name, reason: "longer than 8 KiB" });
     }
     Ok(value.trim())
 }
 
 /// A Unix timestamp in whole seconds, as the `t=` and `webhook-timestamp` headers carry it.
-pub(crate) fn parse_unix_secs(
-    text: &str,
-    header: &'static str,
-) -> Result<UnixTime, SignatureError> {
+pub(crate) fn parse_unix_secs(text: &str, header: &'static str) -> Result<UnixTime, SignatureError> {
     if text.is_empty() || text.len() > 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(SignatureError::MalformedHeader {
-            header,
-            reason: "timestamp is not Unix seconds",
-        });
+        return Err(SignatureError::MalformedHeader { header, reason: "timestamp is not Unix seconds" });
     }
     text.parse::<i64>()
         .map(UnixTime::from_secs)
-        .map_err(|_| SignatureError::MalformedHeader {
-            header,
-            reason: "timestamp is not Unix seconds",
-        })
+        .map_err(|_| SignatureError::MalformedHeader { header, reason: "timestamp is not Unix seconds" })
 }
 
 /// Hex-decodes one signature, as a 32-byte MAC.
-pub(crate) fn decode_hex_mac(text: &str, header: &'static str) -> Result<Vec<u8>, SignatureError> {
-    let bytes = hex::decode(text.trim()).map_err(|_| SignatureError::BadEncoding {
-        header,
-        expected: "hex",
-    })?;
-    if bytes.len() != 32 {
-        return Err(SignatureError::BadEncoding {
-            header,
-            expected: "64 hex digits (HMAC-SHA256)",
-        });
+pub(crate) fn decode_hex_mac(text: &str, header: &'static str) -> Result<Tag, SignatureError> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return Err(SignatureError::BadEncoding { header, expected: "64 hex digits (HMAC-SHA256)" });
     }
-    Ok(bytes)
+    let mut tag = [0u8; 32];
+    hex::decode_to_slice(text, &mut tag).map_err(|_| SignatureError::BadEncoding { header, expected: "hex" })?;
+    Ok(tag)
 }
 
 /// The `t=<unix>,v1=<hex>[,v1=<hex>…]` header shared by Twin.Actor and Stripe.
 ///
 /// Unknown keys (Stripe's `v0`, future versions) are skipped; `t` must appear once.
-pub(crate) fn parse_timestamped_hex(
-    value: &str,
+pub(crate) fn parse_timestamped_hex<'v>(
+    value: &'v str,
     header: &'static str,
-) -> Result<(UnixTime, Vec<Vec<u8>>), SignatureError> {
+) -> Result<(UnixTime, &'v str, Tags), SignatureError> {
     let mut timestamp = None;
-    let mut signatures = Vec::new();
+    let mut signatures = Tags::new();
     for item in value.split(',') {
         let (key, val) = item
             .trim()
             .split_once('=')
-            .ok_or(SignatureError::MalformedHeader {
-                header,
-                reason: "expected comma-separated key=value pairs",
-            })?;
+            .ok_or(SignatureError::MalformedHeader { header, reason: "expected comma-separated key=value pairs" })?;
         match key.trim() {
             "t" if timestamp.is_some() => {
-                return Err(SignatureError::MalformedHeader {
-                    header,
-                    reason: "more than one `t=`",
-                })
+                return Err(SignatureError::MalformedHeader { header, reason: "more than one `t=`" })
             }
-            "t" => timestamp = Some(parse_unix_secs(val.trim(), header)?),
-            "v1" if signatures.len() == MAX_SIGNATURES => {
-                return Err(SignatureError::MalformedHeader {
-                    header,
-                    reason: "too many signatures",
-                })
-            }
-            "v1" => signatures.push(decode_hex_mac(val, header)?),
+            "t" => timestamp = Some((parse_unix_secs(val.trim(), header)?, val.trim())),
+            "v1" => signatures.push(decode_hex_mac(val, header)?, header)?,
             _ => {}
         }
     }
-    let timestamp = timestamp.ok_or(SignatureError::MalformedHeader {
-        header,
-        reason: "no `t=` timestamp",
-    })?;
+    let (timestamp, timestamp_text) =
+        timestamp.ok_or(SignatureError::MalformedHeader { header, reason: "no `t=` timestamp" })?;
     if signatures.is_empty() {
-        return Err(SignatureError::MalformedHeader {
-            header,
-            reason: "no `v1=` signature",
-        });
+        return Err(SignatureError::MalformedHeader { header, reason: "no `v1=` signature" });
     }
-    Ok((timestamp, signatures))
+    Ok((timestamp, timestamp_text, signatures))
 }
 
 /// Formats `t=<unix>,v1=<hex>…` with one signature per secret.
-pub(crate) fn format_timestamped_hex(
-    timestamp: UnixTime,
-    parts: &[&[u8]],
-    secrets: &[Secret],
-) -> String {
+pub(crate) fn format_timestamped_hex(timestamp: UnixTime, parts: &[&[u8]], secrets: &[Secret]) -> String {
     let mut value = format!("t={}", timestamp.as_secs());
     for secret in secrets {
         value.push_str(",v1=");
@@ -464,25 +438,16 @@ mod tests {
 
     #[test]
     fn replay_window_is_checked_in_both_directions() {
-        let window = ReplayWindow {
-            now: UnixTime::from_secs(1_000_000),
-            tolerance_secs: 300,
-        };
+        let window = ReplayWindow { now: UnixTime::from_secs(1_000_000), tolerance_secs: 300 };
         assert_eq!(window.check(UnixTime::from_secs(1_000_000 - 300)), Ok(()));
         assert_eq!(window.check(UnixTime::from_secs(1_000_000 + 300)), Ok(()));
         assert!(matches!(
             window.check(UnixTime::from_secs(1_000_000 - 301)),
-            Err(SignatureError::TimestampTooOld {
-                age_secs: 301,
-                tolerance_secs: 300
-            })
+            Err(SignatureError::TimestampTooOld { age_secs: 301, tolerance_secs: 300 })
         ));
         assert!(matches!(
             window.check(UnixTime::from_secs(1_000_000 + 301)),
-            Err(SignatureError::TimestampTooNew {
-                ahead_secs: 301,
-                tolerance_secs: 300
-            })
+            Err(SignatureError::TimestampTooNew { ahead_secs: 301, tolerance_secs: 300 })
         ));
     }
 

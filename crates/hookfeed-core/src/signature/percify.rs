@@ -8,8 +8,8 @@
 //! [`Scheme::window_on_body_created`]: super::Scheme::window_on_body_created
 
 use super::{
-    any_matches, decode_hex_mac, mac, required, Headers, ReplayWindow, SignatureError,
-    SignatureScheme, SignedHeaders, SigningInput,
+    any_matches, decode_hex_mac, mac, required, Headers, ReplayWindow, SignatureError, SignatureScheme, SignedHeaders,
+    SigningInput,
 };
 use crate::secret::Secret;
 
@@ -21,13 +21,13 @@ pub const SIGNATURE_HEADER: &str = "X-Percify-Signature";
 pub struct Percify;
 
 impl SignatureScheme for Percify {
-    fn verify(
+    fn verify<'h>(
         &self,
-        headers: &dyn Headers,
+        headers: &'h dyn Headers,
         body: &[u8],
         secrets: &[Secret],
         _window: ReplayWindow,
-    ) -> Result<SignedHeaders, SignatureError> {
+    ) -> Result<SignedHeaders<'h>, SignatureError> {
         let value = required(headers, SIGNATURE_HEADER)?;
         // Tolerate the `sha256=` prefix some senders add; the docs send bare hex.
         let value = value.strip_prefix("sha256=").unwrap_or(value);
@@ -43,12 +43,7 @@ impl SignatureScheme for Percify {
         // One header carries one signature: sign with the newest (first) secret.
         secrets
             .first()
-            .map(|secret| {
-                vec![(
-                    SIGNATURE_HEADER.to_owned(),
-                    hex::encode(mac(secret, &[input.body])),
-                )]
-            })
+            .map(|secret| vec![(SIGNATURE_HEADER.to_owned(), hex::encode(mac(secret, &[input.body])))])
             .unwrap_or_default()
     }
 }

@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::{
-    any_matches, mac, parse_unix_secs, required, Headers, ReplayWindow, SecretError,
-    SignatureError, SignatureScheme, SignedHeaders, SigningInput, MAX_SIGNATURES,
+    any_matches, mac, parse_unix_secs, required, Headers, ReplayWindow, SecretError, SignatureError, SignatureScheme,
+    SignedHeaders, SigningInput, Tags,
 };
 use crate::secret::Secret;
 
@@ -30,9 +30,7 @@ pub struct StandardWebhooks;
 /// Decodes `whsec_<base64>` (the prefix is optional, as in the reference libraries).
 pub(super) fn parse_secret(configured: &str) -> Result<Secret, SecretError> {
     let encoded = configured.strip_prefix(SECRET_PREFIX).unwrap_or(configured);
-    let key = STANDARD
-        .decode(encoded)
-        .map_err(|_| SecretError::NotBase64)?;
+    let key = STANDARD.decode(encoded).map_err(|_| SecretError::NotBase64)?;
     if key.is_empty() {
         return Err(SecretError::Empty);
     }
@@ -40,76 +38,55 @@ pub(super) fn parse_secret(configured: &str) -> Result<Secret, SecretError> {
 }
 
 impl SignatureScheme for StandardWebhooks {
-    fn verify(
+    fn verify<'h>(
         &self,
-        headers: &dyn Headers,
+        headers: &'h dyn Headers,
         body: &[u8],
         secrets: &[Secret],
         window: ReplayWindow,
-    ) -> Result<SignedHeaders, SignatureError> {
+    ) -> Result<SignedHeaders<'h>, SignatureError> {
         let id = required(headers, ID_HEADER)?;
         let ts_text = required(headers, TIMESTAMP_HEADER)?;
         let timestamp = parse_unix_secs(ts_text, TIMESTAMP_HEADER)?;
         let value = required(headers, SIGNATURE_HEADER)?;
-        let mut candidates = Vec::new();
+        let mut candidates = Tags::new();
+        let mut saw_other_length = false;
         for item in value.split_ascii_whitespace() {
-            let (version, sig) = item
-                .split_once(',')
-                .ok_or(SignatureError::MalformedHeader {
-                    header: SIGNATURE_HEADER,
-                    reason: "expected space-separated `v1,<base64>` entries",
-                })?;
+            let (version, sig) = item.split_once(',').ok_or(SignatureError::MalformedHeader {
+                header: SIGNATURE_HEADER,
+                reason: "expected space-separated `v1,<base64>` entries",
+            })?;
             if version != "v1" {
                 continue;
             }
-            if candidates.len() == MAX_SIGNATURES {
-                return Err(SignatureError::MalformedHeader {
-                    header: SIGNATURE_HEADER,
-                    reason: "too many signatures",
-                });
+            let mut decoded = [0u8; 48];
+            let len = STANDARD
+                .decode_slice(sig, &mut decoded)
+                .map_err(|_| SignatureError::BadEncoding { header: SIGNATURE_HEADER, expected: "base64" })?;
+            // A signature of another length cannot match; it still counts as present.
+            let mut tag = [0u8; 32];
+            if len == tag.len() {
+                tag.copy_from_slice(&decoded[..len]);
+                candidates.push(tag, SIGNATURE_HEADER)?;
+            } else {
+                saw_other_length = true;
             }
-            let bytes = STANDARD
-                .decode(sig)
-                .map_err(|_| SignatureError::BadEncoding {
-                    header: SIGNATURE_HEADER,
-                    expected: "base64",
-                })?;
-            candidates.push(bytes);
         }
-        if candidates.is_empty() {
-            return Err(SignatureError::MalformedHeader {
-                header: SIGNATURE_HEADER,
-                reason: "no `v1,` signature",
-            });
+        if candidates.is_empty() && !saw_other_length {
+            return Err(SignatureError::MalformedHeader { header: SIGNATURE_HEADER, reason: "no `v1,` signature" });
         }
         window.check(timestamp)?;
-        if !any_matches(
-            secrets,
-            &[id.as_bytes(), b".", ts_text.as_bytes(), b".", body],
-            &candidates,
-        ) {
+        if !any_matches(secrets, &[id.as_bytes(), b".", ts_text.as_bytes(), b".", body], candidates.as_slice()) {
             return Err(SignatureError::NoMatch);
         }
-        Ok(SignedHeaders {
-            timestamp: Some(timestamp),
-            event_id: Some(id.to_owned()),
-            event_type: None,
-        })
+        Ok(SignedHeaders { timestamp: Some(timestamp), event_id: Some(id), event_type: None })
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
         let ts = input.timestamp.as_secs().to_string();
-        let parts: [&[u8]; 5] = [
-            input.event_id.as_bytes(),
-            b".",
-            ts.as_bytes(),
-            b".",
-            input.body,
-        ];
-        let signatures: Vec<String> = secrets
-            .iter()
-            .map(|s| format!("v1,{}", STANDARD.encode(mac(s, &parts))))
-            .collect();
+        let parts: [&[u8]; 5] = [input.event_id.as_bytes(), b".", ts.as_bytes(), b".", input.body];
+        let signatures: Vec<String> =
+            secrets.iter().map(|s| format!("v1,{}", STANDARD.encode(mac(s, &parts)))).collect();
         vec![
             (ID_HEADER.to_owned(), input.event_id.to_owned()),
             (TIMESTAMP_HEADER.to_owned(), ts),

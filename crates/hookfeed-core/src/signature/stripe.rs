@@ -5,8 +5,8 @@
 //! are ignored, and the default tolerance is five minutes.
 
 use super::{
-    any_matches, format_timestamped_hex, parse_timestamped_hex, required, Headers, ReplayWindow,
-    SignatureError, SignatureScheme, SignedHeaders, SigningInput,
+    any_matches, format_timestamped_hex, parse_timestamped_hex, required, Headers, ReplayWindow, SignatureError,
+    SignatureScheme, SignedHeaders, SigningInput,
 };
 use crate::secret::Secret;
 
@@ -18,24 +18,20 @@ pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 pub struct Stripe;
 
 impl SignatureScheme for Stripe {
-    fn verify(
+    fn verify<'h>(
         &self,
-        headers: &dyn Headers,
+        headers: &'h dyn Headers,
         body: &[u8],
         secrets: &[Secret],
         window: ReplayWindow,
-    ) -> Result<SignedHeaders, SignatureError> {
-        let (timestamp, candidates) =
-            parse_timestamped_hex(required(headers, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
+    ) -> Result<SignedHeaders<'h>, SignatureError> {
+        let (timestamp, t, candidates) = parse_timestamped_hex(required(headers, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
         window.check(timestamp)?;
-        let t = timestamp.as_secs().to_string();
-        if !any_matches(secrets, &[t.as_bytes(), b".", body], &candidates) {
+        // The digits as sent are what was signed.
+        if !any_matches(secrets, &[t.as_bytes(), b".", body], candidates.as_slice()) {
             return Err(SignatureError::NoMatch);
         }
-        Ok(SignedHeaders {
-            timestamp: Some(timestamp),
-            ..SignedHeaders::default()
-        })
+        Ok(SignedHeaders { timestamp: Some(timestamp), ..SignedHeaders::default() })
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {

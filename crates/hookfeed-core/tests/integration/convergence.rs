@@ -20,12 +20,7 @@ struct Spec {
 
 fn spec() -> impl Strategy<Value = Spec> {
     (
-        prop::sample::select(vec![
-            "project.created",
-            "project.processing",
-            "project.completed",
-            "project.failed",
-        ]),
+        prop::sample::select(vec!["project.created", "project.processing", "project.completed", "project.failed"]),
         1u8..4,
         0i64..20,
         0u8..=100,
@@ -51,8 +46,7 @@ fn deliver(specs: &[Spec]) -> Vec<VerifiedDelivery> {
                 ("progress".to_owned(), Value::from(s.progress)),
                 ("note".to_owned(), Value::from(format!("event {i}"))),
             ];
-            let (_, body) =
-                signed_sample(&src, s.event_type, &format!("evt_{i}"), created, &overrides);
+            let (_, body) = signed_sample(&src, s.event_type, &format!("evt_{i}"), created, &overrides);
             // Sign time is arrival time for this test; ordering comes from the body.
             let headers = resign(&src, &[], &body, now, s.event_type, &format!("evt_{i}"));
             verify_delivery(&src, &headers, &body, now).expect("verifies")
@@ -68,15 +62,9 @@ fn resign(
     event_type: &str,
     event_id: &str,
 ) -> Vec<(String, String)> {
-    src.scheme.verifier().sign(
-        &hookfeed_core::signature::SigningInput {
-            body,
-            timestamp: now,
-            event_id,
-            event_type,
-        },
-        &src.secrets,
-    )
+    src.scheme
+        .verifier()
+        .sign(&hookfeed_core::signature::SigningInput { body, timestamp: now, event_id, event_type }, &src.secrets)
 }
 
 fn apply(deliveries: &[&VerifiedDelivery]) -> MemoryStore {
@@ -92,16 +80,9 @@ fn apply(deliveries: &[&VerifiedDelivery]) -> MemoryStore {
 fn two_orders() -> impl Strategy<Value = (Vec<Spec>, Vec<usize>, Vec<usize>)> {
     prop::collection::vec((spec(), 1usize..4), 1..12).prop_flat_map(|items| {
         let specs: Vec<Spec> = items.iter().map(|(s, _)| s.clone()).collect();
-        let sequence: Vec<usize> = items
-            .iter()
-            .enumerate()
-            .flat_map(|(i, (_, copies))| std::iter::repeat_n(i, *copies))
-            .collect();
-        (
-            Just(specs),
-            Just(sequence.clone()).prop_shuffle(),
-            Just(sequence).prop_shuffle(),
-        )
+        let sequence: Vec<usize> =
+            items.iter().enumerate().flat_map(|(i, (_, copies))| std::iter::repeat_n(i, *copies)).collect();
+        (Just(specs), Just(sequence.clone()).prop_shuffle(), Just(sequence).prop_shuffle())
     })
 }
 
@@ -139,28 +120,13 @@ proptest! {
 
 #[test]
 fn a_duplicate_is_reported_and_changes_nothing() {
-    let specs = [Spec {
-        event_type: "project.completed",
-        project: 1,
-        created_offset: 0,
-        progress: 0,
-    }];
+    let specs = [Spec { event_type: "project.completed", project: 1, created_offset: 0, progress: 0 }];
     let deliveries = deliver(&specs);
     let rules = source(Scheme::TwinActor, "s").rules;
     let mut store = MemoryStore::default();
     let first = ingest(&mut store, &deliveries[0], &rules).expect("in memory");
-    let Ingested::Stored {
-        seq,
-        change: Some(_),
-        ..
-    } = first
-    else {
-        panic!("stored: {first:?}")
-    };
-    assert_eq!(
-        ingest(&mut store, &deliveries[0], &rules).expect("in memory"),
-        Ingested::Duplicate { seq }
-    );
+    let Ingested::Stored { seq, change: Some(_), .. } = first else { panic!("stored: {first:?}") };
+    assert_eq!(ingest(&mut store, &deliveries[0], &rules).expect("in memory"), Ingested::Duplicate { seq });
 }
 
 #[test]
@@ -172,18 +138,11 @@ fn the_same_id_with_another_body_is_a_conflict_and_the_first_stands() {
     let (h2, b2) = signed_sample(&src, "project.failed", "evt_same", now, &[]);
     let first = verify_delivery(&src, &h1, &b1, now).expect("verifies");
     let second = verify_delivery(&src, &h2, &b2, now).expect("verifies");
-    let Ingested::Stored { seq, .. } = ingest(&mut store, &first, &src.rules).expect("in memory")
-    else {
+    let Ingested::Stored { seq, .. } = ingest(&mut store, &first, &src.rules).expect("in memory") else {
         panic!("stored")
     };
-    assert_eq!(
-        ingest(&mut store, &second, &src.rules).expect("in memory"),
-        Ingested::Conflict { seq }
-    );
-    assert_eq!(
-        store.documents()["projects/42"]["status"],
-        json!("completed")
-    );
+    assert_eq!(ingest(&mut store, &second, &src.rules).expect("in memory"), Ingested::Conflict { seq });
+    assert_eq!(store.documents()["projects/42"]["status"], json!("completed"));
 }
 
 #[test]
@@ -193,19 +152,11 @@ fn dedup_keys_are_per_source() {
     let now = UnixTime::from_secs(NOW);
     let mut store = MemoryStore::default();
     for src in [&twin, &percify] {
-        let event_type = if src.scheme == Scheme::TwinActor {
-            "project.completed"
-        } else {
-            "video.completed"
-        };
+        let event_type = if src.scheme == Scheme::TwinActor { "project.completed" } else { "video.completed" };
         let (headers, body) = signed_sample(src, event_type, "evt_abc123", now, &[]);
         let delivery = verify_delivery(src, &headers, &body, now).expect("verifies");
         let outcome = ingest(&mut store, &delivery, &src.rules).expect("in memory");
-        assert!(
-            matches!(outcome, Ingested::Stored { .. }),
-            "{}: {outcome:?}",
-            src.name
-        );
+        assert!(matches!(outcome, Ingested::Stored { .. }), "{}: {outcome:?}", src.name);
     }
     assert_eq!(store.event_count(), 2);
 }
@@ -213,18 +164,8 @@ fn dedup_keys_are_per_source() {
 #[test]
 fn a_late_older_event_is_logged_but_overwrites_nothing_newer() {
     let specs = [
-        Spec {
-            event_type: "project.completed",
-            project: 1,
-            created_offset: 10,
-            progress: 0,
-        },
-        Spec {
-            event_type: "project.processing",
-            project: 1,
-            created_offset: 5,
-            progress: 30,
-        },
+        Spec { event_type: "project.completed", project: 1, created_offset: 10, progress: 0 },
+        Spec { event_type: "project.processing", project: 1, created_offset: 5, progress: 30 },
     ];
     let deliveries = deliver(&specs);
     let rules = source(Scheme::TwinActor, "s").rules;

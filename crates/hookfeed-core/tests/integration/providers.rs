@@ -33,63 +33,35 @@ fn documented_events(text: &str) -> Vec<String> {
 fn provider_docs() -> Option<PathBuf> {
     let dir = std::env::var_os("HOOKFEED_PROVIDER_DOCS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/providers"
-            ))
-        });
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/providers")));
     if dir.is_dir() {
         return Some(dir);
     }
     // CI always has shared/ beside the clone; elsewhere the committed samples stand in.
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "provider docs not found at {}",
-        dir.display()
-    );
-    eprintln!(
-        "note: provider docs not found at {}; checking committed samples only",
-        dir.display()
-    );
+    assert!(std::env::var_os("CI").is_none(), "provider docs not found at {}", dir.display());
+    eprintln!("note: provider docs not found at {}; checking committed samples only", dir.display());
     None
 }
 
 #[test]
 fn every_example_delivery_in_the_provider_docs_verifies_once_signed() {
     let Some(dir) = provider_docs() else { return };
-    for (file, scheme, expected) in [
-        ("twin-actor-webhooks.txt", Scheme::TwinActor, 4),
-        ("percify-webhooks.txt", Scheme::Percify, 11),
-    ] {
+    for (file, scheme, expected) in
+        [("twin-actor-webhooks.txt", Scheme::TwinActor, 4), ("percify-webhooks.txt", Scheme::Percify, 11)]
+    {
         let text = std::fs::read_to_string(dir.join(file)).expect("readable docs");
         let examples = documented_events(&text);
-        assert!(
-            examples.len() >= expected,
-            "{file}: found only {} examples",
-            examples.len()
-        );
+        assert!(examples.len() >= expected, "{file}: found only {} examples", examples.len());
         let src = source(scheme, secret_text(scheme));
         for body in examples {
             let value: Value = serde_json::from_str(&body).expect("json");
             let event_type = value["type"].as_str().expect("type");
             let event_id = value["id"].as_str().expect("id");
-            let created = value
-                .get("created")
-                .or(value.get("created_at"))
-                .and_then(Value::as_str);
-            let now = created
-                .and_then(UnixTime::parse_rfc3339)
-                .expect("documented created time");
-            let headers = scheme.verifier().sign(
-                &SigningInput {
-                    body: body.as_bytes(),
-                    timestamp: now,
-                    event_id,
-                    event_type,
-                },
-                &src.secrets,
-            );
+            let created = value.get("created").or(value.get("created_at")).and_then(Value::as_str);
+            let now = created.and_then(UnixTime::parse_rfc3339).expect("documented created time");
+            let headers = scheme
+                .verifier()
+                .sign(&SigningInput { body: body.as_bytes(), timestamp: now, event_id, event_type }, &src.secrets);
             let delivery = verify_delivery(&src, &headers, body.as_bytes(), now)
                 .unwrap_or_else(|e| panic!("{file} {event_type}: {e}"));
             assert_eq!(delivery.event().event_type, event_type);
@@ -125,26 +97,13 @@ fn every_sample_verifies_and_projects_into_its_documented_collection() {
             .unwrap_or_else(|e| panic!("{} {}: {e}", sample.scheme, sample.event_type));
         let mut store = MemoryStore::default();
         let outcome = ingest(&mut store, &delivery, &src.rules).expect("in memory");
-        let Ingested::Stored { change, .. } = outcome else {
-            panic!("first delivery must be stored")
-        };
+        let Ingested::Stored { change, .. } = outcome else { panic!("first delivery must be stored") };
         match expected_collection(sample.scheme, sample.event_type) {
             Some(collection) => {
-                let change =
-                    change.unwrap_or_else(|| panic!("{} projects nothing", sample.event_type));
-                assert_eq!(
-                    change.path.collection(),
-                    collection,
-                    "{}",
-                    sample.event_type
-                );
+                let change = change.unwrap_or_else(|| panic!("{} projects nothing", sample.event_type));
+                assert_eq!(change.path.collection(), collection, "{}", sample.event_type);
             }
-            None => assert!(
-                change.is_none(),
-                "{} {} has no built-in rule",
-                sample.scheme,
-                sample.event_type
-            ),
+            None => assert!(change.is_none(), "{} {} has no built-in rule", sample.scheme, sample.event_type),
         }
     }
 }
@@ -155,10 +114,7 @@ fn the_twin_actor_listener_example_finds_its_fields() {
     let src = source(Scheme::TwinActor, "s");
     let mut store = MemoryStore::default();
     let t0 = UnixTime::from_secs(1_710_929_700);
-    for (i, event_type) in ["project.created", "project.processing", "project.completed"]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, event_type) in ["project.created", "project.processing", "project.completed"].into_iter().enumerate() {
         let at = UnixTime::from_secs(t0.as_secs() + i as i64 * 60);
         let (headers, body) = signed_sample(&src, event_type, &format!("evt_{i}"), at, &[]);
         let delivery = verify_delivery(&src, &headers, &body, at).expect("verifies");
@@ -167,10 +123,7 @@ fn the_twin_actor_listener_example_finds_its_fields() {
     let doc = &store.documents()["projects/42"];
     assert_eq!(doc["status"], json!("completed"));
     assert_eq!(doc["progress"], json!(100));
-    assert_eq!(
-        doc["final_video_url"],
-        json!("https://storage.twin.actor/videos/project_42_final.mp4")
-    );
+    assert_eq!(doc["final_video_url"], json!("https://storage.twin.actor/videos/project_42_final.mp4"));
 }
 
 #[test]
@@ -180,21 +133,13 @@ fn a_test_event_with_only_an_id_and_a_status_is_stored() {
     let src = source(Scheme::Percify, "s");
     let now = UnixTime::parse_rfc3339("2025-11-25T07:00:05Z").expect("time");
     let headers = Scheme::Percify.verifier().sign(
-        &SigningInput {
-            body,
-            timestamp: now,
-            event_id: "evt_test123",
-            event_type: "avatar.completed",
-        },
+        &SigningInput { body, timestamp: now, event_id: "evt_test123", event_type: "avatar.completed" },
         &src.secrets,
     );
     let delivery = verify_delivery(&src, &headers, body, now).expect("verifies");
     let mut store = MemoryStore::default();
     ingest(&mut store, &delivery, &src.rules).expect("in memory");
-    assert_eq!(
-        store.documents()["avatars/avatar_test"]["status"],
-        json!("completed")
-    );
+    assert_eq!(store.documents()["avatars/avatar_test"]["status"], json!("completed"));
 }
 
 #[test]
@@ -231,25 +176,13 @@ fn signed_bodies_that_are_not_events_are_refused_as_bad_requests() {
         (br#"{"type":"x"}"#, "missing_field"),
         (br#"{"id":"evt_1"}"#, "missing_field"),
         (br#"{"id":"","type":"x"}"#, "invalid_field"),
-        (
-            br#"{"id":"evt_1","type":"x","created":"yesterday"}"#,
-            "invalid_field",
-        ),
+        (br#"{"id":"evt_1","type":"x","created":"yesterday"}"#, "invalid_field"),
     ] {
-        let headers = Scheme::Stripe.verifier().sign(
-            &SigningInput {
-                body,
-                timestamp: now,
-                event_id: "evt_1",
-                event_type: "x",
-            },
-            &src.secrets,
-        );
+        let headers = Scheme::Stripe
+            .verifier()
+            .sign(&SigningInput { body, timestamp: now, event_id: "evt_1", event_type: "x" }, &src.secrets);
         let err = verify_delivery(&src, &headers, body, now).expect_err("not an event");
-        assert!(
-            matches!(err, hookfeed_core::DeliveryError::Event(_)),
-            "{err:?}"
-        );
+        assert!(matches!(err, hookfeed_core::DeliveryError::Event(_)), "{err:?}");
         assert_eq!(err.code(), code, "{}", String::from_utf8_lossy(body));
     }
 }

@@ -76,7 +76,7 @@ proptest! {
         token in prop_oneof![".{0,300}", "hf1\\.[A-Za-z0-9_-]{0,80}\\.[A-Za-z0-9_-]{0,50}"],
         now in any::<i64>(),
     ) {
-        prop_assert!(verify_token(&token, &[Secret::from_bytes("k")], "default", UnixTime(now)).is_err());
+        prop_assert!(verify_token(&token, &[Secret::from_bytes("k")], Some("default"), UnixTime(now)).is_err());
     }
 
     #[test]

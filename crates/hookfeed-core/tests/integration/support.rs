@@ -12,9 +12,7 @@ pub fn source(scheme: Scheme, secrets: &str) -> Source {
     }))
     .expect("valid config");
     let secrets = secrets.to_owned();
-    config
-        .resolve(&move |_| Some(secrets.clone()))
-        .expect("usable source")
+    config.resolve(&move |_| Some(secrets.clone())).expect("usable source")
 }
 
 /// A secret in the form `scheme` expects.
@@ -36,14 +34,9 @@ pub fn signed_sample(
 ) -> (Vec<(String, String)>, Vec<u8>) {
     let sample = hookfeed_core::samples::sample(source.scheme, event_type).expect("known type");
     let body = sample.render(event_id, at, overrides).expect("renders");
-    let headers = source.scheme.verifier().sign(
-        &SigningInput {
-            body: &body,
-            timestamp: at,
-            event_id,
-            event_type,
-        },
-        &source.secrets,
-    );
+    let headers = source
+        .scheme
+        .verifier()
+        .sign(&SigningInput { body: &body, timestamp: at, event_id, event_type }, &source.secrets);
     (headers, body)
 }

@@ -29,30 +29,18 @@ fn every_scheme_passes_its_test_vectors() {
     let mut count = 0;
     for entry in std::fs::read_dir(dir).expect("vectors dir") {
         let path = entry.expect("entry").path();
-        let file: VectorFile = serde_json::from_slice(&std::fs::read(&path).expect("readable"))
-            .expect("vector file parses");
+        let file: VectorFile =
+            serde_json::from_slice(&std::fs::read(&path).expect("readable")).expect("vector file parses");
         schemes_seen.push(file.scheme);
         for v in file.vectors {
             let secret = file.scheme.parse_secret(&v.secret).expect("usable secret");
             let headers: Vec<(String, String)> = v.headers.into_iter().collect();
-            let window = ReplayWindow {
-                now: UnixTime::from_secs(v.now),
-                tolerance_secs: 300,
+            let window = ReplayWindow { now: UnixTime::from_secs(v.now), tolerance_secs: 300 };
+            let got = match file.scheme.verifier().verify(&headers, v.body.as_bytes(), &[secret], window) {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => e.code().to_owned(),
             };
-            let got =
-                match file
-                    .scheme
-                    .verifier()
-                    .verify(&headers, v.body.as_bytes(), &[secret], window)
-                {
-                    Ok(_) => "ok".to_owned(),
-                    Err(e) => e.code().to_owned(),
-                };
-            assert_eq!(
-                got, v.expect,
-                "{}: vector {:?} (source: {})",
-                file.scheme, v.name, v.source
-            );
+            assert_eq!(got, v.expect, "{}: vector {:?} (source: {})", file.scheme, v.name, v.source);
             count += 1;
         }
     }

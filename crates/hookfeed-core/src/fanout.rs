@@ -1,0 +1,468 @@
+//! Fan-out decisions: what a subscriber's socket remembers, which listens a change
+//! reaches and as what, and what a listen's first snapshot holds.
+//!
+//! The Durable Object keeps a [`SocketState`] in each hibernating socket's attachment and
+//! rebuilds a [`SubscriptionIndex`] from them when it wakes, so an event costs work only
+//! for the listens it concerns.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ledger::{ChangeKind, DocChange, Seq};
+use crate::path::DocPath;
+use crate::protocol::{
+    parse_client_message, ClientMessage, CollectionQuery, DocEntry, ErrorCode, ListenRequest, ServerMessage, Target,
+};
+use crate::query::sort_documents;
+use crate::time::UnixTime;
+use crate::token::TokenClaims;
+
+/// A socket's identity within one feed.
+pub type SocketId = u64;
+/// Most listens one socket may hold.
+pub const MAX_LISTENS_PER_SOCKET: usize = 100;
+/// The platform's limit on a hibernating socket's attachment.
+pub const MAX_ATTACHMENT_BYTES: usize = 16 * 1024;
+/// The attachment format's version, so a deploy can read older sockets' state.
+pub const SOCKET_STATE_VERSION: u8 = 1;
+
+/// One active listen of a socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listen {
+    /// The client's id for it.
+    pub id: u32,
+    /// What it watches.
+    pub target: Target,
+}
+
+/// What a socket remembers across hibernation: who it is, what its token grants, what it
+/// listens to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SocketState {
+    /// Format version.
+    pub v: u8,
+    /// Its id within the feed.
+    pub sid: SocketId,
+    /// The subscriber token's claims, checked at the upgrade.
+    pub claims: TokenClaims,
+    /// Its listens.
+    pub listens: Vec<Listen>,
+}
+
+/// What a client frame asks the feed to do, once checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SocketAction {
+    /// Register this listen and answer with a snapshot.
+    Listen(ListenRequest),
+    /// Drop this listen (with the target it had, to unindex it).
+    Unlisten(Listen),
+    /// Nothing to do (unlisten of an unknown id: unsubscribing is idempotent).
+    Nothing,
+}
+
+fn refuse(id: Option<u32>, code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error { id, code, message: message.into() }
+}
+
+impl SocketState {
+    /// A new socket's state.
+    pub fn new(sid: SocketId, claims: TokenClaims) -> Self {
+        Self { v: SOCKET_STATE_VERSION, sid, claims, listens: Vec::new() }
+    }
+
+    /// Checks one client frame against the token and the limits, and records the
+    /// listen or unlisten. On refusal, the error frame to send back.
+    pub fn handle_frame(&mut self, frame: &str, now: UnixTime) -> Result<SocketAction, ServerMessage> {
+        let message =
+            parse_client_message(frame).map_err(|e| refuse(None, ErrorCode::InvalidArgument, e.to_string()))?;
+        match message {
+            ClientMessage::Unlisten { id } => Ok(match self.listens.iter().position(|l| l.id == id) {
+                Some(i) => SocketAction::Unlisten(self.listens.remove(i)),
+                None => SocketAction::Nothing,
+            }),
+            ClientMessage::Listen(request) => {
+                let id = Some(request.id);
+                if self.claims.expired(now) {
+                    return Err(refuse(id, ErrorCode::Unauthenticated, "token expired: reconnect with a fresh token"));
+                }
+                self.claims.authorize(&request.target).map_err(|e| refuse(id, ErrorCode::from(&e), e.to_string()))?;
+                if self.listens.iter().any(|l| l.id == request.id) {
+                    return Err(refuse(
+                        id,
+                        ErrorCode::InvalidArgument,
+                        format!("listen id {} is already in use", request.id),
+                    ));
+                }
+                if self.listens.len() >= MAX_LISTENS_PER_SOCKET {
+                    return Err(refuse(
+                        id,
+                        ErrorCode::ResourceExhausted,
+                        format!(
+                            "at most {MAX_LISTENS_PER_SOCKET} listens per connection: unlisten first, or open another"
+                        ),
+                    ));
+                }
+                self.listens.push(Listen { id: request.id, target: request.target.clone() });
+                if self.attachment_len() > MAX_ATTACHMENT_BYTES {
+                    self.listens.pop();
+                    return Err(refuse(
+                        id,
+                        ErrorCode::ResourceExhausted,
+                        "this connection's listens exceed 16 KiB: open another connection",
+                    ));
+                }
+                Ok(SocketAction::Listen(request))
+            }
+        }
+    }
+
+    /// The serialized attachment's size.
+    pub fn attachment_len(&self) -> usize {
+        serde_json::to_vec(self).map_or(usize::MAX, |v| v.len())
+    }
+}
+
+/// Which listens of which sockets watch what: documents by path, queries by collection.
+#[derive(Debug, Default)]
+pub struct SubscriptionIndex {
+    documents: HashMap<DocPath, Vec<(SocketId, u32)>>,
+    collections: HashMap<String, Vec<(SocketId, u32, CollectionQuery)>>,
+}
+
+/// One listen a change must reach, and how the change looks from that listen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recipient {
+    /// The socket.
+    pub sid: SocketId,
+    /// The listen.
+    pub listen_id: u32,
+    /// How the document changed in that listen's view (a query sees a document that
+    /// stops matching as removed).
+    pub kind: ChangeKind,
+}
+
+impl SubscriptionIndex {
+    /// Indexes every listen of a socket (when the object wakes, or a socket connects).
+    pub fn add_socket(&mut self, state: &SocketState) {
+        for listen in &state.listens {
+            self.add(state.sid, listen.id, &listen.target);
+        }
+    }
+
+    /// Indexes one listen.
+    pub fn add(&mut self, sid: SocketId, listen_id: u32, target: &Target) {
+        match target {
+            Target::Document(path) => self.documents.entry(path.clone()).or_default().push((sid, listen_id)),
+            Target::Collection(q) => {
+                self.collections.entry(q.collection.clone()).or_default().push((sid, listen_id, q.clone()))
+            }
+        }
+    }
+
+    /// Unindexes one listen.
+    pub fn remove(&mut self, sid: SocketId, listen: &Listen) {
+        match &listen.target {
+            Target::Document(path) => {
+                if let Some(list) = self.documents.get_mut(path) {
+                    list.retain(|&(s, l)| (s, l) != (sid, listen.id));
+                    if list.is_empty() {
+                        self.documents.remove(path);
+                    }
+                }
+            }
+            Target::Collection(q) => {
+                if let Some(list) = self.collections.get_mut(&q.collection) {
+                    list.retain(|(s, l, _)| (*s, *l) != (sid, listen.id));
+                    if list.is_empty() {
+                        self.collections.remove(&q.collection);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Unindexes every listen of a closed socket.
+    pub fn remove_socket(&mut self, state: &SocketState) {
+        for listen in &state.listens {
+            self.remove(state.sid, listen);
+        }
+    }
+
+    /// How many listens are indexed.
+    pub fn len(&self) -> usize {
+        self.documents.values().map(Vec::len).sum::<usize>() + self.collections.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// Whether no listen is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty() && self.collections.is_empty()
+    }
+
+    /// The listens `change` reaches. Costs nothing for listens on other documents or
+    /// collections.
+    pub fn recipients(&self, change: &DocChange) -> Vec<Recipient> {
+        let mut out = Vec::new();
+        if let Some(list) = self.documents.get(&change.path) {
+            out.extend(list.iter().map(|&(sid, listen_id)| Recipient { sid, listen_id, kind: change.kind }));
+        }
+        if let Some(list) = self.collections.get(change.path.collection()) {
+            for (sid, listen_id, q) in list {
+                let was = change.before.as_ref().is_some_and(|b| q.matches(&change.path, b));
+                let is = change.kind != ChangeKind::Removed && q.matches(&change.path, &change.data);
+                let kind = match (was, is) {
+                    (false, true) => ChangeKind::Added,
+                    (true, true) => ChangeKind::Modified,
+                    (true, false) => ChangeKind::Removed,
+                    (false, false) => continue,
+                };
+                out.push(Recipient { sid: *sid, listen_id: *listen_id, kind });
+            }
+        }
+        out
+    }
+}
+
+/// A change serialised once, then framed per listen: the data is the bulk of each frame
+/// and the same for every recipient.
+#[derive(Debug, Clone)]
+pub struct ChangeFrame {
+    seq_and_path: String,
+    data: String,
+}
+
+impl ChangeFrame {
+    /// Serialises `change` once.
+    pub fn new(change: &DocChange) -> Self {
+        let path = serde_json::to_string(change.path.as_str()).unwrap_or_default();
+        Self {
+            seq_and_path: format!(",\"seq\":{},\"path\":{path}", change.seq),
+            data: serde_json::to_string(&change.data).unwrap_or_default(),
+        }
+    }
+
+    /// The `change` frame for one recipient; the same text as serialising
+    /// [`ServerMessage::Change`].
+    pub fn for_recipient(&self, recipient: &Recipient) -> String {
+        let kind = match recipient.kind {
+            ChangeKind::Added => "added",
+            ChangeKind::Modified => "modified",
+            ChangeKind::Removed => {
+                return format!(
+                    "{{\"type\":\"change\",\"id\":{}{},\"kind\":\"removed\"}}",
+                    recipient.listen_id, self.seq_and_path
+                )
+            }
+        };
+        format!(
+            "{{\"type\":\"change\",\"id\":{}{},\"kind\":\"{kind}\",\"data\":{}}}",
+            recipient.listen_id, self.seq_and_path, self.data
+        )
+    }
+}
+
+/// A stored document as the feed reads it for a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDoc {
+    /// Its path.
+    pub path: DocPath,
+    /// Its data.
+    pub data: Map<String, Value>,
+    /// The seq of its last change.
+    pub seq: Seq,
+}
+
+/// The first answer to a listen: the target's documents as of `head` (the feed's latest
+/// seq), or on a resume (`since`), only what changed after `since`.
+///
+/// `docs` are the candidate documents: the one document, or the collection's documents
+/// (the caller may already have dropped those not changed after `since`).
+pub fn snapshot(request: &ListenRequest, docs: Vec<StoredDoc>, head: Seq) -> ServerMessage {
+    let matches = |d: &StoredDoc| request.target.matches(&d.path, &d.data);
+    if let Some(since) = request.since {
+        let (current, gone): (Vec<_>, Vec<_>) = docs.into_iter().filter(|d| d.seq > since).partition(matches);
+        return ServerMessage::Snapshot {
+            id: request.id,
+            seq: head,
+            docs: current.into_iter().map(|d| DocEntry { path: d.path, data: d.data }).collect(),
+            since: Some(since),
+            removed: gone.into_iter().map(|d| d.path).collect(),
+        };
+    }
+    let mut current: Vec<StoredDoc> = docs.into_iter().filter(matches).collect();
+    if let Target::Collection(q) = &request.target {
+        let mut keyed: Vec<(&str, &StoredDoc)> = current.iter().map(|d| (d.path.as_str(), d)).collect();
+        sort_documents(&mut keyed, &q.order_by, |d| &d.data);
+        let limit = q.limit.map_or(usize::MAX, |l| l as usize);
+        let order: Vec<DocPath> = keyed.into_iter().take(limit).map(|(_, d)| d.path.clone()).collect();
+        let mut by_path: HashMap<DocPath, StoredDoc> = current.drain(..).map(|d| (d.path.clone(), d)).collect();
+        current = order.into_iter().filter_map(|p| by_path.remove(&p)).collect();
+    }
+    ServerMessage::Snapshot {
+        id: request.id,
+        seq: head,
+        docs: current.into_iter().map(|d| DocEntry { path: d.path, data: d.data }).collect(),
+        since: None,
+        removed: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(scopes: &[&str]) -> TokenClaims {
+        TokenClaims { tenant: "demo".into(), scopes: scopes.iter().map(|s| (*s).to_owned()).collect(), exp: 1_000 }
+    }
+
+    fn data(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn path(p: &str) -> DocPath {
+        p.parse().expect("path")
+    }
+
+    fn change(p: &str, before: Option<Value>, after: Value, seq: Seq) -> DocChange {
+        DocChange {
+            path: path(p),
+            kind: if before.is_some() { ChangeKind::Modified } else { ChangeKind::Added },
+            seq,
+            before: before.map(data),
+            data: data(after),
+        }
+    }
+
+    #[test]
+    fn listens_are_checked_against_the_token_and_the_limits() {
+        let now = UnixTime::from_secs(10);
+        let mut state = SocketState::new(1, claims(&["projects/42", "users/*"]));
+        let listen = |id: u32, target: &str| format!(r#"{{"type":"listen","id":{id},"target":{target}}}"#);
+        assert!(matches!(state.handle_frame(&listen(1, r#"{"doc":"projects/42"}"#), now), Ok(SocketAction::Listen(_))));
+        let denied = state.handle_frame(&listen(2, r#"{"doc":"projects/43"}"#), now).expect_err("out of scope");
+        assert!(matches!(denied, ServerMessage::Error { id: Some(2), code: ErrorCode::PermissionDenied, .. }));
+        let denied = state.handle_frame(&listen(3, r#"{"collection":"projects"}"#), now).expect_err("collection");
+        assert!(matches!(denied, ServerMessage::Error { code: ErrorCode::PermissionDenied, .. }));
+        let dup = state.handle_frame(&listen(1, r#"{"doc":"projects/42"}"#), now).expect_err("duplicate");
+        assert!(matches!(dup, ServerMessage::Error { code: ErrorCode::InvalidArgument, .. }));
+        let expired = state
+            .handle_frame(&listen(4, r#"{"collection":"users"}"#), UnixTime::from_secs(1_000))
+            .expect_err("expired");
+        assert!(matches!(expired, ServerMessage::Error { code: ErrorCode::Unauthenticated, .. }));
+        let garbage = state.handle_frame("{", now).expect_err("garbage");
+        assert!(matches!(garbage, ServerMessage::Error { id: None, code: ErrorCode::InvalidArgument, .. }));
+        assert_eq!(state.listens.len(), 1);
+        assert!(matches!(state.handle_frame(r#"{"type":"unlisten","id":1}"#, now), Ok(SocketAction::Unlisten(_))));
+        assert_eq!(state.handle_frame(r#"{"type":"unlisten","id":1}"#, now), Ok(SocketAction::Nothing));
+    }
+
+    #[test]
+    fn a_socket_holds_at_most_the_listen_limit() {
+        let mut state = SocketState::new(1, claims(&["*"]));
+        for id in 0..MAX_LISTENS_PER_SOCKET as u32 {
+            let frame = format!(r#"{{"type":"listen","id":{id},"target":{{"doc":"projects/{id}"}}}}"#);
+            assert!(state.handle_frame(&frame, UnixTime(0)).is_ok());
+        }
+        let frame = r#"{"type":"listen","id":100000,"target":{"doc":"projects/x"}}"#;
+        let err = state.handle_frame(frame, UnixTime(0)).expect_err("over the limit");
+        assert!(matches!(err, ServerMessage::Error { code: ErrorCode::ResourceExhausted, .. }));
+        assert!(state.attachment_len() <= MAX_ATTACHMENT_BYTES);
+    }
+
+    #[test]
+    fn a_document_listener_is_not_touched_by_other_documents() {
+        let mut index = SubscriptionIndex::default();
+        index.add(1, 7, &Target::Document(path("projects/1")));
+        index.add(2, 7, &Target::Document(path("projects/2")));
+        let recipients = index.recipients(&change("projects/1", None, json!({"status": "created"}), 5));
+        assert_eq!(recipients, [Recipient { sid: 1, listen_id: 7, kind: ChangeKind::Added }]);
+        assert!(index.recipients(&change("projects/3", None, json!({}), 6)).is_empty());
+    }
+
+    #[test]
+    fn a_query_sees_documents_enter_and_leave_its_filter() {
+        let mut index = SubscriptionIndex::default();
+        let target: Target = serde_json::from_value(json!({
+            "collection": "projects", "where": [{"field": "status", "op": "==", "value": "processing"}]
+        }))
+        .expect("target");
+        index.add(9, 1, &target);
+        let kinds = |c: DocChange| index.recipients(&c).iter().map(|r| r.kind).collect::<Vec<_>>();
+        assert_eq!(kinds(change("projects/1", None, json!({"status": "processing"}), 1)), [ChangeKind::Added]);
+        assert_eq!(
+            kinds(change(
+                "projects/1",
+                Some(json!({"status": "processing"})),
+                json!({"status": "processing", "progress": 5}),
+                2
+            )),
+            [ChangeKind::Modified]
+        );
+        assert_eq!(
+            kinds(change("projects/1", Some(json!({"status": "processing"})), json!({"status": "completed"}), 3)),
+            [ChangeKind::Removed]
+        );
+        assert!(kinds(change("projects/2", None, json!({"status": "created"}), 4)).is_empty());
+        assert!(kinds(change("videos/1", None, json!({"status": "processing"}), 5)).is_empty());
+    }
+
+    #[test]
+    fn removing_a_socket_unindexes_all_its_listens() {
+        let mut index = SubscriptionIndex::default();
+        let mut state = SocketState::new(3, claims(&["*"]));
+        state.listens.push(Listen { id: 1, target: Target::Document(path("a/1")) });
+        state.listens.push(Listen { id: 2, target: serde_json::from_value(json!({"collection": "a"})).expect("t") });
+        index.add_socket(&state);
+        assert_eq!(index.len(), 2);
+        index.remove_socket(&state);
+        assert!(index.is_empty());
+    }
+
+    #[test]
+    fn change_frames_match_the_protocol_serialisation() {
+        let c = change("projects/42", Some(json!({})), json!({"status": "completed", "n": 1}), 18);
+        let frame = ChangeFrame::new(&c);
+        for kind in [ChangeKind::Added, ChangeKind::Modified, ChangeKind::Removed] {
+            let expected = ServerMessage::Change {
+                id: 3,
+                seq: 18,
+                path: c.path.clone(),
+                kind,
+                data: (kind != ChangeKind::Removed).then(|| c.data.clone()),
+            };
+            assert_eq!(frame.for_recipient(&Recipient { sid: 1, listen_id: 3, kind }), expected.to_json());
+        }
+    }
+
+    #[test]
+    fn a_resume_snapshot_holds_only_what_changed_after_since() {
+        let docs = vec![
+            StoredDoc { path: path("projects/1"), data: data(json!({"status": "processing"})), seq: 4 },
+            StoredDoc { path: path("projects/2"), data: data(json!({"status": "processing"})), seq: 9 },
+            StoredDoc { path: path("projects/3"), data: data(json!({"status": "completed"})), seq: 10 },
+        ];
+        let request: ListenRequest = serde_json::from_value(json!({
+            "id": 1, "since": 5,
+            "target": {"collection": "projects", "where": [{"field": "status", "op": "==", "value": "processing"}]}
+        }))
+        .expect("request");
+        let ServerMessage::Snapshot { docs: got, since, removed, seq, .. } = snapshot(&request, docs.clone(), 10)
+        else {
+            panic!("snapshot")
+        };
+        assert_eq!(got.iter().map(|d| d.path.as_str()).collect::<Vec<_>>(), ["projects/2"]);
+        assert_eq!(removed, [path("projects/3")]);
+        assert_eq!((since, seq), (Some(5), 10));
+
+        let first: ListenRequest = serde_json::from_value(json!({
+            "id": 2, "target": {"collection": "projects", "orderBy": [{"field": "status", "direction": "desc"}], "limit": 2}
+        }))
+        .expect("request");
+        let ServerMessage::Snapshot { docs: got, since: None, .. } = snapshot(&first, docs, 10) else {
+            panic!("snapshot")
+        };
+        assert_eq!(got.iter().map(|d| d.path.as_str()).collect::<Vec<_>>(), ["projects/1", "projects/2"]);
+    }
+}

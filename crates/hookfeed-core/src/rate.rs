@@ -1,0 +1,88 @@
+//! Rate limits: a token bucket per key (source, client address), refilled continuously.
+
+use std::collections::HashMap;
+
+use crate::time::UnixTime;
+
+/// Most keys remembered; beyond it, full buckets are forgotten first.
+const MAX_KEYS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: UnixTime,
+}
+
+/// Token buckets by key. `per_minute` sets both the refill rate and the burst size.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: HashMap<String, Bucket>,
+}
+
+/// A refusal: try again after this many seconds (the `Retry-After` header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("rate limit exceeded: retry after {retry_after_secs} s")]
+pub struct RateLimited {
+    /// Seconds until one request is allowed again.
+    pub retry_after_secs: u64,
+}
+
+impl RateLimiter {
+    /// Takes one request from `key`'s bucket, or refuses. `per_minute == 0` is unlimited.
+    pub fn check(&mut self, key: &str, per_minute: u32, now: UnixTime) -> Result<(), RateLimited> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let capacity = f64::from(per_minute);
+        let per_ms = capacity / 60_000.0;
+        if self.buckets.len() >= MAX_KEYS && !self.buckets.contains_key(key) {
+            self.forget_full(capacity, per_ms, now);
+        }
+        let bucket = self.buckets.entry(key.to_owned()).or_insert(Bucket { tokens: capacity, at: now });
+        let elapsed = now.as_millis().saturating_sub(bucket.at.as_millis()).max(0) as f64;
+        bucket.tokens = (bucket.tokens + elapsed * per_ms).min(capacity);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait_ms = (1.0 - bucket.tokens) / per_ms;
+            Err(RateLimited { retry_after_secs: (wait_ms / 1000.0).ceil().max(1.0) as u64 })
+        }
+    }
+
+    fn forget_full(&mut self, capacity: f64, per_ms: f64, now: UnixTime) {
+        self.buckets.retain(|_, b| {
+            let elapsed = now.as_millis().saturating_sub(b.at.as_millis()).max(0) as f64;
+            b.tokens + elapsed * per_ms < capacity
+        });
+        if self.buckets.len() >= MAX_KEYS {
+            self.buckets.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_allowed_then_refused_then_refilled() {
+        let mut limiter = RateLimiter::default();
+        let t0 = UnixTime::from_secs(100);
+        for _ in 0..60 {
+            assert_eq!(limiter.check("k", 60, t0), Ok(()));
+        }
+        assert_eq!(limiter.check("k", 60, t0), Err(RateLimited { retry_after_secs: 1 }));
+        assert_eq!(limiter.check("other", 60, t0), Ok(()), "keys are independent");
+        assert_eq!(limiter.check("k", 60, UnixTime::from_secs(101)), Ok(()));
+    }
+
+    #[test]
+    fn zero_means_unlimited() {
+        let mut limiter = RateLimiter::default();
+        for _ in 0..1000 {
+            assert_eq!(limiter.check("k", 0, UnixTime(0)), Ok(()));
+        }
+    }
+}
