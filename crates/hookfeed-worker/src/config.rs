@@ -1,14 +1,81 @@
-//! Sources from the environment: `HOOKFEED_SOURCES` (wrangler.toml vars) for their
-//! shape, `SECRET_<NAME>` (secrets, or `.dev.vars` locally) for their keys.
+//! Configuration from the environment, read once per isolate.
+//!
+//! `HOOKFEED_SOURCES` (wrangler.toml vars) holds the sources' shape; `SECRET_<NAME>`
+//! (`wrangler secret put`, or `.dev.vars` locally) their keys; `TOKEN_SECRET` signs
+//! subscriber tokens; `ADMIN_TOKEN` opens `GET /deliveries`.
 
-use hookfeed_core::source::{load_sources, ConfigError, Source};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use hookfeed_core::source::{load_sources, split_secrets, ConfigError, Source};
+use hookfeed_core::Secret;
 use worker::Env;
 
 /// The variable holding the sources' JSON.
 pub const SOURCES_VAR: &str = "HOOKFEED_SOURCES";
+/// Days the event log (and so dedup) is kept; providers retry for hours.
+pub const DEFAULT_RETENTION_DAYS: u32 = 7;
+/// Deliveries per minute accepted from one client address, across sources.
+pub const DEFAULT_CLIENT_RATE_PER_MINUTE: u32 = 60_000;
 
-/// Loads and checks every configured source.
-pub fn sources(env: &Env) -> Result<Vec<Source>, ConfigError> {
-    let json = env.var(SOURCES_VAR).map(|v| v.to_string()).unwrap_or_else(|_| "[]".to_owned());
-    load_sources(&json, &|name| env.secret(name).ok().map(|s| s.to_string()))
+/// Everything the Worker and the feeds read from the environment.
+#[derive(Debug)]
+pub struct Config {
+    /// The sources, by name.
+    pub sources: Vec<Source>,
+    /// Secrets that sign subscriber tokens, newest first.
+    pub token_secrets: Vec<Secret>,
+    /// The bearer token of the admin API, if set.
+    pub admin_token: Option<Secret>,
+    /// Days the event log is kept.
+    pub retention_days: u32,
+    /// Per-client-address rate limit.
+    pub client_rate_per_minute: u32,
+}
+
+impl Config {
+    /// The source called `name`.
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+}
+
+thread_local! {
+    static CACHE: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+fn text(env: &Env, name: &str) -> Option<String> {
+    // Secrets and plain vars are both strings to the Worker; `.dev.vars` provides either.
+    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()
+}
+
+fn number(env: &Env, name: &str, default: u32) -> Result<u32, ConfigError> {
+    match text(env, name) {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::InvalidJson(format!("{name} must be a whole number, not `{value}`"))),
+    }
+}
+
+/// The configuration, loaded on first use. Errors are not cached, so fixing a secret
+/// takes effect without a redeploy of the isolate.
+pub fn load(env: &Env) -> Result<Rc<Config>, ConfigError> {
+    if let Some(config) = CACHE.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
+    let json = text(env, SOURCES_VAR).unwrap_or_else(|| "[]".to_owned());
+    let sources = load_sources(&json, &|name| text(env, name))?;
+    let config = Rc::new(Config {
+        sources,
+        token_secrets: text(env, "TOKEN_SECRET")
+            .map(|v| split_secrets(&v).map(|s| Secret::from_bytes(s.as_bytes())).collect())
+            .unwrap_or_default(),
+        admin_token: text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::from_bytes(t.trim())),
+        retention_days: number(env, "HOOKFEED_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?.max(1),
+        client_rate_per_minute: number(env, "HOOKFEED_CLIENT_RATE_PER_MINUTE", DEFAULT_CLIENT_RATE_PER_MINUTE)?,
+    });
+    CACHE.with(|c| *c.borrow_mut() = Some(config.clone()));
+    Ok(config)
 }

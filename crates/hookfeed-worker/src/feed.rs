@@ -1,74 +1,511 @@
-//! The `Feed` Durable Object: one per tenant, holding its log and documents in SQLite.
+//! The `Feed` Durable Object: one per tenant. It owns the tenant's event log, documents
+//! and delivery log in SQLite, and its subscribers' hibernating WebSockets.
+//!
+//! Every decision is core's: [`verify_delivery`], [`ingest`], [`SocketState::handle_frame`],
+//! [`SubscriptionIndex::recipients`], [`snapshot`]. This file moves bytes between them and
+//! the platform.
+
 // `#[durable_object]` generates undocumented glue; the items written here are documented.
 #![allow(missing_docs)]
 
-use serde::Serialize;
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
 
-/// The tables a feed keeps. Created on first use; `IF NOT EXISTS` keeps it idempotent.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    ordered_at INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,
-    digest TEXT NOT NULL,
-    raw BLOB NOT NULL,
-    path TEXT,
-    UNIQUE (source, event_id)
-);
-CREATE TABLE IF NOT EXISTS documents (
-    path TEXT PRIMARY KEY,
-    collection TEXT NOT NULL,
-    data TEXT NOT NULL,
-    clocks TEXT NOT NULL,
-    seq INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS documents_by_collection ON documents (collection, seq);
-";
+use hookfeed_core::fanout::{snapshot, ChangeFrame, SocketAction, SocketId, SocketState, SubscriptionIndex};
+use hookfeed_core::ledger::{ingest, DocChange, Ingested, ProjectionOutcome, Seq};
+use hookfeed_core::path::DocPath;
+use hookfeed_core::protocol::{ErrorCode, ListenRequest, ServerMessage, Target};
+use hookfeed_core::rate::RateLimiter;
+use hookfeed_core::token::TokenClaims;
+use hookfeed_core::{verify_delivery, UnixTime};
+use serde::Deserialize;
+use serde_json::json;
+use wasm_bindgen::JsValue;
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
+};
+
+use crate::config;
+use crate::reply::Reply;
+use crate::routes::{now, CLAIMS_HEADER, CLIENT_HEADER, SUBPROTOCOL};
+use crate::store::{self, head_seq, next_socket_id, read_documents, SqlFeedStore, SCHEMA};
+
+/// How often the alarm prunes the log.
+const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
+/// Rows of the delivery log kept at most, whatever their age.
+const MAX_DELIVERY_ROWS: i64 = 10_000;
+
+/// In-memory state, rebuilt lazily after the object wakes from hibernation.
+#[derive(Default)]
+struct Live {
+    schema_ready: bool,
+    /// Built from the sockets' attachments on first need.
+    index: Option<SubscriptionIndex>,
+    sockets: HashMap<SocketId, WebSocket>,
+    head: Option<Seq>,
+    limiter: RateLimiter,
+    alarm_checked: bool,
+}
 
 /// One tenant's feed.
 #[durable_object]
 pub struct Feed {
     state: State,
+    /// The raw storage object, for `transactionSync` (not wrapped by the `worker` crate).
+    storage: JsValue,
+    env: Env,
+    live: RefCell<Live>,
 }
 
-#[derive(Serialize)]
-struct FeedHealth {
-    events: i64,
-    documents: i64,
-    database_bytes: usize,
+/// One row of the delivery log, as written.
+struct DeliveryRecord<'a> {
+    source: &'a str,
+    event_id: Option<&'a str>,
+    event_type: Option<&'a str>,
+    outcome: &'a str,
+    status: u16,
+    code: Option<&'a str>,
+    message: String,
+    seq: Option<Seq>,
 }
 
-#[derive(serde::Deserialize)]
-struct Count {
-    n: i64,
+fn write_delivery(sql: &SqlStorage, at: UnixTime, record: &DeliveryRecord<'_>) -> Result<()> {
+    let opt = |v: Option<&str>| v.map_or(SqlStorageValue::Null, |s| SqlStorageValue::String(s.to_owned()));
+    sql.exec(
+        "INSERT INTO deliveries (at, source, event_id, event_type, outcome, status, code, message, seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            SqlStorageValue::Integer(at.as_millis()),
+            SqlStorageValue::String(record.source.to_owned()),
+            opt(record.event_id),
+            opt(record.event_type),
+            SqlStorageValue::String(record.outcome.to_owned()),
+            SqlStorageValue::Integer(i64::from(record.status)),
+            opt(record.code),
+            SqlStorageValue::String(record.message.clone()),
+            record.seq.map_or(SqlStorageValue::Null, |s| SqlStorageValue::Integer(s as i64)),
+        ],
+    )?;
+    Ok(())
+}
+
+fn query(req: &Request, name: &str) -> Option<String> {
+    req.url().ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 impl Feed {
-    fn count(&self, table: &str) -> Result<i64> {
-        let rows: Vec<Count> = self.state.storage().sql().exec(&format!("SELECT count(*) AS n FROM {table}"), None)?.to_array()?;
-        Ok(rows.first().map_or(0, |r| r.n))
+    fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    fn ensure_schema(&self) -> Result<()> {
+        if !self.live.borrow().schema_ready {
+            self.sql().exec(SCHEMA, None)?;
+            self.live.borrow_mut().schema_ready = true;
+        }
+        Ok(())
+    }
+
+    fn head(&self) -> Result<Seq> {
+        if let Some(head) = self.live.borrow().head {
+            return Ok(head);
+        }
+        let head = head_seq(&self.sql())?;
+        self.live.borrow_mut().head = Some(head);
+        Ok(head)
+    }
+
+    /// Rebuilds the subscription index from the sockets' attachments, once per wake-up.
+    fn ensure_index(&self) {
+        let mut live = self.live.borrow_mut();
+        if live.index.is_some() {
+            return;
+        }
+        let mut index = SubscriptionIndex::default();
+        for ws in self.state.get_websockets() {
+            if let Ok(Some(state)) = ws.deserialize_attachment::<SocketState>() {
+                index.add_socket(&state);
+                live.sockets.insert(state.sid, ws);
+            }
+        }
+        live.index = Some(index);
+    }
+
+    fn log_rejection(&self, source: &str, reply: &Reply, code: &str, message: String) {
+        let record = DeliveryRecord {
+            source,
+            event_id: None,
+            event_type: None,
+            outcome: "rejected",
+            status: reply.status(),
+            code: Some(code),
+            message,
+            seq: None,
+        };
+        if let Err(e) = write_delivery(&self.sql(), now(), &record) {
+            worker::console_error!("could not log a rejected delivery to {source}: {e}");
+        }
+    }
+
+    async fn ingest(&self, mut req: Request) -> Result<Response> {
+        let config = match config::load(&self.env) {
+            Ok(config) => config,
+            Err(e) => return Reply::BadConfiguration(e.to_string()).into_response(),
+        };
+        let name = query(&req, "source").unwrap_or_default();
+        let Some(source) = config.source(&name) else { return Reply::UnknownSource(name).into_response() };
+        let now = now();
+        let client = req.headers().get(CLIENT_HEADER)?.unwrap_or_default();
+        let limited = {
+            let mut live = self.live.borrow_mut();
+            live.limiter
+                .check(&format!("source:{name}"), source.rate_limit_per_minute, now)
+                .and_then(|()| live.limiter.check(&format!("client:{client}"), config.client_rate_per_minute, now))
+        };
+        if let Err(limited) = limited {
+            let reply = Reply::RateLimited(limited);
+            worker::console_log!("rejected delivery to {name} from {client}: {limited}");
+            self.log_rejection(&name, &reply, "rate_limited", limited.to_string());
+            return reply.into_response();
+        }
+
+        let body = req.bytes().await?;
+        let headers: Vec<(String, String)> = req.headers().entries().collect();
+        let delivery = match verify_delivery(source, &headers, &body, now) {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                // The reason goes to the log and the delivery log; never a secret or a MAC.
+                worker::console_log!("rejected delivery to {name}: {} ({e})", e.code());
+                let reply = Reply::Rejected(e.clone());
+                self.log_rejection(&name, &reply, e.code(), e.to_string());
+                return reply.into_response();
+            }
+        };
+
+        let sql = self.sql();
+        let rules = source.rules.clone();
+        let source_name = name.clone();
+        let outcome = store::transaction(&self.storage, move || {
+            let outcome = ingest(&mut SqlFeedStore::new(&sql), &delivery, &rules)?;
+            let event = delivery.event();
+            let (outcome_name, code, message, seq) = match &outcome {
+                Ingested::Stored { seq, projection, .. } => {
+                    let message = match projection {
+                        ProjectionOutcome::Document(path) => format!("applied to {path}"),
+                        ProjectionOutcome::NoRule => "logged; no projection rule for this type".to_owned(),
+                        ProjectionOutcome::NoDocumentId(field) => format!("logged; no `{field}` to name its document"),
+                    };
+                    ("stored", None, message, *seq)
+                }
+                Ingested::Duplicate { seq } => ("duplicate", None, format!("already stored at seq {seq}"), *seq),
+                Ingested::Conflict { seq } => (
+                    "conflict",
+                    Some("conflict"),
+                    format!("event id already stored at seq {seq} with a different body; the first stands"),
+                    *seq,
+                ),
+            };
+            write_delivery(
+                &sql,
+                delivery.received_at(),
+                &DeliveryRecord {
+                    source: &source_name,
+                    event_id: Some(&event.id),
+                    event_type: Some(&event.event_type),
+                    outcome: outcome_name,
+                    status: 200,
+                    code,
+                    message,
+                    seq: Some(seq),
+                },
+            )?;
+            Ok(outcome)
+        });
+
+        let reply = match outcome {
+            Err(e) => {
+                worker::console_error!("storage failed for a delivery to {name}: {e}");
+                let reply = Reply::StorageFailed;
+                self.log_rejection(&name, &reply, "storage_unavailable", e.to_string());
+                reply
+            }
+            Ok(Ingested::Stored { seq, change, .. }) => {
+                {
+                    let mut live = self.live.borrow_mut();
+                    live.head = Some(live.head.map_or(seq, |h| h.max(seq)));
+                }
+                if let Some(change) = change {
+                    self.broadcast(&change);
+                }
+                self.ensure_alarm().await;
+                Reply::Received { duplicate: false, conflict: false, seq }
+            }
+            Ok(Ingested::Duplicate { seq }) => Reply::Received { duplicate: true, conflict: false, seq },
+            Ok(Ingested::Conflict { seq }) => {
+                worker::console_log!("conflicting redelivery to {name}: same event id, different body (first at seq {seq})");
+                Reply::Received { duplicate: true, conflict: true, seq }
+            }
+        };
+        reply.into_response()
+    }
+
+    /// Sends `change` to the listens it concerns, framing its data once.
+    fn broadcast(&self, change: &DocChange) {
+        self.ensure_index();
+        let live = self.live.borrow();
+        let Some(index) = &live.index else { return };
+        let recipients = index.recipients(change);
+        if recipients.is_empty() {
+            return;
+        }
+        let frame = ChangeFrame::new(change);
+        for recipient in &recipients {
+            if let Some(ws) = live.sockets.get(&recipient.sid) {
+                // A socket that fails here is closing; its close event unindexes it.
+                let _ = ws.send_with_str(frame.for_recipient(recipient));
+            }
+        }
+    }
+
+    async fn ensure_alarm(&self) {
+        if self.live.borrow().alarm_checked {
+            return;
+        }
+        let storage = self.state.storage();
+        match storage.get_alarm().await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                if let Err(e) = storage.set_alarm(PRUNE_EVERY).await {
+                    worker::console_error!("could not schedule log pruning: {e}");
+                    return;
+                }
+            }
+            Err(e) => {
+                worker::console_error!("could not read the alarm: {e}");
+                return;
+            }
+        }
+        self.live.borrow_mut().alarm_checked = true;
+    }
+
+    fn subscribe(&self, req: &Request) -> Result<Response> {
+        let claims: TokenClaims = match req.headers().get(CLAIMS_HEADER)?.map(|c| serde_json::from_str(&c)) {
+            Some(Ok(claims)) => claims,
+            _ => return Reply::MissingToken("the Worker passed no verified claims").into_response(),
+        };
+        self.ensure_index();
+        let pair = WebSocketPair::new()?;
+        let state = SocketState::new(next_socket_id(&self.sql())?, claims);
+        self.state.accept_web_socket(&pair.server);
+        pair.server.serialize_attachment(&state)?;
+        self.live.borrow_mut().sockets.insert(state.sid, pair.server);
+        let mut response = Response::from_websocket(pair.client)?;
+        let offered = req.headers().get("sec-websocket-protocol")?.unwrap_or_default();
+        if offered.split(',').any(|p| p.trim() == SUBPROTOCOL) {
+            response.headers_mut().set("Sec-WebSocket-Protocol", SUBPROTOCOL)?;
+        }
+        Ok(response)
+    }
+
+    fn snapshot_for(&self, request: &ListenRequest) -> Result<ServerMessage> {
+        let sql = self.sql();
+        let docs = match &request.target {
+            Target::Document(path) => read_documents(&sql, Some(path), path.collection(), None)?,
+            Target::Collection(q) => read_documents(&sql, None, &q.collection, request.since)?,
+        };
+        Ok(snapshot(request, docs, self.head()?))
+    }
+
+    fn on_frame(&self, ws: &WebSocket, text: &str) -> Result<()> {
+        let Some(mut state) = ws.deserialize_attachment::<SocketState>()? else {
+            ws.close(Some(1011), Some("socket state lost: reconnect"))?;
+            return Ok(());
+        };
+        self.ensure_index();
+        match state.handle_frame(text, now()) {
+            Err(refusal) => ws.send_with_str(refusal.to_json())?,
+            Ok(SocketAction::Listen(request)) => {
+                ws.serialize_attachment(&state)?;
+                let snapshot = self.snapshot_for(&request)?;
+                {
+                    let mut live = self.live.borrow_mut();
+                    live.sockets.entry(state.sid).or_insert_with(|| ws.clone());
+                    if let Some(index) = live.index.as_mut() {
+                        index.add(state.sid, request.id, &request.target);
+                    }
+                }
+                ws.send_with_str(snapshot.to_json())?;
+            }
+            Ok(SocketAction::Unlisten(listen)) => {
+                ws.serialize_attachment(&state)?;
+                if let Some(index) = self.live.borrow_mut().index.as_mut() {
+                    index.remove(state.sid, &listen);
+                }
+            }
+            Ok(SocketAction::Nothing) => {}
+        }
+        Ok(())
+    }
+
+    fn forget(&self, ws: &WebSocket) {
+        if let Ok(Some(state)) = ws.deserialize_attachment::<SocketState>() {
+            let mut live = self.live.borrow_mut();
+            live.sockets.remove(&state.sid);
+            if let Some(index) = live.index.as_mut() {
+                index.remove_socket(&state);
+            }
+        }
+    }
+
+    fn documents(&self, req: &Request) -> Result<Response> {
+        let sql = self.sql();
+        if let Some(path) = query(req, "path").and_then(|p| p.parse::<DocPath>().ok()) {
+            let doc = read_documents(&sql, Some(&path), path.collection(), None)?.pop();
+            return match doc {
+                Some(doc) => Reply::Json(json!({"path": doc.path, "data": doc.data, "seq": doc.seq})),
+                None => Reply::NotFound(format!("no document {path} yet")),
+            }
+            .into_response();
+        }
+        let collection = query(req, "collection").unwrap_or_default();
+        let docs: Vec<_> = read_documents(&sql, None, &collection, None)?
+            .into_iter()
+            .map(|d| json!({"path": d.path, "data": d.data, "seq": d.seq}))
+            .collect();
+        Reply::Json(json!({"docs": docs, "seq": self.head()?})).into_response()
+    }
+
+    fn deliveries(&self, req: &Request) -> Result<Response> {
+        #[derive(Deserialize, serde::Serialize)]
+        struct Row {
+            at: f64,
+            source: String,
+            event_id: Option<String>,
+            event_type: Option<String>,
+            outcome: String,
+            status: f64,
+            code: Option<String>,
+            message: Option<String>,
+            seq: Option<f64>,
+        }
+        let limit = query(req, "limit").and_then(|l| l.parse::<i64>().ok()).unwrap_or(100).clamp(1, 1000);
+        let source = query(req, "source");
+        let outcome = query(req, "outcome");
+        let filter = |v: &Option<String>| v.clone().map_or(SqlStorageValue::Null, SqlStorageValue::String);
+        let rows: Vec<Row> = self
+            .sql()
+            .exec(
+                "SELECT at, source, event_id, event_type, outcome, status, code, message, seq FROM deliveries
+                 WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR outcome = ?2) ORDER BY id DESC LIMIT ?3",
+                vec![filter(&source), filter(&outcome), SqlStorageValue::Integer(limit)],
+            )?
+            .to_array()?;
+        let deliveries: Vec<_> = rows
+            .into_iter()
+            .map(|r| {
+                json!({
+                    "at": UnixTime(r.at as i64).to_rfc3339(),
+                    "source": r.source,
+                    "event_id": r.event_id,
+                    "event_type": r.event_type,
+                    "outcome": r.outcome,
+                    "status": r.status as u16,
+                    "code": r.code,
+                    "message": r.message,
+                    "seq": r.seq.map(|s| s as u64),
+                })
+            })
+            .collect();
+        Reply::Json(json!({ "deliveries": deliveries })).into_response()
+    }
+
+    fn health(&self) -> Result<Response> {
+        #[derive(Deserialize)]
+        struct Counts {
+            events: f64,
+            documents: f64,
+        }
+        let sql = self.sql();
+        let counts: Counts = sql
+            .exec("SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM documents) AS documents", None)?
+            .one()?;
+        Reply::Json(json!({
+            "events": counts.events as u64,
+            "documents": counts.documents as u64,
+            "subscribers": self.state.get_websockets().len(),
+            "seq": self.head()?,
+            "database_bytes": sql.database_size(),
+        }))
+        .into_response()
     }
 }
 
 impl DurableObject for Feed {
-    fn new(state: State, _env: Env) -> Self {
-        Self { state }
+    fn new(state: State, env: Env) -> Self {
+        let raw = state._inner();
+        let storage = js_sys::Reflect::get(&raw, &JsValue::from_str("storage")).unwrap_or(JsValue::UNDEFINED);
+        let state = State::from(raw);
+        // Pings are answered by the runtime without waking the object.
+        if let Ok(pair) = WebSocketRequestResponsePair::new("ping", "pong") {
+            state.set_websocket_auto_response(&pair);
+        }
+        Self { state, storage, env, live: RefCell::new(Live::default()) }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let sql = self.state.storage().sql();
-        sql.exec(SCHEMA, None)?;
+        self.ensure_schema()?;
         match req.path().as_str() {
-            "/health" => Response::from_json(&FeedHealth {
-                events: self.count("events")?,
-                documents: self.count("documents")?,
-                database_bytes: sql.database_size(),
-            }),
-            _ => Response::error("not found", 404),
+            "/ingest" => self.ingest(req).await,
+            "/subscribe" => self.subscribe(&req),
+            "/docs" => self.documents(&req),
+            "/deliveries" => self.deliveries(&req),
+            "/health" => self.health(),
+            _ => Reply::NotFound("no such feed route".to_owned()).into_response(),
         }
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        self.ensure_schema()?;
+        match message {
+            WebSocketIncomingMessage::String(text) => self.on_frame(&ws, &text),
+            WebSocketIncomingMessage::Binary(_) => {
+                let refusal = ServerMessage::Error {
+                    id: None,
+                    code: ErrorCode::InvalidArgument,
+                    message: "binary frames are not part of the protocol: send JSON text".to_owned(),
+                };
+                ws.send_with_str(refusal.to_json())
+            }
+        }
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> Result<()> {
+        self.forget(&ws);
+        // Echo the close, as the protocol asks; 1005/1006 are not codes one may send.
+        let code = u16::try_from(code).ok().filter(|c| *c != 1005 && *c != 1006).unwrap_or(1000);
+        let _ = ws.close(Some(code), Some(reason));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        self.forget(&ws);
+        Ok(())
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.ensure_schema()?;
+        let retention_days = config::load(&self.env).map_or(config::DEFAULT_RETENTION_DAYS, |c| c.retention_days);
+        let cutoff = now().as_millis() - i64::from(retention_days) * 24 * 60 * 60 * 1000;
+        let sql = self.sql();
+        sql.exec("DELETE FROM events WHERE received_at < ?", vec![SqlStorageValue::Integer(cutoff)])?;
+        sql.exec("DELETE FROM deliveries WHERE at < ?", vec![SqlStorageValue::Integer(cutoff)])?;
+        sql.exec(
+            "DELETE FROM deliveries WHERE id <= (SELECT max(id) FROM deliveries) - ?",
+            vec![SqlStorageValue::Integer(MAX_DELIVERY_ROWS)],
+        )?;
+        self.state.storage().set_alarm(PRUNE_EVERY).await?;
+        Response::ok("pruned")
     }
 }

@@ -1,13 +1,15 @@
 //! hookfeed's Cloudflare Worker: routes on the edge, one `Feed` Durable Object per tenant.
 //!
-//! Thin by design: every decision (signatures, events, projection, tokens, protocol) is
-//! made by `hookfeed-core`; this crate translates between the Workers platform and core.
-//! `routes` owns HTTP, `feed` the Durable Object, `config` reads sources from the
-//! environment.
+//! Thin by design: every decision (signatures, events, projection, ordering, tokens,
+//! protocol) is made by `hookfeed-core`; this crate translates between the Workers
+//! platform and core. `routes` owns HTTP, `reply` every status code, `feed` the Durable
+//! Object, `store` its SQLite, `config` the environment.
 
 mod config;
 mod feed;
+mod reply;
 mod routes;
+mod store;
 
 pub use feed::Feed;
 

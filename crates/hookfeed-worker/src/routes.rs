@@ -1,60 +1,228 @@
-//! HTTP routes. Status codes are chosen here and nowhere else.
+//! The Worker's routes: check what can be checked without state, then hand the request
+//! to the tenant's `Feed` object.
+//!
+//! ```text
+//! POST /hooks/{source}            a provider's delivery
+//! GET  /feed                      WebSocket for subscribers (token in Sec-WebSocket-Protocol or ?token=)
+//! GET  /docs/{collection}[/{id}]  documents, for clients that poll (subscriber token)
+//! GET  /deliveries                the receiving side's delivery log (admin token)
+//! GET  /healthz                   configuration and storage check
+//! ```
 
-use serde::Serialize;
+use futures_util::StreamExt;
+use hookfeed_core::token::{verify_token, TokenClaims};
+use hookfeed_core::UnixTime;
+use js_sys::Uint8Array;
 use serde_json::json;
-use worker::{Env, Request, Response, Result};
+use subtle::ConstantTimeEq;
+use wasm_bindgen::JsValue;
+use worker::{Date, Env, Headers, Method, Request, RequestInit, Response, Result, Url};
 
-use crate::config;
+use crate::config::{self, Config};
+use crate::reply::Reply;
 
 /// The Durable Object binding of the feeds.
 const FEED_BINDING: &str = "FEED";
+/// The subprotocol a browser offers beside its token, and the one the server picks.
+pub const SUBPROTOCOL: &str = "hookfeed";
+/// Internal headers from the Worker to a feed. A feed is reachable only through its
+/// binding, so these cannot come from outside.
+pub const CLIENT_HEADER: &str = "x-hookfeed-client";
+/// The verified token claims, as JSON.
+pub const CLAIMS_HEADER: &str = "x-hookfeed-claims";
 
-/// A JSON error body `{"error": {"code", "message"}}` with `status`.
-pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
-    Ok(Response::from_json(&json!({"error": {"code": code, "message": message}}))?.with_status(status))
-}
-
-#[derive(Serialize)]
-struct Health {
-    ok: bool,
-    version: &'static str,
-    sources: Vec<SourceHealth>,
-    feed: serde_json::Value,
-}
-
-#[derive(Serialize)]
-struct SourceHealth {
-    name: String,
-    scheme: &'static str,
-    tenant: String,
-    secrets: usize,
+/// Now, from the platform's clock (core never reads one).
+pub fn now() -> UnixTime {
+    UnixTime(Date::now().as_millis() as i64)
 }
 
 /// Routes one request.
 pub async fn handle(req: Request, env: Env) -> Result<Response> {
-    match (req.method(), req.path().as_str()) {
-        (worker::Method::Get, "/healthz") => healthz(&env).await,
-        _ => error(404, "not_found", "no such route: see README.md for the API"),
+    let config = match config::load(&env) {
+        Ok(config) => config,
+        Err(e) => return Reply::BadConfiguration(e.to_string()).into_response(),
+    };
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (req.method(), segments.as_slice()) {
+        (Method::Post, ["hooks", source]) => ingest(req, &env, &config, source).await,
+        (_, ["hooks", _]) => Reply::MethodNotAllowed("POST").into_response(),
+        (Method::Get, ["feed"]) => subscribe(req, &env, &config).await,
+        (Method::Get, ["docs", collection]) => documents(req, &env, &config, collection, None).await,
+        (Method::Get, ["docs", collection, id]) => documents(req, &env, &config, collection, Some(id)).await,
+        (Method::Get, ["deliveries"]) => deliveries(req, &env, &config).await,
+        (Method::Get, ["healthz"]) => healthz(&env, &config).await,
+        _ => Reply::NotFound("no such route: see README.md for the API".to_owned()).into_response(),
     }
 }
 
-/// `GET /healthz`: configuration loads, and the default tenant's feed answers from SQLite.
-async fn healthz(env: &Env) -> Result<Response> {
-    let sources = match config::sources(env) {
-        Ok(sources) => sources,
-        Err(e) => return error(500, "bad_configuration", &e.to_string()),
+fn feed(env: &Env, tenant: &str) -> Result<worker::Stub> {
+    env.durable_object(FEED_BINDING)?.id_from_name(tenant)?.get_stub()
+}
+
+fn query(req: &Request, name: &str) -> Option<String> {
+    req.url().ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// Reads the body up to `cap` bytes; `None` as soon as it is longer, without reading on.
+async fn read_capped(req: &mut Request, cap: usize) -> Result<Option<Vec<u8>>> {
+    let declared = req.headers().get("content-length")?.and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|len| len > cap) {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    let Ok(mut stream) = req.stream() else { return Ok(Some(body)) };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > cap {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// `POST /hooks/{source}`: cap the body here, then the tenant's feed rate-limits,
+/// verifies, stores and answers.
+async fn ingest(mut req: Request, env: &Env, config: &Config, source: &str) -> Result<Response> {
+    let Some(source) = config.source(source) else {
+        return Reply::UnknownSource(source.to_owned()).into_response();
     };
-    let tenant = sources.first().map_or(hookfeed_core::source::DEFAULT_TENANT, |s| s.tenant.as_str());
-    let stub = env.durable_object(FEED_BINDING)?.id_from_name(tenant)?.get_stub()?;
-    let mut feed = stub.fetch_with_str("https://feed/health").await?;
-    let feed: serde_json::Value = feed.json().await?;
-    Response::from_json(&Health {
-        ok: true,
-        version: env!("CARGO_PKG_VERSION"),
-        sources: sources
-            .iter()
-            .map(|s| SourceHealth { name: s.name.clone(), scheme: s.scheme.name(), tenant: s.tenant.clone(), secrets: s.secrets.len() })
-            .collect(),
-        feed,
-    })
+    let Some(body) = read_capped(&mut req, source.max_body_bytes).await? else {
+        worker::console_log!("rejected delivery to {}: body over {} bytes", source.name, source.max_body_bytes);
+        return Reply::TooLarge(source.max_body_bytes).into_response();
+    };
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        headers.append(&name, &value)?;
+    }
+    let client = req.headers().get("cf-connecting-ip")?.unwrap_or_else(|| "unknown".to_owned());
+    headers.set(CLIENT_HEADER, &client)?;
+    let init = RequestInit {
+        method: Method::Post,
+        headers,
+        body: Some(JsValue::from(Uint8Array::from(body.as_slice()))),
+        ..RequestInit::default()
+    };
+    let url = format!("https://feed/ingest?source={}", source.name);
+    feed(env, &source.tenant)?.fetch_with_request(Request::new_with_init(&url, &init)?).await
+}
+
+/// The subscriber token of a request: `?token=`, `Authorization: Bearer`, or an entry of
+/// `Sec-WebSocket-Protocol` (browsers cannot set headers on a WebSocket).
+fn token_of(req: &Request) -> Option<String> {
+    if let Some(token) = query(req, "token") {
+        return Some(token);
+    }
+    let headers = req.headers();
+    if let Some(token) = headers.get("authorization").ok().flatten().and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned)) {
+        return Some(token.trim().to_owned());
+    }
+    let protocols = headers.get("sec-websocket-protocol").ok().flatten()?;
+    protocols.split(',').map(str::trim).find(|p| p.starts_with("hf1.")).map(str::to_owned)
+}
+
+fn authorize(req: &Request, config: &Config) -> std::result::Result<TokenClaims, Reply> {
+    let token = token_of(req).ok_or(Reply::MissingToken(
+        "pass a subscriber token (`hookfeed token`) as ?token=, Authorization: Bearer, or a Sec-WebSocket-Protocol entry",
+    ))?;
+    let tenant = query(req, "tenant");
+    verify_token(&token, &config.token_secrets, tenant.as_deref(), now()).map_err(Reply::Token)
+}
+
+/// `GET /feed`: checks the token before the upgrade, then the tenant's feed accepts the
+/// socket with the hibernation API.
+async fn subscribe(req: Request, env: &Env, config: &Config) -> Result<Response> {
+    if !req.headers().get("upgrade")?.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+        return Reply::UpgradeRequired.into_response();
+    }
+    let claims = match authorize(&req, config) {
+        Ok(claims) => claims,
+        Err(reply) => return reply.into_response(),
+    };
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        headers.append(&name, &value)?;
+    }
+    headers.set(CLAIMS_HEADER, &serde_json::to_string(&claims)?)?;
+    let init = RequestInit { method: Method::Get, headers, ..RequestInit::default() };
+    feed(env, &claims.tenant)?.fetch_with_request(Request::new_with_init("https://feed/subscribe", &init)?).await
+}
+
+/// `GET /docs/{collection}[/{id}]`: the current documents, for clients that poll.
+async fn documents(req: Request, env: &Env, config: &Config, collection: &str, id: Option<&str>) -> Result<Response> {
+    let claims = match authorize(&req, config) {
+        Ok(claims) => claims,
+        Err(reply) => return reply.into_response(),
+    };
+    let mut url = Url::parse("https://feed/docs")?;
+    match id {
+        Some(id) => {
+            let path = match hookfeed_core::path::DocPath::new(collection, id) {
+                Ok(path) => path,
+                Err(e) => return Reply::BadRequest(e.to_string()).into_response(),
+            };
+            if let Err(e) = claims.authorize_document(&path) {
+                return Reply::Token(e).into_response();
+            }
+            url.query_pairs_mut().append_pair("path", path.as_str());
+        }
+        None => {
+            if let Err(e) = hookfeed_core::path::check_collection(collection) {
+                return Reply::BadRequest(e.to_string()).into_response();
+            }
+            if let Err(e) = claims.authorize_collection(collection) {
+                return Reply::Token(e).into_response();
+            }
+            url.query_pairs_mut().append_pair("collection", collection);
+        }
+    }
+    feed(env, &claims.tenant)?.fetch_with_str(url.as_str()).await
+}
+
+/// `GET /deliveries?tenant=&source=&limit=`: the delivery log, newest first (admin token).
+async fn deliveries(req: Request, env: &Env, config: &Config) -> Result<Response> {
+    let Some(admin) = &config.admin_token else { return Reply::AdminDisabled.into_response() };
+    let given = req.headers().get("authorization")?.and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
+    let Some(given) = given else {
+        return Reply::MissingToken("pass the ADMIN_TOKEN as Authorization: Bearer").into_response();
+    };
+    if !bool::from(given.as_bytes().ct_eq(admin.expose())) {
+        return Reply::Token(hookfeed_core::token::TokenError::Forged).into_response();
+    }
+    let tenant = query(&req, "tenant")
+        .or_else(|| config.sources.first().map(|s| s.tenant.clone()))
+        .unwrap_or_else(|| hookfeed_core::source::DEFAULT_TENANT.to_owned());
+    let mut url = Url::parse("https://feed/deliveries")?;
+    for name in ["source", "limit", "outcome"] {
+        if let Some(value) = query(&req, name) {
+            url.query_pairs_mut().append_pair(name, &value);
+        }
+    }
+    feed(env, &tenant)?.fetch_with_str(url.as_str()).await
+}
+
+/// `GET /healthz`: configuration loads, and each tenant's feed answers from SQLite.
+async fn healthz(env: &Env, config: &Config) -> Result<Response> {
+    let mut tenants: Vec<&str> = config.sources.iter().map(|s| s.tenant.as_str()).collect();
+    tenants.dedup();
+    let mut feeds = serde_json::Map::new();
+    for tenant in tenants {
+        let mut res = feed(env, tenant)?.fetch_with_str("https://feed/health").await?;
+        feeds.insert(tenant.to_owned(), res.json().await?);
+    }
+    let sources: Vec<_> = config
+        .sources
+        .iter()
+        .map(|s| json!({"name": s.name, "scheme": s.scheme.name(), "tenant": s.tenant, "secrets": s.secrets.len()}))
+        .collect();
+    Reply::Json(json!({
+        "ok": true,
+        "version": env!("CARGO_PKG_VERSION"),
+        "sources": sources,
+        "feeds": feeds,
+        "token_secret": !config.token_secrets.is_empty(),
+        "admin_api": config.admin_token.is_some(),
+    }))
+    .into_response()
 }

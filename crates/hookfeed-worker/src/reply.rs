@@ -1,0 +1,141 @@
+//! Every HTTP answer the Worker gives, and its status code: chosen here and nowhere else.
+
+use hookfeed_core::rate::RateLimited;
+use hookfeed_core::token::TokenError;
+use hookfeed_core::DeliveryError;
+use serde::Serialize;
+use serde_json::json;
+use worker::{Headers, Response, Result};
+
+/// An answer, before it becomes a [`Response`].
+#[derive(Debug)]
+pub enum Reply {
+    /// A JSON body with 200.
+    Json(serde_json::Value),
+    /// A delivery was stored, or had been already.
+    Received {
+        /// True when the event id was logged before.
+        duplicate: bool,
+        /// True when it was logged before with a different body.
+        conflict: bool,
+        /// Its seq in the log.
+        seq: u64,
+    },
+    /// No source has this name.
+    UnknownSource(String),
+    /// The body is over the source's cap.
+    TooLarge(usize),
+    /// The delivery's signature or body was refused.
+    Rejected(DeliveryError),
+    /// Too many deliveries.
+    RateLimited(RateLimited),
+    /// Storage failed: the provider should retry.
+    StorageFailed,
+    /// The configuration is unusable.
+    BadConfiguration(String),
+    /// A subscriber token was refused.
+    Token(TokenError),
+    /// No subscriber or admin token was given.
+    MissingToken(&'static str),
+    /// The request is malformed.
+    BadRequest(String),
+    /// The admin API is not enabled.
+    AdminDisabled,
+    /// No such document or route.
+    NotFound(String),
+    /// The route exists, but not for this method.
+    MethodNotAllowed(&'static str),
+    /// `/feed` without a WebSocket upgrade.
+    UpgradeRequired,
+}
+
+impl Reply {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Json(_) | Self::Received { .. } => 200,
+            Self::Rejected(DeliveryError::Event(_)) | Self::BadRequest(_) => 400,
+            Self::Rejected(_) | Self::MissingToken(_) => 401,
+            Self::Token(TokenError::OutOfScope(_) | TokenError::WrongTenant { .. }) => 403,
+            Self::Token(_) => 401,
+            Self::UnknownSource(_) | Self::NotFound(_) | Self::AdminDisabled => 404,
+            Self::MethodNotAllowed(_) => 405,
+            Self::TooLarge(_) => 413,
+            Self::UpgradeRequired => 426,
+            Self::RateLimited(_) => 429,
+            Self::BadConfiguration(_) => 500,
+            Self::StorageFailed => 503,
+        }
+    }
+
+    /// The machine-readable error code, for failures.
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Json(_) | Self::Received { .. } => "ok",
+            Self::UnknownSource(_) => "unknown_source",
+            Self::TooLarge(_) => "body_too_large",
+            Self::Rejected(e) => e.code(),
+            Self::RateLimited(_) => "rate_limited",
+            Self::StorageFailed => "storage_unavailable",
+            Self::BadConfiguration(_) => "bad_configuration",
+            Self::Token(TokenError::Expired(_)) => "token_expired",
+            Self::Token(TokenError::OutOfScope(_) | TokenError::WrongTenant { .. }) => "permission_denied",
+            Self::Token(_) => "invalid_token",
+            Self::MissingToken(_) => "missing_token",
+            Self::BadRequest(_) => "bad_request",
+            Self::AdminDisabled => "admin_disabled",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::UpgradeRequired => "upgrade_required",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Json(_) | Self::Received { .. } => String::new(),
+            Self::UnknownSource(name) => {
+                format!("no source `{name}` is configured: add it to HOOKFEED_SOURCES and set its secret")
+            }
+            Self::TooLarge(limit) => format!("body is larger than this source's {limit}-byte limit"),
+            Self::Rejected(e) => e.to_string(),
+            Self::RateLimited(e) => e.to_string(),
+            Self::StorageFailed => "storage is unavailable; nothing was stored, retry later".to_owned(),
+            Self::BadConfiguration(e) => e.clone(),
+            Self::Token(e) => e.to_string(),
+            Self::MissingToken(how) => format!("missing token: {how}"),
+            Self::BadRequest(e) | Self::NotFound(e) => e.clone(),
+            Self::AdminDisabled => "the admin API is disabled: set the ADMIN_TOKEN secret to enable it".to_owned(),
+            Self::MethodNotAllowed(allowed) => format!("method not allowed: use {allowed}"),
+            Self::UpgradeRequired => "GET /feed is a WebSocket endpoint: connect with a WebSocket client".to_owned(),
+        }
+    }
+
+    /// The response.
+    pub fn into_response(self) -> Result<Response> {
+        let status = self.status();
+        let mut response = match &self {
+            Self::Json(body) => Response::from_json(body)?,
+            Self::Received { duplicate, conflict, seq } => {
+                #[derive(Serialize)]
+                struct Received {
+                    received: bool,
+                    duplicate: bool,
+                    #[serde(skip_serializing_if = "std::ops::Not::not")]
+                    conflict: bool,
+                    seq: u64,
+                }
+                Response::from_json(&Received { received: true, duplicate: *duplicate, conflict: *conflict, seq: *seq })?
+            }
+            _ => Response::from_json(&json!({"error": {"code": self.code(), "message": self.message()}}))?,
+        };
+        let headers: &mut Headers = response.headers_mut();
+        match &self {
+            Self::RateLimited(limited) => headers.set("Retry-After", &limited.retry_after_secs.to_string())?,
+            Self::StorageFailed => headers.set("Retry-After", "30")?,
+            Self::MethodNotAllowed(allowed) => headers.set("Allow", allowed)?,
+            Self::Token(_) | Self::MissingToken(_) => headers.set("WWW-Authenticate", "Bearer")?,
+            _ => {}
+        }
+        Ok(response.with_status(status))
+    }
+}

@@ -1,0 +1,232 @@
+//! The feed's SQLite: schema, core's [`FeedStore`] over it, and its transactions.
+
+use hookfeed_core::fanout::StoredDoc;
+use hookfeed_core::ledger::{FeedStore, LogEntry, LoggedEvent, Seq};
+use hookfeed_core::path::DocPath;
+use hookfeed_core::projection::DocumentState;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Deserialize;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{SqlStorage, SqlStorageValue};
+
+/// The tables a feed keeps; `IF NOT EXISTS` makes applying it idempotent.
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    ordered_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    path TEXT,
+    UNIQUE (source, event_id)
+);
+CREATE INDEX IF NOT EXISTS events_by_received_at ON events (received_at);
+CREATE TABLE IF NOT EXISTS documents (
+    path TEXT PRIMARY KEY,
+    collection TEXT NOT NULL,
+    data TEXT NOT NULL,
+    clocks TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_by_collection ON documents (collection, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    event_id TEXT,
+    event_type TEXT,
+    outcome TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    code TEXT,
+    message TEXT,
+    seq INTEGER
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_at ON deliveries (at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+";
+
+/// Core's storage trait over the feed's SQLite.
+pub struct SqlFeedStore<'a> {
+    sql: &'a SqlStorage,
+}
+
+impl<'a> SqlFeedStore<'a> {
+    /// A store over `sql`.
+    pub fn new(sql: &'a SqlStorage) -> Self {
+        Self { sql }
+    }
+}
+
+#[derive(Deserialize)]
+struct EventRow {
+    seq: f64,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+struct DocRow {
+    data: String,
+    clocks: String,
+}
+
+#[derive(Deserialize)]
+struct SeqRow {
+    seq: f64,
+}
+
+fn text(s: &str) -> SqlStorageValue {
+    SqlStorageValue::String(s.to_owned())
+}
+
+fn int(n: i64) -> SqlStorageValue {
+    SqlStorageValue::Integer(n)
+}
+
+fn json_error(e: serde_json::Error) -> worker::Error {
+    worker::Error::RustError(format!("stored JSON is unreadable: {e}"))
+}
+
+impl FeedStore for SqlFeedStore<'_> {
+    type Error = worker::Error;
+
+    fn find_event(&mut self, source: &str, event_id: &str) -> worker::Result<Option<LoggedEvent>> {
+        let rows: Vec<EventRow> = self
+            .sql
+            .exec("SELECT seq, digest FROM events WHERE source = ? AND event_id = ?", vec![text(source), text(event_id)])?
+            .to_array()?;
+        Ok(rows.into_iter().next().map(|r| LoggedEvent { seq: r.seq as Seq, digest: r.digest }))
+    }
+
+    fn append_event(&mut self, entry: &LogEntry<'_>) -> worker::Result<Seq> {
+        let row: SeqRow = self
+            .sql
+            .exec(
+                "INSERT INTO events (source, event_id, event_type, ordered_at, received_at, digest, raw, path)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                vec![
+                    text(entry.source),
+                    text(entry.event_id),
+                    text(entry.event_type),
+                    int(entry.ordered_at.as_millis()),
+                    int(entry.received_at.as_millis()),
+                    text(&entry.digest),
+                    SqlStorageValue::Blob(entry.raw.to_vec()),
+                    entry.path.map_or(SqlStorageValue::Null, |p| text(p.as_str())),
+                ],
+            )?
+            .one()?;
+        Ok(row.seq as Seq)
+    }
+
+    fn load_document(&mut self, path: &DocPath) -> worker::Result<Option<DocumentState>> {
+        let rows: Vec<DocRow> =
+            self.sql.exec("SELECT data, clocks FROM documents WHERE path = ?", vec![text(path.as_str())])?.to_array()?;
+        rows.into_iter()
+            .next()
+            .map(|r| {
+                Ok(DocumentState {
+                    data: serde_json::from_str(&r.data).map_err(json_error)?,
+                    clocks: serde_json::from_str(&r.clocks).map_err(json_error)?,
+                })
+            })
+            .transpose()
+    }
+
+    fn save_document(&mut self, path: &DocPath, state: &DocumentState, seq: Seq) -> worker::Result<()> {
+        self.sql.exec(
+            "INSERT INTO documents (path, collection, data, clocks, seq) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (path) DO UPDATE SET data = excluded.data, clocks = excluded.clocks, seq = excluded.seq",
+            vec![
+                text(path.as_str()),
+                text(path.collection()),
+                text(&serde_json::to_string(&state.data)?),
+                text(&serde_json::to_string(&state.clocks)?),
+                int(seq as i64),
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct StoredRow {
+    path: String,
+    data: String,
+    seq: f64,
+}
+
+/// The stored documents of one path, or of a collection (changed after `since`, if given).
+pub fn read_documents(sql: &SqlStorage, path: Option<&DocPath>, collection: &str, since: Option<Seq>) -> worker::Result<Vec<StoredDoc>> {
+    let rows: Vec<StoredRow> = match path {
+        Some(path) => sql.exec("SELECT path, data, seq FROM documents WHERE path = ?", vec![text(path.as_str())])?,
+        None => sql.exec(
+            "SELECT path, data, seq FROM documents WHERE collection = ? AND seq > ? ORDER BY path",
+            vec![text(collection), int(since.unwrap_or(0) as i64)],
+        )?,
+    }
+    .to_array()?;
+    rows.into_iter()
+        .filter_map(|r| {
+            let path = r.path.parse().ok()?;
+            Some(serde_json::from_str(&r.data).map(|data| StoredDoc { path, data, seq: r.seq as Seq }).map_err(json_error))
+        })
+        .collect()
+}
+
+/// The feed's latest seq: of the log, or of a document (the log may have been pruned).
+pub fn head_seq(sql: &SqlStorage) -> worker::Result<Seq> {
+    let row: SeqRow = sql
+        .exec(
+            "SELECT max(coalesce((SELECT max(seq) FROM events), 0), coalesce((SELECT max(seq) FROM documents), 0)) AS seq",
+            None,
+        )?
+        .one()?;
+    Ok(row.seq as Seq)
+}
+
+/// A fresh socket id, from a counter that survives restarts.
+pub fn next_socket_id(sql: &SqlStorage) -> worker::Result<u64> {
+    #[derive(Deserialize)]
+    struct Value {
+        value: f64,
+    }
+    let row: Value = sql
+        .exec(
+            "INSERT INTO meta (key, value) VALUES ('next_socket_id', 1)
+             ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value",
+            None,
+        )?
+        .one()?;
+    Ok(row.value as u64)
+}
+
+/// Runs `body` in one SQLite transaction (`storage.transactionSync`): an error rolls back
+/// every write it made. `body` must own what it uses: the platform keeps the callback.
+pub fn transaction<T: 'static>(
+    storage: &JsValue,
+    body: impl FnOnce() -> worker::Result<T> + 'static,
+) -> worker::Result<T> {
+    let transaction_sync: js_sys::Function =
+        js_sys::Reflect::get(storage, &JsValue::from_str("transactionSync"))?.dyn_into()?;
+    let result: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
+    let slot = result.clone();
+    let closure = Closure::once(move || -> Result<JsValue, JsValue> {
+        match body() {
+            Ok(value) => {
+                *slot.borrow_mut() = Some(value);
+                Ok(JsValue::UNDEFINED)
+            }
+            // Throwing is what makes transactionSync roll back.
+            Err(e) => Err(JsValue::from(e)),
+        }
+    });
+    transaction_sync.call1(storage, closure.as_ref())?;
+    let value = result.borrow_mut().take();
+    value.ok_or_else(|| worker::Error::RustError("transaction produced no result".to_owned()))
+}
