@@ -25,15 +25,17 @@ export function freePort() {
 
 /**
  * Runs `wrangler dev` until `stop()`. Resolves once `/healthz` answers 200.
- * @param {{ persistTo?: string, timeoutMs?: number }} [options]
+ * `vars` override wrangler.toml vars and .dev.vars (`--var NAME:value`), e.g. extra sources.
+ * @param {{ persistTo?: string, vars?: Record<string, string>, timeoutMs?: number }} [options]
  */
-export async function startEdge({ persistTo = mkdtempSync(join(tmpdir(), "hookfeed-state-")), timeoutMs = 300_000 } = {}) {
+export async function startEdge({ persistTo = mkdtempSync(join(tmpdir(), "hookfeed-state-")), vars = {}, timeoutMs = 300_000 } = {}) {
   const port = await freePort();
   const inspectorPort = await freePort();
   const child = spawn(
     join(BIN, "wrangler"),
     ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
-      "--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", "info"],
+      "--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", "info",
+      ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`])],
     {
       cwd: ROOT,
       detached: true,

@@ -1,0 +1,95 @@
+// Signs deliveries the way each provider documents it, independently of hookfeed-core's
+// Rust signing: the end-to-end tests then prove both sides agree.
+
+import { createHmac, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { ROOT } from "./edge.mjs";
+
+/** The demo secrets of .dev.vars.example, by variable name. */
+export const DEMO = Object.fromEntries(
+  readFileSync(join(ROOT, ".dev.vars.example"), "utf8")
+    .split("\n")
+    .map((line) => line.match(/^([A-Z_]+)="?([^"]*)"?$/))
+    .filter(Boolean)
+    .map((m) => [m[1], m[2]]),
+);
+
+const hmac = (key, ...parts) => {
+  const mac = createHmac("sha256", key);
+  for (const part of parts) mac.update(part);
+  return mac.digest();
+};
+
+/** A fresh event id. */
+export const eventId = () => `evt_${randomBytes(12).toString("hex")}`;
+
+/** Unix seconds now. */
+export const nowSecs = () => Math.floor(Date.now() / 1000);
+
+/**
+ * Headers for `body` (a string) under `scheme`, as its provider sends them.
+ * @param {"percify"|"twin-actor"|"standard-webhooks"|"stripe"|"github"} scheme
+ */
+export function sign(scheme, secret, body, { id = "evt_test", type = "test", t = nowSecs() } = {}) {
+  switch (scheme) {
+    case "percify":
+      return { "X-Percify-Signature": hmac(secret, body).toString("hex") };
+    case "twin-actor":
+      return {
+        "X-Webhook-Signature": `t=${t},v1=${hmac(secret, `${t}.`, body).toString("hex")}`,
+        "X-Webhook-ID": id,
+        "X-Webhook-Event": type,
+      };
+    case "standard-webhooks": {
+      const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+      return {
+        "webhook-id": id,
+        "webhook-timestamp": String(t),
+        "webhook-signature": `v1,${hmac(key, `${id}.${t}.`, body).toString("base64")}`,
+      };
+    }
+    case "stripe":
+      return { "Stripe-Signature": `t=${t},v1=${hmac(secret, `${t}.`, body).toString("hex")}` };
+    case "github":
+      return {
+        "X-Hub-Signature-256": `sha256=${hmac(secret, body).toString("hex")}`,
+        "X-GitHub-Delivery": id,
+        "X-GitHub-Event": type,
+      };
+    default:
+      throw new Error(`unknown scheme ${scheme}`);
+  }
+}
+
+/** A Twin.Actor project event body (as its docs show), created `createdSecs`. */
+export function twinActorEvent(type, data, { id = eventId(), createdSecs = nowSecs() } = {}) {
+  return { id, type, created_at: new Date(createdSecs * 1000).toISOString(), data };
+}
+
+/**
+ * POSTs a signed delivery to `edge`'s `/hooks/{source}`. Returns status, headers and JSON.
+ * `body` may be an object (serialised once) or a string sent byte for byte.
+ */
+export async function deliver(edge, source, scheme, secret, body, { headers = {}, t } = {}) {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const parsed = typeof body === "string" ? {} : body;
+  const signed = sign(scheme, secret, text, { id: parsed.id ?? "evt_test", type: parsed.type ?? "test", t });
+  const res = await fetch(`${edge.url}/hooks/${source}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...signed, ...headers },
+    body: text,
+  });
+  const raw = await res.text();
+  let json;
+  try { json = JSON.parse(raw); } catch { json = raw; }
+  return { status: res.status, headers: res.headers, body: json };
+}
+
+/** A subscriber token in hookfeed's format (`hf1.<claims>.<mac>`), minted like a backend would. */
+export function mintToken({ tenant = "demo", scopes = ["*"], ttlSecs = 3600, secret = DEMO.TOKEN_SECRET } = {}) {
+  const claims = Buffer.from(JSON.stringify({ tenant, scopes, exp: nowSecs() + ttlSecs })).toString("base64url");
+  const signed = `hf1.${claims}`;
+  return `${signed}.${hmac(secret, signed).toString("base64url")}`;
+}
