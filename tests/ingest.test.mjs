@@ -2,10 +2,14 @@
 // dedup, reordering, and the delivery log.
 
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 
 import { withSources } from "./support/config.mjs";
-import { startEdge } from "./support/edge.mjs";
+import { ROOT, startEdge } from "./support/edge.mjs";
 import { DEMO, deliver, eventId, mintToken, nowSecs, sign, twinActorEvent } from "./support/sign.mjs";
 
 const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
@@ -58,6 +62,23 @@ describe("ingest: POST /hooks/{source}", () => {
     const job = (await documentOf(edge, `jobs/job_${project}`)).body.data;
     assert.equal(job.status, "completed");
     assert.equal(job.progress, 100);
+  });
+
+  it("accepts what the CLI sends for every known event type of both providers", async () => {
+    // npm test builds the CLI in its cargo step; the CLI signs with hookfeed-core's Rust signer.
+    const cli = join(ROOT, "target/debug/hookfeed");
+    assert.ok(existsSync(cli), "target/debug/hookfeed is missing: run cargo build -p hookfeed-cli");
+    const run = (...args) => promisify(execFile)(cli, args, { cwd: ROOT });
+    for (const source of ["twin-actor", "percify"]) {
+      const { stdout } = await run("events", "--scheme", source);
+      const types = stdout.trim().split("\n");
+      assert.ok(types.length >= 8, `${source}: ${types}`);
+      for (const type of types) {
+        const { stdout: out } = await run("send", "--source", source, "--event", type, "--url", edge.url, "--json");
+        const result = JSON.parse(out);
+        assert.equal(result.status, 200, `${source} ${type}: ${out}`);
+      }
+    }
   });
 
   it("answers a duplicate with duplicate: true and the first seq, and changes nothing", async () => {

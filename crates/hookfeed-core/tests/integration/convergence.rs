@@ -182,3 +182,45 @@ fn a_late_older_event_is_logged_but_overwrites_nothing_newer() {
     // arrival order, or replicas would diverge.
     assert_eq!(doc["current_scene"], json!(2));
 }
+
+/// A store whose document writes fail, as a full or unavailable disk would.
+struct FailingStore(MemoryStore);
+
+impl hookfeed_core::ledger::FeedStore for FailingStore {
+    type Error = &'static str;
+
+    fn find_event(&mut self, source: &str, id: &str) -> Result<Option<hookfeed_core::ledger::LoggedEvent>, Self::Error> {
+        Ok(self.0.find_event(source, id).unwrap_or(None))
+    }
+
+    fn append_event(&mut self, entry: &hookfeed_core::ledger::LogEntry<'_>) -> Result<u64, Self::Error> {
+        Ok(self.0.append_event(entry).unwrap_or(0))
+    }
+
+    fn load_document(
+        &mut self,
+        path: &hookfeed_core::path::DocPath,
+    ) -> Result<Option<hookfeed_core::projection::DocumentState>, Self::Error> {
+        Ok(self.0.load_document(path).unwrap_or(None))
+    }
+
+    fn save_document(
+        &mut self,
+        _: &hookfeed_core::path::DocPath,
+        _: &hookfeed_core::projection::DocumentState,
+        _: u64,
+    ) -> Result<(), Self::Error> {
+        Err("disk full")
+    }
+}
+
+#[test]
+fn a_storage_failure_is_reported_not_acknowledged() {
+    let specs = [Spec { event_type: "project.completed", project: 1, created_offset: 0, progress: 0 }];
+    let deliveries = deliver(&specs);
+    let rules = source(Scheme::TwinActor, "s").rules;
+    let mut store = FailingStore(MemoryStore::default());
+    // The caller (the Worker) runs ingest in one transaction and answers 503 on this error,
+    // so the log row appended before the failure is rolled back with it.
+    assert_eq!(ingest(&mut store, &deliveries[0], &rules), Err("disk full"));
+}
