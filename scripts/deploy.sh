@@ -3,6 +3,6 @@
 # and every SECRET_<SOURCE> and TOKEN_SECRET set with `wrangler secret put`).
 source "$(dirname "$0")/lib.sh"
 bootstrap
-bash scripts/build-worker.sh
+bash scripts/build.sh
 step "Deploying with wrangler deploy"
 exec wrangler deploy "$@"

@@ -9,10 +9,11 @@ ensure_chromium
 step "Native tests: hookfeed-core and hookfeed-cli (cargo test)"
 cargo test --workspace --exclude hookfeed-worker --exclude hookfeed-web --exclude hookfeed-bench-wasm
 
-step "Checking the wasm crates build (hookfeed-web)"
-cargo build -p hookfeed-web --target wasm32-unknown-unknown --release
+step "Browser module internals in headless Chromium (wasm-bindgen-test)"
+CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$CARGO_BIN/wasm-bindgen-test-runner" \
+  cargo test -p hookfeed-web --target wasm32-unknown-unknown
 
-bash scripts/build-worker.sh
+bash scripts/build.sh
 
 step "End-to-end tests: wrangler dev + headless Chromium (node --test)"
 node --test --test-concurrency=1 "tests/*.test.mjs"

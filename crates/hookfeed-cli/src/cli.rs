@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+use hookfeed_core::path::{check_collection, DocPath};
+use hookfeed_core::query::{Filter, FilterOp};
 use hookfeed_core::source::DEFAULT_TENANT;
 use hookfeed_core::Scheme;
 use serde_json::Value;
@@ -11,14 +13,15 @@ use serde_json::Value;
 /// The server `npm run dev` starts.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8787";
 
-/// `hookfeed`: test deliveries and subscriber tokens for a hookfeed server.
+/// `hookfeed`: test deliveries, subscriber tokens and a live tail for a hookfeed server.
 #[derive(Debug, Parser)]
 #[command(
     name = "hookfeed",
     version,
-    about = "Sign and send test webhook deliveries, mint subscriber tokens",
+    about = "Sign and send test webhook deliveries, mint subscriber tokens, tail a feed",
     long_about = "Sign and send test webhook deliveries of every known event type to a hookfeed \
-server, print the signature headers a provider would send, and mint subscriber tokens.\n\n\
+server, print the signature headers a provider would send, mint subscriber tokens, and tail \
+a feed's changes live.\n\n\
 Secrets come from --secret, the environment, or .dev.vars / .dev.vars.example in the \
 current directory, the same files `npm run dev` reads.",
     after_help = "\
@@ -27,6 +30,7 @@ Examples:
   hookfeed send --source percify --event video.completed --tamper      # expect 401
   hookfeed sign --scheme stripe --secret whsec_test < body.json
   hookfeed token --tenant demo --scope 'projects/*' --ttl 1h
+  hookfeed tail --doc projects/42
   hookfeed events --scheme twin-actor"
 )]
 pub struct Cli {
@@ -44,6 +48,10 @@ pub enum Command {
     Sign(SignArgs),
     /// Mint a subscriber token for GET /feed.
     Token(TokenArgs),
+    /// Watch a feed over WebSocket and print its changes as they happen.
+    // A variant's doc comment resets `long_about`, so the long text is set here.
+    #[command(long_about = TAIL_LONG_ABOUT)]
+    Tail(TailArgs),
     /// List the known event types of each scheme (the values of --event).
     Events(EventsArgs),
 }
@@ -226,6 +234,91 @@ pub struct TokenArgs {
     pub secret: Option<String>,
 }
 
+/// `hookfeed tail --help`.
+const TAIL_LONG_ABOUT: &str = "Subscribe to the feed at {url}/feed over WebSocket and print its changes as they \
+happen, like `tail -f`: first each target's current documents, then one line per change.\n\n\
+Targets: --doc and --collection (repeatable; --where filters every --collection). With neither, \
+tail watches everything it can: every collection the built-in projection rules write \
+(projects, voice_clones, account, avatars, videos, audio, voices, users), or, with --token, \
+what that token grants.\n\n\
+Token: --token, else $HOOKFEED_TOKEN, else tail mints one from TOKEN_SECRET for --tenant, \
+scoped to what it watches (`*` when watching everything), valid 1 h and minted anew for \
+every reconnect.\n\n\
+A dropped connection is retried with backoff (0.5 s doubling to 10 s, with jitter) and \
+resumed after the last seq seen, so no change is missed or printed twice; changes made while \
+away print as `changed`. Ctrl-C exits 0. Exits 1 when the server refuses the token, when \
+every listen is refused, or when --timeout passes before --max-events changes.";
+
+/// `hookfeed tail`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Output:
+  snapshot projects/42 {\"progress\":40,\"status\":\"processing\"}
+  snapshot videos: (no documents yet)
+  12:04:05 modified projects/42 status=completed progress=100 final_video_url=https://…
+  error permission-denied: token does not grant `users/*`      (on stderr)
+
+Examples:
+  hookfeed tail --tenant demo                          # everything `npm run dev` feeds
+  hookfeed tail --tenant demo --doc projects/42
+  hookfeed tail --collection projects --where status==processing --where 'progress>=50'
+  hookfeed tail --token \"$TOKEN\" --json | jq .         # one server frame per line
+  hookfeed tail --doc projects/42 --max-events 1 --timeout 60   # wait for one change
+
+Filters (--where): FIELD==VALUE, also != < <= > >=; FIELD in A,B; FIELD not-in A,B;
+FIELD array-contains V; FIELD array-contains-any A,B. Values are JSON when they parse
+(50, true, \"42\"), else strings.
+
+Secret: --secret, else $TOKEN_SECRET, else TOKEN_SECRET from .dev.vars, then
+.dev.vars.example (only needed without --token).")]
+pub struct TailArgs {
+    /// A document to watch (repeatable): `projects/42`.
+    #[arg(long = "doc", value_name = "PATH", value_parser = parse_doc)]
+    pub docs: Vec<DocPath>,
+
+    /// A collection to watch (repeatable): `projects`.
+    #[arg(long = "collection", value_name = "NAME", value_parser = parse_collection)]
+    pub collections: Vec<String>,
+
+    /// Only documents of the --collection(s) that match (repeatable; all must hold):
+    /// `status==processing`, `progress>=50`, `status in failed,completed`.
+    #[arg(long = "where", value_name = "FILTER", requires = "collections", value_parser = parse_where)]
+    pub filters: Vec<Filter>,
+
+    /// Start after this seq: print only what changed after it, then follow.
+    #[arg(long, value_name = "SEQ")]
+    pub since: Option<u64>,
+
+    /// Print each server frame verbatim, one JSON object per line (for scripts).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit 0 after N changes (change frames, and documents in a resume snapshot).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events: Option<u64>,
+
+    /// Stop after this long: seconds, or a number with s, m or h (exit 1 if --max-events
+    /// changes have not arrived by then, else 0).
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
+
+    /// A subscriber token (`hookfeed token`) [default: minted from TOKEN_SECRET].
+    #[arg(long, value_name = "TOKEN", env = "HOOKFEED_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// The token signing secret (the server's TOKEN_SECRET), to mint a token without --token.
+    #[arg(long, value_name = "SECRET", env = "TOKEN_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// The tenant (feed) a minted token is for.
+    #[arg(long, value_name = "TENANT", default_value = DEFAULT_TENANT)]
+    pub tenant: String,
+
+    /// The hookfeed server (http://, or ws://); tail connects to ws://HOST/feed.
+    #[arg(long, value_name = "URL", env = "HOOKFEED_URL", hide_env_values = true, default_value = DEFAULT_URL)]
+    pub url: String,
+}
+
 /// `hookfeed events`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -254,6 +347,88 @@ pub fn parse_override(text: &str) -> Result<(String, Value), String> {
     }
     let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
     Ok((key.to_owned(), value))
+}
+
+/// Parses `--doc`: a document path `collection/id`.
+pub fn parse_doc(text: &str) -> Result<DocPath, String> {
+    text.trim().parse().map_err(|e| format!("{e}, e.g. --doc projects/42 (for a whole collection, use --collection)"))
+}
+
+/// Parses `--collection`: a collection name.
+pub fn parse_collection(text: &str) -> Result<String, String> {
+    let name = text.trim().trim_end_matches("/*");
+    check_collection(name).map_err(|e| format!("{e}, e.g. --collection projects (for one document, use --doc)"))?;
+    Ok(name.to_owned())
+}
+
+/// Parses `--where`: `FIELD==VALUE` (also `!=`, `<`, `<=`, `>`, `>=`, and `=` for `==`), or
+/// `FIELD in A,B`, `not-in`, `array-contains`, `array-contains-any` with spaces around the
+/// operator. Values are JSON when they parse, else strings; list operators split on commas
+/// unless the value is a JSON array.
+pub fn parse_where(text: &str) -> Result<Filter, String> {
+    let invalid = || {
+        format!(
+            "`{text}` is not a filter: write FIELD==VALUE (or != < <= > >=), or FIELD in A,B (also not-in, \
+array-contains, array-contains-any), e.g. --where status==processing"
+        )
+    };
+    let words = [
+        (" not-in ", FilterOp::NotIn),
+        (" array-contains-any ", FilterOp::ArrayContainsAny),
+        (" array-contains ", FilterOp::ArrayContains),
+        (" in ", FilterOp::In),
+    ];
+    let (field, op, raw) = match words.into_iter().find_map(|(word, op)| text.split_once(word).map(|(f, v)| (f, op, v)))
+    {
+        Some(found) => found,
+        None => {
+            let at = text.find(['=', '!', '<', '>']).ok_or_else(invalid)?;
+            let (field, rest) = text.split_at(at);
+            let (op, len) = [("==", FilterOp::Eq), ("!=", FilterOp::Ne), ("<=", FilterOp::Le), (">=", FilterOp::Ge)]
+                .into_iter()
+                .chain([("<", FilterOp::Lt), (">", FilterOp::Gt), ("=", FilterOp::Eq)])
+                .find(|(symbol, _)| rest.starts_with(symbol))
+                .map(|(symbol, op)| (op, symbol.len()))
+                .ok_or_else(invalid)?;
+            (field, op, &rest[len..])
+        }
+    };
+    let field = field.trim();
+    if field.is_empty() || field.contains(char::is_whitespace) || field.split('.').any(str::is_empty) {
+        return Err(invalid());
+    }
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(invalid());
+    }
+    let scalar = |text: &str| serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
+    let value = match op {
+        FilterOp::In | FilterOp::NotIn | FilterOp::ArrayContainsAny => match serde_json::from_str(raw) {
+            Ok(Value::Array(list)) => Value::Array(list),
+            _ => Value::Array(raw.split(',').map(|item| scalar(item.trim())).collect()),
+        },
+        _ => scalar(raw),
+    };
+    Ok(Filter { field: field.to_owned(), op, value })
+}
+
+/// Parses `--timeout`: seconds (fractions allowed), or a number with s, m or h.
+pub fn parse_timeout(text: &str) -> Result<f64, String> {
+    let invalid =
+        || format!("`{text}` is not a timeout: use seconds (30, 0.5) or a number with s, m or h (90s, 5m, 1h)");
+    let trimmed = text.trim();
+    let (number, scale) = match trimmed.char_indices().last() {
+        Some((at, 's')) => (&trimmed[..at], 1.0),
+        Some((at, 'm')) => (&trimmed[..at], 60.0),
+        Some((at, 'h')) => (&trimmed[..at], 3600.0),
+        _ => (trimmed, 1.0),
+    };
+    let secs = number.parse::<f64>().map_err(|_| invalid())? * scale;
+    if secs.is_finite() && secs > 0.0 && secs <= 1e9 {
+        Ok(secs)
+    } else {
+        Err(invalid())
+    }
 }
 
 /// Parses a duration: `3600`, `90s`, `15m`, `1h`, `7d`, into seconds (at least 1).
@@ -304,6 +479,47 @@ mod tests {
         assert_eq!(parse_ttl("7d"), Ok(604_800));
         for bad in ["", "h", "1w", "-5", "1.5h", "0", "0s", "99999999999999999999d"] {
             assert!(parse_ttl(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn where_filters_take_symbols_glued_and_words_spaced() {
+        let f = |text| parse_where(text).map(|f| (f.field, f.op, f.value));
+        assert_eq!(f("status==processing"), Ok(("status".into(), FilterOp::Eq, Value::from("processing"))));
+        assert_eq!(f("status=processing"), Ok(("status".into(), FilterOp::Eq, Value::from("processing"))));
+        assert_eq!(f("progress >= 50"), Ok(("progress".into(), FilterOp::Ge, Value::from(50))));
+        assert_eq!(f("progress<50"), Ok(("progress".into(), FilterOp::Lt, Value::from(50))));
+        assert_eq!(f("error.code!=\"42\""), Ok(("error.code".into(), FilterOp::Ne, Value::from("42"))));
+        assert_eq!(
+            f("status in failed,completed"),
+            Ok(("status".into(), FilterOp::In, serde_json::json!(["failed", "completed"])))
+        );
+        assert_eq!(
+            f("status not-in [\"failed\"]"),
+            Ok(("status".into(), FilterOp::NotIn, serde_json::json!(["failed"])))
+        );
+        assert_eq!(f("tags array-contains hd"), Ok(("tags".into(), FilterOp::ArrayContains, Value::from("hd"))));
+        assert_eq!(
+            f("tags array-contains-any hd,4k"),
+            Ok(("tags".into(), FilterOp::ArrayContainsAny, serde_json::json!(["hd", "4k"])))
+        );
+        for bad in ["status", "==x", "status==", "a b==1", "a..b==1", "status ~ x"] {
+            assert!(parse_where(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn targets_and_timeouts_are_checked_when_parsed() {
+        assert_eq!(parse_doc("projects/42").map(|p| p.to_string()), Ok("projects/42".into()));
+        assert!(parse_doc("projects").is_err());
+        assert_eq!(parse_collection("projects"), Ok("projects".into()));
+        assert_eq!(parse_collection("projects/*"), Ok("projects".into()));
+        assert!(parse_collection("projects/42").is_err());
+        assert_eq!(parse_timeout("30"), Ok(30.0));
+        assert_eq!(parse_timeout("0.5"), Ok(0.5));
+        assert_eq!(parse_timeout("2m"), Ok(120.0));
+        for bad in ["", "0", "-1", "x", "1d", "NaN", "inf"] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?} accepted");
         }
     }
 

@@ -1,4 +1,5 @@
-//! The CLI's impure inputs: the system clock and fresh event ids. Core never reads either.
+//! The CLI's impure inputs: the system clock, the local time zone, fresh event ids and
+//! retry jitter. Core never reads any of them.
 
 use std::collections::hash_map::RandomState;
 use std::fmt::Write as _;
@@ -39,6 +40,28 @@ pub fn fresh_event_id() -> String {
     id
 }
 
+/// A number in `[0, 1)` to jitter retry delays with; not cryptographic, like the ids.
+pub fn jitter() -> f64 {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u128(nanos);
+    // The top 53 bits, as a fraction.
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The local time zone's offset from UTC in seconds, or 0 (UTC) when it cannot be read.
+///
+/// Call it while the process has one thread: on Unix the zone is read safely only then.
+pub fn local_offset_secs() -> i64 {
+    time::UtcOffset::current_local_offset().map_or(0, |offset| i64::from(offset.whole_seconds()))
+}
+
+/// `HH:MM:SS` of `at`, `offset_secs` east of UTC.
+pub fn time_of_day(at: UnixTime, offset_secs: i64) -> String {
+    let secs = at.as_secs().saturating_add(offset_secs).rem_euclid(24 * 60 * 60);
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +74,18 @@ mod tests {
         assert!(a.starts_with("evt_"));
         assert!(a[4..].bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn jitter_is_a_fraction_and_times_of_day_wrap_at_midnight() {
+        for _ in 0..100 {
+            let j = jitter();
+            assert!((0.0..1.0).contains(&j), "{j}");
+        }
+        // 2023-11-14T22:13:20Z
+        let at = UnixTime::from_secs(1_700_000_000);
+        assert_eq!(time_of_day(at, 0), "22:13:20");
+        assert_eq!(time_of_day(at, 2 * 3600), "00:13:20");
+        assert_eq!(time_of_day(at, -5 * 3600), "17:13:20");
     }
 }

@@ -126,6 +126,60 @@ pub enum CliError {
         /// Why.
         reason: String,
     },
+    /// `tail --url https://…`: the WebSocket would need TLS.
+    #[error("`{0}` needs TLS (wss://), which this build of hookfeed lacks: tail a local server over plain http, e.g. --url http://127.0.0.1:8787 (`npm run dev`)")]
+    TlsUnsupported(String),
+    /// `tail --url` that is no http:// or ws:// URL.
+    #[error("`{0}` is not an http:// or ws:// URL: pass the server's address, e.g. --url http://127.0.0.1:8787")]
+    BadFeedUrl(String),
+    /// The first WebSocket connection failed after reaching the server.
+    #[error("could not open the feed at {url}: {reason} (is {url} a hookfeed server? `npm run dev` serves one at ws://127.0.0.1:8787/feed)")]
+    FeedConnect {
+        /// The feed's ws:// URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server answered the WebSocket upgrade with an HTTP error.
+    #[error("the server refused the WebSocket with {status}: {message}{hint}")]
+    FeedRefused {
+        /// Status code and reason phrase.
+        status: String,
+        /// The server's message (its `error.code: error.message`), or the body.
+        message: String,
+        /// What to do, starting with `: ` or `; `.
+        hint: String,
+    },
+    /// Every listen of `tail` was refused with an error frame.
+    #[error("every listen was refused (last: {code}: {message}){hint}")]
+    ListensRefused {
+        /// The last error's code (`permission-denied`).
+        code: String,
+        /// The last error's message.
+        message: String,
+        /// What to do, starting with `: `.
+        hint: String,
+    },
+    /// The feed refused the connection itself with an error frame (no listen id).
+    #[error("the feed refused the connection ({code}: {message}){hint}")]
+    FeedError {
+        /// The error's code.
+        code: String,
+        /// The error's message.
+        message: String,
+        /// What to do, starting with `: `.
+        hint: String,
+    },
+    /// `tail --timeout` passed before `--max-events` changes arrived.
+    #[error("timed out after {secs} s with {seen} of {wanted} changes: raise --timeout, or check that deliveries reach the feed (`hookfeed send`)")]
+    TailTimedOut {
+        /// The timeout, in seconds.
+        secs: String,
+        /// Changes seen.
+        seen: u64,
+        /// Changes wanted (--max-events).
+        wanted: u64,
+    },
     /// The system clock reads before 1970.
     #[error("the system clock reads before 1970: set the clock")]
     Clock,

@@ -1,5 +1,5 @@
 //! `hookfeed`: sign and send test deliveries of every known event type, mint subscriber
-//! tokens, list event types.
+//! tokens, tail a feed, list event types.
 //!
 //! The CLI is the only native caller that reads a clock and the environment; every decision
 //! (signing, samples, tokens) is hookfeed-core's. Errors print as `error: <message>` on
@@ -13,6 +13,8 @@ mod events;
 mod secrets;
 mod send;
 mod sign;
+mod socket;
+mod tail;
 mod token;
 
 use std::io::{self, Write};
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Send(args) => send::run(&args, &mut stdout),
         Command::Sign(args) => sign::run(&args, &mut stdout),
         Command::Token(args) => token::run(&args, &mut stdout),
+        Command::Tail(args) => tail::run(&args, &mut stdout),
         Command::Events(args) => events::run(&args, &mut stdout),
     };
     let result = result.and_then(|()| stdout.flush().map_err(CliError::Output));

@@ -23,17 +23,7 @@ pub fn run(args: &TokenArgs, out: &mut dyn Write) -> Result<(), CliError> {
     for scope in &args.scope {
         check_scope(scope)?;
     }
-    let found = secrets::find(
-        Lookup { flag: args.secret.as_deref(), flag_env: TOKEN_SECRET_VAR, var: TOKEN_SECRET_VAR, what: "tokens" },
-        &std::env::current_dir().map_err(|source| CliError::Read { path: "the current directory".into(), source })?,
-    )?;
-    // During a rotation the server accepts every listed secret; mint with the newest (first).
-    let secret = split_secrets(&found.value).next().map(Secret::from_bytes).ok_or_else(|| CliError::MissingSecret {
-        what: "tokens".into(),
-        var: TOKEN_SECRET_VAR.into(),
-        flag_env: TOKEN_SECRET_VAR,
-        dir: ".".into(),
-    })?;
+    let (secret, origin) = signing_secret(args.secret.as_deref(), "tokens")?;
     let now = clock::now()?;
     let ttl = i64::try_from(args.ttl).unwrap_or(i64::MAX);
     let claims =
@@ -44,9 +34,27 @@ pub fn run(args: &TokenArgs, out: &mut dyn Write) -> Result<(), CliError> {
         claims.tenant,
         claims.scopes.join(" "),
         UnixTime::from_secs(claims.exp).to_rfc3339(),
-        found.origin,
+        origin,
     );
     Ok(())
+}
+
+/// The token signing secret from `--secret` (clap already fell back to $TOKEN_SECRET),
+/// then TOKEN_SECRET in `.dev.vars` and `.dev.vars.example`, with where it was found.
+/// `what` names what needs it, for the error when there is none.
+pub fn signing_secret(flag: Option<&str>, what: &str) -> Result<(Secret, String), CliError> {
+    let found = secrets::find(
+        Lookup { flag, flag_env: TOKEN_SECRET_VAR, var: TOKEN_SECRET_VAR, what },
+        &std::env::current_dir().map_err(|source| CliError::Read { path: "the current directory".into(), source })?,
+    )?;
+    // During a rotation the server accepts every listed secret; mint with the newest (first).
+    let secret = split_secrets(&found.value).next().map(Secret::from_bytes).ok_or_else(|| CliError::MissingSecret {
+        what: what.into(),
+        var: TOKEN_SECRET_VAR.into(),
+        flag_env: TOKEN_SECRET_VAR,
+        dir: ".".into(),
+    })?;
+    Ok((secret, found.origin))
 }
 
 /// A scope is `*`, `collection/*` or a document path `collection/id`.

@@ -18,6 +18,53 @@ use crate::path::{check_collection, DocPath};
 use crate::query::{Filter, OrderBy};
 use crate::token::TokenError;
 
+/// The protocol's names, for clients that build and read frames without serde (the
+/// browser module keeps serde out of its download). A test below pins them to the serde
+/// forms of this module's types, so the two cannot drift.
+pub mod wire {
+    /// The frame tag field.
+    pub const TYPE: &str = "type";
+    /// `listen` frames.
+    pub const LISTEN: &str = "listen";
+    /// `unlisten` frames.
+    pub const UNLISTEN: &str = "unlisten";
+    /// `snapshot` frames.
+    pub const SNAPSHOT: &str = "snapshot";
+    /// `change` frames.
+    pub const CHANGE: &str = "change";
+    /// `error` frames.
+    pub const ERROR: &str = "error";
+    /// Listen id field.
+    pub const ID: &str = "id";
+    /// Listen target field.
+    pub const TARGET: &str = "target";
+    /// Resume field.
+    pub const SINCE: &str = "since";
+    /// Document target field.
+    pub const DOC: &str = "doc";
+    /// Collection target field.
+    pub const COLLECTION: &str = "collection";
+    /// `where` clauses field.
+    pub const WHERE: &str = "where";
+    /// `orderBy` clauses field.
+    pub const ORDER_BY: &str = "orderBy";
+    /// `limit` field.
+    pub const LIMIT: &str = "limit";
+    /// Filter/order field-path field.
+    pub const FIELD: &str = "field";
+    /// Filter operator field.
+    pub const OP: &str = "op";
+    /// Filter operand field.
+    pub const VALUE: &str = "value";
+    /// Order direction field.
+    pub const DIRECTION: &str = "direction";
+    /// Descending order.
+    pub const DESC: &str = "desc";
+    /// Every `where` operator, spelled as in Firestore.
+    pub const FILTER_OPS: [&str; 10] =
+        ["==", "!=", "<", "<=", ">", ">=", "in", "not-in", "array-contains", "array-contains-any"];
+}
+
 /// Largest client frame accepted.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 16 * 1024;
 /// Most `where` clauses in one listen.
@@ -301,6 +348,30 @@ mod tests {
         assert!(
             q.matches(&"projects/1".parse().expect("path"), json!({"status": "failed"}).as_object().expect("object"))
         );
+    }
+
+    #[test]
+    fn the_wire_names_match_the_serde_forms() {
+        use wire::*;
+        let frame = format!(
+            r#"{{"{TYPE}":"{LISTEN}","{ID}":1,"{SINCE}":2,"{TARGET}":{{"{COLLECTION}":"p","{WHERE}":[{{"{FIELD}":"a","{OP}":"==","{VALUE}":1}}],"{ORDER_BY}":[{{"{FIELD}":"a","{DIRECTION}":"{DESC}"}}],"{LIMIT}":3}}}}"#
+        );
+        assert!(parse_client_message(&frame).is_ok(), "{frame}");
+        assert!(parse_client_message(&format!(r#"{{"{TYPE}":"{UNLISTEN}","{ID}":1}}"#)).is_ok());
+        let doc = format!(r#"{{"{TYPE}":"{LISTEN}","{ID}":1,"{TARGET}":{{"{DOC}":"p/1"}}}}"#);
+        assert!(parse_client_message(&doc).is_ok());
+        for op in FILTER_OPS {
+            let f: Result<crate::query::Filter, _> = serde_json::from_value(json!({FIELD: "a", OP: op, VALUE: 1}));
+            assert!(f.is_ok(), "{op}");
+        }
+        for (message, tag) in [
+            (ServerMessage::Snapshot { id: 1, seq: 1, docs: vec![], since: None, removed: vec![] }, SNAPSHOT),
+            (ServerMessage::Error { id: None, code: ErrorCode::Internal, message: String::new() }, ERROR),
+        ] {
+            assert!(message.to_json().starts_with(&format!(r#"{{"{TYPE}":"{tag}""#)));
+        }
+        let change = ServerMessage::Change { id: 1, seq: 1, path: "a/b".parse().expect("path"), kind: ChangeKind::Added, data: None };
+        assert!(change.to_json().starts_with(&format!(r#"{{"{TYPE}":"{CHANGE}""#)));
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Config {
     pub retention_days: u32,
     /// Per-client-address rate limit.
     pub client_rate_per_minute: u32,
+    /// `HOOKFEED_DEV_MODE=true` (in `.dev.vars` only): the demo page's `/dev/*` routes,
+    /// which mint tokens and sign deliveries for anyone. Never set it in production.
+    pub dev_mode: bool,
 }
 
 impl Config {
@@ -75,6 +78,7 @@ pub fn load(env: &Env) -> Result<Rc<Config>, ConfigError> {
         admin_token: text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::from_bytes(t.trim())),
         retention_days: number(env, "HOOKFEED_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?.max(1),
         client_rate_per_minute: number(env, "HOOKFEED_CLIENT_RATE_PER_MINUTE", DEFAULT_CLIENT_RATE_PER_MINUTE)?,
+        dev_mode: text(env, "HOOKFEED_DEV_MODE").is_some_and(|v| v.trim() == "true"),
     });
     CACHE.with(|c| *c.borrow_mut() = Some(config.clone()));
     Ok(config)

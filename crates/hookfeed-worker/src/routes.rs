@@ -52,6 +52,8 @@ pub async fn handle(req: Request, env: Env) -> Result<Response> {
         (Method::Get, ["docs", collection, id]) => documents(req, &env, &config, collection, Some(id)).await,
         (Method::Get, ["deliveries"]) => deliveries(req, &env, &config).await,
         (Method::Get, ["healthz"]) => healthz(&env, &config).await,
+        (Method::Get, ["dev", "token"]) if config.dev_mode => dev_token(&config),
+        (Method::Post, ["dev", "send"]) if config.dev_mode => dev_send(req, &env, &config).await,
         _ => Reply::NotFound("no such route: see README.md for the API".to_owned()).into_response(),
     }
 }
@@ -223,6 +225,61 @@ async fn healthz(env: &Env, config: &Config) -> Result<Response> {
         "feeds": feeds,
         "token_secret": !config.token_secrets.is_empty(),
         "admin_api": config.admin_token.is_some(),
+        "dev_mode": config.dev_mode,
     }))
     .into_response()
+}
+
+/// `GET /dev/token` (dev mode only): a one-hour token for every path of the first
+/// source's tenant, so the demo page can subscribe without a backend.
+fn dev_token(config: &Config) -> Result<Response> {
+    let Some(secret) = config.token_secrets.first() else {
+        return Reply::BadConfiguration("TOKEN_SECRET is not set".to_owned()).into_response();
+    };
+    let tenant = config.sources.first().map_or(hookfeed_core::source::DEFAULT_TENANT, |s| s.tenant.as_str());
+    let claims = TokenClaims { tenant: tenant.to_owned(), scopes: vec!["*".to_owned()], exp: now().as_secs() + 3600 };
+    Reply::Json(json!({ "token": hookfeed_core::token::mint_token(&claims, secret), "tenant": tenant })).into_response()
+}
+
+/// `POST /dev/send {source, event, set}` (dev mode only): signs a sample delivery with the
+/// source's secret, exactly as its provider would, and delivers it to `/hooks/{source}`'s
+/// handling. The demo page's buttons use it; nothing about ingest is bypassed.
+async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Result<Response> {
+    #[derive(serde::Deserialize)]
+    struct DevSend {
+        source: String,
+        event: String,
+        #[serde(default)]
+        set: serde_json::Map<String, serde_json::Value>,
+    }
+    let ask: DevSend = match req.json().await {
+        Ok(ask) => ask,
+        Err(e) => return Reply::BadRequest(format!("expected {{source, event, set}}: {e}")).into_response(),
+    };
+    let Some(source) = config.source(&ask.source) else { return Reply::UnknownSource(ask.source).into_response() };
+    let Some(sample) = hookfeed_core::samples::sample(source.scheme, &ask.event) else {
+        return Reply::BadRequest(format!("no sample for {} events of type `{}`", source.scheme, ask.event)).into_response();
+    };
+    let now = now();
+    let event_id = format!("evt_dev_{}_{}", now.as_millis(), (js_sys::Math::random() * 1e9) as u64);
+    let overrides: Vec<(String, serde_json::Value)> = ask.set.into_iter().collect();
+    let body = match sample.render(&event_id, now, &overrides) {
+        Ok(body) => body,
+        Err(e) => return Reply::BadRequest(e.to_string()).into_response(),
+    };
+    let signing = hookfeed_core::signature::SigningInput { body: &body, timestamp: now, event_id: &event_id, event_type: &ask.event };
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    for (name, value) in source.scheme.verifier().sign(&signing, &source.secrets) {
+        headers.set(&name, &value)?;
+    }
+    headers.set(CLIENT_HEADER, "dev")?;
+    let init = RequestInit {
+        method: Method::Post,
+        headers,
+        body: Some(JsValue::from(Uint8Array::from(body.as_slice()))),
+        ..RequestInit::default()
+    };
+    let url = format!("https://feed/ingest?source={}", source.name);
+    feed(env, &source.tenant)?.fetch_with_request(Request::new_with_init(&url, &init)?).await
 }

@@ -1,0 +1,165 @@
+// TypeScript declarations for hookfeed's browser module: Firestore's listener API.
+// Code written against `firebase/firestore`'s onSnapshot types compiles with only its
+// imports and initialisation changed.
+
+/** The fields of a document. */
+export type DocumentData = { [field: string]: any };
+
+/** Firestore's error codes that hookfeed raises. */
+export type FirestoreErrorCode =
+  | "invalid-argument" | "permission-denied" | "unauthenticated" | "resource-exhausted"
+  | "unavailable" | "internal" | "unknown";
+
+/** An error with Firestore's `code`. */
+export interface FirestoreError extends Error {
+  readonly name: "FirebaseError";
+  readonly code: FirestoreErrorCode;
+}
+
+export interface FeedOptions {
+  /** The edge's URL, e.g. `https://edge.example.com` (http://127.0.0.1:8787 under `npm run dev`). */
+  url: string;
+  /** A subscriber token minted by your backend (or `hookfeed token` in development). */
+  token?: string;
+  /** Called for a fresh token when the current one has expired. */
+  getToken?: () => string | Promise<string>;
+  /** The feed (tenant) to read; defaults to the token's. */
+  tenant?: string;
+  /** Keep the last known documents in IndexedDB (default true). */
+  persistence?: boolean;
+}
+
+/** A connection to one hookfeed edge: what Firestore calls `db`. */
+export declare class Feed {
+  private constructor();
+  readonly type: "feed";
+  /** Replaces the subscriber token and reconnects with it. */
+  updateToken(token: string): void;
+}
+
+export interface DocumentReference<T = DocumentData> {
+  readonly type: "document";
+  readonly id: string;
+  readonly path: string;
+  readonly parent: CollectionReference<T>;
+  readonly firestore: Feed;
+}
+
+export interface CollectionReference<T = DocumentData> {
+  readonly type: "collection";
+  readonly id: string;
+  readonly path: string;
+  readonly firestore: Feed;
+}
+
+export interface Query<T = DocumentData> {
+  readonly type: "query" | "collection";
+  readonly firestore: Feed;
+}
+
+export type WhereFilterOp =
+  | "<" | "<=" | "==" | "!=" | ">=" | ">" | "array-contains" | "in" | "not-in" | "array-contains-any";
+export type OrderByDirection = "asc" | "desc";
+
+export interface QueryConstraint {
+  readonly type: "where" | "orderBy" | "limit";
+}
+
+export interface SnapshotMetadata {
+  /** True while offline, or before the feed answered (documents from IndexedDB). */
+  readonly fromCache: boolean;
+  /** Always false: hookfeed documents are written by webhooks, not by the page. */
+  readonly hasPendingWrites: boolean;
+}
+
+export declare class DocumentSnapshot<T = DocumentData> {
+  private constructor();
+  readonly id: string;
+  readonly ref: DocumentReference<T>;
+  readonly metadata: SnapshotMetadata;
+  exists(): this is QueryDocumentSnapshot<T>;
+  data(): T | undefined;
+  get(fieldPath: string): any;
+}
+
+export interface QueryDocumentSnapshot<T = DocumentData> extends DocumentSnapshot<T> {
+  data(): T;
+}
+
+export declare class DocumentChange<T = DocumentData> {
+  private constructor();
+  readonly type: "added" | "modified" | "removed";
+  readonly doc: QueryDocumentSnapshot<T>;
+  readonly oldIndex: number;
+  readonly newIndex: number;
+}
+
+export declare class QuerySnapshot<T = DocumentData> {
+  private constructor();
+  readonly docs: Array<QueryDocumentSnapshot<T>>;
+  readonly size: number;
+  readonly empty: boolean;
+  readonly metadata: SnapshotMetadata;
+  readonly query: Query<T>;
+  forEach(callback: (result: QueryDocumentSnapshot<T>) => void): void;
+  docChanges(): Array<DocumentChange<T>>;
+}
+
+export interface SnapshotListenOptions {
+  readonly includeMetadataChanges?: boolean;
+}
+
+export type Unsubscribe = () => void;
+
+export interface Observer<T> {
+  next?: (value: T) => void;
+  error?: (error: FirestoreError) => void;
+  complete?: () => void;
+}
+
+export declare function initializeFeed(options: FeedOptions): Feed;
+export declare function doc<T = DocumentData>(db: Feed, path: string, ...pathSegments: string[]): DocumentReference<T>;
+export declare function doc<T = DocumentData>(parent: CollectionReference<T>, id: string): DocumentReference<T>;
+export declare function collection<T = DocumentData>(db: Feed, path: string): CollectionReference<T>;
+export declare function query<T = DocumentData>(query: Query<T> | CollectionReference<T>, ...constraints: QueryConstraint[]): Query<T>;
+declare function where_(fieldPath: string, opStr: WhereFilterOp, value: unknown): QueryConstraint;
+export { where_ as where };
+export declare function orderBy(fieldPath: string, directionStr?: OrderByDirection): QueryConstraint;
+export declare function limit(limit: number): QueryConstraint;
+
+export declare function onSnapshot<T = DocumentData>(
+  reference: DocumentReference<T>,
+  onNext: (snapshot: DocumentSnapshot<T>) => void,
+  onError?: (error: FirestoreError) => void,
+  onCompletion?: () => void,
+): Unsubscribe;
+export declare function onSnapshot<T = DocumentData>(
+  reference: DocumentReference<T>,
+  options: SnapshotListenOptions,
+  onNext: (snapshot: DocumentSnapshot<T>) => void,
+  onError?: (error: FirestoreError) => void,
+  onCompletion?: () => void,
+): Unsubscribe;
+export declare function onSnapshot<T = DocumentData>(reference: DocumentReference<T>, observer: Observer<DocumentSnapshot<T>>): Unsubscribe;
+export declare function onSnapshot<T = DocumentData>(
+  reference: DocumentReference<T>,
+  options: SnapshotListenOptions,
+  observer: Observer<DocumentSnapshot<T>>,
+): Unsubscribe;
+export declare function onSnapshot<T = DocumentData>(
+  query: Query<T> | CollectionReference<T>,
+  onNext: (snapshot: QuerySnapshot<T>) => void,
+  onError?: (error: FirestoreError) => void,
+  onCompletion?: () => void,
+): Unsubscribe;
+export declare function onSnapshot<T = DocumentData>(
+  query: Query<T> | CollectionReference<T>,
+  options: SnapshotListenOptions,
+  onNext: (snapshot: QuerySnapshot<T>) => void,
+  onError?: (error: FirestoreError) => void,
+  onCompletion?: () => void,
+): Unsubscribe;
+export declare function onSnapshot<T = DocumentData>(query: Query<T> | CollectionReference<T>, observer: Observer<QuerySnapshot<T>>): Unsubscribe;
+
+export declare function getDoc<T = DocumentData>(reference: DocumentReference<T>): Promise<DocumentSnapshot<T>>;
+export declare function getDocs<T = DocumentData>(query: Query<T> | CollectionReference<T>): Promise<QuerySnapshot<T>>;
