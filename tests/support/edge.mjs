@@ -26,10 +26,11 @@ export function freePort() {
 /**
  * Runs `wrangler dev` until `stop()`. Resolves once `/healthz` answers 200.
  * `vars` override wrangler.toml vars and .dev.vars (`--var NAME:value`), e.g. extra sources.
- * @param {{ persistTo?: string, vars?: Record<string, string>, timeoutMs?: number }} [options]
+ * `port` reuses a port, so a restarted edge is where its clients reconnect.
+ * @param {{ persistTo?: string, vars?: Record<string, string>, port?: number, timeoutMs?: number }} [options]
  */
-export async function startEdge({ persistTo = mkdtempSync(join(tmpdir(), "hookfeed-state-")), vars = {}, timeoutMs = 300_000 } = {}) {
-  const port = await freePort();
+export async function startEdge({ persistTo = mkdtempSync(join(tmpdir(), "hookfeed-state-")), vars = {}, port, timeoutMs = 300_000 } = {}) {
+  port ??= await freePort();
   const inspectorPort = await freePort();
   const child = spawn(
     join(BIN, "wrangler"),

@@ -95,14 +95,22 @@ pub fn builtin_rules(scheme: Scheme) -> Vec<ProjectionRule> {
     }
 }
 
-/// The order in which updates win: terminal over non-terminal, then later `created`, then
-/// (for exact ties) source and event id, so every replica picks the same winner.
+/// The order in which updates win: terminal over non-terminal, then later `created`; for
+/// events stamped the same instant (providers stamp whole seconds), the later lifecycle
+/// stage and then the higher progress; for exact ties, source and event id. Never arrival
+/// order, so every replica and every replay picks the same winner.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Version {
     /// Whether the update sets a terminal status.
     pub terminal: bool,
     /// The event's ordering time.
     pub at: UnixTime,
+    /// Lifecycle stage of the status it sets: 0 none, 1 created, 2 any other, 3 terminal.
+    #[serde(default)]
+    pub stage: u8,
+    /// The progress it sets, in hundredths of a percent (0 when none).
+    #[serde(default)]
+    pub progress: u32,
     /// The event's source.
     pub source: String,
     /// The event's id.
@@ -174,10 +182,23 @@ pub fn project(event: &Event, at: UnixTime, rules: &[ProjectionRule]) -> Project
         }
     }
     let terminal = status.as_deref().is_some_and(|s| TERMINAL_STATUSES.contains(&s));
+    let progress = fields.get("progress").and_then(Value::as_f64).map_or(0, |p| (p.clamp(0.0, 100.0) * 100.0) as u32);
     Projection::Update(DocUpdate {
         path,
         fields,
-        version: Version { terminal, at, source: event.source.clone(), event_id: event.id.clone() },
+        version: Version {
+            terminal,
+            at,
+            stage: match status.as_deref() {
+                None => 0,
+                Some("created") => 1,
+                Some(_) if terminal => 3,
+                Some(_) => 2,
+            },
+            progress,
+            source: event.source.clone(),
+            event_id: event.id.clone(),
+        },
     })
 }
 
@@ -301,6 +322,24 @@ mod tests {
         doc.merge(&update(&event("project.created", json!({"project_id": 1, "title": "Intro"})), 10));
         assert_eq!(doc.data["status"], "processing");
         assert_eq!(doc.data["title"], "Intro");
+    }
+
+    #[test]
+    fn within_one_second_the_later_stage_and_higher_progress_win_in_any_order() {
+        let created = update(&event("project.created", json!({"project_id": 1})), 10);
+        let mut at_30 = event("project.processing", json!({"project_id": 1, "progress": 30}));
+        at_30.id = "evt_a".into();
+        let mut at_20 = event("project.processing", json!({"project_id": 1, "progress": 20}));
+        at_20.id = "evt_z".into();
+        let (u30, u20) = (update(&at_30, 10), update(&at_20, 10));
+        for order in [[&created, &u20, &u30], [&u30, &u20, &created], [&u20, &created, &u30]] {
+            let mut doc = DocumentState::default();
+            for u in order {
+                doc.merge(u);
+            }
+            assert_eq!(doc.data["status"], "processing");
+            assert_eq!(doc.data["progress"], 30);
+        }
     }
 
     #[test]

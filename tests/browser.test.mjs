@@ -1,0 +1,223 @@
+// The browser module in headless Chromium against a real wrangler dev: Firestore's listener
+// example unchanged, reconnects that lose and duplicate nothing, errors with Firestore's
+// codes, the IndexedDB cache.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+
+import { launchChromium } from "./support/browser.mjs";
+import { ROOT, startEdge } from "./support/edge.mjs";
+import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
+
+const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
+const cli = (edge, ...args) =>
+  promisify(execFile)(join(ROOT, "target/debug/hookfeed"), [...args, "--url", edge.url], { cwd: ROOT });
+
+/** A page of the edge's origin that imports hookfeed as an app would, with `window.log` collecting lines. */
+async function appPage(browser, edge) {
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
+  await page.goto(`${edge.url}/healthz`);
+  await page.evaluate(async () => {
+    window.log = [];
+    window.hookfeed = await import("/hookfeed/index.js");
+  });
+  return page;
+}
+
+describe("the browser module in headless Chromium", () => {
+  let edge;
+  let browser;
+  before(async () => {
+    edge = await startEdge();
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await edge?.stop();
+  });
+
+  it("runs the Twin.Actor docs' Firestore listener unchanged but for its imports and initialisation", async () => {
+    const page = await appPage(browser, edge);
+    const projectId = String(31000 + Math.floor(Math.random() * 1000));
+    await page.evaluate(({ url, token, projectId }) => {
+      const { initializeFeed, doc, onSnapshot } = window.hookfeed;
+      const console = { log: (...args) => window.log.push(args.join(" ")) };
+      const db = initializeFeed({ url, token });
+      // From shared/providers/twin-actor-webhooks.txt, "Current Alternative: Firestore":
+      const unsubscribe = onSnapshot(
+        doc(db, "projects", projectId),
+        (doc) => {
+          const data = doc.data();
+          console.log("Status:", data.status);
+          console.log("Progress:", data.progress);
+
+          if (data.status === "completed") {
+            console.log("Video URL:", data.final_video_url);
+            unsubscribe(); // Stop listening
+          }
+        }
+      );
+      window.unsubscribed = () => unsubscribe;
+    }, { url: edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId });
+
+    // The docs' callback reads doc.data().status at once, so the document must exist
+    // before the first snapshot; the CLI sends as a provider would.
+    await cli(edge, "send", "--source", "twin-actor", "--event", "project.processing", "--set", `project_id=${projectId}`, "--set", "progress=45");
+    await page.waitForFunction(() => window.log.includes("Progress: 45"));
+    await cli(edge, "send", "--source", "twin-actor", "--event", "project.completed", "--set", `project_id=${projectId}`);
+    await page.waitForFunction(() => window.log.some((l) => l.startsWith("Video URL:")));
+    // After unsubscribe() nothing more fires, even for later changes.
+    await cli(edge, "send", "--source", "twin-actor", "--event", "project.failed", "--set", `project_id=${projectId}`);
+    await cli(edge, "send", "--source", "twin-actor", "--event", "credits.low");
+    const log = await page.evaluate(() => window.log);
+    assert.deepEqual(log, [
+      "Status: processing",
+      "Progress: 45",
+      "Status: completed",
+      "Progress: 100",
+      "Video URL: https://storage.twin.actor/videos/project_42_final.mp4",
+    ]);
+    await page.close();
+  });
+
+  it("fires the first callback for a document that does not exist yet, with exists() false", async () => {
+    const page = await appPage(browser, edge);
+    const first = await page.evaluate(({ url, token }) => new Promise((ok) => {
+      const { initializeFeed, doc, onSnapshot } = window.hookfeed;
+      const db = initializeFeed({ url, token, persistence: false });
+      const stop = onSnapshot(doc(db, "projects", "never-sent"), (snap) => {
+        stop();
+        ok({ exists: snap.exists(), data: snap.data() ?? null, id: snap.id, path: snap.ref.path, fromCache: snap.metadata.fromCache });
+      });
+    }), { url: edge.url, token: mintToken() });
+    assert.deepEqual(first, { exists: false, data: null, id: "never-sent", path: "projects/never-sent", fromCache: false });
+    await page.close();
+  });
+
+  it("delivers query snapshots with where, orderBy, limit and docChanges", async () => {
+    const page = await appPage(browser, edge);
+    const batch = `q${Date.now()}`;
+    await page.evaluate(({ url, token, batch }) => {
+      const { initializeFeed, collection, query, where, orderBy, limit, onSnapshot } = window.hookfeed;
+      const db = initializeFeed({ url, token, persistence: false });
+      const q = query(collection(db, "projects"), where("batch", "==", batch), orderBy("progress", "desc"), limit(2));
+      onSnapshot(q, (snap) => {
+        window.log.push({
+          ids: snap.docs.map((d) => d.id),
+          size: snap.size,
+          empty: snap.empty,
+          changes: snap.docChanges().map((c) => `${c.type}:${c.doc.id}:${c.oldIndex}:${c.newIndex}`),
+        });
+      });
+    }, { url: edge.url, token: mintToken({ scopes: ["projects/*"] }), batch });
+    await page.waitForFunction(() => window.log.length === 1);
+    const base = 70000 + (Date.now() % 1000) * 10;
+    for (const [id, progress] of [[base + 1, 10], [base + 2, 50], [base + 3, 30]]) {
+      await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: id, batch, progress }));
+    }
+    await page.waitForFunction(() => window.log.at(-1).size === 2 && window.log.length >= 4);
+    const log = await page.evaluate(() => window.log);
+    assert.deepEqual(log[0], { ids: [], size: 0, empty: true, changes: [] });
+    const last = log.at(-1);
+    assert.deepEqual(last.ids, [String(base + 2), String(base + 3)], "orderBy progress desc, limit 2");
+    assert.deepEqual(log[1].changes, [`added:${base + 1}:-1:0`]);
+    assert.ok(last.changes.includes(`removed:${base + 1}:1:-1`), JSON.stringify(log));
+    await page.close();
+  });
+
+  it("reports a permission-denied listen through the error callback with Firestore's code", async () => {
+    const page = await appPage(browser, edge);
+    const error = await page.evaluate(({ url, token }) => new Promise((ok) => {
+      const { initializeFeed, doc, onSnapshot } = window.hookfeed;
+      const db = initializeFeed({ url, token, persistence: false });
+      onSnapshot(doc(db, "users", "user_abc123"), () => ok({ unexpected: true }), (e) => ok({ code: e.code, name: e.name, message: e.message }));
+    }), { url: edge.url, token: mintToken({ scopes: ["projects/*"] }) });
+    assert.equal(error.code, "permission-denied");
+    assert.equal(error.name, "FirebaseError");
+    assert.match(error.message, /users\/user_abc123/);
+    await page.close();
+  });
+
+  it("surfaces an expired token as unauthenticated, and recovers through getToken", async () => {
+    const page = await appPage(browser, edge);
+    const expired = mintToken({ ttlSecs: -10 });
+    const error = await page.evaluate(({ url, token }) => new Promise((ok) => {
+      const { initializeFeed, doc, onSnapshot } = window.hookfeed;
+      const db = initializeFeed({ url, token, persistence: false });
+      onSnapshot(doc(db, "projects", "1"), () => ok("snapshot"), (e) => ok(e.code));
+    }), { url: edge.url, token: expired });
+    assert.equal(error, "unauthenticated");
+
+    const fresh = mintToken();
+    const recovered = await page.evaluate(({ url, token, fresh }) => new Promise((ok) => {
+      const { initializeFeed, doc, onSnapshot } = window.hookfeed;
+      let asked = 0;
+      const db = initializeFeed({ url, token, persistence: false, getToken: async () => { asked++; return fresh; } });
+      onSnapshot(doc(db, "projects", "1"), (snap) => ok({ asked, fromCache: snap.metadata.fromCache }), (e) => ok(e.code));
+    }), { url: edge.url, token: expired, fresh });
+    assert.deepEqual(recovered, { asked: 1, fromCache: false });
+    await page.close();
+  });
+
+  it("loses and duplicates nothing when wrangler dev restarts mid-stream, and reports fromCache meanwhile", async () => {
+    const page = await appPage(browser, edge);
+    const projectId = 55000 + Math.floor(Math.random() * 1000);
+    await page.evaluate(({ url, token, projectId }) => {
+      const { initializeFeed, doc, onSnapshot } = window.hookfeed;
+      const db = initializeFeed({ url, token, persistence: false });
+      onSnapshot(doc(db, "projects", String(projectId)), { includeMetadataChanges: true }, (snap) => {
+        window.log.push({ progress: snap.data()?.progress ?? null, fromCache: snap.metadata.fromCache });
+      });
+    }, { url: edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId });
+    await page.waitForFunction(() => window.log.length === 1);
+    await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 10 }));
+    await page.waitForFunction(() => window.log.some((s) => s.progress === 10));
+
+    const { port, persistTo } = edge;
+    await edge.stop();
+    await page.waitForFunction(() => window.log.at(-1).fromCache === true);
+    edge = await startEdge({ port, persistTo });
+    // Sent at once after the restart: the page is still in its backoff and must get it
+    // by resuming with `since`, not by luck.
+    await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 20 }));
+    await page.waitForFunction(() => window.log.some((s) => s.progress === 20 && !s.fromCache), null, { timeout: 60_000 });
+    await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 30 }));
+    await page.waitForFunction(() => window.log.some((s) => s.progress === 30));
+
+    const log = await page.evaluate(() => window.log);
+    // With includeMetadataChanges, a flip of fromCache alone is a snapshot of its own (as in
+    // Firestore); every data change must appear exactly once, in order.
+    const dataChanges = log.filter((s, i) => i === 0 || s.progress !== log[i - 1].progress).map((s) => s.progress);
+    assert.deepEqual(dataChanges, [null, 10, 20, 30], `every value once, in order: ${JSON.stringify(log)}`);
+    assert.ok(
+      log.every((s, i) => i === 0 || s.progress !== log[i - 1].progress || s.fromCache !== log[i - 1].fromCache),
+      `no snapshot repeats the previous one: ${JSON.stringify(log)}`,
+    );
+    assert.ok(log.some((s) => s.fromCache && s.progress === 10), "offline snapshot keeps the last known data");
+    await page.close();
+  });
+
+  it("shows the last known documents from IndexedDB on reload, before the socket is up", async () => {
+    const page = await appPage(browser, edge);
+    const projectId = 66000 + Math.floor(Math.random() * 1000);
+    await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 77 }));
+    const token = mintToken({ scopes: ["projects/*"] });
+    const listen = ({ url, token, projectId }) => new Promise((ok) => {
+      const { initializeFeed, doc, onSnapshot } = window.hookfeed;
+      const db = initializeFeed({ url, token });
+      onSnapshot(doc(db, "projects", String(projectId)), (snap) => ok({ progress: snap.data()?.progress, fromCache: snap.metadata.fromCache }));
+    });
+    assert.deepEqual(await page.evaluate(listen, { url: edge.url, token, projectId }), { progress: 77, fromCache: false });
+    // Give IndexedDB its write, then reload with the feed unreachable.
+    await page.waitForTimeout(300);
+    await page.routeWebSocket(/\/feed/, () => {}); // never connects
+    await page.reload();
+    await page.evaluate(async () => { window.hookfeed = await import("/hookfeed/index.js"); });
+    assert.deepEqual(await page.evaluate(listen, { url: edge.url, token, projectId }), { progress: 77, fromCache: true });
+    await page.close();
+  });
+});
