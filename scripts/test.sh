@@ -6,8 +6,8 @@ source "$(dirname "$0")/lib.sh"
 bootstrap
 ensure_chromium
 
-step "Native tests: hookfeed-core and hookfeed-cli (cargo test)"
-cargo test --workspace --exclude hookfeed-worker --exclude hookfeed-web --exclude hookfeed-bench-wasm
+step "Native tests: core, CLI and the browser module's plain-Rust parts (cargo test)"
+cargo test --workspace --exclude hookfeed-worker --exclude hookfeed-bench-wasm
 
 step "Browser module internals in headless Chromium (wasm-bindgen-test)"
 CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$CARGO_BIN/wasm-bindgen-test-runner" \

@@ -603,3 +603,63 @@ fn web_sys_console_error(value: &JsValue) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Runs in headless Chromium (`wasm-bindgen-test`): what needs real JS values.
+    use super::*;
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    fn parse(json: &str) -> JsValue {
+        JSON::parse(json).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    #[wasm_bindgen_test]
+    fn js_documents_expose_fields_for_ordering() {
+        let doc = JsDoc(parse(r#"{"n": 2, "s": "x", "b": true, "z": null, "o": {"deep": 5}}"#));
+        assert_eq!(doc.field("n"), Some(Scalar::Number(2.0)));
+        assert_eq!(doc.field("s"), Some(Scalar::Text("x".into())));
+        assert_eq!(doc.field("b"), Some(Scalar::Bool(true)));
+        assert_eq!(doc.field("z"), Some(Scalar::Null));
+        assert_eq!(doc.field("o.deep"), Some(Scalar::Number(5.0)));
+        assert_eq!(doc.field("missing"), None);
+        assert_eq!(doc.field("n.below"), None);
+        assert!(doc.same_as(&JsDoc(parse(r#"{"n": 2, "s": "x", "b": true, "z": null, "o": {"deep": 5}}"#))));
+        assert!(!doc.same_as(&JsDoc(parse(r#"{"n": 3}"#))));
+    }
+
+    #[wasm_bindgen_test]
+    fn errors_carry_firestore_codes() {
+        let error = firestore_error("permission-denied", "no");
+        assert_eq!(get(&error, "code").as_string().as_deref(), Some("permission-denied"));
+        assert_eq!(get(&error, "name").as_string().as_deref(), Some("FirebaseError"));
+        assert!(error.is_instance_of::<js_sys::Error>());
+    }
+
+    #[wasm_bindgen_test]
+    fn token_expiry_is_read_from_the_claims() {
+        // {"tenant":"demo","scopes":["*"],"exp":1700000000}, base64url without padding.
+        let token = "hf1.eyJ0ZW5hbnQiOiJkZW1vIiwic2NvcGVzIjpbIioiXSwiZXhwIjoxNzAwMDAwMDAwfQ.sig";
+        assert_eq!(token_expiry(token), Some(1_700_000_000.0));
+        assert_eq!(token_expiry("garbage"), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn non_arrays_read_as_empty_arrays() {
+        assert_eq!(array(&JsValue::UNDEFINED).length(), 0);
+        assert_eq!(array(&parse("[1,2]")).length(), 2);
+        assert_eq!(array(&parse(r#"{"length": 3}"#)).length(), 0);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_view_of_js_documents_merges_frames_in_query_order() {
+        let mut view = View::new(vec![crate::view::Order { field: "n".into(), descending: false }], None);
+        view.apply_snapshot(1, vec![("p/b".into(), JsDoc(parse(r#"{"n":2}"#))), ("p/a".into(), JsDoc(parse(r#"{"n":1}"#)))], &[], false);
+        let changes = view.apply_change(2, "p/a", ChangeType::Modified, Some(JsDoc(parse(r#"{"n":3}"#))));
+        assert_eq!(changes.len(), 2, "p/a moved after p/b and changed");
+        let order: Vec<&str> = view.docs().iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(order, ["p/b", "p/a"]);
+    }
+}
