@@ -24,8 +24,10 @@ ensure_npm_packages() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x node_modules/.bin/node ]; then
     return
   fi
-  step "Installing npm packages (Node 22, wrangler, binaryen, playwright-core)"
-  npm ci --no-audit --no-fund --loglevel=error
+  step "Installing npm packages (Node 22, wrangler, binaryen, playwright-core, esbuild)"
+  # `npm install`, not `npm ci`: the lock is exact, but the registry mirror lacks workerd's
+  # macOS and Windows builds, which npm ci insists on finding in the lock.
+  npm install --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 }
 
