@@ -28,6 +28,15 @@ pub struct LoggedEvent {
     pub digest: String,
 }
 
+/// What [`FeedStore::append_event`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Appended at this seq.
+    New(Seq),
+    /// Not appended: this event (same source and id) was logged before.
+    Existing(LoggedEvent),
+}
+
 /// One row of the event log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEntry<'a> {
@@ -54,10 +63,9 @@ pub trait FeedStore {
     /// The storage's failure.
     type Error;
 
-    /// The logged event with this (source, id), if any.
-    fn find_event(&mut self, source: &str, event_id: &str) -> Result<Option<LoggedEvent>, Self::Error>;
-    /// Appends to the log and returns the new entry's seq.
-    fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Seq, Self::Error>;
+    /// Appends to the log unless an event with the same (source, id) is there already,
+    /// in which case it returns that one. One call, so SQLite does it in one statement.
+    fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Appended, Self::Error>;
     /// A document's stored state.
     fn load_document(&mut self, path: &DocPath) -> Result<Option<DocumentState>, Self::Error>;
     /// Stores a document's state, changed at `seq`.
@@ -141,28 +149,26 @@ pub fn ingest<S: FeedStore>(
 ) -> Result<Ingested, S::Error> {
     let event = delivery.event();
     let digest = body_digest(delivery.raw());
-    if let Some(logged) = store.find_event(&event.source, &event.id)? {
-        return Ok(if logged.digest == digest {
-            Ingested::Duplicate { seq: logged.seq }
-        } else {
-            Ingested::Conflict { seq: logged.seq }
-        });
-    }
     let projection = project(event, delivery.ordered_at(), rules);
     let update = match &projection {
         Projection::Update(update) => Some(update),
         _ => None,
     };
-    let seq = store.append_event(&LogEntry {
+    let appended = store.append_event(&LogEntry {
         source: &event.source,
         event_id: &event.id,
         event_type: &event.event_type,
         ordered_at: delivery.ordered_at(),
         received_at: delivery.received_at(),
-        digest,
+        digest: digest.clone(),
         raw: delivery.raw(),
         path: update.map(|u| &u.path),
     })?;
+    let seq = match appended {
+        Appended::New(seq) => seq,
+        Appended::Existing(logged) if logged.digest == digest => return Ok(Ingested::Duplicate { seq: logged.seq }),
+        Appended::Existing(logged) => return Ok(Ingested::Conflict { seq: logged.seq }),
+    };
     let (outcome, change) = match projection {
         Projection::NoRule => (ProjectionOutcome::NoRule, None),
         Projection::NoDocumentId { field } => (ProjectionOutcome::NoDocumentId(field), None),
@@ -206,15 +212,14 @@ impl MemoryStore {
 impl FeedStore for MemoryStore {
     type Error = std::convert::Infallible;
 
-    fn find_event(&mut self, source: &str, event_id: &str) -> Result<Option<LoggedEvent>, Self::Error> {
-        Ok(self.events.get(&(source.to_owned(), event_id.to_owned())).cloned())
-    }
-
-    fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Seq, Self::Error> {
+    fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Appended, Self::Error> {
+        let key = (entry.source.to_owned(), entry.event_id.to_owned());
+        if let Some(logged) = self.events.get(&key) {
+            return Ok(Appended::Existing(logged.clone()));
+        }
         self.next_seq += 1;
-        let logged = LoggedEvent { seq: self.next_seq, digest: entry.digest.clone() };
-        self.events.insert((entry.source.to_owned(), entry.event_id.to_owned()), logged);
-        Ok(self.next_seq)
+        self.events.insert(key, LoggedEvent { seq: self.next_seq, digest: entry.digest.clone() });
+        Ok(Appended::New(self.next_seq))
     }
 
     fn load_document(&mut self, path: &DocPath) -> Result<Option<DocumentState>, Self::Error> {

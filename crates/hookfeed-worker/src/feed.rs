@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hookfeed_core::fanout::{snapshot, ChangeFrame, SocketAction, SocketId, SocketState, SubscriptionIndex};
-use hookfeed_core::ledger::{ingest, DocChange, Ingested, ProjectionOutcome, Seq};
+use hookfeed_core::ledger::{ingest, DocChange, Ingested, Seq};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::protocol::{ErrorCode, ListenRequest, ServerMessage, Target};
 use hookfeed_core::rate::RateLimiter;
@@ -189,38 +189,35 @@ impl Feed {
         let source_name = name.clone();
         let outcome = store::transaction(&self.storage, move || {
             let outcome = ingest(&mut SqlFeedStore::new(&sql), &delivery, &rules)?;
+            // A stored event is its own delivery-log row (GET /deliveries reads the events
+            // table too); only redeliveries add one.
             let event = delivery.event();
-            let (outcome_name, code, message, seq) = match &outcome {
-                Ingested::Stored { seq, projection, .. } => {
-                    let message = match projection {
-                        ProjectionOutcome::Document(path) => format!("applied to {path}"),
-                        ProjectionOutcome::NoRule => "logged; no projection rule for this type".to_owned(),
-                        ProjectionOutcome::NoDocumentId(field) => format!("logged; no `{field}` to name its document"),
-                    };
-                    ("stored", None, message, *seq)
-                }
-                Ingested::Duplicate { seq } => ("duplicate", None, format!("already stored at seq {seq}"), *seq),
-                Ingested::Conflict { seq } => (
+            let redelivery = match &outcome {
+                Ingested::Stored { .. } => None,
+                Ingested::Duplicate { seq } => Some(("duplicate", None, format!("already stored at seq {seq}"), *seq)),
+                Ingested::Conflict { seq } => Some((
                     "conflict",
                     Some("conflict"),
                     format!("event id already stored at seq {seq} with a different body; the first stands"),
                     *seq,
-                ),
+                )),
             };
-            write_delivery(
-                &sql,
-                delivery.received_at(),
-                &DeliveryRecord {
-                    source: &source_name,
-                    event_id: Some(&event.id),
-                    event_type: Some(&event.event_type),
-                    outcome: outcome_name,
-                    status: 200,
-                    code,
-                    message,
-                    seq: Some(seq),
-                },
-            )?;
+            if let Some((outcome_name, code, message, seq)) = redelivery {
+                write_delivery(
+                    &sql,
+                    delivery.received_at(),
+                    &DeliveryRecord {
+                        source: &source_name,
+                        event_id: Some(&event.id),
+                        event_type: Some(&event.event_type),
+                        outcome: outcome_name,
+                        status: 200,
+                        code,
+                        message,
+                        seq: Some(seq),
+                    },
+                )?;
+            }
             Ok(outcome)
         });
 
@@ -397,8 +394,12 @@ impl Feed {
         let rows: Vec<Row> = self
             .sql()
             .exec(
-                "SELECT at, source, event_id, event_type, outcome, status, code, message, seq FROM deliveries
-                 WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR outcome = ?2) ORDER BY id DESC LIMIT ?3",
+                "SELECT at, source, event_id, event_type, outcome, status, code, message, seq FROM (
+                     SELECT at, source, event_id, event_type, outcome, status, code, message, seq FROM deliveries
+                     UNION ALL
+                     SELECT received_at, source, event_id, event_type, 'stored', 200, NULL,
+                            coalesce('applied to ' || path, 'logged; not projected into a document'), seq FROM events
+                 ) WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR outcome = ?2) ORDER BY at DESC LIMIT ?3",
                 vec![filter(&source), filter(&outcome), SqlStorageValue::Integer(limit)],
             )?
             .to_array()?;

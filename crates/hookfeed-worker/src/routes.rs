@@ -10,6 +10,7 @@
 //! ```
 
 use futures_util::StreamExt;
+use hookfeed_core::source::Source;
 use hookfeed_core::token::{verify_token, TokenClaims};
 use hookfeed_core::UnixTime;
 use js_sys::Uint8Array;
@@ -100,14 +101,7 @@ async fn ingest(mut req: Request, env: &Env, config: &Config, source: &str) -> R
     }
     let client = req.headers().get("cf-connecting-ip")?.unwrap_or_else(|| "unknown".to_owned());
     headers.set(CLIENT_HEADER, &client)?;
-    let init = RequestInit {
-        method: Method::Post,
-        headers,
-        body: Some(JsValue::from(Uint8Array::from(body.as_slice()))),
-        ..RequestInit::default()
-    };
-    let url = format!("https://feed/ingest?source={}", source.name);
-    feed(env, &source.tenant)?.fetch_with_request(Request::new_with_init(&url, &init)?).await
+    deliver_to_feed(env, source, headers, &body).await
 }
 
 /// The subscriber token of a request: `?token=`, `Authorization: Bearer`, or an entry of
@@ -274,10 +268,16 @@ async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Result<Respon
         headers.set(&name, &value)?;
     }
     headers.set(CLIENT_HEADER, "dev")?;
+    deliver_to_feed(env, source, headers, &body).await
+}
+
+/// Hands a delivery (its headers, with the client address, and its raw body) to the
+/// source's feed, which rate-limits, verifies, stores and answers.
+async fn deliver_to_feed(env: &Env, source: &Source, headers: Headers, body: &[u8]) -> Result<Response> {
     let init = RequestInit {
         method: Method::Post,
         headers,
-        body: Some(JsValue::from(Uint8Array::from(body.as_slice()))),
+        body: Some(JsValue::from(Uint8Array::from(body))),
         ..RequestInit::default()
     };
     let url = format!("https://feed/ingest?source={}", source.name);

@@ -1,7 +1,7 @@
 //! The feed's SQLite: schema, core's [`FeedStore`] over it, and its transactions.
 
 use hookfeed_core::fanout::StoredDoc;
-use hookfeed_core::ledger::{FeedStore, LogEntry, LoggedEvent, Seq};
+use hookfeed_core::ledger::{Appended, FeedStore, LogEntry, LoggedEvent, Seq};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::projection::DocumentState;
 use std::cell::RefCell;
@@ -95,20 +95,13 @@ fn json_error(e: serde_json::Error) -> worker::Error {
 impl FeedStore for SqlFeedStore<'_> {
     type Error = worker::Error;
 
-    fn find_event(&mut self, source: &str, event_id: &str) -> worker::Result<Option<LoggedEvent>> {
-        let rows: Vec<EventRow> = self
-            .sql
-            .exec("SELECT seq, digest FROM events WHERE source = ? AND event_id = ?", vec![text(source), text(event_id)])?
-            .to_array()?;
-        Ok(rows.into_iter().next().map(|r| LoggedEvent { seq: r.seq as Seq, digest: r.digest }))
-    }
-
-    fn append_event(&mut self, entry: &LogEntry<'_>) -> worker::Result<Seq> {
-        let row: SeqRow = self
+    fn append_event(&mut self, entry: &LogEntry<'_>) -> worker::Result<Appended> {
+        // The usual case (a new event) is one statement; a redelivery costs a second.
+        let inserted: Vec<SeqRow> = self
             .sql
             .exec(
                 "INSERT INTO events (source, event_id, event_type, ordered_at, received_at, digest, raw, path)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, event_id) DO NOTHING RETURNING seq",
                 vec![
                     text(entry.source),
                     text(entry.event_id),
@@ -120,8 +113,18 @@ impl FeedStore for SqlFeedStore<'_> {
                     entry.path.map_or(SqlStorageValue::Null, |p| text(p.as_str())),
                 ],
             )?
+            .to_array()?;
+        if let Some(row) = inserted.first() {
+            return Ok(Appended::New(row.seq as Seq));
+        }
+        let logged: EventRow = self
+            .sql
+            .exec(
+                "SELECT seq, digest FROM events WHERE source = ? AND event_id = ?",
+                vec![text(entry.source), text(entry.event_id)],
+            )?
             .one()?;
-        Ok(row.seq as Seq)
+        Ok(Appended::Existing(LoggedEvent { seq: logged.seq as Seq, digest: logged.digest }))
     }
 
     fn load_document(&mut self, path: &DocPath) -> worker::Result<Option<DocumentState>> {

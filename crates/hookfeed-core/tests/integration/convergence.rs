@@ -189,19 +189,18 @@ struct FailingStore(MemoryStore);
 impl hookfeed_core::ledger::FeedStore for FailingStore {
     type Error = &'static str;
 
-    fn find_event(&mut self, source: &str, id: &str) -> Result<Option<hookfeed_core::ledger::LoggedEvent>, Self::Error> {
-        Ok(self.0.find_event(source, id).unwrap_or(None))
-    }
-
-    fn append_event(&mut self, entry: &hookfeed_core::ledger::LogEntry<'_>) -> Result<u64, Self::Error> {
-        Ok(self.0.append_event(entry).unwrap_or(0))
+    fn append_event(
+        &mut self,
+        entry: &hookfeed_core::ledger::LogEntry<'_>,
+    ) -> Result<hookfeed_core::ledger::Appended, Self::Error> {
+        self.0.append_event(entry).map_err(|never| match never {})
     }
 
     fn load_document(
         &mut self,
         path: &hookfeed_core::path::DocPath,
     ) -> Result<Option<hookfeed_core::projection::DocumentState>, Self::Error> {
-        Ok(self.0.load_document(path).unwrap_or(None))
+        self.0.load_document(path).map_err(|never| match never {})
     }
 
     fn save_document(
