@@ -29,7 +29,7 @@ use worker::{
 
 use crate::config;
 use crate::reply::Reply;
-use crate::routes::{now, CLAIMS_HEADER, CLIENT_HEADER, SUBPROTOCOL};
+use crate::routes::{now, read_capped, CLAIMS_HEADER, CLIENT_HEADER, SUBPROTOCOL};
 use crate::store::{self, head_seq, next_socket_id, read_documents, SqlFeedStore, SCHEMA};
 
 /// How often the alarm prunes the log.
@@ -171,8 +171,19 @@ impl Feed {
             return reply.into_response();
         }
 
-        let body = req.bytes().await?;
-        let headers: Vec<(String, String)> = req.headers().entries().collect();
+        let Some(body) = read_capped(&mut req, source.max_body_bytes).await? else {
+            worker::console_log!("rejected delivery to {name}: body over {} bytes", source.max_body_bytes);
+            let reply = Reply::TooLarge(source.max_body_bytes);
+            self.log_rejection(&name, &reply, "body_too_large", format!("body over {} bytes", source.max_body_bytes));
+            return reply.into_response();
+        };
+        // Only the headers the scheme reads cross into wasm.
+        let mut headers: Vec<(&str, String)> = Vec::with_capacity(3);
+        for header in source.scheme.verifier().header_names() {
+            if let Some(value) = req.headers().get(header)? {
+                headers.push((header, value));
+            }
+        }
         let delivery = match verify_delivery(source, &headers, &body, now) {
             Ok(delivery) => delivery,
             Err(e) => {

@@ -68,7 +68,7 @@ fn query(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Reads the body up to `cap` bytes; `None` as soon as it is longer, without reading on.
-async fn read_capped(req: &mut Request, cap: usize) -> Result<Option<Vec<u8>>> {
+pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Option<Vec<u8>>> {
     let declared = req.headers().get("content-length")?.and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|len| len > cap) {
         return Ok(None);
@@ -85,23 +85,26 @@ async fn read_capped(req: &mut Request, cap: usize) -> Result<Option<Vec<u8>>> {
     Ok(Some(body))
 }
 
-/// `POST /hooks/{source}`: cap the body here, then the tenant's feed rate-limits,
-/// verifies, stores and answers.
-async fn ingest(mut req: Request, env: &Env, config: &Config, source: &str) -> Result<Response> {
+/// The largest declared body, from `Content-Length`, if any.
+fn declared_length(req: &Request) -> Option<usize> {
+    req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse().ok())
+}
+
+/// `POST /hooks/{source}`: refuse what the headers already show is too large, then stream
+/// the body, untouched, to the tenant's feed, which caps it as it reads, rate-limits,
+/// verifies, stores and answers. The body never passes through this isolate's wasm.
+async fn ingest(req: Request, env: &Env, config: &Config, source: &str) -> Result<Response> {
     let Some(source) = config.source(source) else {
         return Reply::UnknownSource(source.to_owned()).into_response();
     };
-    let Some(body) = read_capped(&mut req, source.max_body_bytes).await? else {
+    if declared_length(&req).is_some_and(|len| len > source.max_body_bytes) {
         worker::console_log!("rejected delivery to {}: body over {} bytes", source.name, source.max_body_bytes);
         return Reply::TooLarge(source.max_body_bytes).into_response();
-    };
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        headers.append(&name, &value)?;
     }
+    let headers = Headers(web_sys::Headers::new_with_headers(&req.headers().0)?);
     let client = req.headers().get("cf-connecting-ip")?.unwrap_or_else(|| "unknown".to_owned());
     headers.set(CLIENT_HEADER, &client)?;
-    deliver_to_feed(env, source, headers, &body).await
+    deliver_to_feed(env, source, headers, req.inner().body().map(JsValue::from)).await
 }
 
 /// The subscriber token of a request: `?token=`, `Authorization: Bearer`, or an entry of
@@ -268,18 +271,13 @@ async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Result<Respon
         headers.set(&name, &value)?;
     }
     headers.set(CLIENT_HEADER, "dev")?;
-    deliver_to_feed(env, source, headers, &body).await
+    deliver_to_feed(env, source, headers, Some(JsValue::from(Uint8Array::from(body.as_slice())))).await
 }
 
 /// Hands a delivery (its headers, with the client address, and its raw body) to the
 /// source's feed, which rate-limits, verifies, stores and answers.
-async fn deliver_to_feed(env: &Env, source: &Source, headers: Headers, body: &[u8]) -> Result<Response> {
-    let init = RequestInit {
-        method: Method::Post,
-        headers,
-        body: Some(JsValue::from(Uint8Array::from(body))),
-        ..RequestInit::default()
-    };
+async fn deliver_to_feed(env: &Env, source: &Source, headers: Headers, body: Option<JsValue>) -> Result<Response> {
+    let init = RequestInit { method: Method::Post, headers, body, ..RequestInit::default() };
     let url = format!("https://feed/ingest?source={}", source.name);
     feed(env, &source.tenant)?.fetch_with_request(Request::new_with_init(&url, &init)?).await
 }

@@ -437,6 +437,7 @@ export class Feed extends Server<Env> {
           const docData: Fields = row ? JSON.parse(row.data) : {};
           const clocks: Record<string, Version> = row ? JSON.parse(row.clocks) : {};
           let changed = !row;
+          let won = false;
           for (const [field, value] of Object.entries(update.fields)) {
             const current = clocks[field];
             if (current && compareVersions(version, current) <= 0) continue;
@@ -445,8 +446,10 @@ export class Feed extends Server<Env> {
               changed = true;
             }
             clocks[field] = version;
+            won = true;
           }
-          sql.exec(
+          // A late event that wins no field is only logged.
+          if (won) sql.exec(
             "INSERT INTO docs (path, data, clocks, seq) VALUES (?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET data = excluded.data, clocks = excluded.clocks, seq = excluded.seq",
             update.path,
             JSON.stringify(docData),

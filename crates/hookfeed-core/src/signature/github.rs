@@ -43,6 +43,10 @@ impl SignatureScheme for Github {
         Ok(SignedHeaders { timestamp: None, event_id: Some(event_id), event_type: Some(event_type) })
     }
 
+    fn header_names(&self) -> &'static [&'static str] {
+        &[SIGNATURE_HEADER, DELIVERY_HEADER, EVENT_HEADER]
+    }
+
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
         let Some(secret) = secrets.first() else {
             return Vec::new();

@@ -183,6 +183,9 @@ pub trait SignatureScheme {
         window: ReplayWindow,
     ) -> Result<SignedHeaders<'h>, SignatureError>;
 
+    /// The headers [`verify`](Self::verify) reads, so a caller can fetch just those.
+    fn header_names(&self) -> &'static [&'static str];
+
     /// The headers a provider would send for `input`, one signature per secret.
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)>;
 }

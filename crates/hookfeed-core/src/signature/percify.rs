@@ -39,6 +39,10 @@ impl SignatureScheme for Percify {
         }
     }
 
+    fn header_names(&self) -> &'static [&'static str] {
+        &[SIGNATURE_HEADER]
+    }
+
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
         // One header carries one signature: sign with the newest (first) secret.
         secrets

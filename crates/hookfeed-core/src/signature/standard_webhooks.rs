@@ -82,6 +82,10 @@ impl SignatureScheme for StandardWebhooks {
         Ok(SignedHeaders { timestamp: Some(timestamp), event_id: Some(id), event_type: None })
     }
 
+    fn header_names(&self) -> &'static [&'static str] {
+        &[ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER]
+    }
+
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
         let ts = input.timestamp.as_secs().to_string();
         let parts: [&[u8]; 5] = [input.event_id.as_bytes(), b".", ts.as_bytes(), b".", input.body];

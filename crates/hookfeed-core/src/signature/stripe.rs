@@ -34,6 +34,10 @@ impl SignatureScheme for Stripe {
         Ok(SignedHeaders { timestamp: Some(timestamp), ..SignedHeaders::default() })
     }
 
+    fn header_names(&self) -> &'static [&'static str] {
+        &[SIGNATURE_HEADER]
+    }
+
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
         let t = input.timestamp.as_secs().to_string();
         vec![(

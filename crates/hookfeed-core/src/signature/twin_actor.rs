@@ -41,6 +41,10 @@ impl SignatureScheme for TwinActor {
         Ok(SignedHeaders { timestamp: Some(timestamp), event_id: Some(event_id), event_type: Some(event_type) })
     }
 
+    fn header_names(&self) -> &'static [&'static str] {
+        &[SIGNATURE_HEADER, ID_HEADER, EVENT_HEADER]
+    }
+
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {
         let t = input.timestamp.as_secs().to_string();
         vec![

@@ -1,0 +1,941 @@
+#!/usr/bin/env node
+// Load benchmark: hookfeed against an idiomatic partyserver baseline, side by side, each
+// under its own `wrangler dev` (one at a time). See bench/load/README.md.
+//
+//   PATH=$PWD/node_modules/.bin:$PATH node bench/load/run.mjs --edge both --json /tmp/load.json
+//
+// Scenarios (each bounded in count and time, loopback only):
+//   ingest     2,000 signed ~1 KiB twin-actor deliveries at concurrency 16 (median of 3 runs)
+//   fanout     N subscribers (100, 1,000) on projects/1; 50 events at 10/s, then 50 back to back
+//   isolation  1,000 subscribers on their own documents; events to other documents
+//   capacity   subscribers ramped 1,000 → 10,000 on one document until p99 > 1 s or errors
+
+import { writeFileSync, readFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+import {
+  ROOT,
+  closeAll,
+  cpuDelta,
+  cpuSnapshot,
+  findDirectPort,
+  identifyProcesses,
+  loadAverage,
+  log,
+  maxOpenFiles,
+  median,
+  mintToken,
+  nowMs,
+  openFds,
+  openSubscriber,
+  pool,
+  postDelivery,
+  readDevVars,
+  round,
+  sleep,
+  startWrangler,
+  summarize,
+  twinActorDelivery,
+} from "./lib.mjs";
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+const { values: argv } = parseArgs({
+  options: {
+    edge: { type: "string", default: "both" },
+    json: { type: "string" },
+    scenarios: { type: "string", default: "ingest,fanout,isolation,capacity" },
+    quick: { type: "boolean", default: false },
+    "ingest-runs": { type: "string" },
+    "ingest-count": { type: "string" },
+    concurrency: { type: "string", default: "16" },
+    projects: { type: "string", default: "200" },
+    bytes: { type: "string", default: "1024" },
+    "fanout-subs": { type: "string" },
+    "fanout-events": { type: "string" },
+    rate: { type: "string", default: "10" },
+    "isolation-subs": { type: "string" },
+    "isolation-events": { type: "string" },
+    "isolation-rate": { type: "string", default: "50" },
+    "capacity-steps": { type: "string" },
+    "capacity-events": { type: "string", default: "3" },
+    "capacity-p99-ms": { type: "string", default: "1000" },
+    via: { type: "string", default: "proxy" },
+    "ingest-via": { type: "string", default: "proxy,direct" },
+    "capacity-via": { type: "string", default: "direct" },
+    "connect-concurrency": { type: "string", default: "64" },
+    "log-level": { type: "string", default: "warn" },
+    rounds: { type: "string", default: "1" },
+    "hookfeed-rate-limit": { type: "string", default: "10000000" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (argv.help) {
+  process.stdout.write(readFileSync(join(ROOT, "bench/load/README.md"), "utf8"));
+  process.exit(0);
+}
+
+const quick = argv.quick;
+const num = (v, d) => (v === undefined ? d : Number(v));
+const list = (v, d) => (v === undefined ? d : v.split(",").map(Number));
+const O = {
+  ingestRuns: num(argv["ingest-runs"], quick ? 1 : 3),
+  ingestCount: num(argv["ingest-count"], quick ? 400 : 2000),
+  concurrency: Number(argv.concurrency),
+  projects: Number(argv.projects),
+  bytes: Number(argv.bytes),
+  fanoutSubs: list(argv["fanout-subs"], quick ? [50, 200] : [100, 1000]),
+  fanoutEvents: num(argv["fanout-events"], quick ? 20 : 50),
+  rate: Number(argv.rate),
+  isolationSubs: num(argv["isolation-subs"], quick ? 200 : 1000),
+  isolationEvents: num(argv["isolation-events"], quick ? 100 : 300),
+  isolationRate: Number(argv["isolation-rate"]),
+  capacitySteps: list(argv["capacity-steps"], quick ? [500, 1000] : [1000, 2500, 5000, 10000, 15000]),
+  capacityEvents: Number(argv["capacity-events"]),
+  capacityP99Ms: Number(argv["capacity-p99-ms"]),
+  via: argv.via,
+  ingestVia: argv["ingest-via"].split(","),
+  capacityVia: argv["capacity-via"],
+  connectConcurrency: Number(argv["connect-concurrency"]),
+  rounds: Number(argv.rounds),
+  logLevel: argv["log-level"] === "info" ? undefined : argv["log-level"],
+};
+const SCENARIOS = new Set(argv.scenarios.split(","));
+const EDGE_NAMES = argv.edge === "both" ? ["baseline", "hookfeed"] : [argv.edge];
+for (const e of EDGE_NAMES) if (!["hookfeed", "baseline"].includes(e)) throw new Error(`--edge: unknown ${e}`);
+
+/**
+ * hookfeed rate-limits each source (600/min by default) and each client address; the
+ * baseline has no limiter. For the benchmark the limits are raised (not switched off, so
+ * the limiter's own cost stays in the figures) with `--var`, leaving wrangler.toml alone.
+ */
+function hookfeedVarArgs() {
+  const limit = argv["hookfeed-rate-limit"];
+  if (limit === "keep") return [];
+  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const m = toml.match(/HOOKFEED_SOURCES\s*=\s*'''([\s\S]*?)'''/);
+  const sources = m ? JSON.parse(m[1]) : [{ name: "twin-actor", scheme: "twin-actor", tenant: "demo" }];
+  for (const source of sources) source.rate_limit_per_minute = Number(limit);
+  return ["--var", `HOOKFEED_SOURCES:${JSON.stringify(sources)}`, "--var", `HOOKFEED_CLIENT_RATE_PER_MINUTE:${Number(limit)}`];
+}
+
+const rootVars = { ...readDevVars(join(ROOT, ".dev.vars.example")), ...readDevVars(join(ROOT, ".dev.vars")) };
+const EDGES = {
+  hookfeed: {
+    name: "hookfeed",
+    label: "hookfeed (Rust → wasm)",
+    configArgs: ["-c", join(ROOT, "wrangler.toml"), ...hookfeedVarArgs()],
+    // The first `wrangler dev` builds the Rust worker (scripts/build-worker.sh).
+    readyTimeoutMs: 30 * 60 * 1000,
+    vars: rootVars,
+  },
+  baseline: {
+    name: "baseline",
+    label: "baseline (TypeScript + partyserver)",
+    configArgs: ["-c", join(ROOT, "bench/baselines/partyserver/wrangler.toml")],
+    readyTimeoutMs: 3 * 60 * 1000,
+    vars: readDevVars(join(ROOT, "bench/baselines/partyserver/.dev.vars")),
+  },
+};
+
+const SETTLE_MS = 300;
+const pad = (i, w = 6) => String(i).padStart(w, "0");
+
+// ---------------------------------------------------------------------------------------
+// Per-edge context
+
+class Edge {
+  constructor(def, handle) {
+    this.def = def;
+    this.h = handle;
+    this.secret = (def.vars.SECRET_TWIN_ACTOR ?? "twin-actor-demo-secret").split(",")[0];
+    this.token = mintToken(def.vars.TOKEN_SECRET ?? "hookfeed-demo-token-secret", { tenant: "demo", scopes: ["*"] });
+    // A monotonic `created_at` clock for events that must win over every earlier one.
+    this.clock = Date.now() - 4 * 3600 * 1000;
+    this.ingestCpuPerDelivery = null;
+  }
+
+  url(via) {
+    return via === "direct" ? `http://127.0.0.1:${this.directPort}` : this.h.base;
+  }
+
+  feedUrl(via) {
+    return `${this.url(via).replace(/^http/, "ws")}/feed?token=${encodeURIComponent(this.token)}`;
+  }
+
+  nextCreated() {
+    this.clock += 1000;
+    return this.clock;
+  }
+
+  /** A delivery to `projectId` stamped with `sent_at` now, for latency measurement. */
+  benchEvent(id, projectId, tag, i) {
+    return twinActorDelivery({
+      secret: this.secret,
+      id,
+      type: "project.processing",
+      projectId,
+      createdAt: this.nextCreated(),
+      progress: i % 100,
+      extra: { bench_tag: tag, bench_i: i, sent_at: nowMs() },
+      bytes: O.bytes,
+    });
+  }
+
+  cpu() {
+    identifyProcesses(this.h);
+    return cpuSnapshot(this.h);
+  }
+
+  alive() {
+    return !this.h.exited();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Building blocks
+
+/** Sends `count` deliveries from `make(i)` (called at send time) at `ratePerSec`; resolves with the acks. */
+async function sendPaced(base, count, ratePerSec, make) {
+  const interval = 1000 / ratePerSec;
+  const start = nowMs();
+  const acks = [];
+  for (let i = 0; i < count; i++) {
+    const wait = start + i * interval - nowMs();
+    if (wait > 1) await sleep(wait);
+    acks.push(postDelivery(base, make(i)));
+  }
+  return Promise.all(acks);
+}
+
+/** Sends deliveries one after another (each after the previous ack), so they apply in order. */
+async function sendSequential(base, count, make) {
+  const acks = [];
+  for (let i = 0; i < count; i++) acks.push(await postDelivery(base, make(i)));
+  return acks;
+}
+
+/** CPU ms by role over a phase; `otherCores` = other processes' load meanwhile, in cores (noise). */
+function cpuFigures(cpu) {
+  return {
+    runtime: cpu.runtime,
+    proxy: cpu.proxy,
+    wrangler: cpu.wrangler,
+    driver: round(cpu.driver, 1),
+    other: cpu.other ?? null,
+    otherCores: cpu.other == null ? null : round(cpu.other / cpu.wallMs, 2),
+  };
+}
+
+function ackErrors(acks) {
+  const bad = acks.filter((a) => a.status !== 200 || a.json?.received !== true || a.json?.duplicate !== false);
+  return { count: bad.length, sample: bad.slice(0, 3).map((a) => `${a.status} ${a.text.slice(0, 160)}`) };
+}
+
+/** Opens `n` subscribers on `docOf(i)`; resolves with them and the connect phase's figures. */
+async function connectSubscribers(edge, via, n, docOf, onChange, startIndex = 0) {
+  const url = edge.feedUrl(via);
+  const before = edge.cpu();
+  const t0 = nowMs();
+  const subs = await pool(
+    Array.from({ length: n }, (_, k) => () => openSubscriber(url, docOf(startIndex + k), onChange)),
+    O.connectConcurrency,
+  );
+  const wallMs = nowMs() - t0;
+  await sleep(SETTLE_MS);
+  const cpu = cpuDelta(before, edge.cpu());
+  const failed = subs.filter((s) => !s.ok);
+  return {
+    subs: subs.filter((s) => s.ok),
+    failedSubs: failed,
+    connect: {
+      subscribers: n,
+      failed: failed.length,
+      failureSample: [...new Set(failed.map((s) => s.error))].slice(0, 3),
+      seconds: round(wallMs / 1000, 2),
+      perSec: round((n / wallMs) * 1000, 1),
+      connectMs: summarize(subs.map((s) => s.connectMs)),
+      runtimeCpuMsPerSubscriber: round(cpu.runtime / n, 4),
+      proxyCpuMsPerSubscriber: round(cpu.proxy / n, 4),
+    },
+  };
+}
+
+/**
+ * Collects change frames tagged `tag` until `expected` arrived or `timeoutMs` after
+ * `sendDone` resolved. Returns latencies (receipt − sent_at) and counts.
+ */
+function collector() {
+  const c = {
+    tag: null,
+    expected: 0,
+    latencies: [],
+    received: 0,
+    stray: 0,
+    firstAt: null,
+    lastAt: null,
+    waiter: null,
+    onChange: (frame, at) => {
+      const d = frame.data;
+      if (!c.tag || !d || d.bench_tag !== c.tag) {
+        c.stray++;
+        return;
+      }
+      c.received++;
+      c.latencies.push(at - d.sent_at);
+      c.firstAt ??= at;
+      c.lastAt = at;
+      if (c.received >= c.expected && c.waiter) c.waiter();
+    },
+    arm(tag, expected) {
+      c.tag = tag;
+      c.expected = expected;
+      c.latencies = [];
+      c.received = 0;
+      c.stray = 0;
+      c.firstAt = c.lastAt = null;
+    },
+    async wait(timeoutMs) {
+      if (c.received >= c.expected) return true;
+      const done = new Promise((r) => (c.waiter = r));
+      const t = await Promise.race([done.then(() => true), sleep(timeoutMs).then(() => false)]);
+      c.waiter = null;
+      return t;
+    },
+  };
+  return c;
+}
+
+/** Runs one broadcast phase: events to `doc`'s project from `send`, measured. */
+async function broadcastPhase(edge, col, { tag, subscribers, events, send, waitMs = 10000 }) {
+  col.arm(tag, subscribers * events);
+  const before = edge.cpu();
+  const t0 = nowMs();
+  const acks = await send();
+  const sendDoneAt = nowMs();
+  const complete = await col.wait(waitMs);
+  await sleep(SETTLE_MS);
+  const cpu = cpuDelta(before, edge.cpu());
+  const lat = summarize(col.latencies);
+  const spanMs = (col.lastAt ?? sendDoneAt) - t0;
+  const received = col.received;
+  const ingestCpu = edge.ingestCpuPerDelivery === null ? null : edge.ingestCpuPerDelivery * events;
+  const ack = summarize(acks.map((a) => a.ms));
+  return {
+    subscribers,
+    events,
+    expected: subscribers * events,
+    received,
+    missing: subscribers * events - received,
+    complete,
+    stray: col.stray,
+    ackErrors: ackErrors(acks),
+    latencyMs: { p50: round(lat.p50, 2), p99: round(lat.p99, 2), max: round(lat.max, 2), mean: round(lat.mean, 2) },
+    ackMs: { p50: round(ack.p50, 2), p99: round(ack.p99, 2) },
+    seconds: round(spanMs / 1000, 3),
+    msgsPerSec: round((received / spanMs) * 1000, 1),
+    cpuMs: cpuFigures(cpu),
+    runtimeCpuMsPerMsg: received ? round(cpu.runtime / received, 5) : null,
+    runtimeCpuMsPerMsgNetOfIngest: received && ingestCpu !== null ? round((cpu.runtime - ingestCpu) / received, 5) : null,
+    proxyCpuMsPerMsg: received ? round(cpu.proxy / received, 5) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Probe: is the edge's API there yet?
+
+async function probe(edge) {
+  const d = twinActorDelivery({
+    secret: edge.secret,
+    id: `evt_probe_${Date.now()}`,
+    type: "project.created",
+    projectId: 999999,
+    createdAt: edge.nextCreated(),
+    bytes: O.bytes,
+  });
+  const first = await postDelivery(edge.h.base, d);
+  const again = await postDelivery(edge.h.base, d);
+  const tampered = await postDelivery(edge.h.base, { body: d.body.replace("scene_project", "scene_projecT"), headers: d.headers });
+  const ingest = {
+    ok: first.status === 200 && first.json?.duplicate === false && Number.isInteger(first.json?.seq),
+    first: `${first.status} ${first.text.slice(0, 200)}`,
+    duplicate: `${again.status} ${again.text.slice(0, 200)}`,
+    tampered: `${tampered.status} ${tampered.text.slice(0, 200)}`,
+  };
+  ingest.ok &&= again.status === 200 && again.json?.duplicate === true && again.json?.seq === first.json?.seq;
+  ingest.ok &&= tampered.status === 401;
+
+  const sub = await openSubscriber(edge.feedUrl("proxy"), "projects/999999", () => {}, { timeoutMs: 10000 });
+  const feed = { ok: sub.ok, snapshot: sub.snapshot ? JSON.stringify(sub.snapshot).slice(0, 300) : null, error: sub.error ?? null };
+  if (sub.ok) {
+    const doc = sub.snapshot.docs?.[0];
+    feed.ok = sub.snapshot.id === 1 && Number.isInteger(sub.snapshot.seq) && doc?.path === "projects/999999" && doc?.data?.status === "created";
+    if (!feed.ok) feed.error = "snapshot does not show projects/999999 as created";
+    // A change reaches the listener.
+    let change = null;
+    const got = new Promise((r) => {
+      sub.ws.onmessage = (ev) => {
+        const f = JSON.parse(ev.data);
+        if (f.type === "change") {
+          change = f;
+          r();
+        }
+      };
+    });
+    await postDelivery(
+      edge.h.base,
+      twinActorDelivery({
+        secret: edge.secret,
+        id: `evt_probe_c_${Date.now()}`,
+        type: "project.completed",
+        projectId: 999999,
+        createdAt: edge.nextCreated(),
+        bytes: O.bytes,
+      }),
+    );
+    await Promise.race([got, sleep(5000)]);
+    feed.change = change ? JSON.stringify(change).slice(0, 300) : null;
+    const ok =
+      change?.id === 1 &&
+      change.path === "projects/999999" &&
+      change.kind === "modified" &&
+      change.data?.status === "completed" &&
+      change.data?.progress === 100 &&
+      typeof change.data?.final_video_url === "string";
+    if (feed.ok && !ok) feed.error = "no well-formed change frame after project.completed";
+    feed.ok &&= ok;
+    await closeAll([sub], 3000);
+  }
+  return { ingest, feed };
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios
+
+async function scenarioIngest(edge, via) {
+  const base = edge.url(via);
+  // Warm-up (not measured): JIT, the tenant's object, SQLite pages.
+  await pool(
+    Array.from({ length: 100 }, (_, i) => () =>
+      postDelivery(
+        base,
+        twinActorDelivery({ secret: edge.secret, id: `evt_warm_${pad(i)}`, type: "project.processing", projectId: 900000 + (i % 10), createdAt: edge.nextCreated(), progress: i % 100, bytes: O.bytes }),
+      ),
+    ),
+    O.concurrency,
+  );
+  const perProject = Math.ceil(O.ingestCount / O.projects);
+  const runs = [];
+  for (let r = 0; r < O.ingestRuns; r++) {
+    const created0 = Date.now() - 3600 * 1000;
+    const deliveries = Array.from({ length: O.ingestCount }, (_, i) => {
+      const k = Math.floor(i / O.projects); // step within its project
+      const type = k === 0 ? "project.created" : k === perProject - 1 ? "project.completed" : "project.processing";
+      return twinActorDelivery({
+        secret: edge.secret,
+        id: `evt_ingest_${via}_${r}_${pad(i)}`,
+        type,
+        projectId: (via === "direct" ? 50000 : 10000) + 1000 * r + (i % O.projects),
+        createdAt: created0 + k * 1000,
+        progress: Math.round((k / perProject) * 100),
+        bytes: O.bytes,
+      });
+    });
+    const before = edge.cpu();
+    const t0 = nowMs();
+    const acks = await pool(deliveries.map((d) => () => postDelivery(base, d)), O.concurrency);
+    const wallMs = nowMs() - t0;
+    await sleep(SETTLE_MS);
+    const cpu = cpuDelta(before, edge.cpu());
+    const ack = summarize(acks.map((a) => a.ms));
+    const run = {
+      deliveries: O.ingestCount,
+      bodyBytes: deliveries[0].body.length,
+      errors: ackErrors(acks),
+      seconds: round(wallMs / 1000, 3),
+      deliveriesPerSec: round((O.ingestCount / wallMs) * 1000, 1),
+      ackMs: { p50: round(ack.p50, 2), p99: round(ack.p99, 2), max: round(ack.max, 2) },
+      cpuMs: cpuFigures(cpu),
+      runtimeCpuMsPerDelivery: round(cpu.runtime / O.ingestCount, 4),
+      proxyCpuMsPerDelivery: round(cpu.proxy / O.ingestCount, 4),
+      wranglerCpuMsPerDelivery: round(cpu.wrangler / O.ingestCount, 4),
+    };
+    log(`${edge.def.name} ingest (${via}) run ${r + 1}/${O.ingestRuns}: ${run.deliveriesPerSec}/s, ack p50 ${run.ackMs.p50} p99 ${run.ackMs.p99} ms, runtime ${run.runtimeCpuMsPerDelivery} ms CPU/delivery, errors ${run.errors.count}`);
+    runs.push(run);
+  }
+  const med = (f) => round(median(runs.map(f)), 4);
+  const result = {
+    via,
+    concurrency: O.concurrency,
+    runs,
+    median: {
+      deliveriesPerSec: med((r) => r.deliveriesPerSec),
+      ackP50Ms: med((r) => r.ackMs.p50),
+      ackP99Ms: med((r) => r.ackMs.p99),
+      runtimeCpuMsPerDelivery: med((r) => r.runtimeCpuMsPerDelivery),
+      proxyCpuMsPerDelivery: med((r) => r.proxyCpuMsPerDelivery),
+      wranglerCpuMsPerDelivery: med((r) => r.wranglerCpuMsPerDelivery),
+      errors: med((r) => r.errors.count),
+    },
+  };
+  if (via === O.via || edge.ingestCpuPerDelivery === null) edge.ingestCpuPerDelivery = result.median.runtimeCpuMsPerDelivery;
+  return result;
+}
+
+async function scenarioFanout(edge) {
+  const results = [];
+  for (const n of O.fanoutSubs) {
+    const col = collector();
+    const doc = "projects/1";
+    log(`${edge.def.name} fanout: connecting ${n} subscribers to ${doc}`);
+    const { subs, connect } = await connectSubscribers(edge, O.via, n, () => doc, col.onChange);
+    const r = { subscribers: n, doc, via: O.via, connect };
+    try {
+      if (connect.failed) throw new Error(`${connect.failed} of ${n} subscribers failed: ${connect.failureSample.join("; ")}`);
+      const base = edge.url(O.via);
+      const ok = subs.length;
+      const tagP = `fan${n}-paced-${Date.now()}`;
+      r.paced = await broadcastPhase(edge, col, {
+        tag: tagP,
+        subscribers: ok,
+        events: O.fanoutEvents,
+        send: () => sendPaced(base, O.fanoutEvents, O.rate, (i) => edge.benchEvent(`evt_${tagP}_${pad(i)}`, 1, tagP, i)),
+      });
+      r.paced.ratePerSec = O.rate;
+      log(`${edge.def.name} fanout ${n} paced ${O.rate}/s: p50 ${r.paced.latencyMs.p50} p99 ${r.paced.latencyMs.p99} max ${r.paced.latencyMs.max} ms, ${r.paced.received}/${r.paced.expected} msgs, ${r.paced.runtimeCpuMsPerMsg} ms CPU/msg`);
+      const tagB = `fan${n}-burst-${Date.now()}`;
+      r.burst = await broadcastPhase(edge, col, {
+        tag: tagB,
+        subscribers: ok,
+        events: O.fanoutEvents,
+        send: () => sendSequential(base, O.fanoutEvents, (i) => edge.benchEvent(`evt_${tagB}_${pad(i)}`, 1, tagB, i)),
+        waitMs: 30000,
+      });
+      log(`${edge.def.name} fanout ${n} back-to-back: ${r.burst.msgsPerSec} msgs/s, p99 ${r.burst.latencyMs.p99} ms, ${r.burst.received}/${r.burst.expected} msgs, ${r.burst.runtimeCpuMsPerMsg} ms CPU/msg`);
+    } catch (e) {
+      r.error = String(e.message ?? e);
+      log(`${edge.def.name} fanout ${n}: ${r.error}`);
+    } finally {
+      await closeAll(subs);
+    }
+    results.push(r);
+    await sleep(1000);
+  }
+  return { bySubscribers: results };
+}
+
+async function scenarioIsolation(edge) {
+  const n = O.isolationSubs;
+  const events = O.isolationEvents;
+  const base = edge.url(O.via);
+  const col = collector();
+  let nextProject = 200000;
+  // The same paced events, each to a new document nobody listens to.
+  const cpuPerEvent = async (tag) => {
+    const first = nextProject;
+    nextProject += events;
+    const before = edge.cpu();
+    const acks = await sendPaced(base, events, O.isolationRate, (i) => edge.benchEvent(`evt_${tag}_${pad(i)}`, first + i, tag, i));
+    await sleep(SETTLE_MS);
+    const cpu = cpuDelta(before, edge.cpu());
+    return { events, ackErrors: ackErrors(acks), runtimeCpuMsPerEvent: round(cpu.runtime / events, 4), proxyCpuMsPerEvent: round(cpu.proxy / events, 4), cpuMs: cpuFigures(cpu) };
+  };
+  const r = { subscribers: n, events, ratePerSec: O.isolationRate, via: O.via };
+  await cpuPerEvent(`iso-warm-${Date.now()}`); // warm-up, not counted
+  // Control before and after: the same events with nobody connected.
+  r.controlBefore = await cpuPerEvent(`iso-ctl1-${Date.now()}`);
+  log(`${edge.def.name} isolation control: ${r.controlBefore.runtimeCpuMsPerEvent} ms CPU/event`);
+  log(`${edge.def.name} isolation: connecting ${n} subscribers to their own documents`);
+  const { subs, connect } = await connectSubscribers(edge, O.via, n, (i) => `projects/${100000 + i}`, col.onChange);
+  r.connect = connect;
+  try {
+    if (connect.failed) throw new Error(`${connect.failed} of ${n} subscribers failed: ${connect.failureSample.join("; ")}`);
+    const tag = `iso-${Date.now()}`;
+    col.arm(tag, 0);
+    r.withSubscribers = await cpuPerEvent(tag);
+    await sleep(500);
+    r.withSubscribers.messagesReceived = col.received + col.stray;
+    // Sanity: an event on one subscriber's document reaches exactly that subscriber.
+    const tagS = `iso-hit-${Date.now()}`;
+    col.arm(tagS, 1);
+    await postDelivery(base, edge.benchEvent(`evt_${tagS}`, 100000, tagS, 0));
+    await col.wait(5000);
+    await sleep(500);
+    r.sanityHit = { expected: 1, received: col.received, stray: col.stray };
+  } catch (e) {
+    r.error = String(e.message ?? e);
+    log(`${edge.def.name} isolation: ${r.error}`);
+  } finally {
+    await closeAll(subs);
+  }
+  await sleep(1000);
+  r.controlAfter = await cpuPerEvent(`iso-ctl2-${Date.now()}`);
+  r.control = {
+    runtimeCpuMsPerEvent: round((r.controlBefore.runtimeCpuMsPerEvent + r.controlAfter.runtimeCpuMsPerEvent) / 2, 4),
+    proxyCpuMsPerEvent: round((r.controlBefore.proxyCpuMsPerEvent + r.controlAfter.proxyCpuMsPerEvent) / 2, 4),
+  };
+  if (r.withSubscribers) {
+    r.cpuRatio = round(r.withSubscribers.runtimeCpuMsPerEvent / r.control.runtimeCpuMsPerEvent, 3);
+    log(`${edge.def.name} isolation: ${r.withSubscribers.messagesReceived} messages for other documents, ${r.withSubscribers.runtimeCpuMsPerEvent} ms CPU/event vs ${r.control.runtimeCpuMsPerEvent} with nobody connected (×${r.cpuRatio}), sanity ${r.sanityHit?.received}/1`);
+  }
+  return r;
+}
+
+async function scenarioCapacity(edge) {
+  const via = O.capacityVia;
+  const doc = "projects/3";
+  const base = edge.url(via);
+  const col = collector();
+  const subs = [];
+  const steps = [];
+  const r = { via, doc, eventsPerStep: O.capacityEvents, p99LimitMs: O.capacityP99Ms, steps, largestOk: 0, largestOkSockets: 0 };
+  const { soft } = maxOpenFiles();
+  // The process whose descriptors bound the socket count: through wrangler's proxy, the proxy
+  // workerd; direct, the runtime workerd (which holds two descriptors per WebSocket: each
+  // accepted connection is dup()ed). workerd crashes at EMFILE instead of refusing, so the
+  // driver stops short of the limit and, past it, adds listens to existing sockets.
+  const boundPids = () => (via === "proxy" ? edge.h.procs.proxy : edge.h.procs.runtime);
+  const fdsOf = () => Math.max(0, ...boundPids().map((p) => openFds(p) ?? 0));
+  const fdsAtStart = fdsOf();
+  let fdsPerSocket = 2;
+  let socketCap = Infinity;
+  let listens = 0; // subscribers = listens on `doc`
+  const alive = () => subs.filter((s) => s.ok && !s.closed);
+  try {
+    for (const target of O.capacitySteps) {
+      const open = alive().length;
+      if (open > 0) fdsPerSocket = Math.max(1, Math.round((fdsOf() - fdsAtStart) / open));
+      socketCap = Math.min(
+        Math.floor((soft - fdsAtStart - 300) / fdsPerSocket), // the bounding workerd
+        soft - (openFds(process.pid) ?? 0) - 300, // this driver: one per socket
+      );
+      const wantSockets = Math.min(target, socketCap);
+      log(`${edge.def.name} capacity: ${listens} → ${target} subscribers (${via}; ${wantSockets} sockets, fd cap ${socketCap} sockets)`);
+      const step = { subscribers: target, sockets: wantSockets };
+      steps.push(step);
+      if (wantSockets > open) {
+        const got = await connectSubscribers(edge, via, wantSockets - open, () => doc, col.onChange, open);
+        subs.push(...got.subs, ...got.failedSubs);
+        step.connect = got.connect;
+        listens += got.subs.length;
+        if (got.connect.failed) {
+          step.error = `${got.connect.failed} of ${wantSockets - open} new subscribers failed: ${got.connect.failureSample.join("; ")}`;
+          r.stoppedBecause = step.error;
+          break;
+        }
+      }
+      // Past the descriptor cap: more listens on the sockets already open (ids 2, 3, …).
+      if (listens < target) {
+        const sockets = alive();
+        const t0 = nowMs();
+        const need = target - listens;
+        const perSocket = sockets.map((_, k) => Math.floor(need / sockets.length) + (k < need % sockets.length ? 1 : 0));
+        // Per socket one listen at a time: ids must be distinct on a socket.
+        const results = await pool(
+          sockets.map((s, k) => async () => {
+            let ok = 0;
+            for (let j = 0; j < perSocket[k]; j++) if (await s.listen(s.listens + 1, doc)) ok++;
+            return [ok, perSocket[k]];
+          }),
+          O.connectConcurrency,
+        );
+        const added = results.reduce((a, [ok]) => a + ok, 0);
+        const wanted = results.reduce((a, [, n]) => a + n, 0);
+        listens += added;
+        step.extraListens = { added, failed: wanted - added, seconds: round((nowMs() - t0) / 1000, 2) };
+        if (added < wanted) {
+          step.error = `${wanted - added} of ${wanted} extra listens failed`;
+          r.stoppedBecause = step.error;
+          break;
+        }
+      }
+      step.listensPerSocket = round(listens / alive().length, 2);
+      if (alive().length < wantSockets) {
+        step.error = `${wantSockets - alive().length} subscribers dropped`;
+        r.stoppedBecause = step.error;
+        break;
+      }
+      step.fds = { bounding: fdsOf(), perSocket: fdsPerSocket, limit: soft };
+      const tag = `cap${target}-${Date.now()}`;
+      step.broadcast = await broadcastPhase(edge, col, {
+        tag,
+        subscribers: listens,
+        events: O.capacityEvents,
+        send: () => sendPaced(base, O.capacityEvents, 1, (i) => edge.benchEvent(`evt_${tag}_${pad(i)}`, 3, tag, i)),
+        waitMs: 20000,
+      });
+      const b = step.broadcast;
+      log(`${edge.def.name} capacity ${target} (${alive().length} sockets): p50 ${b.latencyMs.p50} p99 ${b.latencyMs.p99} max ${b.latencyMs.max} ms, ${b.received}/${b.expected} msgs`);
+      if (b.missing > 0 || b.ackErrors.count > 0) {
+        r.stoppedBecause = `${b.missing} messages missing, ${b.ackErrors.count} delivery errors at ${target}`;
+        break;
+      }
+      if (b.latencyMs.p99 > O.capacityP99Ms) {
+        r.stoppedBecause = `p99 ${b.latencyMs.p99} ms > ${O.capacityP99Ms} ms at ${target}`;
+        break;
+      }
+      r.largestOk = target;
+      r.largestOkSockets = Math.max(r.largestOkSockets, alive().length);
+      await sleep(500);
+    }
+    r.socketCap = socketCap;
+  } catch (e) {
+    r.error = String(e.stack ?? e);
+    log(`${edge.def.name} capacity: ${r.error}`);
+  } finally {
+    await closeAll(subs, 20000);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// One edge
+
+async function runEdge(name) {
+  const def = EDGES[name];
+  const out = { edge: name, label: def.label };
+  log(`starting wrangler dev for ${name}`);
+  const t0 = Date.now();
+  let handle;
+  try {
+    handle = await startWrangler({ name, configArgs: def.configArgs, readyTimeoutMs: def.readyTimeoutMs, logLevel: O.logLevel });
+  } catch (e) {
+    out.error = String(e.message ?? e);
+    log(out.error);
+    return out;
+  }
+  const edge = new Edge(def, handle);
+  try {
+    out.startSeconds = round((Date.now() - t0) / 1000, 1);
+    out.port = handle.port;
+    out.log = handle.logPath;
+    out.processes = handle.procs;
+    edge.directPort = await findDirectPort(handle);
+    out.directPort = edge.directPort;
+    log(`${name} ready on :${handle.port} (runtime workerd ${handle.procs.runtime} direct :${edge.directPort}, proxy workerd ${handle.procs.proxy}, wrangler ${handle.procs.wrangler})`);
+    if ((O.via === "direct" || O.capacityVia === "direct") && !edge.directPort) throw new Error("no direct port found on the runtime workerd");
+
+    out.probe = await probe(edge);
+    log(`${name} probe: ingest ${out.probe.ingest.ok ? "ok" : "NOT READY " + out.probe.ingest.first}; feed ${out.probe.feed.ok ? "ok" : "NOT READY " + out.probe.feed.error}`);
+    let knownRuntime = JSON.stringify(edge.h.procs.runtime);
+    const run = async (key, fn, needsFeed, scenario = key) => {
+      if (!SCENARIOS.has(scenario)) return;
+      if (!out.probe.ingest.ok) return (out[key] = { skipped: "POST /hooks/twin-actor not ready" });
+      if (needsFeed && !out.probe.feed.ok) return (out[key] = { skipped: `GET /feed not ready: ${out.probe.feed.error}` });
+      if (!edge.alive()) return (out[key] = { skipped: "wrangler dev exited" });
+      identifyProcesses(edge.h);
+      if (JSON.stringify(edge.h.procs.runtime) !== knownRuntime) {
+        // wrangler restarted the runtime (a crash, or a watched file changed): its entry
+        // socket moved. Later scenarios run on the new one; the restart is noted.
+        out.restarts = [...(out.restarts ?? []), `before ${key}: ${knownRuntime} → ${JSON.stringify(edge.h.procs.runtime)}`];
+        knownRuntime = JSON.stringify(edge.h.procs.runtime);
+        edge.directPort = await findDirectPort(edge.h);
+        log(`${name}: the runtime workerd restarted; direct port now :${edge.directPort}`);
+      }
+      const pids = knownRuntime;
+      log(`${name}: scenario ${key}`);
+      try {
+        out[key] = await fn(edge);
+      } catch (e) {
+        out[key] = { error: String(e.stack ?? e) };
+        log(`${name} ${key} failed: ${e.stack ?? e}`);
+      }
+      identifyProcesses(edge.h);
+      if (JSON.stringify(edge.h.procs.runtime) !== pids) {
+        out[key].warning = `the runtime workerd restarted during the scenario (${pids} → ${JSON.stringify(edge.h.procs.runtime)}): figures left out of the comparison`;
+        log(`${name} ${key}: ${out[key].warning}`);
+      }
+    };
+    for (const via of O.ingestVia) await run(via === "proxy" ? "ingest" : `ingest_${via}`, (e) => scenarioIngest(e, via), false, "ingest");
+    await run("fanout", scenarioFanout, true);
+    await run("isolation", scenarioIsolation, true);
+    await run("capacity", scenarioCapacity, true);
+  } catch (e) {
+    out.error = String(e.stack ?? e);
+    log(`${name}: ${out.error}`);
+  } finally {
+    log(`stopping wrangler dev for ${name}`);
+    await handle.stop();
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+function fmt(x, digits = 2) {
+  if (x === null || x === undefined || Number.isNaN(x)) return "–";
+  if (typeof x !== "number") return String(x);
+  if (Number.isInteger(x) && Math.abs(x) < 1000) return String(x);
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString("en-US");
+  if (Math.abs(x) >= 100) return x.toFixed(0);
+  if (Math.abs(x) >= 10) return x.toFixed(1);
+  if (Math.abs(x) >= 1) return x.toFixed(digits);
+  return x.toPrecision(2);
+}
+
+function fanoutAt(res, n) {
+  const f = res.fanout.bySubscribers.find((x) => x.subscribers === n);
+  if (f.error) throw new Error(f.error);
+  return f;
+}
+
+/** A round's results without the scenarios that failed or ran across a runtime restart. */
+function usable(res) {
+  const out = { ...res };
+  for (const key of ["ingest", "ingest_direct", "fanout", "isolation", "capacity"]) {
+    const v = out[key];
+    if (v && (v.error || v.warning || v.skipped || v.median?.errors > 0)) delete out[key];
+  }
+  return out;
+}
+
+/** Rows of the comparison; each figure is the median over the rounds that produced it. */
+function comparisonRows(hfRounds = [], blRounds = []) {
+  const rows = [];
+  const acrossRounds = (rounds, get) => {
+    const values = rounds.map((r) => safe(() => get(usable(r)))).filter((v) => typeof v === "number" && Number.isFinite(v));
+    return values.length ? round(median(values), 5) : null;
+  };
+  const add = (label, get, better, target) => {
+    const h = acrossRounds(hfRounds, get);
+    const b = acrossRounds(blRounds, get);
+    const ratio = typeof h === "number" && typeof b === "number" && b !== 0 ? h / b : null;
+    let met = null;
+    if (target) met = safe(() => target(h, b));
+    rows.push({ label, hookfeed: h ?? null, baseline: b ?? null, ratio: round(ratio, 3), better, target: target?.label ?? null, met: met ?? null });
+  };
+  const safe = (f) => {
+    try {
+      const v = f();
+      return v === undefined ? null : v;
+    } catch {
+      return null;
+    }
+  };
+  const t = (label, f) => Object.assign(f, { label });
+  const both = (h, b) => typeof h === "number" && typeof b === "number";
+  add(`Noise: other processes' load during ingest (cores)`, (r) => median(r.ingest.runs.map((x) => x.cpuMs.otherCores)), "lower");
+  add(`Ingest ${O.ingestCount}×${O.bytes} B @c=${O.concurrency} (median of ${O.ingestRuns}): deliveries/s`, (r) => r.ingest.median.deliveriesPerSec, "higher", t("> baseline", (h, b) => (both(h, b) ? h > b : null)));
+  add("Ingest: ack p50 ms", (r) => r.ingest.median.ackP50Ms, "lower");
+  add("Ingest: ack p99 ms", (r) => r.ingest.median.ackP99Ms, "lower");
+  add("Ingest: runtime workerd CPU ms/delivery", (r) => r.ingest.median.runtimeCpuMsPerDelivery, "lower", t("< baseline", (h, b) => (both(h, b) ? h < b : null)));
+  add("Ingest: proxy workerd CPU ms/delivery", (r) => r.ingest.median.proxyCpuMsPerDelivery, "lower");
+  if (O.ingestVia.includes("direct")) {
+    add("Ingest without wrangler's proxy: deliveries/s", (r) => r.ingest_direct.median.deliveriesPerSec, "higher", t("> baseline", (h, b) => (both(h, b) ? h > b : null)));
+    add("Ingest without wrangler's proxy: ack p50 ms", (r) => r.ingest_direct.median.ackP50Ms, "lower");
+    add("Ingest without wrangler's proxy: ack p99 ms", (r) => r.ingest_direct.median.ackP99Ms, "lower");
+    add("Ingest without wrangler's proxy: runtime CPU ms/delivery", (r) => r.ingest_direct.median.runtimeCpuMsPerDelivery, "lower", t("< baseline", (h, b) => (both(h, b) ? h < b : null)));
+  }
+  const ns = O.fanoutSubs;
+  for (const n of ns) {
+    const big = n === Math.max(...ns);
+    add(`Fan-out ${n}×${O.fanoutEvents} @${O.rate}/s: p50 ms`, (r) => fanoutAt(r, n).paced.latencyMs.p50, "lower");
+    add(
+      `Fan-out ${n}×${O.fanoutEvents} @${O.rate}/s: p99 ms`,
+      (r) => fanoutAt(r, n).paced.latencyMs.p99,
+      "lower",
+      big && n >= 1000 ? t("≤ 100 ms", (h) => (typeof h === "number" ? h <= 100 : null)) : undefined,
+    );
+    add(`Fan-out ${n}×${O.fanoutEvents} @${O.rate}/s: max ms`, (r) => fanoutAt(r, n).paced.latencyMs.max, "lower");
+    add(`Fan-out ${n}×${O.fanoutEvents} @${O.rate}/s: missing msgs`, (r) => fanoutAt(r, n).paced.missing, "lower");
+    add(`Fan-out ${n}×${O.fanoutEvents} @${O.rate}/s: runtime CPU ms/msg`, (r) => fanoutAt(r, n).paced.runtimeCpuMsPerMsg, "lower", t("< baseline", (h, b) => (both(h, b) ? h < b : null)));
+    add(`Fan-out ${n}×${O.fanoutEvents} @${O.rate}/s: runtime CPU ms/msg net of ingest`, (r) => fanoutAt(r, n).paced.runtimeCpuMsPerMsgNetOfIngest, "lower");
+    add(`Fan-out ${n}×${O.fanoutEvents} back-to-back: msgs/s`, (r) => fanoutAt(r, n).burst.msgsPerSec, "higher", t("≥ baseline", (h, b) => (both(h, b) ? h >= b : null)));
+    add(`Fan-out ${n}×${O.fanoutEvents} back-to-back: p99 ms`, (r) => fanoutAt(r, n).burst.latencyMs.p99, "lower");
+    add(`Fan-out ${n}×${O.fanoutEvents} back-to-back: runtime CPU ms/msg`, (r) => fanoutAt(r, n).burst.runtimeCpuMsPerMsg, "lower", t("< baseline", (h, b) => (both(h, b) ? h < b : null)));
+    add(`Fan-out ${n}: runtime CPU ms per subscriber connect`, (r) => fanoutAt(r, n).connect.runtimeCpuMsPerSubscriber, "lower");
+  }
+  add(`Isolation ${O.isolationSubs} subs: msgs for other docs`, (r) => r.isolation.withSubscribers.messagesReceived, "lower", t("= 0", (h) => (typeof h === "number" ? h === 0 : null)));
+  add(`Isolation: runtime CPU ms/event, nobody connected (${O.isolationEvents} @${O.isolationRate}/s, mean of before/after)`, (r) => r.isolation.control.runtimeCpuMsPerEvent, "lower");
+  add(`Isolation: runtime CPU ms/event, ${O.isolationSubs} on other docs`, (r) => r.isolation.withSubscribers.runtimeCpuMsPerEvent, "lower");
+  add(`Isolation: CPU/event ratio (others ÷ none)`, (r) => r.isolation.cpuRatio, "lower", t("≈ 1 (≤ 1.2)", (h) => (typeof h === "number" ? h <= 1.2 : null)));
+  add(`Capacity: most subscribers (listens) with p99 < ${O.capacityP99Ms} ms (${O.capacityVia})`, (r) => r.capacity.largestOk, "higher", t("≥ 10,000", (h) => (typeof h === "number" ? h >= 10000 : null)));
+  add(`Capacity: p99 ms at that count`, (r) => r.capacity.steps.find((s) => s.subscribers === r.capacity.largestOk).broadcast.latencyMs.p99, "lower");
+  add(`Capacity: sockets at that count`, (r) => r.capacity.steps.find((s) => s.subscribers === r.capacity.largestOk).sockets, "higher");
+  add(`Capacity: most sockets with p99 < ${O.capacityP99Ms} ms`, (r) => r.capacity.largestOkSockets, "higher");
+  add(`Capacity: runtime CPU ms/msg at that count`, (r) => r.capacity.steps.find((s) => s.subscribers === r.capacity.largestOk).broadcast.runtimeCpuMsPerMsg, "lower");
+  return rows;
+}
+
+function markdown(rows, results) {
+  const lines = [];
+  lines.push(`| metric | hookfeed | baseline | hookfeed ÷ baseline | target | met |`);
+  lines.push(`|---|---:|---:|---:|---|:-:|`);
+  for (const r of rows) {
+    const ratio = r.ratio === null ? "–" : `${fmt(r.ratio)}× ${r.better === "higher" ? "(↑ better)" : "(↓ better)"}`;
+    const met = r.met === null ? "" : r.met ? "yes" : "**no**";
+    lines.push(`| ${r.label} | ${fmt(r.hookfeed)} | ${fmt(r.baseline)} | ${ratio} | ${r.target ?? ""} | ${met} |`);
+  }
+  const notes = [];
+  for (const res of Object.values(results).flat()) {
+    const who = O.rounds > 1 ? `${res.edge} (round ${res.round})` : res.edge;
+    if (res.error) notes.push(`- ${who}: ${res.error.split("\n")[0]}`);
+    for (const r of res.restarts ?? []) notes.push(`- ${who}: the runtime workerd restarted ${r}`);
+    for (const key of ["ingest", "ingest_direct", "fanout", "isolation", "capacity"]) {
+      const v = res[key];
+      if (!v) continue;
+      if (v.skipped) notes.push(`- ${who} ${key}: skipped (${v.skipped})`);
+      if (v.error) notes.push(`- ${who} ${key}: ${v.error.split("\n")[0]}`);
+      if (v.warning) notes.push(`- ${who} ${key}: ${v.warning}`);
+      if (v.median?.errors > 0) notes.push(`- ${who} ${key}: delivery errors (${v.runs.map((x) => x.errors.sample[0]).filter(Boolean)[0]}); left out of the comparison`);
+      if (key === "capacity" && v.stoppedBecause) notes.push(`- ${who} capacity stopped: ${v.stoppedBecause}`);
+      for (const f of v.bySubscribers ?? []) if (f.error) notes.push(`- ${who} fanout ${f.subscribers}: ${f.error}`);
+    }
+  }
+  if (notes.length) lines.push("", ...notes);
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function main() {
+  const { soft, hard } = maxOpenFiles();
+  log(`edges ${EDGE_NAMES.join(", ")}; scenarios ${[...SCENARIOS].join(", ")}; fd limit ${soft}/${hard}; via ${O.via}, capacity via ${O.capacityVia}`);
+  const results = Object.fromEntries(EDGE_NAMES.map((n) => [n, []]));
+  const started = new Date().toISOString();
+  const loadBefore = loadAverage();
+  // Rounds alternate the order of the edges, so neither always runs first.
+  for (let r = 0; r < O.rounds; r++) {
+    const order = r % 2 ? [...EDGE_NAMES].reverse() : EDGE_NAMES;
+    for (const name of order) {
+      if (O.rounds > 1) log(`round ${r + 1}/${O.rounds}: ${name}`);
+      const res = await runEdge(name);
+      res.round = r + 1;
+      results[name].push(res);
+    }
+  }
+  const rows = comparisonRows(results.hookfeed, results.baseline);
+  const md = markdown(rows, results);
+  process.stdout.write(`\n## hookfeed vs partyserver baseline (wrangler dev, ${cpus().length} cores${O.rounds > 1 ? `, medians of ${O.rounds} rounds` : ""})\n\n${md}\n`);
+  const wranglerVersion = JSON.parse(readFileSync(join(ROOT, "node_modules/wrangler/package.json"), "utf8")).version;
+  const report = {
+    started,
+    finished: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: round(totalmem() / 2 ** 30, 1), fdLimit: { soft, hard }, loadBefore, loadAfter: loadAverage() },
+    versions: { node: process.version, wrangler: wranglerVersion },
+    options: O,
+    notes: [
+      "CPU figures are utime+stime from /proc/<pid>/stat (10 ms ticks) of the runtime workerd (the one running the Worker and its Durable Object), the proxy workerd (wrangler's dev proxy) and wrangler's node process, measured around each phase.",
+      "Latency = receipt time in the driver − sent_at stamped into the event just before its POST (same clock).",
+      `capacity connects ${O.capacityVia === "direct" ? "straight to the runtime workerd's entry socket, bypassing wrangler's proxy" : "through wrangler's proxy"}. workerd holds two descriptors per WebSocket (each accepted connection is dup()ed) and crashes at EMFILE, so with ${soft} descriptors per process one workerd holds at most ~${Math.floor((soft - 100) / 2)} sockets here; steps beyond that add listens (ids 2, 3, …) to the sockets already open, and the table reports sockets and listens separately.`,
+      "`other` / `otherCores` in each phase's cpuMs: CPU used meanwhile by processes outside this benchmark (from /proc/stat), a noise indicator.",
+    ],
+    results,
+    comparison: rows,
+    markdown: md,
+  };
+  if (argv.json) {
+    writeFileSync(argv.json, JSON.stringify(report, null, 2));
+    log(`wrote ${argv.json}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
