@@ -60,7 +60,7 @@ WASM_OPT_FEATURES=(--enable-bulk-memory --enable-mutable-globals --enable-nontra
 
 for profile in $PROFILES; do
   case "$profile" in
-    release) out=bench/wasm-verify/pkg; opt_flag=-Oz; level='opt-level "s"' ;;
+    release) out=bench/wasm-verify/pkg; opt_flag=-Oz; level='opt-level 3' ;;
     bench) out=bench/wasm-verify/pkg-bench; opt_flag=-O3; level='opt-level 3' ;;
     *) die "unknown profile $profile (expected release or bench)" ;;
   esac

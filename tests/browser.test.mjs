@@ -129,6 +129,25 @@ describe("the browser module in headless Chromium", () => {
     await page.close();
   });
 
+  it("answers getDoc and getDocs with the feed's current state", async () => {
+    const page = await appPage(browser, edge);
+    const projectId = 88000 + Math.floor(Math.random() * 1000);
+    await deliver(edge, ...TWIN, twinActorEvent("project.completed", { project_id: projectId, video_url: "https://v/88.mp4" }));
+    const got = await page.evaluate(async ({ url, token, projectId }) => {
+      const { initializeFeed, doc, collection, query, where, getDoc, getDocs } = window.hookfeed;
+      const db = initializeFeed({ url, token, persistence: false });
+      const one = await getDoc(doc(db, "projects", String(projectId)));
+      const some = await getDocs(query(collection(db, "projects"), where("project_id", "==", projectId)));
+      const none = await getDoc(doc(db, "projects", "no-such-project"));
+      return {
+        exists: one.exists(), status: one.get("status"), url: one.data().final_video_url,
+        size: some.size, id: some.docs[0]?.id, missing: none.exists(),
+      };
+    }, { url: edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId });
+    assert.deepEqual(got, { exists: true, status: "completed", url: "https://v/88.mp4", size: 1, id: String(projectId), missing: false });
+    await page.close();
+  });
+
   it("reports a permission-denied listen through the error callback with Firestore's code", async () => {
     const page = await appPage(browser, edge);
     const error = await page.evaluate(({ url, token }) => new Promise((ok) => {

@@ -69,6 +69,7 @@ const { values: argv } = parseArgs({
     "connect-concurrency": { type: "string", default: "64" },
     "log-level": { type: "string", default: "warn" },
     rounds: { type: "string", default: "1" },
+    report: { type: "string" },
     "hookfeed-rate-limit": { type: "string", default: "10000000" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -143,6 +144,8 @@ const EDGES = {
 };
 
 const SETTLE_MS = 300;
+/** A phase during which other processes kept this many cores busy is "noisy". */
+const NOISY_CORES = 0.5;
 const pad = (i, w = 6) => String(i).padStart(w, "0");
 
 // ---------------------------------------------------------------------------------------
@@ -199,17 +202,25 @@ class Edge {
 // ---------------------------------------------------------------------------------------
 // Building blocks
 
-/** Sends `count` deliveries from `make(i)` (called at send time) at `ratePerSec`; resolves with the acks. */
-async function sendPaced(base, count, ratePerSec, make) {
+/**
+ * Sends `count` deliveries from `make(i)` (called at send time, so `sent_at` is the real send
+ * time) at `ratePerSec`; resolves with the acks. `ordered`: never more than one in flight, as
+ * a provider sending one document's events in order would (events to one document that
+ * overtook each other would apply out of order, and the older one would change nothing).
+ */
+async function sendPaced(base, count, ratePerSec, make, { ordered = false } = {}) {
   const interval = 1000 / ratePerSec;
   const start = nowMs();
   const acks = [];
   for (let i = 0; i < count; i++) {
     const wait = start + i * interval - nowMs();
     if (wait > 1) await sleep(wait);
+    if (ordered && i > 0) await acks[i - 1];
     acks.push(postDelivery(base, make(i)));
   }
-  return Promise.all(acks);
+  const all = await Promise.all(acks);
+  all.effectiveRatePerSec = round(((count - 1) / (nowMs() - start)) * 1000, 2);
+  return all;
 }
 
 /** Sends deliveries one after another (each after the previous ack), so they apply in order. */
@@ -336,6 +347,7 @@ async function broadcastPhase(edge, col, { tag, subscribers, events, send, waitM
     ackErrors: ackErrors(acks),
     latencyMs: { p50: round(lat.p50, 2), p99: round(lat.p99, 2), max: round(lat.max, 2), mean: round(lat.mean, 2) },
     ackMs: { p50: round(ack.p50, 2), p99: round(ack.p99, 2) },
+    sendRatePerSec: acks.effectiveRatePerSec ?? null,
     seconds: round(spanMs / 1000, 3),
     msgsPerSec: round((received / spanMs) * 1000, 1),
     cpuMs: cpuFigures(cpu),
@@ -467,11 +479,15 @@ async function scenarioIngest(edge, via) {
     log(`${edge.def.name} ingest (${via}) run ${r + 1}/${O.ingestRuns}: ${run.deliveriesPerSec}/s, ack p50 ${run.ackMs.p50} p99 ${run.ackMs.p99} ms, runtime ${run.runtimeCpuMsPerDelivery} ms CPU/delivery, errors ${run.errors.count}`);
     runs.push(run);
   }
-  const med = (f) => round(median(runs.map(f)), 4);
+  // Medians over the runs during which the rest of the machine was quiet, if any was.
+  const quiet = runs.filter((r) => (r.cpuMs.otherCores ?? 0) < NOISY_CORES);
+  const use = quiet.length ? quiet : runs;
+  const med = (f) => round(median(use.map(f)), 4);
   const result = {
     via,
     concurrency: O.concurrency,
     runs,
+    medianOver: quiet.length ? `${quiet.length} quiet runs` : `all ${runs.length} runs (none quiet)`,
     median: {
       deliveriesPerSec: med((r) => r.deliveriesPerSec),
       ackP50Ms: med((r) => r.ackMs.p50),
@@ -503,7 +519,7 @@ async function scenarioFanout(edge) {
         tag: tagP,
         subscribers: ok,
         events: O.fanoutEvents,
-        send: () => sendPaced(base, O.fanoutEvents, O.rate, (i) => edge.benchEvent(`evt_${tagP}_${pad(i)}`, 1, tagP, i)),
+        send: () => sendPaced(base, O.fanoutEvents, O.rate, (i) => edge.benchEvent(`evt_${tagP}_${pad(i)}`, 1, tagP, i), { ordered: true }),
       });
       r.paced.ratePerSec = O.rate;
       log(`${edge.def.name} fanout ${n} paced ${O.rate}/s: p50 ${r.paced.latencyMs.p50} p99 ${r.paced.latencyMs.p99} max ${r.paced.latencyMs.max} ms, ${r.paced.received}/${r.paced.expected} msgs, ${r.paced.runtimeCpuMsPerMsg} ms CPU/msg`);
@@ -665,7 +681,7 @@ async function scenarioCapacity(edge) {
         tag,
         subscribers: listens,
         events: O.capacityEvents,
-        send: () => sendPaced(base, O.capacityEvents, 1, (i) => edge.benchEvent(`evt_${tag}_${pad(i)}`, 3, tag, i)),
+        send: () => sendPaced(base, O.capacityEvents, 1, (i) => edge.benchEvent(`evt_${tag}_${pad(i)}`, 3, tag, i), { ordered: true }),
         waitMs: 20000,
       });
       const b = step.broadcast;
@@ -784,6 +800,29 @@ function fanoutAt(res, n) {
   return f;
 }
 
+/** Other processes' load (cores) during a scenario of a round: the worst of its phases. */
+function noiseOf(res, key) {
+  const [name, n] = key.split(":");
+  const v = res[name];
+  if (!v) return 0;
+  const cores = [];
+  const collect = (cpu) => typeof cpu?.otherCores === "number" && cores.push(cpu.otherCores);
+  if (name === "ingest" || name === "ingest_direct") {
+    // Its medians are already over its quiet runs; noisy only if none was quiet.
+    return v.medianOver?.startsWith("all") ? Math.min(...v.runs.map((r) => r.cpuMs.otherCores ?? 0)) : 0;
+  }
+  if (name === "fanout") {
+    const f = v.bySubscribers?.find((x) => x.subscribers === Number(n));
+    collect(f?.paced?.cpuMs);
+    collect(f?.burst?.cpuMs);
+  } else if (name === "isolation") {
+    for (const k of ["controlBefore", "withSubscribers", "controlAfter"]) collect(v[k]?.cpuMs);
+  } else if (name === "capacity") {
+    for (const step of v.steps ?? []) collect(step.broadcast?.cpuMs);
+  }
+  return cores.length ? Math.max(...cores) : 0;
+}
+
 /** A round's results without the scenarios that failed or ran across a runtime restart. */
 function usable(res) {
   const out = { ...res };
@@ -797,17 +836,25 @@ function usable(res) {
 /** Rows of the comparison; each figure is the median over the rounds that produced it. */
 function comparisonRows(hfRounds = [], blRounds = []) {
   const rows = [];
+  let section = "ingest"; // the scenario the rows below read, for the noise filter
+  // Median over the usable rounds; over the quiet ones among them when there are any.
   const acrossRounds = (rounds, get) => {
-    const values = rounds.map((r) => safe(() => get(usable(r)))).filter((v) => typeof v === "number" && Number.isFinite(v));
-    return values.length ? round(median(values), 5) : null;
+    const valued = rounds
+      .map((r) => ({ v: safe(() => get(usable(r))), noisy: noiseOf(r, section) >= NOISY_CORES }))
+      .filter((x) => typeof x.v === "number" && Number.isFinite(x.v));
+    const quiet = valued.filter((x) => !x.noisy);
+    const use = quiet.length ? quiet : valued;
+    return { value: use.length ? round(median(use.map((x) => x.v)), 5) : null, noisy: use.some((x) => x.noisy) };
   };
   const add = (label, get, better, target) => {
-    const h = acrossRounds(hfRounds, get);
-    const b = acrossRounds(blRounds, get);
+    const hr = acrossRounds(hfRounds, get);
+    const br = acrossRounds(blRounds, get);
+    const h = hr.value;
+    const b = br.value;
     const ratio = typeof h === "number" && typeof b === "number" && b !== 0 ? h / b : null;
     let met = null;
     if (target) met = safe(() => target(h, b));
-    rows.push({ label, hookfeed: h ?? null, baseline: b ?? null, ratio: round(ratio, 3), better, target: target?.label ?? null, met: met ?? null });
+    rows.push({ label, hookfeed: h ?? null, baseline: b ?? null, ratio: round(ratio, 3), better, target: target?.label ?? null, met: met ?? null, noisy: hr.noisy || br.noisy });
   };
   const safe = (f) => {
     try {
@@ -826,6 +873,7 @@ function comparisonRows(hfRounds = [], blRounds = []) {
   add("Ingest: runtime workerd CPU ms/delivery", (r) => r.ingest.median.runtimeCpuMsPerDelivery, "lower", t("< baseline", (h, b) => (both(h, b) ? h < b : null)));
   add("Ingest: proxy workerd CPU ms/delivery", (r) => r.ingest.median.proxyCpuMsPerDelivery, "lower");
   if (O.ingestVia.includes("direct")) {
+    section = "ingest_direct";
     add("Ingest without wrangler's proxy: deliveries/s", (r) => r.ingest_direct.median.deliveriesPerSec, "higher", t("> baseline", (h, b) => (both(h, b) ? h > b : null)));
     add("Ingest without wrangler's proxy: ack p50 ms", (r) => r.ingest_direct.median.ackP50Ms, "lower");
     add("Ingest without wrangler's proxy: ack p99 ms", (r) => r.ingest_direct.median.ackP99Ms, "lower");
@@ -834,6 +882,7 @@ function comparisonRows(hfRounds = [], blRounds = []) {
   const ns = O.fanoutSubs;
   for (const n of ns) {
     const big = n === Math.max(...ns);
+    section = `fanout:${n}`;
     add(`Fan-out ${n}×${O.fanoutEvents} @${O.rate}/s: p50 ms`, (r) => fanoutAt(r, n).paced.latencyMs.p50, "lower");
     add(
       `Fan-out ${n}×${O.fanoutEvents} @${O.rate}/s: p99 ms`,
@@ -850,10 +899,12 @@ function comparisonRows(hfRounds = [], blRounds = []) {
     add(`Fan-out ${n}×${O.fanoutEvents} back-to-back: runtime CPU ms/msg`, (r) => fanoutAt(r, n).burst.runtimeCpuMsPerMsg, "lower", t("< baseline", (h, b) => (both(h, b) ? h < b : null)));
     add(`Fan-out ${n}: runtime CPU ms per subscriber connect`, (r) => fanoutAt(r, n).connect.runtimeCpuMsPerSubscriber, "lower");
   }
+  section = "isolation";
   add(`Isolation ${O.isolationSubs} subs: msgs for other docs`, (r) => r.isolation.withSubscribers.messagesReceived, "lower", t("= 0", (h) => (typeof h === "number" ? h === 0 : null)));
   add(`Isolation: runtime CPU ms/event, nobody connected (${O.isolationEvents} @${O.isolationRate}/s, mean of before/after)`, (r) => r.isolation.control.runtimeCpuMsPerEvent, "lower");
   add(`Isolation: runtime CPU ms/event, ${O.isolationSubs} on other docs`, (r) => r.isolation.withSubscribers.runtimeCpuMsPerEvent, "lower");
   add(`Isolation: CPU/event ratio (others ÷ none)`, (r) => r.isolation.cpuRatio, "lower", t("≈ 1 (≤ 1.2)", (h) => (typeof h === "number" ? h <= 1.2 : null)));
+  section = "capacity";
   add(`Capacity: most subscribers (listens) with p99 < ${O.capacityP99Ms} ms (${O.capacityVia})`, (r) => r.capacity.largestOk, "higher", t("≥ 10,000", (h) => (typeof h === "number" ? h >= 10000 : null)));
   add(`Capacity: p99 ms at that count`, (r) => r.capacity.steps.find((s) => s.subscribers === r.capacity.largestOk).broadcast.latencyMs.p99, "lower");
   add(`Capacity: sockets at that count`, (r) => r.capacity.steps.find((s) => s.subscribers === r.capacity.largestOk).sockets, "higher");
@@ -869,8 +920,10 @@ function markdown(rows, results) {
   for (const r of rows) {
     const ratio = r.ratio === null ? "–" : `${fmt(r.ratio)}× ${r.better === "higher" ? "(↑ better)" : "(↓ better)"}`;
     const met = r.met === null ? "" : r.met ? "yes" : "**no**";
-    lines.push(`| ${r.label} | ${fmt(r.hookfeed)} | ${fmt(r.baseline)} | ${ratio} | ${r.target ?? ""} | ${met} |`);
+    lines.push(`| ${r.label}${r.noisy ? " †" : ""} | ${fmt(r.hookfeed)} | ${fmt(r.baseline)} | ${ratio} | ${r.target ?? ""} | ${met} |`);
   }
+  if (rows.some((r) => r.noisy))
+    lines.push("", `† measured while other processes on the machine kept ≥ ${NOISY_CORES} core busy (no quieter round available): treat with care.`);
   const notes = [];
   for (const res of Object.values(results).flat()) {
     const who = O.rounds > 1 ? `${res.edge} (round ${res.round})` : res.edge;
@@ -894,6 +947,14 @@ function markdown(rows, results) {
 // ---------------------------------------------------------------------------------------
 
 async function main() {
+  if (argv.report) {
+    // Re-render the table of an earlier --json file, without running anything.
+    const earlier = JSON.parse(readFileSync(argv.report, "utf8"));
+    Object.assign(O, earlier.options);
+    const md = markdown(comparisonRows(earlier.results.hookfeed, earlier.results.baseline), earlier.results);
+    process.stdout.write(`\n## hookfeed vs partyserver baseline (${earlier.started}, ${earlier.machine.cpus} cores${O.rounds > 1 ? `, medians of ${O.rounds} rounds` : ""})\n\n${md}\n`);
+    return;
+  }
   const { soft, hard } = maxOpenFiles();
   log(`edges ${EDGE_NAMES.join(", ")}; scenarios ${[...SCENARIOS].join(", ")}; fd limit ${soft}/${hard}; via ${O.via}, capacity via ${O.capacityVia}`);
   const results = Object.fromEntries(EDGE_NAMES.map((n) => [n, []]));
