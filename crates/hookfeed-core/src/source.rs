@@ -14,6 +14,9 @@ use crate::signature::{Scheme, SecretError};
 
 /// The default cap on a delivery's body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Deliveries per minute a source accepts unless configured: 100/s sustained, well above
+/// what a provider sends one account, and a 429 only delays (providers retry).
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 6_000;
 /// The tenant a source belongs to unless configured.
 pub const DEFAULT_TENANT: &str = "default";
 
@@ -151,7 +154,7 @@ impl SourceConfig {
             tenant: self.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
             tolerance_secs: self.tolerance_secs.unwrap_or_else(|| self.scheme.default_tolerance_secs()),
             max_body_bytes: self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
-            rate_limit_per_minute: self.rate_limit_per_minute.unwrap_or(600),
+            rate_limit_per_minute: self.rate_limit_per_minute.unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
             name: self.name,
             scheme: self.scheme,
             secrets,
