@@ -55,9 +55,9 @@ ensure_wasm_bindgen() {
 
 WORKER_BUILD_VERSION="0.8.7"
 ensure_worker_build() {
-  if ! cargo install --list | grep -qx "worker-build v$WORKER_BUILD_VERSION:"; then
+  if [ "$("$CARGO_BIN/worker-build" --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
     step "Installing worker-build $WORKER_BUILD_VERSION (takes 4-5 minutes once)"
-    cargo_install "worker-build@$WORKER_BUILD_VERSION"
+    cargo_install --force "worker-build@$WORKER_BUILD_VERSION"
   fi
 }
 

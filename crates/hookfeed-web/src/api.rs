@@ -9,11 +9,10 @@ use std::rc::Rc;
 
 use hookfeed_core::protocol::wire;
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::client::{array, firestore_error, Client, JsDoc, Listener, Shape};
+use crate::client::{array, callback, firestore_error, Client, JsDoc, Listener, Shape};
 use crate::view::{ChangeType, Order, View, ViewChange};
 
 thread_local! {
@@ -481,12 +480,11 @@ fn subscribe(
         build,
     });
     let weak = Rc::downgrade(&client);
-    let unsubscribe = Closure::<dyn FnMut()>::new(move || {
+    Ok(callback(move |_| {
         if let Some(client) = weak.upgrade() {
             client.unlisten(id);
         }
-    });
-    Ok(unsubscribe.into_js_value().unchecked_into())
+    }))
 }
 
 /// `onSnapshot(ref, [options], onNext | observer, [onError], [onCompletion])`.
@@ -519,7 +517,7 @@ fn get_once(reference: JsValue) -> Promise {
     Promise::new(&mut |resolve: Function, reject: Function| {
         let unsubscribe: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
         let done = unsubscribe.clone();
-        let next = Closure::<dyn FnMut(JsValue)>::new(move |snapshot: JsValue| {
+        let next = callback(move |snapshot: JsValue| {
             if get(&get(&snapshot, "metadata"), "fromCache").as_bool() == Some(true) {
                 return;
             }
@@ -527,15 +525,11 @@ fn get_once(reference: JsValue) -> Promise {
             if let Some(stop) = done.borrow_mut().take() {
                 let _ = stop.call0(&JsValue::NULL);
             }
-        })
-        .into_js_value()
-        .unchecked_into::<Function>();
+        });
         let fail = reject.clone();
-        let error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let error = callback(move |e: JsValue| {
             let _ = fail.call1(&JsValue::NULL, &e);
-        })
-        .into_js_value()
-        .unchecked_into::<Function>();
+        });
         match subscribe(&reference, false, next, Some(error)) {
             Ok(stop) => *unsubscribe.borrow_mut() = Some(stop),
             Err(e) => drop(reject.call1(&JsValue::NULL, &e)),

@@ -8,7 +8,7 @@ use std::rc::{Rc, Weak};
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use web_sys::WebSocket;
 
 use crate::backoff::Backoff;
 use crate::persist::Persist;
@@ -25,6 +25,27 @@ fn get(target: &JsValue, key: &str) -> JsValue {
 
 fn set(target: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+/// A JS function calling `f`, freed when the JS side drops it. Every callback in the module
+/// has this one signature, so wasm-bindgen emits its closure glue once.
+pub fn callback(f: impl FnMut(JsValue) + 'static) -> Function {
+    Closure::<dyn FnMut(JsValue)>::new(f).into_js_value().unchecked_into()
+}
+
+/// Appends `n` in decimal (without pulling in `core::fmt` for it).
+pub fn push_number(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| d as char));
 }
 
 /// `value` as an array; an empty one when it is not (Array.from would throw on undefined).
@@ -124,9 +145,9 @@ pub struct Listener {
 
 #[derive(Default)]
 struct Handlers {
-    _open: Option<Closure<dyn FnMut()>>,
-    _message: Option<Closure<dyn FnMut(MessageEvent)>>,
-    _close: Option<Closure<dyn FnMut(CloseEvent)>>,
+    _open: Option<Closure<dyn FnMut(JsValue)>>,
+    _message: Option<Closure<dyn FnMut(JsValue)>>,
+    _close: Option<Closure<dyn FnMut(JsValue)>>,
 }
 
 /// The feed connection shared by a page's listeners.
@@ -147,7 +168,7 @@ pub struct Client {
     next_id: Cell<u32>,
     handlers: RefCell<Handlers>,
     /// The keep-alive interval's callback, owned while the interval runs.
-    ping: RefCell<Option<Closure<dyn FnMut()>>>,
+    ping: RefCell<Option<Closure<dyn FnMut(JsValue)>>>,
     me: RefCell<Weak<Client>>,
 }
 
@@ -213,12 +234,12 @@ impl Client {
     /// when called (timers, IndexedDB reads, token promises).
     fn once(&self, f: impl FnOnce(&Rc<Client>, JsValue) + 'static) -> Function {
         let me = self.me();
-        Closure::once_into_js(move |value: JsValue| {
-            if let Some(client) = me.upgrade() {
+        let mut f = Some(f);
+        callback(move |value: JsValue| {
+            if let (Some(f), Some(client)) = (f.take(), me.upgrade()) {
                 f(&client, value);
             }
         })
-        .unchecked_into()
     }
 
     fn cache_key(&self, target: &str) -> String {
@@ -269,7 +290,7 @@ impl Client {
         }
         if self.open.get() {
             let mut frame = String::from(r#"{"type":"unlisten","id":"#);
-            frame.push_str(&id.to_string());
+            push_number(&mut frame, u64::from(id));
             frame.push('}');
             self.send(&frame);
         }
@@ -296,12 +317,12 @@ impl Client {
     fn send_listen(&self, id: u32) {
         let Some(frame) = self.with_listener(id, |l| {
             let mut frame = String::from(r#"{"type":"listen","id":"#);
-            frame.push_str(&id.to_string());
+            push_number(&mut frame, u64::from(id));
             frame.push_str(r#","target":"#);
             frame.push_str(&l.target);
             if l.view.seq > 0 {
                 frame.push_str(r#","since":"#);
-                frame.push_str(&l.view.seq.to_string());
+                push_number(&mut frame, l.view.seq);
             }
             frame.push('}');
             frame
@@ -373,19 +394,19 @@ impl Client {
             return;
         };
         let me = self.me();
-        let on_open = Closure::<dyn FnMut()>::new(move || {
+        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
             if let Some(client) = me.upgrade() {
                 client.on_open();
             }
         });
         let me = self.me();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let (Some(client), Some(text)) = (me.upgrade(), event.data().as_string()) {
+        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            if let (Some(client), Some(text)) = (me.upgrade(), get(&event, "data").as_string()) {
                 client.on_message(&text);
             }
         });
         let me = self.me();
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| {
+        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| {
             if let Some(client) = me.upgrade() {
                 client.on_close();
             }
@@ -417,7 +438,7 @@ impl Client {
         self.open.set(true);
         self.backoff.borrow_mut().reset();
         let me = self.me();
-        let ping = Closure::<dyn FnMut()>::new(move || {
+        let ping = Closure::<dyn FnMut(JsValue)>::new(move |_| {
             if let Some(client) = me.upgrade() {
                 client.send("ping");
             }

@@ -6,9 +6,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Reflect};
-use wasm_bindgen::closure::Closure;
+use crate::client::callback;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{IdbDatabase, IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbObjectStoreParameters, IdbOpenDbRequest, IdbTransactionMode};
 
 const DB_NAME: &str = "hookfeed";
 const STORE: &str = "views";
@@ -33,38 +33,31 @@ impl Persist {
             return;
         }
         let Some(request) = indexed_db().and_then(|f| f.open_with_u32(DB_NAME, 1).ok()) else { return };
-        let upgrade = Closure::once_into_js(move |event: web_sys::Event| {
-            if let Some(db) = event
-                .target()
-                .and_then(|t| t.dyn_into::<IdbRequest>().ok())
-                .and_then(|r| r.result().ok())
-                .and_then(|r| r.dyn_into::<IdbDatabase>().ok())
-            {
+        let req = request.clone();
+        let upgrade = callback(move |_| {
+            if let Some(db) = req.result().ok().and_then(|r| r.dyn_into::<IdbDatabase>().ok()) {
                 let _ = db.create_object_store_with_optional_parameters(STORE, &IdbObjectStoreParameters::new());
             }
         });
-        request.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
+        request.set_onupgradeneeded(Some(&upgrade));
         let this = self.clone();
-        let opened = Closure::once_into_js(move |event: web_sys::Event| {
-            let db = event
-                .target()
-                .and_then(|t| t.dyn_into::<IdbOpenDbRequest>().ok())
-                .and_then(|r| r.result().ok())
-                .and_then(|r| r.dyn_into::<IdbDatabase>().ok());
+        let req: IdbOpenDbRequest = request.clone();
+        let opened = callback(move |_| {
+            let db = req.result().ok().and_then(|r| r.dyn_into::<IdbDatabase>().ok());
             *this.db.borrow_mut() = db;
             let waiting: Vec<_> = this.waiting.borrow_mut().drain(..).collect();
-            for (key, callback) in waiting {
-                this.load(&key, callback);
+            for (key, on_loaded) in waiting {
+                this.load(&key, on_loaded);
             }
         });
-        request.set_onsuccess(Some(opened.unchecked_ref()));
+        request.set_onsuccess(Some(&opened));
     }
 
     /// Calls `callback` with the cached `{seq, docs}` for `key`, or `undefined`.
-    pub fn load(self: &Rc<Self>, key: &str, callback: Function) {
+    pub fn load(self: &Rc<Self>, key: &str, on_loaded: Function) {
         let Some(db) = self.db.borrow().clone() else {
             if *self.opening.borrow() {
-                self.waiting.borrow_mut().push((key.to_owned(), callback));
+                self.waiting.borrow_mut().push((key.to_owned(), on_loaded));
             }
             return;
         };
@@ -74,10 +67,10 @@ impl Persist {
             .and_then(|store| store.get(&JsValue::from_str(key)));
         let Ok(request) = request else { return };
         let req = request.clone();
-        let done = Closure::once_into_js(move || {
-            let _ = callback.call1(&JsValue::NULL, &req.result().unwrap_or(JsValue::UNDEFINED));
+        let done = crate::client::callback(move |_| {
+            let _ = on_loaded.call1(&JsValue::NULL, &req.result().unwrap_or(JsValue::UNDEFINED));
         });
-        request.set_onsuccess(Some(done.unchecked_ref()));
+        request.set_onsuccess(Some(&done));
     }
 
     /// Stores `{seq, docs}` for `key`.
