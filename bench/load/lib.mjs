@@ -417,7 +417,7 @@ async function stopWrangler(handle, child) {
 export async function postDelivery(base, { body, headers }) {
   const t0 = nowMs();
   try {
-    const r = await fetch(`${base}/hooks/twin-actor`, { method: "POST", headers, body });
+    const r = await fetch(`${base}/hooks/twin-actor`, { method: "POST", headers, body, signal: AbortSignal.timeout(30000) });
     const text = await r.text();
     let json = null;
     try {

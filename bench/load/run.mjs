@@ -106,7 +106,8 @@ const O = {
   logLevel: argv["log-level"] === "info" ? undefined : argv["log-level"],
 };
 const SCENARIOS = new Set(argv.scenarios.split(","));
-const EDGE_NAMES = argv.edge === "both" ? ["baseline", "hookfeed"] : [argv.edge];
+// `both`, one edge, or a comma-separated order (`hookfeed,baseline`).
+const EDGE_NAMES = argv.edge === "both" ? ["baseline", "hookfeed"] : argv.edge.split(",");
 for (const e of EDGE_NAMES) if (!["hookfeed", "baseline"].includes(e)) throw new Error(`--edge: unknown ${e}`);
 
 /**
@@ -948,11 +949,20 @@ function markdown(rows, results) {
 
 async function main() {
   if (argv.report) {
-    // Re-render the table of an earlier --json file, without running anything.
-    const earlier = JSON.parse(readFileSync(argv.report, "utf8"));
-    Object.assign(O, earlier.options);
-    const md = markdown(comparisonRows(earlier.results.hookfeed, earlier.results.baseline), earlier.results);
-    process.stdout.write(`\n## hookfeed vs partyserver baseline (${earlier.started}, ${earlier.machine.cpus} cores${O.rounds > 1 ? `, medians of ${O.rounds} rounds` : ""})\n\n${md}\n`);
+    // Re-render earlier --json files (several: their rounds merged), without running anything.
+    const files = argv.report.split(",").map((f) => JSON.parse(readFileSync(f, "utf8")));
+    Object.assign(O, files[0].options);
+    const merged = { hookfeed: [], baseline: [] };
+    let n = 0;
+    for (const f of files) {
+      const rounds = Math.max(...Object.values(f.results).flat().map((r) => r.round ?? 1));
+      for (const [edge, list] of Object.entries(f.results)) for (const r of [].concat(list)) merged[edge]?.push({ ...r, round: n + (r.round ?? 1) });
+      n += rounds;
+    }
+    O.rounds = n;
+    const md = markdown(comparisonRows(merged.hookfeed, merged.baseline), merged);
+    process.stdout.write(`\n## hookfeed vs partyserver baseline (${files.map((f) => f.started).join(", ")}; ${files[0].machine.cpus} cores${n > 1 ? `, medians of ${n} rounds` : ""})\n\n${md}\n`);
+    if (argv.json) writeFileSync(argv.json, JSON.stringify({ merged: argv.report.split(","), options: O, results: merged, markdown: md }, null, 2));
     return;
   }
   const { soft, hard } = maxOpenFiles();
@@ -960,6 +970,28 @@ async function main() {
   const results = Object.fromEntries(EDGE_NAMES.map((n) => [n, []]));
   const started = new Date().toISOString();
   const loadBefore = loadAverage();
+  const wranglerVersion = JSON.parse(readFileSync(join(ROOT, "node_modules/wrangler/package.json"), "utf8")).version;
+  const report = (final) => {
+    const rows = comparisonRows(results.hookfeed, results.baseline);
+    const md = markdown(rows, results);
+    return {
+      started,
+      finished: final ? new Date().toISOString() : null,
+      complete: final,
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: round(totalmem() / 2 ** 30, 1), fdLimit: { soft, hard }, loadBefore, loadAfter: loadAverage() },
+      versions: { node: process.version, wrangler: wranglerVersion },
+      options: O,
+      notes: [
+        "CPU figures are utime+stime from /proc/<pid>/stat (10 ms ticks) of the runtime workerd (the one running the Worker and its Durable Object), the proxy workerd (wrangler's dev proxy) and wrangler's node process, measured around each phase.",
+        "Latency = receipt time in the driver − sent_at stamped into the event just before its POST (same clock).",
+        `capacity connects ${O.capacityVia === "direct" ? "straight to the runtime workerd's entry socket, bypassing wrangler's proxy" : "through wrangler's proxy"}. workerd holds two descriptors per WebSocket (each accepted connection is dup()ed) and crashes at EMFILE, so with ${soft} descriptors per process one workerd holds at most ~${Math.floor((soft - 100) / 2)} sockets here; steps beyond that add listens (ids 2, 3, …) to the sockets already open, and the table reports sockets and listens separately.`,
+        `\`other\` / \`otherCores\` in each phase's cpuMs: CPU used meanwhile by processes outside this benchmark (from /proc/stat), a noise indicator; the comparison prefers rounds where it stayed under ${NOISY_CORES} core.`,
+      ],
+      results,
+      comparison: rows,
+      markdown: md,
+    };
+  };
   // Rounds alternate the order of the edges, so neither always runs first.
   for (let r = 0; r < O.rounds; r++) {
     const order = r % 2 ? [...EDGE_NAMES].reverse() : EDGE_NAMES;
@@ -968,30 +1000,14 @@ async function main() {
       const res = await runEdge(name);
       res.round = r + 1;
       results[name].push(res);
+      // A partial report after every edge, so an interrupted run still leaves its figures.
+      if (argv.json) writeFileSync(argv.json, JSON.stringify(report(false), null, 2));
     }
   }
-  const rows = comparisonRows(results.hookfeed, results.baseline);
-  const md = markdown(rows, results);
-  process.stdout.write(`\n## hookfeed vs partyserver baseline (wrangler dev, ${cpus().length} cores${O.rounds > 1 ? `, medians of ${O.rounds} rounds` : ""})\n\n${md}\n`);
-  const wranglerVersion = JSON.parse(readFileSync(join(ROOT, "node_modules/wrangler/package.json"), "utf8")).version;
-  const report = {
-    started,
-    finished: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: round(totalmem() / 2 ** 30, 1), fdLimit: { soft, hard }, loadBefore, loadAfter: loadAverage() },
-    versions: { node: process.version, wrangler: wranglerVersion },
-    options: O,
-    notes: [
-      "CPU figures are utime+stime from /proc/<pid>/stat (10 ms ticks) of the runtime workerd (the one running the Worker and its Durable Object), the proxy workerd (wrangler's dev proxy) and wrangler's node process, measured around each phase.",
-      "Latency = receipt time in the driver − sent_at stamped into the event just before its POST (same clock).",
-      `capacity connects ${O.capacityVia === "direct" ? "straight to the runtime workerd's entry socket, bypassing wrangler's proxy" : "through wrangler's proxy"}. workerd holds two descriptors per WebSocket (each accepted connection is dup()ed) and crashes at EMFILE, so with ${soft} descriptors per process one workerd holds at most ~${Math.floor((soft - 100) / 2)} sockets here; steps beyond that add listens (ids 2, 3, …) to the sockets already open, and the table reports sockets and listens separately.`,
-      "`other` / `otherCores` in each phase's cpuMs: CPU used meanwhile by processes outside this benchmark (from /proc/stat), a noise indicator.",
-    ],
-    results,
-    comparison: rows,
-    markdown: md,
-  };
+  const final = report(true);
+  process.stdout.write(`\n## hookfeed vs partyserver baseline (wrangler dev, ${cpus().length} cores${O.rounds > 1 ? `, medians of ${O.rounds} rounds` : ""})\n\n${final.markdown}\n`);
   if (argv.json) {
-    writeFileSync(argv.json, JSON.stringify(report, null, 2));
+    writeFileSync(argv.json, JSON.stringify(final, null, 2));
     log(`wrote ${argv.json}`);
   }
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hookfeed_core::fanout::{snapshot, ChangeFrame, SocketAction, SocketId, SocketState, SubscriptionIndex};
-use hookfeed_core::ledger::{ingest, DocChange, Ingested, Seq};
+use hookfeed_core::ledger::{ingest, ChangeKind, DocChange, Ingested, Seq};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::protocol::{ErrorCode, ListenRequest, ServerMessage, Target};
 use hookfeed_core::rate::RateLimiter;
@@ -21,7 +21,7 @@ use hookfeed_core::token::TokenClaims;
 use hookfeed_core::{verify_delivery, UnixTime};
 use serde::Deserialize;
 use serde_json::json;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
@@ -259,21 +259,35 @@ impl Feed {
         reply.into_response()
     }
 
-    /// Sends `change` to the listens it concerns, framing its data once.
+    /// Sends `change` to the listens it concerns. The frame text is built and turned into a
+    /// JS string once per (listen id, kind) — most clients number their first listen 1 — so
+    /// a broadcast to a thousand sockets encodes the document once, not a thousand times.
     fn broadcast(&self, change: &DocChange) {
         self.ensure_index();
         let live = self.live.borrow();
         let Some(index) = &live.index else { return };
         let recipients = index.recipients(change);
-        if recipients.is_empty() {
+        let Some(first) = recipients.iter().find_map(|r| live.sockets.get(&r.sid)) else { return };
+        let Ok(send) = js_sys::Reflect::get(AsRef::<web_sys::WebSocket>::as_ref(first), &JsValue::from_str("send"))
+            .and_then(|f| f.dyn_into::<js_sys::Function>())
+        else {
             return;
-        }
+        };
         let frame = ChangeFrame::new(change);
+        let mut texts: Vec<((u32, ChangeKind), JsValue)> = Vec::new();
         for recipient in &recipients {
-            if let Some(ws) = live.sockets.get(&recipient.sid) {
-                // A socket that fails here is closing; its close event unindexes it.
-                let _ = ws.send_with_str(frame.for_recipient(recipient));
-            }
+            let Some(ws) = live.sockets.get(&recipient.sid) else { continue };
+            let key = (recipient.listen_id, recipient.kind);
+            let text = match texts.iter().find(|(k, _)| *k == key) {
+                Some((_, text)) => text.clone(),
+                None => {
+                    let text = JsValue::from_str(&frame.for_recipient(recipient));
+                    texts.push((key, text.clone()));
+                    text
+                }
+            };
+            // A socket that fails here is closing; its close event unindexes it.
+            let _ = send.call1(AsRef::<web_sys::WebSocket>::as_ref(ws), &text);
         }
     }
 
