@@ -29,7 +29,7 @@ use worker::{
 
 use crate::config;
 use crate::reply::Reply;
-use crate::routes::{now, read_capped, CLAIMS_HEADER, CLIENT_HEADER, SUBPROTOCOL};
+use crate::routes::{now, query, read_capped, CLAIMS_HEADER, CLIENT_HEADER, SUBPROTOCOL};
 use crate::store::{self, head_seq, next_socket_id, read_documents, SqlFeedStore, SCHEMA};
 
 /// How often the alarm prunes the log.
@@ -89,10 +89,6 @@ fn write_delivery(sql: &SqlStorage, at: UnixTime, record: &DeliveryRecord<'_>) -
         ],
     )?;
     Ok(())
-}
-
-fn query(req: &Request, name: &str) -> Option<String> {
-    req.url().ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 impl Feed {

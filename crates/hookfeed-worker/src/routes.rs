@@ -63,7 +63,8 @@ fn feed(env: &Env, tenant: &str) -> Result<worker::Stub> {
     env.durable_object(FEED_BINDING)?.id_from_name(tenant)?.get_stub()
 }
 
-fn query(req: &Request, name: &str) -> Option<String> {
+/// The value of query parameter `name`.
+pub fn query(req: &Request, name: &str) -> Option<String> {
     req.url().ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
