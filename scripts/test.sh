@@ -16,4 +16,4 @@ CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$
 bash scripts/build.sh
 
 step "End-to-end tests: wrangler dev + headless Chromium (node --test)"
-node --test --test-concurrency=1 "tests/*.test.mjs"
+node --test --test-concurrency=1 --test-timeout=300000 "tests/*.test.mjs"

@@ -220,7 +220,7 @@ describe("the browser module in headless Chromium", () => {
     await page.close();
   });
 
-  it("shows the last known documents from IndexedDB on reload, before the socket is up", async () => {
+  it("shows the last known documents from IndexedDB on reload, before the socket is up", { timeout: 120_000 }, async () => {
     const page = await appPage(browser, edge);
     const projectId = 66000 + Math.floor(Math.random() * 1000);
     await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 77 }));
@@ -231,8 +231,18 @@ describe("the browser module in headless Chromium", () => {
       onSnapshot(doc(db, "projects", String(projectId)), (snap) => ok({ progress: snap.data()?.progress, fromCache: snap.metadata.fromCache }));
     });
     assert.deepEqual(await page.evaluate(listen, { url: edge.url, token, projectId }), { progress: 77, fromCache: false });
-    // Give IndexedDB its write, then reload with the feed unreachable.
-    await page.waitForTimeout(300);
+    // Wait until IndexedDB holds the view, then reload with the feed unreachable.
+    await page.waitForFunction(() => new Promise((ok) => {
+      const open = indexedDB.open("hookfeed");
+      open.onerror = () => ok(false);
+      open.onsuccess = () => {
+        const db = open.result;
+        if (!db.objectStoreNames.contains("views")) return ok(false);
+        const count = db.transaction("views").objectStore("views").count();
+        count.onsuccess = () => ok(count.result > 0);
+        count.onerror = () => ok(false);
+      };
+    }));
     await page.routeWebSocket(/\/feed/, () => {}); // never connects
     await page.reload();
     await page.evaluate(async () => { window.hookfeed = await import("/hookfeed/index.js"); });

@@ -19,6 +19,8 @@ pub struct Persist {
     db: RefCell<Option<IdbDatabase>>,
     /// Loads asked for before the database was open.
     waiting: RefCell<Vec<(String, Function)>>,
+    /// Saves made before the database was open: the latest per key.
+    unsaved: RefCell<Vec<(String, JsValue)>>,
     opening: RefCell<bool>,
 }
 
@@ -49,6 +51,10 @@ impl Persist {
             for (key, on_loaded) in waiting {
                 this.load(&key, on_loaded);
             }
+            let unsaved: Vec<_> = this.unsaved.borrow_mut().drain(..).collect();
+            for (key, value) in unsaved {
+                this.save(&key, &value);
+            }
         });
         request.set_onsuccess(Some(&opened));
     }
@@ -75,7 +81,14 @@ impl Persist {
 
     /// Stores `{seq, docs}` for `key`.
     pub fn save(&self, key: &str, value: &JsValue) {
-        let Some(db) = self.db.borrow().clone() else { return };
+        let Some(db) = self.db.borrow().clone() else {
+            if *self.opening.borrow() {
+                let mut unsaved = self.unsaved.borrow_mut();
+                unsaved.retain(|(k, _)| k != key);
+                unsaved.push((key.to_owned(), value.clone()));
+            }
+            return;
+        };
         let _ = db
             .transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)
             .and_then(|tx| tx.object_store(STORE))
