@@ -70,7 +70,7 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
 
 /// Reads the body up to `cap` bytes; `None` as soon as it is longer, without reading on.
 pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Option<Vec<u8>>> {
-    let declared = req.headers().get("content-length")?.and_then(|v| v.trim().parse::<usize>().ok());
+    let declared = declared_length(req);
     if declared.is_some_and(|len| len > cap) {
         return Ok(None);
     }
@@ -86,7 +86,7 @@ pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Option<Vec<u8>
     Ok(Some(body))
 }
 
-/// The largest declared body, from `Content-Length`, if any.
+/// The body length `Content-Length` declares, if any.
 fn declared_length(req: &Request) -> Option<usize> {
     req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse().ok())
 }
