@@ -270,6 +270,7 @@ export async function startWrangler({ name, configArgs, cwd = ROOT, readyTimeout
   const handle = {
     name,
     port,
+    inspectorPort,
     persist,
     logPath,
     pid: child.pid,

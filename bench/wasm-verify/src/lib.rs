@@ -29,10 +29,7 @@ impl Headers for HeaderLines<'_> {
             let end = rest.bytes().position(|b| b == b'\n').unwrap_or(rest.len());
             let line = &rest[..end];
             let bytes = line.as_bytes();
-            if bytes.len() > n
-                && bytes[n] == b':'
-                && bytes[..n].eq_ignore_ascii_case(name.as_bytes())
-            {
+            if bytes.len() > n && bytes[n] == b':' && bytes[..n].eq_ignore_ascii_case(name.as_bytes()) {
                 return Some(line[n + 1..].trim());
             }
             rest = rest.get(end + 1..).unwrap_or("");
@@ -57,8 +54,8 @@ impl Verifier {
         // Through the configuration path a Worker uses (HOOKFEED_SOURCES + SECRET_<NAME>).
         let config = format!(r#"[{{"name":"{0}","scheme":"{0}"}}]"#, scheme.name());
         let secret = secret.to_owned();
-        let mut sources = load_sources(&config, &|_| Some(secret.clone()))
-            .map_err(|e| JsError::new(&format!("{e}")))?;
+        let mut sources =
+            load_sources(&config, &|_| Some(secret.clone())).map_err(|e| JsError::new(&format!("{e}")))?;
         let source = sources.pop().ok_or_else(|| JsError::new("no source"))?;
         Ok(Verifier { source })
     }
@@ -71,35 +68,20 @@ impl Verifier {
         use hookfeed_core::signature::{github, percify, standard_webhooks, stripe, twin_actor};
         let names: &[&str] = match self.source.scheme {
             Scheme::Percify => &[percify::SIGNATURE_HEADER],
-            Scheme::TwinActor => &[
-                twin_actor::SIGNATURE_HEADER,
-                twin_actor::ID_HEADER,
-                twin_actor::EVENT_HEADER,
-            ],
+            Scheme::TwinActor => &[twin_actor::SIGNATURE_HEADER, twin_actor::ID_HEADER, twin_actor::EVENT_HEADER],
             Scheme::StandardWebhooks => &[
                 standard_webhooks::ID_HEADER,
                 standard_webhooks::TIMESTAMP_HEADER,
                 standard_webhooks::SIGNATURE_HEADER,
             ],
             Scheme::Stripe => &[stripe::SIGNATURE_HEADER],
-            Scheme::Github => &[
-                github::SIGNATURE_HEADER,
-                github::DELIVERY_HEADER,
-                github::EVENT_HEADER,
-            ],
+            Scheme::Github => &[github::SIGNATURE_HEADER, github::DELIVERY_HEADER, github::EVENT_HEADER],
         };
-        names
-            .iter()
-            .map(|n| n.to_ascii_lowercase())
-            .collect::<Vec<_>>()
-            .join("\n")
+        names.iter().map(|n| n.to_ascii_lowercase()).collect::<Vec<_>>().join("\n")
     }
 
     fn window(&self, now_secs: f64) -> ReplayWindow {
-        ReplayWindow {
-            now: UnixTime::from_secs(now_secs as i64),
-            tolerance_secs: self.source.tolerance_secs,
-        }
+        ReplayWindow { now: UnixTime::from_secs(now_secs as i64), tolerance_secs: self.source.tolerance_secs }
     }
 
     /// The scheme's signature check alone: true when the signature (and timestamp) hold.
@@ -107,25 +89,14 @@ impl Verifier {
         self.source
             .scheme
             .verifier()
-            .verify(
-                &HeaderLines(headers),
-                body,
-                &self.source.secrets,
-                self.window(now_secs),
-            )
+            .verify(&HeaderLines(headers), body, &self.source.secrets, self.window(now_secs))
             .is_ok()
     }
 
     /// The full `verify_delivery`: signature, replay window, then the body as an event.
     #[wasm_bindgen(js_name = verifyDelivery)]
     pub fn verify_delivery(&self, headers: &str, body: &[u8], now_secs: f64) -> bool {
-        verify_delivery(
-            &self.source,
-            &HeaderLines(headers),
-            body,
-            UnixTime::from_secs(now_secs as i64),
-        )
-        .is_ok()
+        verify_delivery(&self.source, &HeaderLines(headers), body, UnixTime::from_secs(now_secs as i64)).is_ok()
     }
 
     /// Crosses the boundary with the same arguments and does nothing else: what the
@@ -148,22 +119,13 @@ impl Verifier {
         };
         mac.update(prefix);
         mac.update(body);
-        mac.finalize()
-            .into_bytes()
-            .as_slice()
-            .ct_eq(expected)
-            .into()
+        mac.finalize().into_bytes().as_slice().ct_eq(expected).into()
     }
 
     /// Why `verify_delivery` refuses a delivery (its error code), or `"ok"`: for the
     /// benchmark's cross-check, not for the timed path.
     pub fn explain(&self, headers: &str, body: &[u8], now_secs: f64) -> String {
-        match verify_delivery(
-            &self.source,
-            &HeaderLines(headers),
-            body,
-            UnixTime::from_secs(now_secs as i64),
-        ) {
+        match verify_delivery(&self.source, &HeaderLines(headers), body, UnixTime::from_secs(now_secs as i64)) {
             Ok(_) => "ok".to_owned(),
             Err(e) => format!("{}: {e}", e.code()),
         }

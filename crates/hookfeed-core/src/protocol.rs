@@ -370,7 +370,13 @@ mod tests {
         ] {
             assert!(message.to_json().starts_with(&format!(r#"{{"{TYPE}":"{tag}""#)));
         }
-        let change = ServerMessage::Change { id: 1, seq: 1, path: "a/b".parse().expect("path"), kind: ChangeKind::Added, data: None };
+        let change = ServerMessage::Change {
+            id: 1,
+            seq: 1,
+            path: "a/b".parse().expect("path"),
+            kind: ChangeKind::Added,
+            data: None,
+        };
         assert!(change.to_json().starts_with(&format!(r#"{{"{TYPE}":"{CHANGE}""#)));
     }
 

@@ -72,7 +72,9 @@ fn client_of(reference: &JsValue) -> Result<Rc<Client>, JsValue> {
 /// `initializeFeed({ url, token, tenant?, getToken?, persistence? })`.
 #[wasm_bindgen(js_name = initializeFeed)]
 pub fn initialize_feed(options: JsValue) -> Result<JsValue, JsValue> {
-    let url = get(&options, "url").as_string().ok_or_else(|| invalid("initializeFeed needs { url }: the edge's https:// URL"))?;
+    let url = get(&options, "url")
+        .as_string()
+        .ok_or_else(|| invalid("initializeFeed needs { url }: the edge's https:// URL"))?;
     let token = get(&options, "token").as_string().unwrap_or_default();
     let get_token = get(&options, "getToken").dyn_into::<Function>().ok();
     if token.is_empty() && get_token.is_none() {
@@ -149,7 +151,9 @@ pub fn collection(parent: JsValue, segments: Array) -> Result<JsValue, JsValue> 
 #[wasm_bindgen(js_name = where)]
 pub fn where_(field: String, op: String, value: JsValue) -> Result<JsValue, JsValue> {
     if !wire::FILTER_OPS.contains(&op.as_str()) {
-        return Err(invalid("invalid where() operator: use ==, !=, <, <=, >, >=, in, not-in, array-contains or array-contains-any"));
+        return Err(invalid(
+            "invalid where() operator: use ==, !=, <, <=, >, >=, in, not-in, array-contains or array-contains-any",
+        ));
     }
     let c: JsValue = Object::new().into();
     set(&c, "type", &"where".into());
@@ -235,7 +239,10 @@ fn target_of(reference: &JsValue) -> Result<(String, Shape, Vec<Order>, Option<u
         }
         Some("query") => {
             set(&target, wire::COLLECTION, &path.into());
-            let filters: Array = array(&get(reference, wire::WHERE)).iter().map(|c| strip(&c, &[wire::FIELD, wire::OP, wire::VALUE])).collect();
+            let filters: Array = array(&get(reference, wire::WHERE))
+                .iter()
+                .map(|c| strip(&c, &[wire::FIELD, wire::OP, wire::VALUE]))
+                .collect();
             let orders = array(&get(reference, wire::ORDER_BY));
             let order: Vec<Order> = orders
                 .iter()
@@ -447,8 +454,13 @@ fn build_query(l: &Listener, changes: &[ViewChange<JsDoc>]) -> JsValue {
     let changes: Array = changes
         .iter()
         .map(|c| -> JsValue {
-            DocumentChange { kind: c.kind, doc: snapshot(&c.path, &c.data.0), old_index: c.old_index, new_index: c.new_index }
-                .into()
+            DocumentChange {
+                kind: c.kind,
+                doc: snapshot(&c.path, &c.data.0),
+                old_index: c.old_index,
+                new_index: c.new_index,
+            }
+            .into()
         })
         .collect();
     QuerySnapshot { docs, changes, query: l.reference.clone(), from_cache: l.from_cache }.into()

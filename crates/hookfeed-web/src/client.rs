@@ -50,7 +50,11 @@ pub fn push_number(out: &mut String, mut n: u64) {
 
 /// `value` as an array; an empty one when it is not (Array.from would throw on undefined).
 pub fn array(value: &JsValue) -> Array {
-    if Array::is_array(value) { value.clone().unchecked_into() } else { Array::new() }
+    if Array::is_array(value) {
+        value.clone().unchecked_into()
+    } else {
+        Array::new()
+    }
 }
 
 fn global_fn(name: &str) -> Option<Function> {
@@ -59,7 +63,9 @@ fn global_fn(name: &str) -> Option<Function> {
 
 /// `setTimeout(f, ms)` on whatever global this runs in (window or worker).
 pub fn set_timeout(f: &Function, ms: f64) -> JsValue {
-    global_fn("setTimeout").and_then(|st| st.call2(&JsValue::NULL, f, &JsValue::from_f64(ms)).ok()).unwrap_or(JsValue::NULL)
+    global_fn("setTimeout")
+        .and_then(|st| st.call2(&JsValue::NULL, f, &JsValue::from_f64(ms)).ok())
+        .unwrap_or(JsValue::NULL)
 }
 
 fn clear_timer(name: &str, handle: &JsValue) {
@@ -180,7 +186,14 @@ fn ws_tail(url: &str) -> &str {
 /// The expiry (Unix seconds) a `hf1.` token claims, if readable.
 fn token_expiry(token: &str) -> Option<f64> {
     let claims = token.split('.').nth(1)?;
-    let mut b64: String = claims.chars().map(|c| match c { '-' => '+', '_' => '/', c => c }).collect();
+    let mut b64: String = claims
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
     while b64.len() % 4 != 0 {
         b64.push('=');
     }
@@ -190,7 +203,13 @@ fn token_expiry(token: &str) -> Option<f64> {
 
 impl Client {
     /// A client for `url` (`http(s)://host`), not yet connected.
-    pub fn new(url: &str, token: String, tenant: Option<String>, get_token: Option<Function>, persistence: bool) -> Rc<Self> {
+    pub fn new(
+        url: &str,
+        token: String,
+        tenant: Option<String>,
+        get_token: Option<Function>,
+        persistence: bool,
+    ) -> Rc<Self> {
         // http://host → ws://host, https://host → wss://host.
         let mut ws_url = String::from("ws");
         ws_url.push_str(ws_tail(url.trim_end_matches('/')));
@@ -339,7 +358,10 @@ impl Client {
     /// Asks `getToken` for a fresh token, or fails every listener with `unauthenticated`.
     fn refresh_token(&self) {
         let Some(get_token) = &self.get_token else {
-            self.fail_all("unauthenticated", "the subscriber token has expired: pass a fresh one to updateToken() or set getToken");
+            self.fail_all(
+                "unauthenticated",
+                "the subscriber token has expired: pass a fresh one to updateToken() or set getToken",
+            );
             return;
         };
         if self.refreshing.replace(true) {
@@ -369,7 +391,8 @@ impl Client {
     }
 
     fn fail_all(&self, code: &str, message: &str) {
-        let failed: Vec<Listener> = std::mem::take(&mut *self.listeners.borrow_mut()).into_iter().map(|(_, l)| l).collect();
+        let failed: Vec<Listener> =
+            std::mem::take(&mut *self.listeners.borrow_mut()).into_iter().map(|(_, l)| l).collect();
         self.disconnect();
         let error = firestore_error(code, message);
         for listener in failed {
@@ -414,7 +437,8 @@ impl Client {
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        *self.handlers.borrow_mut() = Handlers { _open: Some(on_open), _message: Some(on_message), _close: Some(on_close) };
+        *self.handlers.borrow_mut() =
+            Handlers { _open: Some(on_open), _message: Some(on_message), _close: Some(on_close) };
         *self.ws.borrow_mut() = Some(ws);
     }
 
@@ -444,7 +468,9 @@ impl Client {
             }
         });
         if let Some(set_interval) = global_fn("setInterval") {
-            let handle = set_interval.call2(&JsValue::NULL, ping.as_ref(), &JsValue::from(PING_EVERY_MS)).unwrap_or(JsValue::NULL);
+            let handle = set_interval
+                .call2(&JsValue::NULL, ping.as_ref(), &JsValue::from(PING_EVERY_MS))
+                .unwrap_or(JsValue::NULL);
             *self.ping_timer.borrow_mut() = Some(handle);
         }
         *self.ping.borrow_mut() = Some(ping);
@@ -677,7 +703,12 @@ mod tests {
     #[wasm_bindgen_test]
     fn a_view_of_js_documents_merges_frames_in_query_order() {
         let mut view = View::new(vec![crate::view::Order { field: "n".into(), descending: false }], None);
-        view.apply_snapshot(1, vec![("p/b".into(), JsDoc(parse(r#"{"n":2}"#))), ("p/a".into(), JsDoc(parse(r#"{"n":1}"#)))], &[], false);
+        view.apply_snapshot(
+            1,
+            vec![("p/b".into(), JsDoc(parse(r#"{"n":2}"#))), ("p/a".into(), JsDoc(parse(r#"{"n":1}"#)))],
+            &[],
+            false,
+        );
         let changes = view.apply_change(2, "p/a", ChangeType::Modified, Some(JsDoc(parse(r#"{"n":3}"#))));
         assert_eq!(changes.len(), 2, "p/a moved after p/b and changed");
         let order: Vec<&str> = view.docs().iter().map(|(p, _)| p.as_str()).collect();

@@ -146,7 +146,13 @@ impl<D: DocData> View<D> {
 
     /// Applies a full snapshot (`since == None`: replaces everything) or a resume delta
     /// (`since == Some`: merges `docs`, drops `removed`). Returns the visible changes.
-    pub fn apply_snapshot(&mut self, seq: u64, docs: Vec<(String, D)>, removed: &[String], delta: bool) -> Vec<ViewChange<D>> {
+    pub fn apply_snapshot(
+        &mut self,
+        seq: u64,
+        docs: Vec<(String, D)>,
+        removed: &[String],
+        delta: bool,
+    ) -> Vec<ViewChange<D>> {
         let before: Vec<(String, D)> = self.docs().to_vec();
         if !delta {
             self.docs.clear();
@@ -205,7 +211,13 @@ impl<D: DocData> View<D> {
             if !after.iter().any(|(p, _)| p == path) {
                 let old_index = shrinking.iter().position(|p| p == path).map_or(-1, |i| i as i32);
                 shrinking.retain(|p| p != path);
-                changes.push(ViewChange { kind: ChangeType::Removed, path: path.clone(), data: data.clone(), old_index, new_index: -1 });
+                changes.push(ViewChange {
+                    kind: ChangeType::Removed,
+                    path: path.clone(),
+                    data: data.clone(),
+                    old_index,
+                    new_index: -1,
+                });
             }
         }
         for (new_index, (path, data)) in after.iter().enumerate() {
@@ -274,7 +286,8 @@ mod tests {
     fn a_resume_delta_merges_and_removes() {
         let mut view = View::new(Vec::new(), None);
         view.apply_snapshot(3, vec![("p/a".into(), n(1.0)), ("p/b".into(), n(2.0))], &[], false);
-        let changes = view.apply_snapshot(9, vec![("p/c".into(), n(3.0)), ("p/a".into(), n(1.0))], &["p/b".into()], true);
+        let changes =
+            view.apply_snapshot(9, vec![("p/c".into(), n(3.0)), ("p/a".into(), n(1.0))], &["p/b".into()], true);
         assert_eq!(kinds(&changes), [(ChangeType::Removed, "p/b", 1, -1), (ChangeType::Added, "p/c", -1, 1)]);
         assert_eq!(view.docs().len(), 2);
     }
@@ -283,13 +296,22 @@ mod tests {
     fn order_by_and_limit_shape_the_visible_results() {
         let order = vec![Order { field: "n".into(), descending: true }];
         let mut view = View::new(order, Some(2));
-        view.apply_snapshot(1, vec![("p/a".into(), n(1.0)), ("p/b".into(), n(2.0)), ("p/c".into(), n(3.0))], &[], false);
+        view.apply_snapshot(
+            1,
+            vec![("p/a".into(), n(1.0)), ("p/b".into(), n(2.0)), ("p/c".into(), n(3.0))],
+            &[],
+            false,
+        );
         let paths: Vec<&str> = view.docs().iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["p/c", "p/b"]);
         let changes = view.apply_change(2, "p/a", ChangeType::Modified, Some(n(9.0)));
         assert_eq!(
             kinds(&changes),
-            [(ChangeType::Removed, "p/b", 1, -1), (ChangeType::Added, "p/a", -1, 0), (ChangeType::Modified, "p/c", 0, 1)]
+            [
+                (ChangeType::Removed, "p/b", 1, -1),
+                (ChangeType::Added, "p/a", -1, 0),
+                (ChangeType::Modified, "p/c", 0, 1)
+            ]
         );
     }
 

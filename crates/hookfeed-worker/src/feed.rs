@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 use hookfeed_core::fanout::{snapshot, ChangeFrame, SocketAction, SocketId, SocketState, SubscriptionIndex};
@@ -30,7 +31,7 @@ use worker::{
 use crate::config;
 use crate::reply::Reply;
 use crate::routes::{now, query, read_capped, CLAIMS_HEADER, CLIENT_HEADER, SUBPROTOCOL};
-use crate::store::{self, head_seq, next_socket_id, read_documents, SqlFeedStore, SCHEMA};
+use crate::store::{self, head_seq, next_socket_id, read_documents, DocumentCache, SqlFeedStore, SCHEMA};
 
 /// How often the alarm prunes the log.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
@@ -47,6 +48,8 @@ struct Live {
     head: Option<Seq>,
     limiter: RateLimiter,
     alarm_checked: bool,
+    /// Shared with the storage transaction's callback, which must own what it uses.
+    documents: Rc<RefCell<DocumentCache>>,
 }
 
 /// One tenant's feed.
@@ -192,10 +195,17 @@ impl Feed {
         };
 
         let sql = self.sql();
-        let rules = source.rules.clone();
+        // The callback must own what it uses: share the configuration rather than copy
+        // the source's rules.
+        let shared = config.clone();
         let source_name = name.clone();
+        let documents = self.live.borrow().documents.clone();
+        let cache = documents.clone();
         let outcome = store::transaction(&self.storage, move || {
-            let outcome = ingest(&mut SqlFeedStore::new(&sql), &delivery, &rules)?;
+            let rules = shared.source(&source_name).map_or(&[][..], |s| s.rules.as_slice());
+            let mut store = SqlFeedStore::new(&sql, &cache);
+            let outcome = ingest(&mut store, &delivery, rules)?;
+            let written = store.into_written();
             // A stored event is its own delivery-log row (GET /deliveries reads the events
             // table too); only redeliveries add one.
             let event = delivery.event();
@@ -225,7 +235,11 @@ impl Feed {
                     },
                 )?;
             }
-            Ok(outcome)
+            Ok((outcome, written))
+        });
+        let outcome = outcome.map(|(outcome, written)| {
+            documents.borrow_mut().commit(written);
+            outcome
         });
 
         let reply = match outcome {
@@ -248,7 +262,9 @@ impl Feed {
             }
             Ok(Ingested::Duplicate { seq }) => Reply::Received { duplicate: true, conflict: false, seq },
             Ok(Ingested::Conflict { seq }) => {
-                worker::console_log!("conflicting redelivery to {name}: same event id, different body (first at seq {seq})");
+                worker::console_log!(
+                    "conflicting redelivery to {name}: same event id, different body (first at seq {seq})"
+                );
                 Reply::Received { duplicate: true, conflict: true, seq }
             }
         };
@@ -451,7 +467,10 @@ impl Feed {
         }
         let sql = self.sql();
         let counts: Counts = sql
-            .exec("SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM documents) AS documents", None)?
+            .exec(
+                "SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM documents) AS documents",
+                None,
+            )?
             .one()?;
         Reply::Json(json!({
             "events": counts.events as u64,

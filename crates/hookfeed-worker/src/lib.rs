@@ -13,9 +13,9 @@ mod store;
 
 pub use feed::Feed;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Request};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> routes::Answer {
     routes::handle(req, env).await
 }

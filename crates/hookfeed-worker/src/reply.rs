@@ -5,7 +5,7 @@ use hookfeed_core::token::TokenError;
 use hookfeed_core::DeliveryError;
 use serde::Serialize;
 use serde_json::json;
-use worker::{Headers, Response, Result};
+use worker::{Headers, Response, ResponseBuilder, Result};
 
 /// An answer, before it becomes a [`Response`].
 #[derive(Debug)]
@@ -110,11 +110,10 @@ impl Reply {
         }
     }
 
-    /// The response.
-    pub fn into_response(self) -> Result<Response> {
-        let status = self.status();
-        let mut response = match &self {
-            Self::Json(body) => Response::from_json(body)?,
+    /// The body, as JSON text.
+    fn body(&self) -> Result<String> {
+        let body = match self {
+            Self::Json(body) => serde_json::to_string(body),
             Self::Received { duplicate, conflict, seq } => {
                 #[derive(Serialize)]
                 struct Received {
@@ -124,18 +123,52 @@ impl Reply {
                     conflict: bool,
                     seq: u64,
                 }
-                Response::from_json(&Received { received: true, duplicate: *duplicate, conflict: *conflict, seq: *seq })?
+                serde_json::to_string(&Received {
+                    received: true,
+                    duplicate: *duplicate,
+                    conflict: *conflict,
+                    seq: *seq,
+                })
             }
-            _ => Response::from_json(&json!({"error": {"code": self.code(), "message": self.message()}}))?,
+            _ => serde_json::to_string(&json!({"error": {"code": self.code(), "message": self.message()}})),
         };
-        let headers: &mut Headers = response.headers_mut();
-        match &self {
-            Self::RateLimited(limited) => headers.set("Retry-After", &limited.retry_after_secs.to_string())?,
-            Self::StorageFailed => headers.set("Retry-After", "30")?,
-            Self::MethodNotAllowed(allowed) => headers.set("Allow", allowed)?,
-            Self::Token(_) | Self::MissingToken(_) => headers.set("WWW-Authenticate", "Bearer")?,
-            _ => {}
+        Ok(body?)
+    }
+
+    /// The header this answer needs besides `Content-Type`, if any.
+    fn extra_header(&self) -> Option<(&'static str, String)> {
+        match self {
+            Self::RateLimited(limited) => Some(("Retry-After", limited.retry_after_secs.to_string())),
+            Self::StorageFailed => Some(("Retry-After", "30".to_owned())),
+            Self::MethodNotAllowed(allowed) => Some(("Allow", (*allowed).to_owned())),
+            Self::Token(_) | Self::MissingToken(_) => Some(("WWW-Authenticate", "Bearer".to_owned())),
+            _ => None,
         }
-        Ok(response.with_status(status))
+    }
+
+    fn headers(&self) -> Result<Headers> {
+        let headers = Headers::new();
+        headers.set("Content-Type", "application/json")?;
+        if let Some((name, value)) = self.extra_header() {
+            headers.set(name, &value)?;
+        }
+        Ok(headers)
+    }
+
+    /// The answer as the `worker` crate's response, which a Durable Object's `fetch` returns.
+    pub fn into_response(self) -> Result<Response> {
+        Ok(ResponseBuilder::new()
+            .with_status(self.status())
+            .with_headers(self.headers()?)
+            .fixed(self.body()?.into_bytes()))
+    }
+
+    /// The answer as the platform's own response, which the Worker returns as it is: no
+    /// copy of the body and no second conversion on the way out.
+    pub fn into_raw(self) -> Result<web_sys::Response> {
+        let init = web_sys::ResponseInit::new();
+        init.set_status(self.status());
+        init.set_headers(&self.headers()?.0);
+        Ok(web_sys::Response::new_with_opt_str_and_init(Some(&self.body()?), &init)?)
     }
 }

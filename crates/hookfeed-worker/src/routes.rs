@@ -13,11 +13,12 @@ use futures_util::StreamExt;
 use hookfeed_core::source::Source;
 use hookfeed_core::token::{verify_token, TokenClaims};
 use hookfeed_core::UnixTime;
+use js_sys::futures::JsFuture;
 use js_sys::Uint8Array;
 use serde_json::json;
 use subtle::ConstantTimeEq;
-use wasm_bindgen::JsValue;
-use worker::{Date, Env, Headers, Method, Request, RequestInit, Response, Result, Url};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{Date, Env, Headers, Method, Request, Result, Url};
 
 use crate::config::{self, Config};
 use crate::reply::Reply;
@@ -37,17 +38,21 @@ pub fn now() -> UnixTime {
     UnixTime(Date::now().as_millis() as i64)
 }
 
+/// What a route answers: the platform's own response, so that one coming from a feed is
+/// passed on as it is (the `worker` crate's `Response` would wrap its body in a new one).
+pub type Answer = Result<web_sys::Response>;
+
 /// Routes one request.
-pub async fn handle(req: Request, env: Env) -> Result<Response> {
+pub async fn handle(req: Request, env: Env) -> Answer {
     let config = match config::load(&env) {
         Ok(config) => config,
-        Err(e) => return Reply::BadConfiguration(e.to_string()).into_response(),
+        Err(e) => return Reply::BadConfiguration(e.to_string()).into_raw(),
     };
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (req.method(), segments.as_slice()) {
         (Method::Post, ["hooks", source]) => ingest(req, &env, &config, source).await,
-        (_, ["hooks", _]) => Reply::MethodNotAllowed("POST").into_response(),
+        (_, ["hooks", _]) => Reply::MethodNotAllowed("POST").into_raw(),
         (Method::Get, ["feed"]) => subscribe(req, &env, &config).await,
         (Method::Get, ["docs", collection]) => documents(req, &env, &config, collection, None).await,
         (Method::Get, ["docs", collection, id]) => documents(req, &env, &config, collection, Some(id)).await,
@@ -55,12 +60,24 @@ pub async fn handle(req: Request, env: Env) -> Result<Response> {
         (Method::Get, ["healthz"]) => healthz(&env, &config).await,
         (Method::Get, ["dev", "token"]) if config.dev_mode => dev_token(&config),
         (Method::Post, ["dev", "send"]) if config.dev_mode => dev_send(req, &env, &config).await,
-        _ => Reply::NotFound("no such route: see README.md for the API".to_owned()).into_response(),
+        _ => Reply::NotFound("no such route: see README.md for the API".to_owned()).into_raw(),
     }
 }
 
 fn feed(env: &Env, tenant: &str) -> Result<worker::Stub> {
     env.durable_object(FEED_BINDING)?.id_from_name(tenant)?.get_stub()
+}
+
+/// Sends `req` to the tenant's feed and answers with the feed's response, untouched.
+async fn forward(env: &Env, tenant: &str, req: &web_sys::Request) -> Answer {
+    let stub: worker::worker_sys::DurableObject = feed(env, tenant)?.into_rpc();
+    let response = JsFuture::from(stub.fetch_with_request(req)?).await?;
+    Ok(response.dyn_into()?)
+}
+
+/// `GET`s `url` of the tenant's feed.
+async fn forward_get(env: &Env, tenant: &str, url: &str) -> Answer {
+    forward(env, tenant, &web_sys::Request::new_with_str(url)?).await
 }
 
 /// The value of query parameter `name`.
@@ -74,7 +91,12 @@ pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Option<Vec<u8>
     if declared.is_some_and(|len| len > cap) {
         return Ok(None);
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    if declared.is_some() {
+        // The length is framed by the declared one, so the body cannot outgrow it: read
+        // it in one go rather than chunk by chunk.
+        return Ok(Some(req.bytes().await?));
+    }
+    let mut body = Vec::new();
     let Ok(mut stream) = req.stream() else { return Ok(Some(body)) };
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
@@ -94,13 +116,13 @@ fn declared_length(req: &Request) -> Option<usize> {
 /// `POST /hooks/{source}`: refuse what the headers already show is too large, then stream
 /// the body, untouched, to the tenant's feed, which caps it as it reads, rate-limits,
 /// verifies, stores and answers. The body never passes through this isolate's wasm.
-async fn ingest(req: Request, env: &Env, config: &Config, source: &str) -> Result<Response> {
+async fn ingest(req: Request, env: &Env, config: &Config, source: &str) -> Answer {
     let Some(source) = config.source(source) else {
-        return Reply::UnknownSource(source.to_owned()).into_response();
+        return Reply::UnknownSource(source.to_owned()).into_raw();
     };
     if declared_length(&req).is_some_and(|len| len > source.max_body_bytes) {
         worker::console_log!("rejected delivery to {}: body over {} bytes", source.name, source.max_body_bytes);
-        return Reply::TooLarge(source.max_body_bytes).into_response();
+        return Reply::TooLarge(source.max_body_bytes).into_raw();
     }
     let headers = Headers(web_sys::Headers::new_with_headers(&req.headers().0)?);
     let client = req.headers().get("cf-connecting-ip")?.unwrap_or_else(|| "unknown".to_owned());
@@ -115,7 +137,9 @@ fn token_of(req: &Request) -> Option<String> {
         return Some(token);
     }
     let headers = req.headers();
-    if let Some(token) = headers.get("authorization").ok().flatten().and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned)) {
+    if let Some(token) =
+        headers.get("authorization").ok().flatten().and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned))
+    {
         return Some(token.trim().to_owned());
     }
     let protocols = headers.get("sec-websocket-protocol").ok().flatten()?;
@@ -132,63 +156,65 @@ fn authorize(req: &Request, config: &Config) -> std::result::Result<TokenClaims,
 
 /// `GET /feed`: checks the token before the upgrade, then the tenant's feed accepts the
 /// socket with the hibernation API.
-async fn subscribe(req: Request, env: &Env, config: &Config) -> Result<Response> {
+async fn subscribe(req: Request, env: &Env, config: &Config) -> Answer {
     if !req.headers().get("upgrade")?.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
-        return Reply::UpgradeRequired.into_response();
+        return Reply::UpgradeRequired.into_raw();
     }
     let claims = match authorize(&req, config) {
         Ok(claims) => claims,
-        Err(reply) => return reply.into_response(),
+        Err(reply) => return reply.into_raw(),
     };
     let headers = Headers::new();
     for (name, value) in req.headers().entries() {
         headers.append(&name, &value)?;
     }
     headers.set(CLAIMS_HEADER, &serde_json::to_string(&claims)?)?;
-    let init = RequestInit { method: Method::Get, headers, ..RequestInit::default() };
-    feed(env, &claims.tenant)?.fetch_with_request(Request::new_with_init("https://feed/subscribe", &init)?).await
+    let init = web_sys::RequestInit::new();
+    init.set_headers(&headers.0);
+    forward(env, &claims.tenant, &web_sys::Request::new_with_str_and_init("https://feed/subscribe", &init)?).await
 }
 
 /// `GET /docs/{collection}[/{id}]`: the current documents, for clients that poll.
-async fn documents(req: Request, env: &Env, config: &Config, collection: &str, id: Option<&str>) -> Result<Response> {
+async fn documents(req: Request, env: &Env, config: &Config, collection: &str, id: Option<&str>) -> Answer {
     let claims = match authorize(&req, config) {
         Ok(claims) => claims,
-        Err(reply) => return reply.into_response(),
+        Err(reply) => return reply.into_raw(),
     };
     let mut url = Url::parse("https://feed/docs")?;
     match id {
         Some(id) => {
             let path = match hookfeed_core::path::DocPath::new(collection, id) {
                 Ok(path) => path,
-                Err(e) => return Reply::BadRequest(e.to_string()).into_response(),
+                Err(e) => return Reply::BadRequest(e.to_string()).into_raw(),
             };
             if let Err(e) = claims.authorize_document(&path) {
-                return Reply::Token(e).into_response();
+                return Reply::Token(e).into_raw();
             }
             url.query_pairs_mut().append_pair("path", path.as_str());
         }
         None => {
             if let Err(e) = hookfeed_core::path::check_collection(collection) {
-                return Reply::BadRequest(e.to_string()).into_response();
+                return Reply::BadRequest(e.to_string()).into_raw();
             }
             if let Err(e) = claims.authorize_collection(collection) {
-                return Reply::Token(e).into_response();
+                return Reply::Token(e).into_raw();
             }
             url.query_pairs_mut().append_pair("collection", collection);
         }
     }
-    feed(env, &claims.tenant)?.fetch_with_str(url.as_str()).await
+    forward_get(env, &claims.tenant, url.as_str()).await
 }
 
 /// `GET /deliveries?tenant=&source=&limit=`: the delivery log, newest first (admin token).
-async fn deliveries(req: Request, env: &Env, config: &Config) -> Result<Response> {
-    let Some(admin) = &config.admin_token else { return Reply::AdminDisabled.into_response() };
-    let given = req.headers().get("authorization")?.and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
+async fn deliveries(req: Request, env: &Env, config: &Config) -> Answer {
+    let Some(admin) = &config.admin_token else { return Reply::AdminDisabled.into_raw() };
+    let given =
+        req.headers().get("authorization")?.and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
     let Some(given) = given else {
-        return Reply::MissingToken("pass the ADMIN_TOKEN as Authorization: Bearer").into_response();
+        return Reply::MissingToken("pass the ADMIN_TOKEN as Authorization: Bearer").into_raw();
     };
     if !bool::from(given.as_bytes().ct_eq(admin.expose())) {
-        return Reply::Token(hookfeed_core::token::TokenError::Forged).into_response();
+        return Reply::Token(hookfeed_core::token::TokenError::Forged).into_raw();
     }
     let tenant = query(&req, "tenant")
         .or_else(|| config.sources.first().map(|s| s.tenant.clone()))
@@ -199,17 +225,18 @@ async fn deliveries(req: Request, env: &Env, config: &Config) -> Result<Response
             url.query_pairs_mut().append_pair(name, &value);
         }
     }
-    feed(env, &tenant)?.fetch_with_str(url.as_str()).await
+    forward_get(env, &tenant, url.as_str()).await
 }
 
 /// `GET /healthz`: configuration loads, and each tenant's feed answers from SQLite.
-async fn healthz(env: &Env, config: &Config) -> Result<Response> {
+async fn healthz(env: &Env, config: &Config) -> Answer {
     let mut tenants: Vec<&str> = config.sources.iter().map(|s| s.tenant.as_str()).collect();
     tenants.dedup();
     let mut feeds = serde_json::Map::new();
     for tenant in tenants {
-        let mut res = feed(env, tenant)?.fetch_with_str("https://feed/health").await?;
-        feeds.insert(tenant.to_owned(), res.json().await?);
+        let health = forward_get(env, tenant, "https://feed/health").await?;
+        let health: serde_json::Value = worker::Response::from(health).json().await?;
+        feeds.insert(tenant.to_owned(), health);
     }
     let sources: Vec<_> = config
         .sources
@@ -225,24 +252,24 @@ async fn healthz(env: &Env, config: &Config) -> Result<Response> {
         "admin_api": config.admin_token.is_some(),
         "dev_mode": config.dev_mode,
     }))
-    .into_response()
+    .into_raw()
 }
 
 /// `GET /dev/token` (dev mode only): a one-hour token for every path of the first
 /// source's tenant, so the demo page can subscribe without a backend.
-fn dev_token(config: &Config) -> Result<Response> {
+fn dev_token(config: &Config) -> Answer {
     let Some(secret) = config.token_secrets.first() else {
-        return Reply::BadConfiguration("TOKEN_SECRET is not set".to_owned()).into_response();
+        return Reply::BadConfiguration("TOKEN_SECRET is not set".to_owned()).into_raw();
     };
     let tenant = config.sources.first().map_or(hookfeed_core::source::DEFAULT_TENANT, |s| s.tenant.as_str());
     let claims = TokenClaims { tenant: tenant.to_owned(), scopes: vec!["*".to_owned()], exp: now().as_secs() + 3600 };
-    Reply::Json(json!({ "token": hookfeed_core::token::mint_token(&claims, secret), "tenant": tenant })).into_response()
+    Reply::Json(json!({ "token": hookfeed_core::token::mint_token(&claims, secret), "tenant": tenant })).into_raw()
 }
 
 /// `POST /dev/send {source, event, set}` (dev mode only): signs a sample delivery with the
 /// source's secret, exactly as its provider would, and delivers it to `/hooks/{source}`'s
 /// handling. The demo page's buttons use it; nothing about ingest is bypassed.
-async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Result<Response> {
+async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Answer {
     #[derive(serde::Deserialize)]
     struct DevSend {
         source: String,
@@ -252,20 +279,25 @@ async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Result<Respon
     }
     let ask: DevSend = match req.json().await {
         Ok(ask) => ask,
-        Err(e) => return Reply::BadRequest(format!("expected {{source, event, set}}: {e}")).into_response(),
+        Err(e) => return Reply::BadRequest(format!("expected {{source, event, set}}: {e}")).into_raw(),
     };
-    let Some(source) = config.source(&ask.source) else { return Reply::UnknownSource(ask.source).into_response() };
+    let Some(source) = config.source(&ask.source) else { return Reply::UnknownSource(ask.source).into_raw() };
     let Some(sample) = hookfeed_core::samples::sample(source.scheme, &ask.event) else {
-        return Reply::BadRequest(format!("no sample for {} events of type `{}`", source.scheme, ask.event)).into_response();
+        return Reply::BadRequest(format!("no sample for {} events of type `{}`", source.scheme, ask.event)).into_raw();
     };
     let now = now();
     let event_id = format!("evt_dev_{}_{}", now.as_millis(), (js_sys::Math::random() * 1e9) as u64);
     let overrides: Vec<(String, serde_json::Value)> = ask.set.into_iter().collect();
     let body = match sample.render(&event_id, now, &overrides) {
         Ok(body) => body,
-        Err(e) => return Reply::BadRequest(e.to_string()).into_response(),
+        Err(e) => return Reply::BadRequest(e.to_string()).into_raw(),
     };
-    let signing = hookfeed_core::signature::SigningInput { body: &body, timestamp: now, event_id: &event_id, event_type: &ask.event };
+    let signing = hookfeed_core::signature::SigningInput {
+        body: &body,
+        timestamp: now,
+        event_id: &event_id,
+        event_type: &ask.event,
+    };
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
     for (name, value) in source.scheme.verifier().sign(&signing, &source.secrets) {
@@ -277,8 +309,13 @@ async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Result<Respon
 
 /// Hands a delivery (its headers, with the client address, and its raw body) to the
 /// source's feed, which rate-limits, verifies, stores and answers.
-async fn deliver_to_feed(env: &Env, source: &Source, headers: Headers, body: Option<JsValue>) -> Result<Response> {
-    let init = RequestInit { method: Method::Post, headers, body, ..RequestInit::default() };
+async fn deliver_to_feed(env: &Env, source: &Source, headers: Headers, body: Option<JsValue>) -> Answer {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers.0);
+    if let Some(body) = &body {
+        init.set_body(body);
+    }
     let url = format!("https://feed/ingest?source={}", source.name);
-    feed(env, &source.tenant)?.fetch_with_request(Request::new_with_init(&url, &init)?).await
+    forward(env, &source.tenant, &web_sys::Request::new_with_str_and_init(&url, &init)?).await
 }

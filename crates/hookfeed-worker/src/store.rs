@@ -5,6 +5,7 @@ use hookfeed_core::ledger::{Appended, FeedStore, LogEntry, LoggedEvent, Seq};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::projection::DocumentState;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -51,15 +52,49 @@ CREATE INDEX IF NOT EXISTS deliveries_by_at ON deliveries (at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
 
+/// Documents as last committed, kept in memory so that ingest need not read back what
+/// the feed wrote itself: a feed is the only writer of its SQLite, so after a commit the
+/// two agree. Bounded; a miss reads SQLite.
+#[derive(Default)]
+pub struct DocumentCache {
+    docs: HashMap<DocPath, DocumentState>,
+}
+
+impl DocumentCache {
+    /// Documents kept at most (a feed's working set: the jobs in flight).
+    const CAPACITY: usize = 4096;
+
+    /// Applies what a committed transaction wrote. Only after the commit: a rolled-back
+    /// write must not be remembered.
+    pub fn commit(&mut self, written: Vec<(DocPath, DocumentState)>) {
+        for (path, state) in written {
+            if self.docs.len() >= Self::CAPACITY && !self.docs.contains_key(&path) {
+                // Any victim will do: a miss costs one read.
+                if let Some(victim) = self.docs.keys().next().cloned() {
+                    self.docs.remove(&victim);
+                }
+            }
+            self.docs.insert(path, state);
+        }
+    }
+}
+
 /// Core's storage trait over the feed's SQLite.
 pub struct SqlFeedStore<'a> {
     sql: &'a SqlStorage,
+    cache: &'a RefCell<DocumentCache>,
+    written: Vec<(DocPath, DocumentState)>,
 }
 
 impl<'a> SqlFeedStore<'a> {
-    /// A store over `sql`.
-    pub fn new(sql: &'a SqlStorage) -> Self {
-        Self { sql }
+    /// A store over `sql`, reading documents through `cache`.
+    pub fn new(sql: &'a SqlStorage, cache: &'a RefCell<DocumentCache>) -> Self {
+        Self { sql, cache, written: Vec::new() }
+    }
+
+    /// The documents this store wrote, for [`DocumentCache::commit`] once they are committed.
+    pub fn into_written(self) -> Vec<(DocPath, DocumentState)> {
+        self.written
     }
 }
 
@@ -128,8 +163,15 @@ impl FeedStore for SqlFeedStore<'_> {
     }
 
     fn load_document(&mut self, path: &DocPath) -> worker::Result<Option<DocumentState>> {
-        let rows: Vec<DocRow> =
-            self.sql.exec("SELECT data, clocks FROM documents WHERE path = ?", vec![text(path.as_str())])?.to_array()?;
+        // Taken, not copied: a save puts it back once committed, and a document the event
+        // left alone is simply read again next time.
+        if let Some(state) = self.cache.borrow_mut().docs.remove(path) {
+            return Ok(Some(state));
+        }
+        let rows: Vec<DocRow> = self
+            .sql
+            .exec("SELECT data, clocks FROM documents WHERE path = ?", vec![text(path.as_str())])?
+            .to_array()?;
         rows.into_iter()
             .next()
             .map(|r| {
@@ -153,6 +195,7 @@ impl FeedStore for SqlFeedStore<'_> {
                 int(seq as i64),
             ],
         )?;
+        self.written.push((path.clone(), state.clone()));
         Ok(())
     }
 }
@@ -165,7 +208,12 @@ struct StoredRow {
 }
 
 /// The stored documents of one path, or of a collection (changed after `since`, if given).
-pub fn read_documents(sql: &SqlStorage, path: Option<&DocPath>, collection: &str, since: Option<Seq>) -> worker::Result<Vec<StoredDoc>> {
+pub fn read_documents(
+    sql: &SqlStorage,
+    path: Option<&DocPath>,
+    collection: &str,
+    since: Option<Seq>,
+) -> worker::Result<Vec<StoredDoc>> {
     let rows: Vec<StoredRow> = match path {
         Some(path) => sql.exec("SELECT path, data, seq FROM documents WHERE path = ?", vec![text(path.as_str())])?,
         None => sql.exec(
@@ -177,7 +225,11 @@ pub fn read_documents(sql: &SqlStorage, path: Option<&DocPath>, collection: &str
     rows.into_iter()
         .filter_map(|r| {
             let path = r.path.parse().ok()?;
-            Some(serde_json::from_str(&r.data).map(|data| StoredDoc { path, data, seq: r.seq as Seq }).map_err(json_error))
+            Some(
+                serde_json::from_str(&r.data)
+                    .map(|data| StoredDoc { path, data, seq: r.seq as Seq })
+                    .map_err(json_error),
+            )
         })
         .collect()
 }

@@ -91,10 +91,9 @@ fn every_scheme_names_the_headers_it_reads() {
     for scheme in Scheme::ALL {
         let secrets = [Secret::from_bytes("k")];
         let at = UnixTime::from_secs(1_700_000_000);
-        let headers = scheme.verifier().sign(
-            &SigningInput { body: b"{}", timestamp: at, event_id: "evt_1", event_type: "t" },
-            &secrets,
-        );
+        let headers = scheme
+            .verifier()
+            .sign(&SigningInput { body: b"{}", timestamp: at, event_id: "evt_1", event_type: "t" }, &secrets);
         let names = scheme.verifier().header_names();
         let only: Vec<(String, String)> =
             headers.into_iter().filter(|(n, _)| names.iter().any(|m| m.eq_ignore_ascii_case(n))).collect();
