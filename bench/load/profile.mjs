@@ -30,6 +30,8 @@ const { values: argv } = parseArgs({
     top: { type: "string", default: "40" },
     interval: { type: "string", default: "200" },
     out: { type: "string" },
+    config: { type: "string" },
+    "no-profile": { type: "boolean", default: false },
   },
 });
 const count = Number(argv.count);
@@ -38,7 +40,7 @@ const EDGES = {
   hookfeed: { configArgs: [], cwd: ROOT },
   baseline: { configArgs: ["--config", "bench/baselines/partyserver/wrangler.toml"], cwd: ROOT },
 };
-const def = EDGES[argv.edge];
+const def = argv.config ? { configArgs: ["--config", argv.config], cwd: ROOT } : EDGES[argv.edge];
 if (!def) throw new Error(`unknown edge ${argv.edge}`);
 
 const secret = (readDevVars(join(ROOT, ".dev.vars")).SECRET_TWIN_ACTOR ?? "").split(",")[0];
@@ -65,20 +67,32 @@ try {
   // Warm up: compile, create the object, fill caches.
   await pool(deliveries(200, "warm").map((d) => () => postDelivery(base, d)), 16);
 
-  await inspector.send("Profiler.enable");
-  await inspector.send("Profiler.setSamplingInterval", { interval: Number(argv.interval) });
-  await inspector.send("Profiler.start");
+  const profiling = !argv["no-profile"];
+  if (profiling) {
+    await inspector.send("Profiler.enable");
+    await inspector.send("Profiler.setSamplingInterval", { interval: Number(argv.interval) });
+    await inspector.send("Profiler.start");
+  }
   const before = cpuSnapshot(edge);
   const results = await pool(deliveries(count, "run").map((d) => () => postDelivery(base, d)), 16);
   const after = cpuSnapshot(edge);
-  const { profile } = await inspector.send("Profiler.stop");
+  const { profile } = profiling ? await inspector.send("Profiler.stop") : {};
+  if (argv.out && profiling) {
+    // The bundle's source beside the profile, so that line numbers can be read.
+    await inspector.send("Debugger.enable");
+    const ids = new Set(profile.nodes.filter((n) => n.callFrame.url.endsWith(".js")).map((n) => n.callFrame.scriptId));
+    for (const scriptId of ids) {
+      const { scriptSource } = await inspector.send("Debugger.getScriptSource", { scriptId }).catch(() => ({}));
+      if (scriptSource) writeFileSync(`${argv.out}.${scriptId}.js`, scriptSource);
+    }
+  }
   inspector.close();
-  if (argv.out) writeFileSync(argv.out, JSON.stringify(profile));
+  if (argv.out && profiling) writeFileSync(argv.out, JSON.stringify(profile));
 
   const bad = results.filter((r) => r.status !== 200);
   const cpu = cpuDelta(before, after);
   log(`${count} deliveries, ${bad.length} not 200; runtime ${(cpu.runtime / count).toFixed(3)} ms CPU/delivery`);
-  report(profile, Number(argv.top));
+  if (profiling) report(profile, Number(argv.top));
 } finally {
   await edge.stop();
 }

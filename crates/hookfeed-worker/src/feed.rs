@@ -30,7 +30,7 @@ use worker::{
 
 use crate::config;
 use crate::reply::Reply;
-use crate::routes::{now, query, read_capped, CLAIMS_HEADER, CLIENT_HEADER, SUBPROTOCOL};
+use crate::routes::{now, query, read_capped, CLAIMS_HEADER, CLIENT_IP_HEADER, SUBPROTOCOL};
 use crate::store::{self, head_seq, next_socket_id, read_documents, DocumentCache, SqlFeedStore, SCHEMA};
 
 /// How often the alarm prunes the log.
@@ -148,15 +148,16 @@ impl Feed {
         }
     }
 
-    async fn ingest(&self, mut req: Request) -> Result<Response> {
+    /// `POST /hooks/{source}`, as the Worker received it.
+    async fn ingest(&self, mut req: Request, name: &str) -> Result<Response> {
         let config = match config::load(&self.env) {
             Ok(config) => config,
             Err(e) => return Reply::BadConfiguration(e.to_string()).into_response(),
         };
-        let name = query(&req, "source").unwrap_or_default();
+        let name = name.to_owned();
         let Some(source) = config.source(&name) else { return Reply::UnknownSource(name).into_response() };
         let now = now();
-        let client = req.headers().get(CLIENT_HEADER)?.unwrap_or_default();
+        let client = req.headers().get(CLIENT_IP_HEADER)?.unwrap_or_else(|| "unknown".to_owned());
         let limited = {
             let mut live = self.live.borrow_mut();
             live.limiter
@@ -497,8 +498,11 @@ impl DurableObject for Feed {
 
     async fn fetch(&self, req: Request) -> Result<Response> {
         self.ensure_schema()?;
-        match req.path().as_str() {
-            "/ingest" => self.ingest(req).await,
+        let path = req.path();
+        if let Some(source) = path.strip_prefix("/hooks/") {
+            return self.ingest(req, source.trim_end_matches('/')).await;
+        }
+        match path.as_str() {
             "/subscribe" => self.subscribe(&req),
             "/docs" => self.documents(&req),
             "/deliveries" => self.deliveries(&req),

@@ -13,9 +13,9 @@ mod store;
 
 pub use feed::Feed;
 
-use worker::{event, Context, Env, Request};
+use worker::{event, Context, Env};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> routes::Answer {
+async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> routes::Answer {
     routes::handle(req, env).await
 }

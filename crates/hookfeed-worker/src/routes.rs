@@ -18,7 +18,7 @@ use js_sys::Uint8Array;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{Date, Env, Headers, Method, Request, Result, Url};
+use worker::{Date, Env, Headers, Request, Result, Url};
 
 use crate::config::{self, Config};
 use crate::reply::Reply;
@@ -27,9 +27,10 @@ use crate::reply::Reply;
 const FEED_BINDING: &str = "FEED";
 /// The subprotocol a browser offers beside its token, and the one the server picks.
 pub const SUBPROTOCOL: &str = "hookfeed";
-/// Internal headers from the Worker to a feed. A feed is reachable only through its
-/// binding, so these cannot come from outside.
-pub const CLIENT_HEADER: &str = "x-hookfeed-client";
+/// The client's address, as Cloudflare's edge sets it (rate limits are per address).
+pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
+/// Internal header from the Worker to a feed, set only on requests the Worker builds
+/// itself; a feed is reachable only through its binding, so it cannot come from outside.
 /// The verified token claims, as JSON.
 pub const CLAIMS_HEADER: &str = "x-hookfeed-claims";
 
@@ -42,26 +43,38 @@ pub fn now() -> UnixTime {
 /// passed on as it is (the `worker` crate's `Response` would wrap its body in a new one).
 pub type Answer = Result<web_sys::Response>;
 
-/// Routes one request.
-pub async fn handle(req: Request, env: Env) -> Answer {
+/// Routes one request. It arrives as the platform's own request: converting it to the
+/// `worker` crate's reads properties (`cf` among them) that ingest never needs.
+pub async fn handle(req: web_sys::Request, env: Env) -> Answer {
     let config = match config::load(&env) {
         Ok(config) => config,
         Err(e) => return Reply::BadConfiguration(e.to_string()).into_raw(),
     };
-    let path = req.path();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (req.method(), segments.as_slice()) {
-        (Method::Post, ["hooks", source]) => ingest(req, &env, &config, source).await,
+    let url = req.url();
+    let segments: Vec<&str> = path_of(&url).trim_matches('/').split('/').collect();
+    let method = req.method();
+    match (method.as_str(), segments.as_slice()) {
+        ("POST", ["hooks", source]) => ingest(&req, &env, &config, source).await,
         (_, ["hooks", _]) => Reply::MethodNotAllowed("POST").into_raw(),
-        (Method::Get, ["feed"]) => subscribe(req, &env, &config).await,
-        (Method::Get, ["docs", collection]) => documents(req, &env, &config, collection, None).await,
-        (Method::Get, ["docs", collection, id]) => documents(req, &env, &config, collection, Some(id)).await,
-        (Method::Get, ["deliveries"]) => deliveries(req, &env, &config).await,
-        (Method::Get, ["healthz"]) => healthz(&env, &config).await,
-        (Method::Get, ["dev", "token"]) if config.dev_mode => dev_token(&config),
-        (Method::Post, ["dev", "send"]) if config.dev_mode => dev_send(req, &env, &config).await,
+        ("GET", ["feed"]) => subscribe(req.into(), &env, &config).await,
+        ("GET", ["docs", collection]) => documents(req.into(), &env, &config, collection, None).await,
+        ("GET", ["docs", collection, id]) => documents(req.into(), &env, &config, collection, Some(id)).await,
+        ("GET", ["deliveries"]) => deliveries(req.into(), &env, &config).await,
+        ("GET", ["healthz"]) => healthz(&env, &config).await,
+        ("GET", ["dev", "token"]) if config.dev_mode => dev_token(&config),
+        ("POST", ["dev", "send"]) if config.dev_mode => dev_send(req.into(), &env, &config).await,
         _ => Reply::NotFound("no such route: see README.md for the API".to_owned()).into_raw(),
     }
+}
+
+/// The path of a serialised URL (`https://host/a/b?q` → `/a/b`): the first `/` after the
+/// host starts it, and `?` or `#` ends it.
+fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let Some(start) = rest.find('/') else { return "/" };
+    let path = &rest[start..];
+    path.find(['?', '#']).map_or(path, |end| &path[..end])
 }
 
 fn feed(env: &Env, tenant: &str) -> Result<worker::Stub> {
@@ -87,7 +100,7 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
 
 /// Reads the body up to `cap` bytes; `None` as soon as it is longer, without reading on.
 pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Option<Vec<u8>>> {
-    let declared = declared_length(req);
+    let declared = declared_length(&req.headers().0);
     if declared.is_some_and(|len| len > cap) {
         return Ok(None);
     }
@@ -109,25 +122,22 @@ pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Option<Vec<u8>
 }
 
 /// The body length `Content-Length` declares, if any.
-fn declared_length(req: &Request) -> Option<usize> {
-    req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse().ok())
+fn declared_length(headers: &web_sys::Headers) -> Option<usize> {
+    headers.get("content-length").ok().flatten().and_then(|v| v.trim().parse().ok())
 }
 
-/// `POST /hooks/{source}`: refuse what the headers already show is too large, then stream
-/// the body, untouched, to the tenant's feed, which caps it as it reads, rate-limits,
-/// verifies, stores and answers. The body never passes through this isolate's wasm.
-async fn ingest(req: Request, env: &Env, config: &Config, source: &str) -> Answer {
+/// `POST /hooks/{source}`: refuse what the headers already show is too large, then hand
+/// the request itself, body unread, to the tenant's feed, which caps the body as it reads,
+/// rate-limits, verifies, stores and answers. The body never passes through this isolate.
+async fn ingest(req: &web_sys::Request, env: &Env, config: &Config, source: &str) -> Answer {
     let Some(source) = config.source(source) else {
         return Reply::UnknownSource(source.to_owned()).into_raw();
     };
-    if declared_length(&req).is_some_and(|len| len > source.max_body_bytes) {
+    if declared_length(&req.headers()).is_some_and(|len| len > source.max_body_bytes) {
         worker::console_log!("rejected delivery to {}: body over {} bytes", source.name, source.max_body_bytes);
         return Reply::TooLarge(source.max_body_bytes).into_raw();
     }
-    let headers = Headers(web_sys::Headers::new_with_headers(&req.headers().0)?);
-    let client = req.headers().get("cf-connecting-ip")?.unwrap_or_else(|| "unknown".to_owned());
-    headers.set(CLIENT_HEADER, &client)?;
-    deliver_to_feed(env, source, headers, req.inner().body().map(JsValue::from)).await
+    forward(env, &source.tenant, req).await
 }
 
 /// The subscriber token of a request: `?token=`, `Authorization: Bearer`, or an entry of
@@ -303,12 +313,12 @@ async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Answer {
     for (name, value) in source.scheme.verifier().sign(&signing, &source.secrets) {
         headers.set(&name, &value)?;
     }
-    headers.set(CLIENT_HEADER, "dev")?;
+    headers.set(CLIENT_IP_HEADER, "dev")?;
     deliver_to_feed(env, source, headers, Some(JsValue::from(Uint8Array::from(body.as_slice())))).await
 }
 
-/// Hands a delivery (its headers, with the client address, and its raw body) to the
-/// source's feed, which rate-limits, verifies, stores and answers.
+/// Hands a delivery the Worker made itself (its headers and raw body) to the source's
+/// feed, as `POST /hooks/{source}` would.
 async fn deliver_to_feed(env: &Env, source: &Source, headers: Headers, body: Option<JsValue>) -> Answer {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
@@ -316,6 +326,6 @@ async fn deliver_to_feed(env: &Env, source: &Source, headers: Headers, body: Opt
     if let Some(body) = &body {
         init.set_body(body);
     }
-    let url = format!("https://feed/ingest?source={}", source.name);
+    let url = format!("https://feed/hooks/{}", source.name);
     forward(env, &source.tenant, &web_sys::Request::new_with_str_and_init(&url, &init)?).await
 }
