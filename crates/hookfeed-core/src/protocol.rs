@@ -18,52 +18,7 @@ use crate::path::{check_collection, DocPath};
 use crate::query::{Filter, OrderBy};
 use crate::token::TokenError;
 
-/// The protocol's names, for clients that build and read frames without serde (the
-/// browser module keeps serde out of its download). A test below pins them to the serde
-/// forms of this module's types, so the two cannot drift.
-pub mod wire {
-    /// The frame tag field.
-    pub const TYPE: &str = "type";
-    /// `listen` frames.
-    pub const LISTEN: &str = "listen";
-    /// `unlisten` frames.
-    pub const UNLISTEN: &str = "unlisten";
-    /// `snapshot` frames.
-    pub const SNAPSHOT: &str = "snapshot";
-    /// `change` frames.
-    pub const CHANGE: &str = "change";
-    /// `error` frames.
-    pub const ERROR: &str = "error";
-    /// Listen id field.
-    pub const ID: &str = "id";
-    /// Listen target field.
-    pub const TARGET: &str = "target";
-    /// Resume field.
-    pub const SINCE: &str = "since";
-    /// Document target field.
-    pub const DOC: &str = "doc";
-    /// Collection target field.
-    pub const COLLECTION: &str = "collection";
-    /// `where` clauses field.
-    pub const WHERE: &str = "where";
-    /// `orderBy` clauses field.
-    pub const ORDER_BY: &str = "orderBy";
-    /// `limit` field.
-    pub const LIMIT: &str = "limit";
-    /// Filter/order field-path field.
-    pub const FIELD: &str = "field";
-    /// Filter operator field.
-    pub const OP: &str = "op";
-    /// Filter operand field.
-    pub const VALUE: &str = "value";
-    /// Order direction field.
-    pub const DIRECTION: &str = "direction";
-    /// Descending order.
-    pub const DESC: &str = "desc";
-    /// Every `where` operator, spelled as in Firestore.
-    pub const FILTER_OPS: [&str; 10] =
-        ["==", "!=", "<", "<=", ">", ">=", "in", "not-in", "array-contains", "array-contains-any"];
-}
+pub mod wire;
 
 /// Largest client frame accepted.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 16 * 1024;
@@ -378,6 +333,32 @@ mod tests {
             data: None,
         };
         assert!(change.to_json().starts_with(&format!(r#"{{"{TYPE}":"{CHANGE}""#)));
+
+        // Every field a client reads from the feed's frames.
+        let fields = |message: ServerMessage| -> Value { serde_json::from_str(&message.to_json()).expect("json") };
+        let path: DocPath = "a/b".parse().expect("path");
+        let snapshot = fields(ServerMessage::Snapshot {
+            id: 1,
+            seq: 2,
+            docs: vec![DocEntry { path: path.clone(), data: Map::new() }],
+            since: Some(1),
+            removed: vec![path.clone()],
+        });
+        for field in [ID, SEQ, DOCS, SINCE, REMOVED] {
+            assert!(snapshot.get(field).is_some(), "snapshot frames have {field}");
+        }
+        for field in [PATH, DATA] {
+            assert!(snapshot[DOCS][0].get(field).is_some(), "snapshot entries have {field}");
+        }
+        let change =
+            fields(ServerMessage::Change { id: 1, seq: 2, path, kind: ChangeKind::Added, data: Some(Map::new()) });
+        for field in [ID, SEQ, PATH, KIND, DATA] {
+            assert!(change.get(field).is_some(), "change frames have {field}");
+        }
+        let error = fields(ServerMessage::Error { id: Some(1), code: ErrorCode::Internal, message: "m".into() });
+        for field in [ID, CODE, MESSAGE] {
+            assert!(error.get(field).is_some(), "error frames have {field}");
+        }
     }
 
     #[test]

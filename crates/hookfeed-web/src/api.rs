@@ -4,21 +4,20 @@
 //! References (`doc`, `collection`, `query`) are plain JS objects, as inspectable as
 //! Firestore's; snapshots are classes with Firestore's methods.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use alloc::borrow::ToOwned;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
-use hookfeed_core::protocol::wire;
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::client::{array, callback, firestore_error, Client, JsDoc, Listener, Shape};
 use crate::view::{ChangeType, Order, View, ViewChange};
-
-thread_local! {
-    /// Every feed of the page; a `Feed` object holds its index.
-    static FEEDS: RefCell<Vec<Rc<Client>>> = const { RefCell::new(Vec::new()) };
-}
+use crate::wire;
 
 fn get(target: &JsValue, key: &str) -> JsValue {
     Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
@@ -32,10 +31,11 @@ fn invalid(message: &str) -> JsValue {
     firestore_error("invalid-argument", message)
 }
 
-/// A connection to one hookfeed edge: what Firestore calls `db`.
+/// A connection to one hookfeed edge: what Firestore calls `db`. References carry it,
+/// and listens reach their client through it.
 #[wasm_bindgen]
 pub struct Feed {
-    handle: usize,
+    client: Rc<Client>,
 }
 
 #[wasm_bindgen]
@@ -46,27 +46,25 @@ impl Feed {
         "feed".to_owned()
     }
 
-    /// Internal: which client this is.
-    #[wasm_bindgen(getter = _handle)]
-    pub fn handle(&self) -> usize {
-        self.handle
+    /// Internal: registers a listener on this feed (`onSnapshot`, `getDoc` and `getDocs`
+    /// come here through the reference's `firestore`).
+    #[wasm_bindgen(js_name = _listen)]
+    pub fn listen(
+        &self,
+        reference: JsValue,
+        include_metadata: bool,
+        on_next: Function,
+        on_error: Option<Function>,
+    ) -> Result<Function, JsValue> {
+        listen(&self.client, &reference, include_metadata, on_next, on_error)
     }
 
     /// Replaces the subscriber token (for example after your backend minted a fresh one)
     /// and reconnects with it.
     #[wasm_bindgen(js_name = updateToken)]
     pub fn update_token(&self, token: String) {
-        if let Some(client) = FEEDS.with(|f| f.borrow().get(self.handle).cloned()) {
-            client.update_token(token);
-        }
+        self.client.update_token(token);
     }
-}
-
-fn client_of(reference: &JsValue) -> Result<Rc<Client>, JsValue> {
-    let handle = get(&get(reference, "firestore"), "_handle")
-        .as_f64()
-        .ok_or_else(|| invalid("expected a reference made by doc(), collection() or query() of an initialized feed"))?;
-    FEEDS.with(|f| f.borrow().get(handle as usize).cloned()).ok_or_else(|| invalid("unknown feed"))
 }
 
 /// `initializeFeed({ url, token, tenant?, getToken?, persistence? })`.
@@ -82,13 +80,7 @@ pub fn initialize_feed(options: JsValue) -> Result<JsValue, JsValue> {
     }
     let tenant = get(&options, "tenant").as_string();
     let persistence = get(&options, "persistence").as_bool().unwrap_or(true);
-    let client = Client::new(&url, token, tenant, get_token, persistence);
-    let handle = FEEDS.with(|f| {
-        let mut feeds = f.borrow_mut();
-        feeds.push(client);
-        feeds.len() - 1
-    });
-    Ok(Feed { handle }.into())
+    Ok(Feed { client: Client::new(&url, token, tenant, get_token, persistence) }.into())
 }
 
 fn reference(kind: &str, firestore: &JsValue, path: &str, id: &str) -> JsValue {
@@ -466,14 +458,29 @@ fn build_query(l: &Listener, changes: &[ViewChange<JsDoc>]) -> JsValue {
     QuerySnapshot { docs, changes, query: l.reference.clone(), from_cache: l.from_cache }.into()
 }
 
-/// Registers a listener and returns its unsubscribe function.
+/// Registers a listener with the feed of `reference`; returns its unsubscribe function.
 fn subscribe(
     reference: &JsValue,
     include_metadata: bool,
     on_next: Function,
     on_error: Option<Function>,
 ) -> Result<Function, JsValue> {
-    let client = client_of(reference)?;
+    let feed = get(reference, "firestore");
+    let listen = get(&feed, "_listen")
+        .dyn_into::<Function>()
+        .map_err(|_| invalid("expected a reference made by doc(), collection() or query() of an initialized feed"))?;
+    let on_error = on_error.map_or(JsValue::UNDEFINED, JsValue::from);
+    listen.apply(&feed, &Array::of4(reference, &include_metadata.into(), &on_next, &on_error))?.dyn_into()
+}
+
+/// Registers a listener with `client`; returns its unsubscribe function.
+fn listen(
+    client: &Rc<Client>,
+    reference: &JsValue,
+    include_metadata: bool,
+    on_next: Function,
+    on_error: Option<Function>,
+) -> Result<Function, JsValue> {
     let (target, shape, order, limit) = target_of(reference)?;
     let build = match shape {
         Shape::Document { .. } => build_document as fn(&Listener, &[ViewChange<JsDoc>]) -> JsValue,
@@ -491,7 +498,7 @@ fn subscribe(
         on_error,
         build,
     });
-    let weak = Rc::downgrade(&client);
+    let weak = Rc::downgrade(client);
     Ok(callback(move |_| {
         if let Some(client) = weak.upgrade() {
             client.unlisten(id);

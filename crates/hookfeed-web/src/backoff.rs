@@ -17,7 +17,7 @@ impl Backoff {
     /// The delay before the next attempt, given `random` in [0, 1): between half and all
     /// of `INITIAL_MS * 2^attempts`, capped at `MAX_MS`.
     pub fn next_delay_ms(&mut self, random: f64) -> f64 {
-        let ceiling = (INITIAL_MS * 2f64.powi(self.attempts.min(16) as i32)).min(MAX_MS);
+        let ceiling = (INITIAL_MS * (1u64 << self.attempts.min(16)) as f64).min(MAX_MS);
         self.attempts = self.attempts.saturating_add(1);
         ceiling * (0.5 + 0.5 * random.clamp(0.0, 1.0))
     }

@@ -2,8 +2,11 @@
 //! reconnect (backoff and jitter), resume by `since`, `fromCache` while offline, token
 //! refresh, and the IndexedDB cache.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use alloc::borrow::ToOwned;
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::closure::Closure;
@@ -13,6 +16,7 @@ use web_sys::WebSocket;
 use crate::backoff::Backoff;
 use crate::persist::Persist;
 use crate::view::{ChangeType, DocData, Scalar, View, ViewChange};
+use crate::wire;
 
 /// The subprotocol the feed answers with; the token travels beside it.
 const SUBPROTOCOL: &str = "hookfeed";
@@ -46,6 +50,25 @@ pub fn push_number(out: &mut String, mut n: u64) {
         }
     }
     out.extend(digits[i..].iter().map(|&d| d as char));
+}
+
+/// Appends `,"name":` to a frame being built.
+fn push_key(frame: &mut String, name: &str) {
+    frame.push_str(",\"");
+    frame.push_str(name);
+    frame.push_str("\":");
+}
+
+/// The start of a client frame: `{"type":"<kind>","id":<id>` (the caller closes it).
+fn frame_of(kind: &str, id: u32) -> String {
+    let mut frame = String::from("{\"");
+    frame.push_str(wire::TYPE);
+    frame.push_str("\":\"");
+    frame.push_str(kind);
+    frame.push('"');
+    push_key(&mut frame, wire::ID);
+    push_number(&mut frame, u64::from(id));
+    frame
 }
 
 /// `value` as an array; an empty one when it is not (Array.from would throw on undefined).
@@ -308,8 +331,7 @@ impl Client {
             return;
         }
         if self.open.get() {
-            let mut frame = String::from(r#"{"type":"unlisten","id":"#);
-            push_number(&mut frame, u64::from(id));
+            let mut frame = frame_of(wire::UNLISTEN, id);
             frame.push('}');
             self.send(&frame);
         }
@@ -335,12 +357,11 @@ impl Client {
 
     fn send_listen(&self, id: u32) {
         let Some(frame) = self.with_listener(id, |l| {
-            let mut frame = String::from(r#"{"type":"listen","id":"#);
-            push_number(&mut frame, u64::from(id));
-            frame.push_str(r#","target":"#);
+            let mut frame = frame_of(wire::LISTEN, id);
+            push_key(&mut frame, wire::TARGET);
             frame.push_str(&l.target);
             if l.view.seq > 0 {
-                frame.push_str(r#","since":"#);
+                push_key(&mut frame, wire::SINCE);
                 push_number(&mut frame, l.view.seq);
             }
             frame.push('}');
@@ -392,7 +413,7 @@ impl Client {
 
     fn fail_all(&self, code: &str, message: &str) {
         let failed: Vec<Listener> =
-            std::mem::take(&mut *self.listeners.borrow_mut()).into_iter().map(|(_, l)| l).collect();
+            core::mem::take(&mut *self.listeners.borrow_mut()).into_iter().map(|(_, l)| l).collect();
         self.disconnect();
         let error = firestore_error(code, message);
         for listener in failed {
@@ -544,29 +565,29 @@ impl Client {
 
     fn on_message(&self, text: &str) {
         let Ok(frame) = JSON::parse(text) else { return }; // "pong"
-        let Some(id) = get(&frame, "id").as_f64().map(|id| id as u32) else {
+        let Some(id) = get(&frame, wire::ID).as_f64().map(|id| id as u32) else {
             web_sys_console_error(&frame);
             return;
         };
-        match get(&frame, "type").as_string().as_deref() {
-            Some("snapshot") => self.on_snapshot(id, &frame),
-            Some("change") => self.on_change(id, &frame),
-            Some("error") => self.on_error(id, &frame),
+        match get(&frame, wire::TYPE).as_string().as_deref() {
+            Some(wire::SNAPSHOT) => self.on_snapshot(id, &frame),
+            Some(wire::CHANGE) => self.on_change(id, &frame),
+            Some(wire::ERROR) => self.on_error(id, &frame),
             _ => {}
         }
     }
 
     fn on_snapshot(&self, id: u32, frame: &JsValue) {
         let changes = self.with_listener(id, |l| {
-            let seq = get(frame, "seq").as_f64().unwrap_or(0.0) as u64;
-            let docs = array(&get(frame, "docs"))
+            let seq = get(frame, wire::SEQ).as_f64().unwrap_or(0.0) as u64;
+            let docs = array(&get(frame, wire::DOCS))
                 .iter()
-                .filter_map(|d| Some((get(&d, "path").as_string()?, JsDoc(get(&d, "data")))))
+                .filter_map(|d| Some((get(&d, wire::PATH).as_string()?, JsDoc(get(&d, wire::DATA)))))
                 .collect();
-            let removed: Vec<String> = array(&get(frame, "removed")).iter().filter_map(|p| p.as_string()).collect();
-            let delta = !get(frame, "since").is_undefined();
+            let removed: Vec<String> = array(&get(frame, wire::REMOVED)).iter().filter_map(|p| p.as_string()).collect();
+            let delta = !get(frame, wire::SINCE).is_undefined();
             let changes = l.view.apply_snapshot(seq, docs, &removed, delta);
-            let flipped = std::mem::replace(&mut l.from_cache, false);
+            let flipped = core::mem::replace(&mut l.from_cache, false);
             if changes.is_empty() && l.emitted && !(flipped && l.include_metadata) {
                 None
             } else {
@@ -581,13 +602,14 @@ impl Client {
 
     fn on_change(&self, id: u32, frame: &JsValue) {
         let changes = self.with_listener(id, |l| {
-            let seq = get(frame, "seq").as_f64().unwrap_or(0.0) as u64;
-            let (Some(path), Some(kind)) =
-                (get(frame, "path").as_string(), get(frame, "kind").as_string().as_deref().and_then(ChangeType::parse))
-            else {
+            let seq = get(frame, wire::SEQ).as_f64().unwrap_or(0.0) as u64;
+            let (Some(path), Some(kind)) = (
+                get(frame, wire::PATH).as_string(),
+                get(frame, wire::KIND).as_string().as_deref().and_then(ChangeType::parse),
+            ) else {
                 return Vec::new();
             };
-            let data = get(frame, "data");
+            let data = get(frame, wire::DATA);
             l.view.apply_change(seq, &path, kind, (!data.is_undefined()).then_some(JsDoc(data)))
         });
         if let Some(changes) = changes.filter(|c| !c.is_empty()) {
@@ -597,14 +619,14 @@ impl Client {
     }
 
     fn on_error(&self, id: u32, frame: &JsValue) {
-        let code = get(frame, "code").as_string().unwrap_or_else(|| "unknown".to_owned());
+        let code = get(frame, wire::CODE).as_string().unwrap_or_else(|| "unknown".to_owned());
         if code == "unauthenticated" && self.get_token.is_some() {
             self.refresh_token();
             return;
         }
         // As in Firestore, a listener that errors is over.
         let Some(listener) = self.remove_listener(id) else { return };
-        let message = get(frame, "message").as_string().unwrap_or_default();
+        let message = get(frame, wire::MESSAGE).as_string().unwrap_or_default();
         let error = firestore_error(&code, &message);
         match &listener.on_error {
             Some(on_error) => drop(on_error.call1(&JsValue::NULL, &error)),

@@ -4,6 +4,12 @@
 //! [`backoff`] (reconnect delays) are plain Rust, tested natively. Document data stays a
 //! JS value end to end (parsed by the browser's `JSON.parse`), which keeps serde out of
 //! the download.
+//!
+//! On wasm the crate is `no_std`: std's panic and formatting machinery was a quarter of
+//! the module, and a panic here can only abort anyway.
+#![cfg_attr(all(target_arch = "wasm32", not(test)), no_std)]
+
+extern crate alloc;
 
 pub mod backoff;
 pub mod view;
@@ -14,6 +20,18 @@ mod api;
 mod client;
 #[cfg(target_arch = "wasm32")]
 mod persist;
+/// The wire protocol's names, from hookfeed-core's single definition (the file has no
+/// imports, so it compiles here without core and its serde).
+#[cfg(target_arch = "wasm32")]
+#[path = "../../hookfeed-core/src/protocol/wire.rs"]
+mod wire;
+
+/// A panic aborts the module: `unreachable` traps, and the JS caller sees the error.
+#[cfg(all(target_arch = "wasm32", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 /// The allocator: talc's drop-in for the default one, a fraction of its size.
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]

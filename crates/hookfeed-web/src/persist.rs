@@ -2,8 +2,11 @@
 //! (as `fromCache`) before the socket is up. Best effort: any IndexedDB failure just
 //! means no cache.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use alloc::borrow::ToOwned;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use crate::client::callback;
 use js_sys::{Function, Reflect};

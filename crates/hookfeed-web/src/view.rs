@@ -2,7 +2,10 @@
 //! changes, in query order, with Firestore's `docChanges()`. Plain Rust over any document
 //! type, tested natively; the browser uses it with JS values.
 
-use std::cmp::Ordering;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cmp::Ordering;
 
 /// A field value a query can order by.
 #[derive(Debug, Clone, PartialEq)]
