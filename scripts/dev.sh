@@ -6,4 +6,4 @@ bootstrap
 bash scripts/build.sh
 PORT="${PORT:-8787}"
 step "Starting wrangler dev on http://127.0.0.1:$PORT (demo page at /, health at /healthz)"
-exec wrangler dev --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false "$@"
+exec wrangler dev --assets www --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false "$@"

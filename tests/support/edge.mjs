@@ -34,7 +34,8 @@ export async function startEdge({ persistTo = mkdtempSync(join(tmpdir(), "hookfe
   const inspectorPort = await freePort();
   const child = spawn(
     join(BIN, "wrangler"),
-    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
+    // `--assets www`: the demo page and the browser module, served as `npm run dev` serves them.
+    ["dev", "--assets", "www", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
       "--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", "info",
       ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`])],
     {
