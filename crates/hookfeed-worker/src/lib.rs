@@ -13,9 +13,14 @@ mod store;
 
 pub use feed::Feed;
 
-use worker::{event, Context, Env};
+use wasm_bindgen::prelude::wasm_bindgen;
+use worker::worker_sys::Context;
+use worker::Env;
 
-#[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> routes::Answer {
-    routes::handle(req, env).await
+/// The Worker's `fetch` handler. Written out rather than with `#[event(fetch)]`, which
+/// makes every request a Rust future: a delivery is answered with its feed's own response
+/// promise (see [`routes::respond`]).
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> js_sys::Promise {
+    routes::respond(req, env)
 }

@@ -13,7 +13,8 @@ use futures_util::StreamExt;
 use hookfeed_core::source::Source;
 use hookfeed_core::token::{verify_token, TokenClaims};
 use hookfeed_core::UnixTime;
-use js_sys::futures::JsFuture;
+use js_sys::futures::{future_to_promise, JsFuture};
+use js_sys::Promise;
 use js_sys::Uint8Array;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -43,9 +44,35 @@ pub fn now() -> UnixTime {
 /// passed on as it is (the `worker` crate's `Response` would wrap its body in a new one).
 pub type Answer = Result<web_sys::Response>;
 
-/// Routes one request. It arrives as the platform's own request: converting it to the
+/// Answers one request. It arrives as the platform's own request: converting it to the
 /// `worker` crate's reads properties (`cf` among them) that ingest never needs.
-pub async fn handle(req: web_sys::Request, env: Env) -> Answer {
+///
+/// A delivery is answered without a Rust future: the Worker only routes it, so its answer
+/// is the feed's own response promise, and no task is queued and polled for it. Every
+/// other route runs as a future.
+pub fn respond(req: web_sys::Request, env: Env) -> Promise {
+    let url = req.url();
+    let path = path_of(&url);
+    if let Some(source) = path.trim_matches('/').strip_prefix("hooks/").filter(|s| !s.contains('/')) {
+        if req.method() == "POST" {
+            let answer = match config::load(&env) {
+                Ok(config) => ingest(&req, &env, &config, source),
+                Err(e) => Reply::BadConfiguration(e.to_string()).into_raw().map(resolved),
+            };
+            // An error of the platform's rejects: the runtime logs it and answers 500.
+            return answer.unwrap_or_else(|e| Promise::reject(&JsValue::from(e)));
+        }
+    }
+    future_to_promise(async move { handle(req, env).await.map(JsValue::from).map_err(JsValue::from) })
+}
+
+/// A promise already settled with `response`.
+fn resolved(response: web_sys::Response) -> Promise {
+    Promise::resolve(&JsValue::from(response))
+}
+
+/// Routes every request but a delivery.
+async fn handle(req: web_sys::Request, env: Env) -> Answer {
     let config = match config::load(&env) {
         Ok(config) => config,
         Err(e) => return Reply::BadConfiguration(e.to_string()).into_raw(),
@@ -54,7 +81,6 @@ pub async fn handle(req: web_sys::Request, env: Env) -> Answer {
     let segments: Vec<&str> = path_of(&url).trim_matches('/').split('/').collect();
     let method = req.method();
     match (method.as_str(), segments.as_slice()) {
-        ("POST", ["hooks", source]) => ingest(&req, &env, &config, source).await,
         (_, ["hooks", _]) => Reply::MethodNotAllowed("POST").into_raw(),
         ("GET", ["feed"]) => subscribe(req.into(), &env, &config).await,
         ("GET", ["docs", collection]) => documents(req.into(), &env, &config, collection, None).await,
@@ -81,10 +107,14 @@ fn feed(env: &Env, tenant: &str) -> Result<worker::Stub> {
     env.durable_object(FEED_BINDING)?.id_from_name(tenant)?.get_stub()
 }
 
+/// The tenant's feed, as the platform's own stub.
+fn feed_stub(env: &Env, tenant: &str) -> Result<worker::worker_sys::DurableObject> {
+    Ok(feed(env, tenant)?.into_rpc())
+}
+
 /// Sends `req` to the tenant's feed and answers with the feed's response, untouched.
 async fn forward(env: &Env, tenant: &str, req: &web_sys::Request) -> Answer {
-    let stub: worker::worker_sys::DurableObject = feed(env, tenant)?.into_rpc();
-    let response = JsFuture::from(stub.fetch_with_request(req)?).await?;
+    let response = JsFuture::from(feed_stub(env, tenant)?.fetch_with_request(req)?).await?;
     Ok(response.dyn_into()?)
 }
 
@@ -129,15 +159,15 @@ fn declared_length(headers: &web_sys::Headers) -> Option<usize> {
 /// `POST /hooks/{source}`: refuse what the headers already show is too large, then hand
 /// the request itself, body unread, to the tenant's feed, which caps the body as it reads,
 /// rate-limits, verifies, stores and answers. The body never passes through this isolate.
-async fn ingest(req: &web_sys::Request, env: &Env, config: &Config, source: &str) -> Answer {
+fn ingest(req: &web_sys::Request, env: &Env, config: &Config, source: &str) -> Result<Promise> {
     let Some(source) = config.source(source) else {
-        return Reply::UnknownSource(source.to_owned()).into_raw();
+        return Reply::UnknownSource(source.to_owned()).into_raw().map(resolved);
     };
     if declared_length(&req.headers()).is_some_and(|len| len > source.max_body_bytes) {
         worker::console_log!("rejected delivery to {}: body over {} bytes", source.name, source.max_body_bytes);
-        return Reply::TooLarge(source.max_body_bytes).into_raw();
+        return Reply::TooLarge(source.max_body_bytes).into_raw().map(resolved);
     }
-    forward(env, &source.tenant, req).await
+    Ok(feed_stub(env, &source.tenant)?.fetch_with_request(req)?)
 }
 
 /// The subscriber token of a request: `?token=`, `Authorization: Bearer`, or an entry of
