@@ -1,6 +1,6 @@
 // CPU profile of the Worker under ingest load, through workerd's V8 inspector.
 //
-//   node bench/load/profile.mjs [--edge hookfeed|baseline] [--count 2000] [--top 40]
+//   node bench/load/profile.mjs [--edge hookfeed|baseline] [--count 2000] [--top 40] [--via direct|proxy]
 //
 // Starts `wrangler dev` for the edge, samples the user worker's isolate (Profiler domain)
 // while it ingests `count` signed ~1 KiB deliveries at concurrency 16 straight into the
@@ -32,6 +32,7 @@ const { values: argv } = parseArgs({
     out: { type: "string" },
     config: { type: "string" },
     "no-profile": { type: "boolean", default: false },
+    via: { type: "string", default: "direct" },
   },
 });
 const count = Number(argv.count);
@@ -46,7 +47,7 @@ if (!def) throw new Error(`unknown edge ${argv.edge}`);
 const secret = (readDevVars(join(ROOT, ".dev.vars")).SECRET_TWIN_ACTOR ?? "").split(",")[0];
 const edge = await startWrangler({ name: argv.edge, ...def, readyTimeoutMs: 240000 });
 try {
-  const port = await findDirectPort(edge);
+  const port = argv.via === "direct" ? await findDirectPort(edge) : null;
   const base = port ? `http://127.0.0.1:${port}` : edge.base;
   const targets = await (await fetch(`http://127.0.0.1:${edge.inspectorPort}/json`)).json();
   const target = targets.find((t) => /hookfeed|partyserver|user/i.test(t.title ?? t.id)) ?? targets[0];
