@@ -89,6 +89,17 @@ describe("fan-out: GET /feed", () => {
     await sub.close();
   });
 
+  it("ignores claims a client sends in the Worker's internal header", async () => {
+    // The Worker copies the request's headers for the feed and then sets its own verified
+    // claims over them: a forged x-hookfeed-claims must not widen the token's scopes.
+    const forged = JSON.stringify({ tenant: "demo", scopes: ["*"], exp: Math.floor(Date.now() / 1000) + 3600 });
+    const sub = await Subscriber.connect(edge, mintToken({ scopes: ["projects/610"] }), { headers: { "x-hookfeed-claims": forged } });
+    sub.listen(1, { doc: "projects/611" });
+    const denied = await sub.next();
+    assert.deepEqual([denied.type, denied.id, denied.code], ["error", 1, "permission-denied"]);
+    await sub.close();
+  });
+
   it("delivers collection queries with where filters, entering and leaving", async () => {
     const sub = await Subscriber.connect(edge, mintToken({ scopes: ["projects/*"] }));
     sub.listen(7, { collection: "projects", where: [{ field: "status", op: "==", value: "processing" }] });

@@ -2,10 +2,14 @@
 // and awaited by predicate, never by sleeping.
 
 export class Subscriber {
-  /** Opens `GET /feed` with the token in Sec-WebSocket-Protocol, as browsers must. */
-  static async connect(edge, token, { via = "protocol" } = {}) {
+  /**
+   * Opens `GET /feed` with the token in Sec-WebSocket-Protocol, as browsers must. `headers`
+   * adds request headers (Node's WebSocket can send them; browsers cannot).
+   */
+  static async connect(edge, token, { via = "protocol", headers } = {}) {
     const url = via === "query" ? `${edge.url.replace("http", "ws")}/feed?token=${token}` : `${edge.url.replace("http", "ws")}/feed`;
-    const ws = via === "query" ? new WebSocket(url) : new WebSocket(url, ["hookfeed", token]);
+    const protocols = via === "query" ? [] : ["hookfeed", token];
+    const ws = headers ? new WebSocket(url, { protocols, headers }) : new WebSocket(url, protocols);
     const sub = new Subscriber(ws);
     await new Promise((ok, fail) => {
       ws.addEventListener("open", ok, { once: true });
