@@ -1,8 +1,10 @@
-// The npm package as an app's bundler sees it: a Vite build and an esbuild bundle of the
-// same small app, each served from its own origin and loaded in headless Chromium, get a
-// live snapshot from a real wrangler dev.
+// The npm package as an app's bundler sees it: the tarball `npm pack` makes, unpacked as
+// node_modules would hold it, then a Vite build and an esbuild bundle of the same small app,
+// each served from its own origin and loaded in headless Chromium, get a live snapshot from
+// a real wrangler dev.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -16,8 +18,8 @@ import { launchChromium } from "./support/browser.mjs";
 import { ROOT, startEdge } from "./support/edge.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
 
-// The app imports the package by its name; the bundlers resolve it through package.json's
-// `exports`, as they would from node_modules.
+// The app imports the package by its name; the bundlers resolve it through package.json,
+// as they would from node_modules.
 const APP = `
 import { initializeFeed, doc, onSnapshot } from "hookfeed";
 const params = new URLSearchParams(location.search);
@@ -59,8 +61,19 @@ function appDir() {
 describe("the npm package in an app's bundler", () => {
   let edge;
   let browser;
+  let pkg;
   const project = String(52000 + Math.floor(Math.random() * 1000));
   before(async () => {
+    // What `npm publish` would upload (the browser module is built by then), unpacked.
+    const packed = mkdtempSync(join(tmpdir(), "hookfeed-pack-"));
+    const [{ filename, files }] = JSON.parse(
+      execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", packed], { cwd: ROOT, encoding: "utf8" }),
+    );
+    for (const file of ["web/index.js", "web/index.d.ts", "web/pkg/hookfeed_web.js", "web/pkg/hookfeed_web_bg.wasm"]) {
+      assert.ok(files.some((f) => f.path === file), `the package holds ${file}`);
+    }
+    execFileSync("tar", ["-xzf", join(packed, filename), "-C", packed]);
+    pkg = join(packed, "package");
     edge = await startEdge();
     browser = await launchChromium();
     const body = twinActorEvent("project.processing", { project_id: Number(project), progress: 40 });
@@ -96,7 +109,7 @@ describe("the npm package in an app's bundler", () => {
       root: dir,
       logLevel: "silent",
       configFile: false,
-      resolve: { alias: { hookfeed: ROOT } },
+      resolve: { alias: { hookfeed: pkg } },
       build: { outDir: dist, target: "es2022" },
     });
     assert.equal(await statusFrom(dist), "processing");
@@ -111,13 +124,13 @@ describe("the npm package in an app's bundler", () => {
       format: "esm",
       target: "es2022",
       outdir: dist,
-      alias: { hookfeed: ROOT },
+      alias: { hookfeed: pkg },
       logLevel: "error",
     });
     // esbuild leaves `new URL("./pkg/…", import.meta.url)` alone: the wasm goes next to the
     // bundle, as the README says.
     mkdirSync(join(dist, "pkg"), { recursive: true });
-    copyFileSync(join(ROOT, "web/pkg/hookfeed_web_bg.wasm"), join(dist, "pkg/hookfeed_web_bg.wasm"));
+    copyFileSync(join(pkg, "web/pkg/hookfeed_web_bg.wasm"), join(dist, "pkg/hookfeed_web_bg.wasm"));
     writeFileSync(join(dist, "index.html"), `<!doctype html><script type="module" src="./main.js"></script>`);
     assert.equal(await statusFrom(dist), "processing");
   });
