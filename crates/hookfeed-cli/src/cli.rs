@@ -138,7 +138,8 @@ pub struct SendArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The hookfeed server.
+    /// The hookfeed server: http:// or https:// (trusting the public roots, or the
+    /// certificates in $SSL_CERT_FILE).
     #[arg(long, value_name = "URL", env = "HOOKFEED_URL", hide_env_values = true, default_value = DEFAULT_URL)]
     pub url: String,
 }
@@ -314,7 +315,9 @@ pub struct TailArgs {
     #[arg(long, value_name = "TENANT", default_value = DEFAULT_TENANT)]
     pub tenant: String,
 
-    /// The hookfeed server (http://, or ws://); tail connects to ws://HOST/feed.
+    /// The hookfeed server (http://, https://, ws:// or wss://); tail connects to
+    /// ws://HOST/feed, or wss:// for https:// (trusting the public roots, or the
+    /// certificates in $SSL_CERT_FILE).
     #[arg(long, value_name = "URL", env = "HOOKFEED_URL", hide_env_values = true, default_value = DEFAULT_URL)]
     pub url: String,
 }

@@ -88,11 +88,17 @@ pub enum CliError {
         /// The 1-based line number.
         line: usize,
     },
-    /// The URL is not plain http.
-    #[error(
-        "`{0}` is not an http:// URL: hookfeed sends plain http to a local server, e.g. --url http://127.0.0.1:8787"
-    )]
+    /// The URL is not http:// or https://.
+    #[error("`{0}` is not an http:// or https:// URL: pass the server's address, e.g. --url http://127.0.0.1:8787")]
     UnsupportedUrl(String),
+    /// `SSL_CERT_FILE` names a file that gives no certificates.
+    #[error("cannot use the certificates in {path} (SSL_CERT_FILE): {reason}")]
+    CertFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Nothing accepted the connection.
     #[error("could not reach {url}: is `npm run dev` running?")]
     Unreachable {
@@ -126,11 +132,8 @@ pub enum CliError {
         /// Why.
         reason: String,
     },
-    /// `tail --url https://…`: the WebSocket would need TLS.
-    #[error("`{0}` needs TLS (wss://), which this build of hookfeed lacks: tail a local server over plain http, e.g. --url http://127.0.0.1:8787 (`npm run dev`)")]
-    TlsUnsupported(String),
-    /// `tail --url` that is no http:// or ws:// URL.
-    #[error("`{0}` is not an http:// or ws:// URL: pass the server's address, e.g. --url http://127.0.0.1:8787")]
+    /// `tail --url` that is no http(s):// or ws(s):// URL.
+    #[error("`{0}` is not an http://, https://, ws:// or wss:// URL: pass the server's address, e.g. --url http://127.0.0.1:8787")]
     BadFeedUrl(String),
     /// The first WebSocket connection failed after reaching the server.
     #[error("could not open the feed at {url}: {reason} (is {url} a hookfeed server? `npm run dev` serves one at ws://127.0.0.1:8787/feed)")]

@@ -15,6 +15,7 @@ mod send;
 mod sign;
 mod socket;
 mod tail;
+mod tls;
 mod token;
 
 use std::io::{self, Write};

@@ -13,6 +13,7 @@ use crate::clock;
 use crate::delivery::{self, check_source_name, known_types, resolve_scheme};
 use crate::error::CliError;
 use crate::secrets::{self, Found, Lookup};
+use crate::tls;
 
 /// How far back `--stale` moves a signed timestamp: far outside the default 300 s.
 const STALE_SIGNATURE_SECS: i64 = 60 * 60;
@@ -62,10 +63,11 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> Result<(), CliError> {
     }
 }
 
-/// `{base}/hooks/{source}`, for plain http URLs.
+/// `{base}/hooks/{source}`, for http:// and https:// URLs.
 fn hooks_url(base: &str, source: &str) -> Result<String, CliError> {
     let base = base.trim();
-    if !base.starts_with("http://") {
+    let lower = base.to_ascii_lowercase();
+    if !lower.starts_with("http://") && !lower.starts_with("https://") {
         return Err(CliError::UnsupportedUrl(base.to_owned()));
     }
     Ok(format!("{}/hooks/{source}", base.trim_end_matches('/')))
@@ -151,8 +153,15 @@ fn print_request(request: &Request, json: bool, out: &mut dyn Write) -> Result<(
 
 /// POSTs the delivery; any answer is a result, only failing to get one is an error.
 fn transmit(request: &Request, base_url: &str) -> Result<(ureq::http::StatusCode, Vec<u8>), CliError> {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(TIMEOUT)).build().into();
+    let mut config = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(TIMEOUT));
+    if let Some(roots) = tls::custom_roots()? {
+        let roots: Vec<ureq::tls::Certificate<'static>> =
+            roots.iter().map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()).collect();
+        config = config.tls_config(
+            ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&roots)).build(),
+        );
+    }
+    let agent: ureq::Agent = config.build().into();
     let mut call = agent.post(&request.url).header("User-Agent", concat!("hookfeed-cli/", env!("CARGO_PKG_VERSION")));
     for (name, value) in &request.headers {
         call = call.header(name, value);
@@ -231,6 +240,10 @@ mod tests {
             "http://127.0.0.1:8787/hooks/twin-actor"
         );
         assert_eq!(hooks_url("http://127.0.0.1:8787/", "percify").expect("url"), "http://127.0.0.1:8787/hooks/percify");
-        assert!(matches!(hooks_url("https://edge.example.com", "x"), Err(CliError::UnsupportedUrl(_))));
+        assert_eq!(
+            hooks_url("https://edge.example.com/", "x").ok().as_deref(),
+            Some("https://edge.example.com/hooks/x")
+        );
+        assert!(matches!(hooks_url("ftp://edge.example.com", "x"), Err(CliError::UnsupportedUrl(_))));
     }
 }

@@ -1,8 +1,8 @@
-//! `hookfeed tail`'s transport: the feed's ws:// URL, the WebSocket upgrade with the
-//! token in `Sec-WebSocket-Protocol`, and Ctrl-C.
+//! `hookfeed tail`'s transport: the feed's ws:// or wss:// URL, the WebSocket upgrade
+//! with the token in `Sec-WebSocket-Protocol`, and Ctrl-C.
 //!
-//! Plain TCP only (the CLI is built without TLS). Reads wake every [`POLL`] so the caller
-//! can notice Ctrl-C, send pings and keep its deadlines.
+//! TLS comes from rustls (see [`crate::tls`]). Reads wake every [`POLL`] so the caller can
+//! notice Ctrl-C, send pings and keep its deadlines.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tungstenite::handshake::client::Request;
 use tungstenite::http::Uri;
-use tungstenite::{ClientRequestBuilder, HandshakeError, WebSocket};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{ClientRequestBuilder, Connector, HandshakeError, WebSocket};
 
 use crate::error::CliError;
+use crate::tls;
 
 /// The subprotocol offered beside the token; the server answers with it.
 pub const SUBPROTOCOL: &str = "hookfeed";
@@ -28,30 +30,30 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An open feed connection.
-pub type Socket = WebSocket<TcpStream>;
+pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
 /// Where the feed is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedUrl {
-    /// `ws://host:port/feed`.
+    /// `ws://host:port/feed` or `wss://…`.
     pub url: String,
     /// `host:port`, to connect to.
     pub authority: String,
+    /// Whether the connection is TLS (wss://).
+    pub tls: bool,
 }
 
 /// The feed's WebSocket URL for a server URL: `http://h:p[/base]` (or `ws://…`) becomes
-/// `ws://h:p[/base]/feed`; a URL already ending in `/feed` is kept.
+/// `ws://h:p[/base]/feed`, and `https://` (or `wss://`) becomes `wss://…`; a URL already
+/// ending in `/feed` is kept.
 pub fn feed_url(base: &str) -> Result<FeedUrl, CliError> {
     let base = base.trim();
     let lower = base.to_ascii_lowercase();
-    if lower.starts_with("https://") || lower.starts_with("wss://") {
-        return Err(CliError::TlsUnsupported(base.to_owned()));
-    }
-    let rest = ["http://", "ws://"]
+    let (scheme, tls) = [("http://", false), ("ws://", false), ("https://", true), ("wss://", true)]
         .into_iter()
-        .find(|scheme| lower.starts_with(scheme))
-        .map(|scheme| &base[scheme.len()..])
+        .find(|(scheme, _)| lower.starts_with(scheme))
         .ok_or_else(|| CliError::BadFeedUrl(base.to_owned()))?;
+    let rest = &base[scheme.len()..];
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
     let (authority, path) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
     if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
@@ -62,8 +64,9 @@ pub fn feed_url(base: &str) -> Result<FeedUrl, CliError> {
     let has_port = authority.rsplit_once(':').is_some_and(|(host, port)| {
         !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && (!host.contains(':') || host.ends_with(']'))
     });
-    let connect_to = if has_port { authority.to_owned() } else { format!("{authority}:80") };
-    Ok(FeedUrl { url: format!("ws://{authority}{path}"), authority: connect_to })
+    let (ws_scheme, default_port) = if tls { ("wss", 443) } else { ("ws", 80) };
+    let connect_to = if has_port { authority.to_owned() } else { format!("{authority}:{default_port}") };
+    Ok(FeedUrl { url: format!("{ws_scheme}://{authority}{path}"), authority: connect_to, tls })
 }
 
 /// Why a connection attempt failed.
@@ -94,8 +97,20 @@ pub fn connect(feed: &FeedUrl, token: &str) -> Result<Socket, ConnectError> {
     stream.set_read_timeout(Some(POLL)).map_err(io)?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT)).map_err(io)?;
     let request = request(feed, token)?;
+    let connector = if feed.tls {
+        let roots = tls::custom_roots().map_err(|e| ConnectError::Failed(e.to_string()))?;
+        match roots {
+            Some(roots) => {
+                Some(Connector::Rustls(tls::client_config(roots).map_err(|e| ConnectError::Failed(e.to_string()))?))
+            }
+            // tungstenite's own rustls configuration, with the Mozilla roots.
+            None => None,
+        }
+    } else {
+        Some(Connector::Plain)
+    };
     let started = Instant::now();
-    let mut attempt = tungstenite::client(request, stream);
+    let mut attempt = tungstenite::client_tls_with_config(request, stream, None, connector);
     loop {
         match attempt {
             Ok((socket, _response)) => return Ok(socket),
@@ -217,9 +232,21 @@ mod tests {
     }
 
     #[test]
-    fn tls_and_other_schemes_are_refused_with_the_fix() {
-        assert!(matches!(feed_url("https://edge.example.com"), Err(CliError::TlsUnsupported(_))));
-        assert!(matches!(feed_url("wss://edge.example.com"), Err(CliError::TlsUnsupported(_))));
+    fn https_urls_become_wss_feed_urls() {
+        assert_eq!(
+            url("https://edge.example.com"),
+            ("wss://edge.example.com/feed".into(), "edge.example.com:443".into())
+        );
+        assert_eq!(
+            url("wss://edge.example.com:8443/feed"),
+            ("wss://edge.example.com:8443/feed".into(), "edge.example.com:8443".into())
+        );
+        assert!(feed_url("https://edge.example.com").expect("url").tls);
+        assert!(!feed_url("http://edge.example.com").expect("url").tls);
+    }
+
+    #[test]
+    fn other_schemes_are_refused_with_the_fix() {
         for bad in ["127.0.0.1:8787", "ftp://x", "http://", "http:///feed", "http://user@host"] {
             assert!(matches!(feed_url(bad), Err(CliError::BadFeedUrl(_))), "{bad}");
         }

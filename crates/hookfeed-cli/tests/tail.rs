@@ -496,8 +496,11 @@ fn tail_exits_0_on_ctrl_c() {
 
 #[test]
 fn tail_checks_its_url_secret_and_server_before_listening() {
-    let err = stderr(&run(&["tail", "--url", "https://edge.example.com", "--doc", "projects/1"]));
-    assert!(err.starts_with("error: `https://edge.example.com` needs TLS"), "{err}");
+    let err = stderr(&run(&["tail", "--url", "ftp://edge.example.com", "--doc", "projects/1"]));
+    assert!(
+        err.starts_with("error: `ftp://edge.example.com` is not an http://, https://, ws:// or wss:// URL"),
+        "{err}"
+    );
 
     let err = stderr(&run(&["tail", "--doc", "projects/1"]));
     assert!(err.contains("no secret for minting a token for tail (or pass --token)"), "{err}");

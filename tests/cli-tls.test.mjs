@@ -1,0 +1,114 @@
+// The CLI against an https:// edge, as after `npm run deploy`: a TLS-terminating proxy with
+// a certificate from a private CA stands in front of a real wrangler dev, and `hookfeed
+// send` and `hookfeed tail` reach the edge through it, trusting that CA by SSL_CERT_FILE.
+
+import assert from "node:assert/strict";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:https";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+
+import { ROOT, startEdge } from "./support/edge.mjs";
+
+const run = promisify(execFile);
+
+/** A private CA and a certificate it signed for localhost and 127.0.0.1, made by openssl. */
+function makeCertificates() {
+  const dir = mkdtempSync(join(tmpdir(), "hookfeed-tls-"));
+  const openssl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  openssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=hookfeed test CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  openssl("req", ...ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost");
+  writeFileSync(join(dir, "leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+    "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext");
+  return { ca: join(dir, "ca.pem"), key: readFileSync(join(dir, "leaf.key")), cert: readFileSync(join(dir, "leaf.pem")) };
+}
+
+/** An https:// front for `target` (http://127.0.0.1:port), WebSocket upgrades included. */
+function tlsProxy(target, { key, cert }) {
+  const port = Number(new URL(target).port);
+  const server = createServer({ key, cert }, (req, res) => {
+    const upstream = request({ host: "127.0.0.1", port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on("error", (e) => res.writeHead(502).end(String(e)));
+    req.pipe(upstream);
+  });
+  server.on("upgrade", (req, socket, head) => {
+    const upstream = connect(port, "127.0.0.1", () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+      if (head.length) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on("error", () => socket.destroy());
+    socket.on("error", () => upstream.destroy());
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve({ url: `https://localhost:${server.address().port}`, close: () => server.close() })),
+  );
+}
+
+describe("the CLI against an https:// edge", () => {
+  let edge;
+  let proxy;
+  let certs;
+  const project = String(53000 + Math.floor(Math.random() * 1000));
+  const hookfeed = (env, ...args) =>
+    run(join(ROOT, "target/debug/hookfeed"), args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 });
+
+  before(async () => {
+    certs = makeCertificates();
+    edge = await startEdge();
+    proxy = await tlsProxy(edge.url, certs);
+  });
+  after(async () => {
+    proxy?.close();
+    await edge?.stop();
+  });
+
+  it("refuses a certificate it cannot verify", async () => {
+    // The public roots do not include the test CA: the handshake must fail, not be skipped.
+    const failed = await hookfeed({ SSL_CERT_FILE: "" }, "send", "--url", proxy.url, "--source", "twin-actor",
+      "--event", "project.processing", "--set", `project_id=${project}`).then(() => null, (e) => e);
+    assert.ok(failed, "send succeeded against an untrusted certificate");
+    assert.match(failed.stderr, /certificate|UnknownIssuer/i);
+  });
+
+  it("sends a signed delivery over https", async () => {
+    const { stdout } = await hookfeed({ SSL_CERT_FILE: certs.ca }, "send", "--url", proxy.url, "--source", "twin-actor",
+      "--event", "project.processing", "--set", `project_id=${project}`, "--set", "progress=30", "--json");
+    assert.match(stdout, /"received":\s*true/);
+  });
+
+  it("tails the document over wss: its snapshot, then a change", async () => {
+    const tail = spawn(join(ROOT, "target/debug/hookfeed"),
+      ["tail", "--url", proxy.url, "--tenant", "demo", "--doc", `projects/${project}`, "--max-events", "1", "--timeout", "30"],
+      { cwd: ROOT, env: { ...process.env, SSL_CERT_FILE: certs.ca } });
+    let stdout = "";
+    let stderr = "";
+    tail.stdout.on("data", (d) => { stdout += d; });
+    tail.stderr.on("data", (d) => { stderr += d; });
+    const exited = new Promise((resolve) => tail.on("exit", resolve));
+    // The snapshot shows the document as the https delivery left it.
+    const deadline = Date.now() + 30_000;
+    while (!new RegExp(`snapshot projects/${project} .*"progress":30`).test(stdout)) {
+      assert.ok(Date.now() < deadline, `no snapshot from tail over wss; stdout: ${stdout}; stderr: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await hookfeed({ SSL_CERT_FILE: certs.ca }, "send", "--url", proxy.url, "--source", "twin-actor",
+      "--event", "project.processing", "--set", `project_id=${project}`, "--set", "progress=60");
+    assert.equal(await exited, 0, stderr);
+    assert.match(stdout, new RegExp(`modified projects/${project} .*progress=60`), stdout);
+  });
+});
