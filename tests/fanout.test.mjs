@@ -37,11 +37,15 @@ describe("fan-out: GET /feed", () => {
       [`?token=${mintToken({ secret: "forged" })}`, 401, "invalid_token"],
       [`?token=${mintToken({ ttlSecs: -5 })}`, 401, "token_expired"],
       [`?token=${mintToken({ tenant: "demo" })}&tenant=other`, 403, "permission_denied"],
+      // A tenant no source feeds would get nothing, ever: refused, naming the real ones.
+      [`?token=${mintToken({ tenant: "default" })}`, 404, "not_found", /tenant `default`.*`demo`/],
     ];
-    for (const [query, status, code] of cases) {
+    for (const [query, status, code, message] of cases) {
       const res = await ws(query);
       assert.equal(res.status, status, query);
-      assert.equal((await res.json()).error.code, code, query);
+      const { error } = await res.json();
+      assert.equal(error.code, code, query);
+      if (message) assert.match(error.message, message, query);
     }
     const plain = await fetch(`${edge.url}/feed?token=${mintToken()}`);
     assert.equal(plain.status, 426);

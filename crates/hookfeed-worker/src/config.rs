@@ -41,6 +41,15 @@ impl Config {
     pub fn source(&self, name: &str) -> Option<&Source> {
         self.sources.iter().find(|s| s.name == name)
     }
+
+    /// The tenants the sources feed, each once, in configuration order.
+    pub fn tenants(&self) -> impl Iterator<Item = &str> {
+        self.sources
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !self.sources[..*i].iter().any(|earlier| earlier.tenant == s.tenant))
+            .map(|(_, s)| s.tenant.as_str())
+    }
 }
 
 thread_local! {

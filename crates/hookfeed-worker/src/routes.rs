@@ -191,7 +191,17 @@ fn authorize(req: &Request, config: &Config) -> std::result::Result<TokenClaims,
         "pass a subscriber token (`hookfeed token`) as ?token=, Authorization: Bearer, or a Sec-WebSocket-Protocol entry",
     ))?;
     let tenant = query(req, "tenant");
-    verify_token(&token, &config.token_secrets, tenant.as_deref(), now()).map_err(Reply::Token)
+    let claims = verify_token(&token, &config.token_secrets, tenant.as_deref(), now()).map_err(Reply::Token)?;
+    // A tenant no source feeds would answer every listen with nothing, forever: say so.
+    if !config.tenants().any(|t| t == claims.tenant) {
+        let known: Vec<String> = config.tenants().map(|t| format!("`{t}`")).collect();
+        return Err(Reply::NotFound(format!(
+            "no source feeds tenant `{}`; this server's tenants: {} (mint the token with hookfeed token --tenant …)",
+            claims.tenant,
+            known.join(", ")
+        )));
+    }
+    Ok(claims)
 }
 
 /// `GET /feed`: checks the token before the upgrade, then the tenant's feed accepts the
@@ -268,8 +278,7 @@ async fn deliveries(req: Request, env: &Env, config: &Config) -> Answer {
 
 /// `GET /healthz`: configuration loads, and each tenant's feed answers from SQLite.
 async fn healthz(env: &Env, config: &Config) -> Answer {
-    let mut tenants: Vec<&str> = config.sources.iter().map(|s| s.tenant.as_str()).collect();
-    tenants.dedup();
+    let tenants: Vec<&str> = config.tenants().collect();
     let mut feeds = serde_json::Map::new();
     for tenant in tenants {
         let health = forward_get(env, tenant, "https://feed/health").await?;
