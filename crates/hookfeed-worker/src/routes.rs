@@ -30,9 +30,9 @@ const FEED_BINDING: &str = "FEED";
 pub const SUBPROTOCOL: &str = "hookfeed";
 /// The client's address, as Cloudflare's edge sets it (rate limits are per address).
 pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
-/// Internal header from the Worker to a feed, set only on requests the Worker builds
-/// itself; a feed is reachable only through its binding, so it cannot come from outside.
-/// The verified token claims, as JSON.
+/// Internal header from the Worker to a feed: the verified token claims, as JSON. The
+/// Worker sets it over whatever a client sent, and a feed is reachable only through its
+/// binding, so a feed can trust it.
 pub const CLAIMS_HEADER: &str = "x-hookfeed-claims";
 
 /// Now, from the platform's clock (core never reads one).
