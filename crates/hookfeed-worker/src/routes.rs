@@ -44,6 +44,48 @@ pub fn now() -> UnixTime {
 /// passed on as it is (the `worker` crate's `Response` would wrap its body in a new one).
 pub type Answer = Result<web_sys::Response>;
 
+/// Where a request goes, read once from its method and path.
+enum Route {
+    /// `POST /hooks/{source}`.
+    Ingest(String),
+    /// `/hooks/{source}` with another method.
+    IngestMethodNotAllowed,
+    /// `GET /feed`.
+    Feed,
+    /// `GET /docs/{collection}[/{id}]`.
+    Docs { collection: String, id: Option<String> },
+    /// `GET /deliveries`.
+    Deliveries,
+    /// `GET /healthz`.
+    Healthz,
+    /// `GET /dev/token` (dev mode only).
+    DevToken,
+    /// `POST /dev/send` (dev mode only).
+    DevSend,
+    /// Anything else.
+    NotFound,
+}
+
+impl Route {
+    fn of(method: &str, url: &str) -> Self {
+        let segments: Vec<&str> = path_of(url).trim_matches('/').split('/').collect();
+        match (method, segments.as_slice()) {
+            ("POST", ["hooks", source]) => Self::Ingest((*source).to_owned()),
+            (_, ["hooks", _]) => Self::IngestMethodNotAllowed,
+            ("GET", ["feed"]) => Self::Feed,
+            ("GET", ["docs", collection]) => Self::Docs { collection: (*collection).to_owned(), id: None },
+            ("GET", ["docs", collection, id]) => {
+                Self::Docs { collection: (*collection).to_owned(), id: Some((*id).to_owned()) }
+            }
+            ("GET", ["deliveries"]) => Self::Deliveries,
+            ("GET", ["healthz"]) => Self::Healthz,
+            ("GET", ["dev", "token"]) => Self::DevToken,
+            ("POST", ["dev", "send"]) => Self::DevSend,
+            _ => Self::NotFound,
+        }
+    }
+}
+
 /// Answers one request. It arrives as the platform's own request: converting it to the
 /// `worker` crate's reads properties (`cf` among them) that ingest never needs.
 ///
@@ -51,19 +93,19 @@ pub type Answer = Result<web_sys::Response>;
 /// is the feed's own response promise, and no task is queued and polled for it. Every
 /// other route runs as a future.
 pub fn respond(req: web_sys::Request, env: Env) -> Promise {
-    let url = req.url();
-    let path = path_of(&url);
-    if let Some(source) = path.trim_matches('/').strip_prefix("hooks/").filter(|s| !s.contains('/')) {
-        if req.method() == "POST" {
+    match Route::of(&req.method(), &req.url()) {
+        Route::Ingest(source) => {
             let answer = match config::load(&env) {
-                Ok(config) => ingest(&req, &env, &config, source),
+                Ok(config) => ingest(&req, &env, &config, &source),
                 Err(e) => Reply::BadConfiguration(e.to_string()).into_raw().map(resolved),
             };
             // An error of the platform's rejects: the runtime logs it and answers 500.
-            return answer.unwrap_or_else(|e| Promise::reject(&JsValue::from(e)));
+            answer.unwrap_or_else(|e| Promise::reject(&JsValue::from(e)))
+        }
+        route => {
+            future_to_promise(async move { handle(route, req, env).await.map(JsValue::from).map_err(JsValue::from) })
         }
     }
-    future_to_promise(async move { handle(req, env).await.map(JsValue::from).map_err(JsValue::from) })
 }
 
 /// A promise already settled with `response`.
@@ -71,25 +113,24 @@ fn resolved(response: web_sys::Response) -> Promise {
     Promise::resolve(&JsValue::from(response))
 }
 
-/// Routes every request but a delivery.
-async fn handle(req: web_sys::Request, env: Env) -> Answer {
+/// Answers `route` as a future ([`respond`] answers deliveries without one).
+async fn handle(route: Route, req: web_sys::Request, env: Env) -> Answer {
     let config = match config::load(&env) {
         Ok(config) => config,
         Err(e) => return Reply::BadConfiguration(e.to_string()).into_raw(),
     };
-    let url = req.url();
-    let segments: Vec<&str> = path_of(&url).trim_matches('/').split('/').collect();
-    let method = req.method();
-    match (method.as_str(), segments.as_slice()) {
-        (_, ["hooks", _]) => Reply::MethodNotAllowed("POST").into_raw(),
-        ("GET", ["feed"]) => subscribe(req.into(), &env, &config).await,
-        ("GET", ["docs", collection]) => documents(req.into(), &env, &config, collection, None).await,
-        ("GET", ["docs", collection, id]) => documents(req.into(), &env, &config, collection, Some(id)).await,
-        ("GET", ["deliveries"]) => deliveries(req.into(), &env, &config).await,
-        ("GET", ["healthz"]) => healthz(&env, &config).await,
-        ("GET", ["dev", "token"]) if config.dev_mode => dev_token(&config),
-        ("POST", ["dev", "send"]) if config.dev_mode => dev_send(req.into(), &env, &config).await,
-        _ => Reply::NotFound("no such route: see README.md for the API".to_owned()).into_raw(),
+    match route {
+        Route::Ingest(source) => Ok(JsFuture::from(ingest(&req, &env, &config, &source)?).await?.dyn_into()?),
+        Route::IngestMethodNotAllowed => Reply::MethodNotAllowed("POST").into_raw(),
+        Route::Feed => subscribe(req.into(), &env, &config).await,
+        Route::Docs { collection, id } => documents(req.into(), &env, &config, &collection, id.as_deref()).await,
+        Route::Deliveries => deliveries(req.into(), &env, &config).await,
+        Route::Healthz => healthz(&env, &config).await,
+        Route::DevToken if config.dev_mode => dev_token(&config),
+        Route::DevSend if config.dev_mode => dev_send(req.into(), &env, &config).await,
+        Route::DevToken | Route::DevSend | Route::NotFound => {
+            Reply::NotFound("no such route: see README.md for the API".to_owned()).into_raw()
+        }
     }
 }
 
