@@ -16,7 +16,7 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{ClientRequestBuilder, Connector, HandshakeError, WebSocket};
 
 use crate::error::CliError;
-use crate::tls;
+use crate::tls::CustomRoots;
 
 /// The subprotocol offered beside the token; the server answers with it.
 pub const SUBPROTOCOL: &str = "hookfeed";
@@ -98,11 +98,9 @@ pub fn connect(feed: &FeedUrl, token: &str) -> Result<Socket, ConnectError> {
     stream.set_write_timeout(Some(WRITE_TIMEOUT)).map_err(io)?;
     let request = request(feed, token)?;
     let connector = if feed.tls {
-        let roots = tls::custom_roots().map_err(|e| ConnectError::Failed(e.to_string()))?;
-        match roots {
-            Some(roots) => {
-                Some(Connector::Rustls(tls::client_config(roots).map_err(|e| ConnectError::Failed(e.to_string()))?))
-            }
+        let custom = |e: CliError| ConnectError::Failed(e.to_string());
+        match CustomRoots::from_env().map_err(custom)? {
+            Some(roots) => Some(Connector::Rustls(roots.client_config().map_err(custom)?)),
             // tungstenite's own rustls configuration, with the Mozilla roots.
             None => None,
         }

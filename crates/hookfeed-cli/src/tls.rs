@@ -13,32 +13,49 @@ use crate::error::CliError;
 /// The variable naming a PEM file of trusted certificates.
 pub const CERT_FILE_VAR: &str = "SSL_CERT_FILE";
 
-/// The certificates of `$SSL_CERT_FILE`, or `None` to trust the public roots.
-pub fn custom_roots() -> Result<Option<Vec<CertificateDer<'static>>>, CliError> {
-    let Some(path) = std::env::var_os(CERT_FILE_VAR).filter(|p| !p.is_empty()) else { return Ok(None) };
-    let shown = path.to_string_lossy().into_owned();
-    let bad = |reason: String| CliError::CertFile { path: shown.clone(), reason };
-    let certs = CertificateDer::pem_file_iter(&path)
-        .map_err(|e| bad(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(bad("it holds no PEM certificate".to_owned()));
-    }
-    Ok(Some(certs))
+/// The certificates to trust instead of the public roots.
+pub struct CustomRoots {
+    /// The file they came from, for messages.
+    path: String,
+    certs: Vec<CertificateDer<'static>>,
 }
 
-/// A rustls client configuration trusting `roots`.
-pub fn client_config(roots: Vec<CertificateDer<'static>>) -> Result<Arc<ClientConfig>, CliError> {
-    let mut store = RootCertStore::empty();
-    for cert in roots {
-        store.add(cert).map_err(|e| CliError::CertFile { path: CERT_FILE_VAR.to_owned(), reason: e.to_string() })?;
+impl CustomRoots {
+    /// The certificates of `$SSL_CERT_FILE`, or `None` to trust the public roots.
+    pub fn from_env() -> Result<Option<Self>, CliError> {
+        let Some(path) = std::env::var_os(CERT_FILE_VAR).filter(|p| !p.is_empty()) else { return Ok(None) };
+        let roots = Self { path: path.to_string_lossy().into_owned(), certs: Vec::new() };
+        let certs = CertificateDer::pem_file_iter(&path)
+            .map_err(|e| roots.error(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| roots.error(e))?;
+        if certs.is_empty() {
+            return Err(roots.error("it holds no PEM certificate"));
+        }
+        Ok(Some(Self { certs, ..roots }))
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| CliError::CertFile { path: CERT_FILE_VAR.to_owned(), reason: e.to_string() })?
-        .with_root_certificates(store)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+
+    /// The certificates, in DER.
+    pub fn certs(&self) -> &[CertificateDer<'static>] {
+        &self.certs
+    }
+
+    /// A rustls client configuration trusting these certificates alone.
+    pub fn client_config(&self) -> Result<Arc<ClientConfig>, CliError> {
+        let mut store = RootCertStore::empty();
+        for cert in &self.certs {
+            store.add(cert.clone()).map_err(|e| self.error(e))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| self.error(e))?
+            .with_root_certificates(store)
+            .with_no_client_auth();
+        Ok(Arc::new(config))
+    }
+
+    fn error(&self, reason: impl std::fmt::Display) -> CliError {
+        CliError::CertFile { path: self.path.clone(), reason: reason.to_string() }
+    }
 }
