@@ -11,12 +11,16 @@ if [ ! -f "$out" ] || [ -n "$(find crates/hookfeed-web/src crates/hookfeed-web/C
   WASM_OPT_BIN="${WASM_OPT_BIN:-$ROOT/node_modules/binaryen/bin/wasm-opt}"
   [ -x "$WASM_BINDGEN_BIN" ] || die "wasm-bindgen CLI not found: run 'npm run dev' or 'npm test' once to install the tools"
   step "Building the browser module (Rust → wasm, opt-level z)"
+  # The output is stamped with the build's start, so a source edited meanwhile is built next time.
+  started="$(mktemp)"
+  trap 'rm -f "$started"' EXIT
   cargo build -p hookfeed-web --target wasm32-unknown-unknown --release
   "$WASM_BINDGEN_BIN" --target web --out-dir web/pkg --out-name hookfeed_web \
     target/wasm32-unknown-unknown/release/hookfeed_web.wasm
   "$WASM_OPT_BIN" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --enable-reference-types --enable-multivalue web/pkg/hookfeed_web_bg.wasm -o web/pkg/hookfeed_web_bg.wasm
   rm -f web/pkg/.gitignore web/pkg/package.json
+  touch -r "$started" "$out"
 fi
 
 # The demo page imports the module as a user's page would.

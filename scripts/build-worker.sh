@@ -16,6 +16,10 @@ export WASM_OPT_BIN="${WASM_OPT_BIN:-$ROOT/node_modules/binaryen/bin/wasm-opt}"
 command -v worker-build >/dev/null || die "worker-build not found: run 'npm run dev' or 'npm test' once to install the tools"
 
 step "Building the Worker (Rust → wasm, release)"
+# Stamp the output with the time the build started, so a source edited during the build
+# (wrangler dev's watcher) still counts as newer and is built next time.
+started="$(mktemp)"
+trap 'rm -f "$started"' EXIT
 cd crates/hookfeed-worker
 worker-build --release
-touch "$ROOT/$out"
+touch -r "$started" "$ROOT/$out"
