@@ -12,6 +12,29 @@ import { Subscriber } from "./support/subscriber.mjs";
 const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
 const send = (edge, type, data, options) => deliver(edge, ...TWIN, twinActorEvent(type, data, options));
 
+/** The 101's headers for an upgrade that offers permessage-deflate, as every browser does. */
+const upgradeOfferingDeflate = (edge) => new Promise((ok, fail) => {
+  const req = request(`${edge.url}/feed?token=${mintToken()}`, {
+    headers: {
+      Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
+    },
+  });
+  req.on("upgrade", (res, socket) => { socket.destroy(); ok(res.headers); });
+  req.on("response", (res) => fail(new Error(`no upgrade: ${res.statusCode}`)));
+  req.on("error", fail);
+  req.end();
+});
+
+/** A listen to `projects/{id}` that sees its snapshot and then a change, over `sub`. */
+async function seesSnapshotThenChange(edge, sub, id) {
+  sub.listen(1, { doc: `projects/${id}` });
+  await sub.next((f) => f.type === "snapshot");
+  await send(edge, "project.processing", { project_id: id, progress: 12 });
+  const change = await sub.next((f) => f.type === "change");
+  assert.equal(change.data.progress, 12);
+}
+
 describe("fan-out: GET /feed", () => {
   let edge;
   before(async () => { edge = await startEdge(); });
@@ -69,6 +92,16 @@ describe("fan-out: GET /feed", () => {
     assert.equal(completed.kind, "modified");
     assert.equal(completed.data.status, "completed");
     assert.equal(completed.data.final_video_url, "https://v/501.mp4");
+    await sub.close();
+  });
+
+  it("declines permessage-deflate by default, so frames leave uncompressed", async () => {
+    const headers = await upgradeOfferingDeflate(edge);
+    assert.equal(headers["sec-websocket-extensions"], undefined, JSON.stringify(headers));
+    // Node's WebSocket offers permessage-deflate too; the socket works without it.
+    const sub = await Subscriber.connect(edge, mintToken());
+    assert.equal(sub.ws.extensions, "");
+    await seesSnapshotThenChange(edge, sub, 520);
     await sub.close();
   });
 
@@ -172,6 +205,21 @@ describe("fan-out: GET /feed", () => {
     await send(edge, "project.processing", { project_id: 951, progress: 3 });
     const change = await sub.next((f) => f.type === "change");
     assert.equal(change.id, 2, "only the remaining listen hears changes");
+    await sub.close();
+  });
+});
+
+describe("fan-out with HOOKFEED_WEBSOCKET_COMPRESSION=on", () => {
+  let edge;
+  before(async () => { edge = await startEdge({ vars: { HOOKFEED_WEBSOCKET_COMPRESSION: "on" } }); });
+  after(async () => { await edge?.stop(); });
+
+  it("agrees to permessage-deflate when the client offers it, and frames still arrive", async () => {
+    const headers = await upgradeOfferingDeflate(edge);
+    assert.match(headers["sec-websocket-extensions"] ?? "", /^permessage-deflate/);
+    const sub = await Subscriber.connect(edge, mintToken());
+    assert.match(sub.ws.extensions, /^permessage-deflate/);
+    await seesSnapshotThenChange(edge, sub, 530);
     await sub.close();
   });
 });

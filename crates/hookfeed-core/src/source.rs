@@ -105,6 +105,37 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A setting other than the sources has a value it cannot take.
+    #[error("{var} cannot be `{value}`: {expected}")]
+    BadSetting {
+        /// The variable.
+        var: String,
+        /// Its value.
+        value: String,
+        /// What it takes.
+        expected: &'static str,
+    },
+}
+
+/// Reads a whole-number setting such as `HOOKFEED_RETENTION_DAYS`.
+pub fn whole_number_setting(var: &str, value: &str) -> Result<u32, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::BadSetting {
+        var: var.to_owned(),
+        value: value.to_owned(),
+        expected: "use a whole number such as 7",
+    })
+}
+
+/// Reads an on/off setting such as `HOOKFEED_WEBSOCKET_COMPRESSION`: `on`/`off`, or
+/// `true`/`false`, in any case.
+pub fn switch_setting(var: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => {
+            Err(ConfigError::BadSetting { var: var.to_owned(), value: value.to_owned(), expected: "use `on` or `off`" })
+        }
+    }
 }
 
 /// The variable holding `source`'s secrets: `twin-actor` → `SECRET_TWIN_ACTOR`.
@@ -188,6 +219,18 @@ mod tests {
             "SECRET_HOOKS" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
             _ => None,
         }
+    }
+
+    #[test]
+    fn settings_read_numbers_and_switches_and_name_the_variable_when_wrong() {
+        assert_eq!(whole_number_setting("HOOKFEED_RETENTION_DAYS", " 14 ").unwrap(), 14);
+        let err = whole_number_setting("HOOKFEED_RETENTION_DAYS", "a week").unwrap_err();
+        assert_eq!(err.to_string(), "HOOKFEED_RETENTION_DAYS cannot be `a week`: use a whole number such as 7");
+        for (value, expected) in [("on", true), ("TRUE", true), (" off", false), ("False", false)] {
+            assert_eq!(switch_setting("HOOKFEED_WEBSOCKET_COMPRESSION", value).unwrap(), expected, "{value}");
+        }
+        let err = switch_setting("HOOKFEED_WEBSOCKET_COMPRESSION", "yes please").unwrap_err();
+        assert_eq!(err.to_string(), "HOOKFEED_WEBSOCKET_COMPRESSION cannot be `yes please`: use `on` or `off`");
     }
 
     #[test]

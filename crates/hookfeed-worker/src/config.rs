@@ -2,12 +2,13 @@
 //!
 //! `HOOKFEED_SOURCES` (wrangler.toml vars) holds the sources' shape; `SECRET_<NAME>`
 //! (`wrangler secret put`, or `.dev.vars` locally) their keys; `TOKEN_SECRET` signs
-//! subscriber tokens; `ADMIN_TOKEN` opens `GET /deliveries`.
+//! subscriber tokens; `ADMIN_TOKEN` opens `GET /deliveries`. The `HOOKFEED_*` settings
+//! (retention, rate limit, WebSocket compression) are optional.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use hookfeed_core::source::{load_sources, split_secrets, ConfigError, Source};
+use hookfeed_core::source::{load_sources, split_secrets, switch_setting, whole_number_setting, ConfigError, Source};
 use hookfeed_core::Secret;
 use worker::Env;
 
@@ -31,6 +32,9 @@ pub struct Config {
     pub retention_days: u32,
     /// Per-client-address rate limit.
     pub client_rate_per_minute: u32,
+    /// `HOOKFEED_WEBSOCKET_COMPRESSION=on`: let subscribers' sockets use permessage-deflate
+    /// when the client offers it. Off by default: see `routes::decline_compression`.
+    pub websocket_compression: bool,
     /// `HOOKFEED_DEV_MODE=true` (in `.dev.vars` only): the demo page's `/dev/*` routes,
     /// which mint tokens and sign deliveries for anyone. Never set it in production.
     pub dev_mode: bool,
@@ -62,13 +66,11 @@ fn text(env: &Env, name: &str) -> Option<String> {
 }
 
 fn number(env: &Env, name: &str, default: u32) -> Result<u32, ConfigError> {
-    match text(env, name) {
-        None => Ok(default),
-        Some(value) => value
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::InvalidJson(format!("{name} must be a whole number, not `{value}`"))),
-    }
+    text(env, name).map_or(Ok(default), |value| whole_number_setting(name, &value))
+}
+
+fn switch(env: &Env, name: &str, default: bool) -> Result<bool, ConfigError> {
+    text(env, name).map_or(Ok(default), |value| switch_setting(name, &value))
 }
 
 /// The configuration, loaded on first use. Errors are not cached, so fixing a secret
@@ -87,6 +89,7 @@ pub fn load(env: &Env) -> Result<Rc<Config>, ConfigError> {
         admin_token: text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::from_bytes(t.trim())),
         retention_days: number(env, "HOOKFEED_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?.max(1),
         client_rate_per_minute: number(env, "HOOKFEED_CLIENT_RATE_PER_MINUTE", DEFAULT_CLIENT_RATE_PER_MINUTE)?,
+        websocket_compression: switch(env, "HOOKFEED_WEBSOCKET_COMPRESSION", false)?,
         dev_mode: text(env, "HOOKFEED_DEV_MODE").is_some_and(|v| v.trim() == "true"),
     });
     CACHE.with(|c| *c.borrow_mut() = Some(config.clone()));

@@ -258,9 +258,42 @@ async fn subscribe(req: Request, env: &Env, config: &Config) -> Answer {
     // One copy by the platform, not a crossing into wasm per header.
     let headers = web_sys::Headers::new_with_headers(&req.headers().0)?;
     headers.set(CLAIMS_HEADER, &serde_json::to_string(&claims)?)?;
+    if !config.websocket_compression {
+        // The hop to the feed, too, then runs uncompressed, and its frames pass through as
+        // they are.
+        headers.delete(EXTENSIONS_HEADER)?;
+    }
     let init = web_sys::RequestInit::new();
     init.set_headers(&headers);
-    forward(env, &claims.tenant, &web_sys::Request::new_with_str_and_init("https://feed/subscribe", &init)?).await
+    let response =
+        forward(env, &claims.tenant, &web_sys::Request::new_with_str_and_init("https://feed/subscribe", &init)?)
+            .await?;
+    if config.websocket_compression || response.status() != 101 {
+        return Ok(response);
+    }
+    decline_compression(&response)
+}
+
+const EXTENSIONS_HEADER: &str = "Sec-WebSocket-Extensions";
+
+/// The feed's 101 with permessage-deflate declined.
+///
+/// Browsers always offer it, and left alone workerd agrees to it and deflates every frame
+/// once per socket: for hookfeed's frames of a few hundred bytes that costs about half the
+/// CPU of a broadcast and saves little bandwidth, which is also why the `ws` server leaves
+/// it off unless asked (`HOOKFEED_WEBSOCKET_COMPRESSION=on` asks). workerd negotiates
+/// from the response's own `Sec-WebSocket-Extensions` when there is one, and tells the
+/// client only what was agreed: a value that names no permessage-deflate agrees nothing.
+fn decline_compression(feed_response: &web_sys::Response) -> Answer {
+    let headers = web_sys::Headers::new_with_headers(&feed_response.headers())?;
+    headers.set(EXTENSIONS_HEADER, "identity")?;
+    let init = web_sys::ResponseInit::new();
+    init.set_status(101);
+    init.set_headers(&headers);
+    // `webSocket` is the Workers runtime's addition to ResponseInit; web-sys does not know it.
+    let web_socket = JsValue::from_str("webSocket");
+    js_sys::Reflect::set(&init, &web_socket, &js_sys::Reflect::get(feed_response, &web_socket)?)?;
+    Ok(web_sys::Response::new_with_opt_str_and_init(None, &init)?)
 }
 
 /// `GET /docs/{collection}[/{id}]`: the current documents, for clients that poll.
