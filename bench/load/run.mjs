@@ -71,6 +71,7 @@ const { values: argv } = parseArgs({
     rounds: { type: "string", default: "1" },
     report: { type: "string" },
     "hookfeed-rate-limit": { type: "string", default: "10000000" },
+    "hookfeed-var": { type: "string", multiple: true, default: [] },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -116,13 +117,15 @@ for (const e of EDGE_NAMES) if (!["hookfeed", "baseline"].includes(e)) throw new
  * the limiter's own cost stays in the figures) with `--var`, leaving wrangler.toml alone.
  */
 function hookfeedVarArgs() {
+  // `--hookfeed-var NAME:value`: any other setting, e.g. HOOKFEED_WEBSOCKET_COMPRESSION:on.
+  const extra = argv["hookfeed-var"].flatMap((v) => ["--var", v]);
   const limit = argv["hookfeed-rate-limit"];
-  if (limit === "keep") return [];
+  if (limit === "keep") return extra;
   const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
   const m = toml.match(/HOOKFEED_SOURCES\s*=\s*'''([\s\S]*?)'''/);
   const sources = m ? JSON.parse(m[1]) : [{ name: "twin-actor", scheme: "twin-actor", tenant: "demo" }];
   for (const source of sources) source.rate_limit_per_minute = Number(limit);
-  return ["--var", `HOOKFEED_SOURCES:${JSON.stringify(sources)}`, "--var", `HOOKFEED_CLIENT_RATE_PER_MINUTE:${Number(limit)}`];
+  return ["--var", `HOOKFEED_SOURCES:${JSON.stringify(sources)}`, "--var", `HOOKFEED_CLIENT_RATE_PER_MINUTE:${Number(limit)}`, ...extra];
 }
 
 const rootVars = { ...readDevVars(join(ROOT, ".dev.vars.example")), ...readDevVars(join(ROOT, ".dev.vars")) };
