@@ -129,6 +129,8 @@ impl SocketState {
 pub struct SubscriptionIndex {
     documents: HashMap<DocPath, Vec<(SocketId, u32)>>,
     collections: HashMap<String, Vec<(SocketId, u32, CollectionQuery)>>,
+    /// The largest socket id seen or handed out.
+    last_sid: SocketId,
 }
 
 /// One listen a change must reach, and how the change looks from that listen.
@@ -146,9 +148,18 @@ pub struct Recipient {
 impl SubscriptionIndex {
     /// Indexes every listen of a socket (when the object wakes, or a socket connects).
     pub fn add_socket(&mut self, state: &SocketState) {
+        self.last_sid = self.last_sid.max(state.sid);
         for listen in &state.listens {
             self.add(state.sid, listen.id, &listen.target);
         }
+    }
+
+    /// An id for a new socket, above every socket's the index has seen. Ids need only be
+    /// unique among the sockets open at once, and the index is rebuilt from all of them
+    /// when the object wakes, so no counter has to be stored (nor a connect wait for it).
+    pub fn next_socket_id(&mut self) -> SocketId {
+        self.last_sid += 1;
+        self.last_sid
     }
 
     /// Indexes one listen.
@@ -406,6 +417,17 @@ mod tests {
         );
         assert!(kinds(change("projects/2", None, json!({"status": "created"}), 4)).is_empty());
         assert!(kinds(change("videos/1", None, json!({"status": "processing"}), 5)).is_empty());
+    }
+
+    #[test]
+    fn new_socket_ids_stay_above_every_socket_the_index_was_rebuilt_from() {
+        // A wake-up rebuilds the index from the open sockets' attachments, listening or not.
+        let mut index = SubscriptionIndex::default();
+        for sid in [4, 9, 2] {
+            index.add_socket(&SocketState::new(sid, claims(&["*"])));
+        }
+        assert_eq!([index.next_socket_id(), index.next_socket_id()], [10, 11]);
+        assert_eq!(SubscriptionIndex::default().next_socket_id(), 1);
     }
 
     #[test]

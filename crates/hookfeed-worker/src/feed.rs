@@ -31,7 +31,7 @@ use worker::{
 use crate::config;
 use crate::reply::Reply;
 use crate::routes::{now, query, read_capped, CLAIMS_HEADER, CLIENT_IP_HEADER, SUBPROTOCOL};
-use crate::store::{self, head_seq, next_socket_id, read_documents, DocumentCache, SqlFeedStore, SCHEMA};
+use crate::store::{self, head_seq, read_documents, DocumentCache, SqlFeedStore, SCHEMA};
 
 /// How often the alarm prunes the log.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
@@ -332,7 +332,10 @@ impl Feed {
         };
         self.ensure_index();
         let pair = WebSocketPair::new()?;
-        let state = SocketState::new(next_socket_id(&self.sql())?, claims);
+        // From the index, which knows every open socket: no counter in SQLite to write
+        // (and wait for) on each connect.
+        let sid = self.live.borrow_mut().index.as_mut().map_or(1, SubscriptionIndex::next_socket_id);
+        let state = SocketState::new(sid, claims);
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(&state)?;
         self.live.borrow_mut().sockets.insert(state.sid, pair.server);

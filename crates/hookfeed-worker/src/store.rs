@@ -49,7 +49,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
     seq INTEGER
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_at ON deliveries (at);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
 
 /// Documents as last committed, kept in memory so that ingest need not read back what
@@ -243,22 +242,6 @@ pub fn head_seq(sql: &SqlStorage) -> worker::Result<Seq> {
         )?
         .one()?;
     Ok(row.seq as Seq)
-}
-
-/// A fresh socket id, from a counter that survives restarts.
-pub fn next_socket_id(sql: &SqlStorage) -> worker::Result<u64> {
-    #[derive(Deserialize)]
-    struct Value {
-        value: f64,
-    }
-    let row: Value = sql
-        .exec(
-            "INSERT INTO meta (key, value) VALUES ('next_socket_id', 1)
-             ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value",
-            None,
-        )?
-        .one()?;
-    Ok(row.value as u64)
 }
 
 /// Runs `body` in one SQLite transaction (`storage.transactionSync`): an error rolls back
