@@ -289,6 +289,7 @@ function collector() {
     tag: null,
     expected: 0,
     latencies: [],
+    eventMax: new Map(),
     received: 0,
     stray: 0,
     firstAt: null,
@@ -302,6 +303,9 @@ function collector() {
       }
       c.received++;
       c.latencies.push(at - d.sent_at);
+      // The slowest delivery of each event: a p99 over 1,000 subscribers is decided by
+      // the few slowest events, and this says which.
+      if (typeof d.bench_i === "number") c.eventMax.set(d.bench_i, Math.max(c.eventMax.get(d.bench_i) ?? 0, at - d.sent_at));
       c.firstAt ??= at;
       c.lastAt = at;
       if (c.received >= c.expected && c.waiter) c.waiter();
@@ -310,6 +314,7 @@ function collector() {
       c.tag = tag;
       c.expected = expected;
       c.latencies = [];
+      c.eventMax = new Map();
       c.received = 0;
       c.stray = 0;
       c.firstAt = c.lastAt = null;
@@ -350,6 +355,7 @@ async function broadcastPhase(edge, col, { tag, subscribers, events, send, waitM
     stray: col.stray,
     ackErrors: ackErrors(acks),
     latencyMs: { p50: round(lat.p50, 2), p99: round(lat.p99, 2), max: round(lat.max, 2), mean: round(lat.mean, 2) },
+    slowestEvents: [...col.eventMax].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([i, ms]) => ({ event: i, maxMs: round(ms, 1) })),
     ackMs: { p50: round(ack.p50, 2), p99: round(ack.p99, 2) },
     sendRatePerSec: acks.effectiveRatePerSec ?? null,
     seconds: round(spanMs / 1000, 3),
@@ -526,7 +532,7 @@ async function scenarioFanout(edge) {
         send: () => sendPaced(base, O.fanoutEvents, O.rate, (i) => edge.benchEvent(`evt_${tagP}_${pad(i)}`, 1, tagP, i), { ordered: true }),
       });
       r.paced.ratePerSec = O.rate;
-      log(`${edge.def.name} fanout ${n} paced ${O.rate}/s: p50 ${r.paced.latencyMs.p50} p99 ${r.paced.latencyMs.p99} max ${r.paced.latencyMs.max} ms, ${r.paced.received}/${r.paced.expected} msgs, ${r.paced.runtimeCpuMsPerMsg} ms CPU/msg`);
+      log(`${edge.def.name} fanout ${n} paced ${O.rate}/s: p50 ${r.paced.latencyMs.p50} p99 ${r.paced.latencyMs.p99} max ${r.paced.latencyMs.max} ms, ${r.paced.received}/${r.paced.expected} msgs, ${r.paced.runtimeCpuMsPerMsg} ms CPU/msg; slowest events ${r.paced.slowestEvents.map((e) => `#${e.event} ${e.maxMs} ms`).join(", ")}`);
       const tagB = `fan${n}-burst-${Date.now()}`;
       r.burst = await broadcastPhase(edge, col, {
         tag: tagB,
