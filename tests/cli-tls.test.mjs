@@ -91,9 +91,9 @@ describe("the CLI against an https:// edge", () => {
     assert.match(stdout, /"received":\s*true/);
   });
 
-  it("tails the document over wss: its snapshot, then a change", async () => {
+  it("tails the document over wss, for the server's tenant: its snapshot, then a change", async () => {
     const tail = spawn(join(ROOT, "target/debug/hookfeed"),
-      ["tail", "--url", proxy.url, "--tenant", "demo", "--doc", `projects/${project}`, "--max-events", "1", "--timeout", "30"],
+      ["tail", "--url", proxy.url, "--doc", `projects/${project}`, "--max-events", "1", "--timeout", "30"],
       { cwd: ROOT, env: { ...process.env, SSL_CERT_FILE: certs.ca } });
     let stdout = "";
     let stderr = "";
@@ -110,5 +110,7 @@ describe("the CLI against an https:// edge", () => {
       "--event", "project.processing", "--set", `project_id=${project}`, "--set", "progress=60");
     assert.equal(await exited, 0, stderr);
     assert.match(stdout, new RegExp(`modified projects/${project} .*progress=60`), stdout);
+    // Without --tenant, tail asked the server's /healthz (over https too) for its tenant.
+    assert.match(stderr, /token for tenant `demo` \(the only one the server feeds\)/, stderr);
   });
 });

@@ -242,8 +242,9 @@ Targets: --doc and --collection (repeatable; --where filters every --collection)
 tail watches everything it can: every collection the built-in projection rules write \
 (projects, voice_clones, account, avatars, videos, audio, voices, users), or, with --token, \
 what that token grants.\n\n\
-Token: --token, else $HOOKFEED_TOKEN, else tail mints one from TOKEN_SECRET for --tenant, \
-scoped to what it watches (`*` when watching everything), valid 1 h and minted anew for \
+Token: --token, else $HOOKFEED_TOKEN, else tail mints one from TOKEN_SECRET for --tenant \
+(without it, for the tenant the server's GET /healthz lists, when it lists one), scoped to \
+what it watches (`*` when watching everything), valid 1 h and minted anew for \
 every reconnect.\n\n\
 A dropped connection is retried with backoff (0.5 s doubling to 10 s, with jitter) and \
 resumed after the last seq seen, so no change is missed or printed twice; changes made while \
@@ -260,8 +261,9 @@ Output:
   error permission-denied: token does not grant `users/*`      (on stderr)
 
 Examples:
-  hookfeed tail --tenant demo                          # everything `npm run dev` feeds
-  hookfeed tail --tenant demo --doc projects/42
+  hookfeed tail                                        # everything `npm run dev` feeds
+  hookfeed tail --doc projects/42
+  hookfeed tail --tenant acme --doc projects/42        # a server that feeds several tenants
   hookfeed tail --collection projects --where status==processing --where 'progress>=50'
   hookfeed tail --token \"$TOKEN\" --json | jq .         # one server frame per line
   hookfeed tail --doc projects/42 --max-events 1 --timeout 60   # wait for one change
@@ -311,9 +313,10 @@ pub struct TailArgs {
     #[arg(long, value_name = "SECRET", env = "TOKEN_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
 
-    /// The tenant (feed) a minted token is for.
-    #[arg(long, value_name = "TENANT", default_value = DEFAULT_TENANT)]
-    pub tenant: String,
+    /// The tenant (feed) a minted token is for [default: the one the server feeds, as its
+    /// /healthz lists them; `default` if it cannot say].
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
 
     /// The hookfeed server (http://, https://, ws:// or wss://); tail connects to
     /// ws://HOST/feed, or wss:// for https:// (trusting the public roots, or the

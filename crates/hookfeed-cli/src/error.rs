@@ -144,6 +144,9 @@ pub enum CliError {
         reason: String,
     },
     /// The server answered the WebSocket upgrade with an HTTP error.
+    #[error("the server feeds tenants {}: pass --tenant with the one to watch", .0.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))]
+    TenantRequired(Vec<String>),
+
     #[error("the server refused the WebSocket with {status}: {message}{hint}")]
     FeedRefused {
         /// Status code and reason phrase.

@@ -10,6 +10,7 @@ mod clock;
 mod delivery;
 mod error;
 mod events;
+mod http;
 mod secrets;
 mod send;
 mod sign;

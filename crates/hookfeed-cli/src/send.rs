@@ -12,8 +12,8 @@ use crate::cli::SendArgs;
 use crate::clock;
 use crate::delivery::{self, check_source_name, known_types, resolve_scheme};
 use crate::error::CliError;
+use crate::http;
 use crate::secrets::{self, Found, Lookup};
-use crate::tls::CustomRoots;
 
 /// How far back `--stale` moves a signed timestamp: far outside the default 300 s.
 const STALE_SIGNATURE_SECS: i64 = 60 * 60;
@@ -153,15 +153,7 @@ fn print_request(request: &Request, json: bool, out: &mut dyn Write) -> Result<(
 
 /// POSTs the delivery; any answer is a result, only failing to get one is an error.
 fn transmit(request: &Request, base_url: &str) -> Result<(ureq::http::StatusCode, Vec<u8>), CliError> {
-    let mut config = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(TIMEOUT));
-    if let Some(roots) = CustomRoots::from_env()? {
-        let roots: Vec<ureq::tls::Certificate<'static>> =
-            roots.certs().iter().map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()).collect();
-        config = config.tls_config(
-            ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&roots)).build(),
-        );
-    }
-    let agent: ureq::Agent = config.build().into();
+    let agent = http::agent(TIMEOUT)?;
     let mut call = agent.post(&request.url).header("User-Agent", concat!("hookfeed-cli/", env!("CARGO_PKG_VERSION")));
     for (name, value) in &request.headers {
         call = call.header(name, value);

@@ -43,6 +43,15 @@ pub struct FeedUrl {
     pub tls: bool,
 }
 
+impl FeedUrl {
+    /// The server's `GET /healthz`, beside the feed: `wss://h/base/feed` → `https://h/base/healthz`.
+    pub fn healthz_url(&self) -> String {
+        let (scheme, rest) =
+            if self.tls { ("https", &self.url["wss".len()..]) } else { ("http", &self.url["ws".len()..]) };
+        format!("{scheme}{}/healthz", rest.strip_suffix("/feed").unwrap_or(rest))
+    }
+}
+
 /// The feed's WebSocket URL for a server URL: `http://h:p[/base]` (or `ws://…`) becomes
 /// `ws://h:p[/base]/feed`, and `https://` (or `wss://`) becomes `wss://…`; a URL already
 /// ending in `/feed` is kept.
@@ -227,6 +236,14 @@ mod tests {
         assert_eq!(url("http://h:1/base/?x=1"), ("ws://h:1/base/feed".into(), "h:1".into()));
         assert_eq!(url("http://[::1]:8787"), ("ws://[::1]:8787/feed".into(), "[::1]:8787".into()));
         assert_eq!(url("http://[::1]"), ("ws://[::1]/feed".into(), "[::1]:80".into()));
+    }
+
+    #[test]
+    fn healthz_sits_beside_the_feed() {
+        let healthz = |base: &str| feed_url(base).expect("url").healthz_url();
+        assert_eq!(healthz("http://127.0.0.1:8787"), "http://127.0.0.1:8787/healthz");
+        assert_eq!(healthz("wss://edge.example.com/base/feed"), "https://edge.example.com/base/healthz");
+        assert_eq!(healthz("https://edge.example.com/base/"), "https://edge.example.com/base/healthz");
     }
 
     #[test]

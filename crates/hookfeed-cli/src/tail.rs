@@ -14,6 +14,7 @@ use hookfeed_core::path::DocPath;
 use hookfeed_core::projection::builtin_rules;
 use hookfeed_core::protocol::{ClientMessage, CollectionQuery, ErrorCode, ListenRequest, ServerMessage, Target};
 use hookfeed_core::query::Filter;
+use hookfeed_core::source::DEFAULT_TENANT;
 use hookfeed_core::token::{mint_token, TokenClaims};
 use hookfeed_core::{Scheme, Secret};
 use serde_json::{Map, Value};
@@ -22,6 +23,7 @@ use tungstenite::Message;
 use crate::cli::TailArgs;
 use crate::clock;
 use crate::error::CliError;
+use crate::http;
 use crate::socket::{self, ConnectError, FeedUrl, Socket};
 use crate::token::signing_secret;
 
@@ -49,12 +51,15 @@ pub fn run(args: &TailArgs, out: &mut dyn Write) -> Result<(), CliError> {
             let (secret, origin) =
                 signing_secret(args.secret.as_deref(), "minting a token for tail (or pass --token)")?;
             let scopes = if everything { vec!["*".to_owned()] } else { targets.iter().map(scope_of).collect() };
+            let (tenant, chosen) = match &args.tenant {
+                Some(tenant) => (tenant.clone(), ""),
+                None => tenant_to_mint(http::tenants(&feed.healthz_url()))?,
+            };
             eprintln!(
-                "minting a 1 h token for tenant `{}`, scopes {} (signed with {origin})",
-                args.tenant,
+                "minting a 1 h token for tenant `{tenant}`{chosen}, scopes {} (signed with {origin})",
                 scopes.join(" ")
             );
-            Token::Minted { secret, tenant: args.tenant.clone(), scopes }
+            Token::Minted { secret, tenant, scopes }
         }
     };
     let listens = targets
@@ -73,6 +78,19 @@ pub fn run(args: &TailArgs, out: &mut dyn Write) -> Result<(), CliError> {
     socket::catch_ctrl_c();
     let deadline = args.timeout.map(|secs| Instant::now() + Duration::from_secs_f64(secs));
     Tail { args, out, offset, listens, events: 0, deadline, healthy: false }.follow(&feed, &token)
+}
+
+/// The tenant to mint a token for when `--tenant` is not given, from the tenants the
+/// server says it feeds: its only one; `default` if it feeds that or cannot say; else
+/// the user must choose. The second value says how it was chosen, for the log line.
+fn tenant_to_mint(served: Option<Vec<String>>) -> Result<(String, &'static str), CliError> {
+    match served {
+        Some(mut served) if served.len() == 1 => Ok((served.remove(0), " (the only one the server feeds)")),
+        Some(served) if !served.is_empty() && !served.iter().any(|t| t == DEFAULT_TENANT) => {
+            Err(CliError::TenantRequired(served))
+        }
+        _ => Ok((DEFAULT_TENANT.to_owned(), "")),
+    }
 }
 
 /// What to watch, and whether that is "everything" (nothing was named).
@@ -276,7 +294,7 @@ impl Tail<'_> {
                     if !connected_before || !(status == 408 || status == 429 || status >= 500) =>
                 {
                     return Err(CliError::FeedRefused {
-                        hint: refusal_hint(status, token.minted(), &feed.url),
+                        hint: refusal_hint(status, token.minted(), &feed.url, &message),
                         status: status_line,
                         message,
                     });
@@ -546,13 +564,18 @@ from TOKEN_SECRET"
 }
 
 /// What to do about a refused upgrade.
-fn refusal_hint(status: u16, minted: bool, url: &str) -> String {
+fn refusal_hint(status: u16, minted: bool, url: &str, message: &str) -> String {
     match status {
+        // hookfeed's own 404 (a tenant no source feeds) names the tenants itself.
+        404 if message.starts_with("not_found: ") => String::new(),
         401 | 403 if minted => "; the minted token was refused: TOKEN_SECRET here must equal the server's \
 (--secret, $TOKEN_SECRET, .dev.vars), and --tenant must be one the server serves"
             .to_owned(),
         401 | 403 => "; pass a valid --token (hookfeed token), or drop it to mint one from TOKEN_SECRET".to_owned(),
-        404 => format!("; {url} does not exist there: is --url a hookfeed server?"),
+        404 => format!(
+            "; either {url} is not a hookfeed feed, or the server feeds no such tenant (its /healthz lists them; \
+pass --tenant)"
+        ),
         426 => format!("; {url} did not take the WebSocket upgrade: is --url a hookfeed server?"),
         _ => String::new(),
     }
@@ -602,6 +625,16 @@ mod tests {
 
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().cloned().expect("object")
+    }
+
+    #[test]
+    fn without_tenant_tail_mints_for_the_servers_only_tenant_or_asks() {
+        let served = |names: &[&str]| Some(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>());
+        assert_eq!(tenant_to_mint(served(&["demo"])).expect("one").0, "demo");
+        assert_eq!(tenant_to_mint(served(&["acme", "default"])).expect("default is served").0, "default");
+        assert_eq!(tenant_to_mint(None).expect("cannot ask").0, "default");
+        let err = tenant_to_mint(served(&["acme", "globex"])).expect_err("must choose");
+        assert_eq!(err.to_string(), "the server feeds tenants `acme`, `globex`: pass --tenant with the one to watch");
     }
 
     #[test]

@@ -186,7 +186,8 @@ where
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for index in 0..connections {
+        let mut index = 0;
+        while index < connections {
             let Ok((stream, _)) = listener.accept() else { return };
             stream.set_read_timeout(Some(Duration::from_secs(20))).expect("read timeout");
             let (protocols_tx, protocols_rx) = mpsc::channel();
@@ -203,11 +204,14 @@ where
                 let _ = protocols_tx.send(offered);
                 Ok(response)
             };
-            let Ok(ws) = tungstenite::accept_hdr(stream, callback) else { return };
+            // Anything but an upgrade (tail's look at GET /healthz, which this feed does not
+            // serve) is refused and not counted.
+            let Ok(ws) = tungstenite::accept_hdr(stream, callback) else { continue };
             let mut conn = Conn { ws, seen: Seen::default() };
             conn.seen.protocols = protocols_rx.recv().unwrap_or_default();
             script(index, &mut conn);
             let _ = tx.send(conn.close());
+            index += 1;
         }
     });
     (url, rx)
