@@ -20,6 +20,7 @@ describe("the edge under wrangler dev", () => {
       [["twin-actor", "twin-actor", "demo"], ["percify", "percify", "demo"], ["hooks", "standard-webhooks", "demo"]],
     );
     assert.ok(health.feeds.demo.database_bytes > 0, "the tenant's SQLite database exists");
+    assert.equal(health.websocket_compression, false);
   });
 
   it("never shows a secret in /healthz", async () => {
@@ -38,5 +39,24 @@ describe("the edge under wrangler dev", () => {
     const body = await res.json();
     assert.equal(body.error.code, "not_found");
     assert.match(body.error.message, /README/);
+  });
+});
+
+describe("a misconfigured edge", () => {
+  let edge;
+  // wrangler dev starts; every route then answers 500 with what to fix.
+  before(async () => {
+    edge = await startEdge({ vars: { HOOKFEED_WEBSOCKET_COMPRESSION: "maybe" }, ready: (res) => res.status === 500 });
+  });
+  after(async () => { await edge?.stop(); });
+
+  it("answers 500 naming the setting and the values it takes", async () => {
+    for (const path of ["/healthz", "/hooks/twin-actor"]) {
+      const res = await fetch(`${edge.url}${path}`, { method: path === "/healthz" ? "GET" : "POST", body: path === "/healthz" ? undefined : "{}" });
+      assert.equal(res.status, 500, path);
+      const { error } = await res.json();
+      assert.equal(error.code, "bad_configuration", path);
+      assert.equal(error.message, "HOOKFEED_WEBSOCKET_COMPRESSION cannot be `maybe`: use `on` or `off`", path);
+    }
   });
 });

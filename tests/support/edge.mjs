@@ -26,10 +26,11 @@ export function freePort() {
 /**
  * Runs `wrangler dev` until `stop()`. Resolves once `/healthz` answers 200.
  * `vars` override wrangler.toml vars and .dev.vars (`--var NAME:value`), e.g. extra sources.
- * `port` reuses a port, so a restarted edge is where its clients reconnect.
- * @param {{ persistTo?: string, vars?: Record<string, string>, port?: number, timeoutMs?: number }} [options]
+ * `port` reuses a port, so a restarted edge is where its clients reconnect. `ready` says
+ * which `/healthz` answer means up (by default a 200; a misconfigured edge answers 500).
+ * @param {{ persistTo?: string, vars?: Record<string, string>, port?: number, timeoutMs?: number, ready?: (res: Response) => boolean }} [options]
  */
-export async function startEdge({ persistTo = mkdtempSync(join(tmpdir(), "hookfeed-state-")), vars = {}, port, timeoutMs = 300_000 } = {}) {
+export async function startEdge({ persistTo = mkdtempSync(join(tmpdir(), "hookfeed-state-")), vars = {}, port, timeoutMs = 300_000, ready = (res) => res.ok } = {}) {
   port ??= await freePort();
   const inspectorPort = await freePort();
   const child = spawn(
@@ -63,7 +64,8 @@ export async function startEdge({ persistTo = mkdtempSync(join(tmpdir(), "hookfe
     if (code !== undefined) throw new Error(`wrangler dev exited with ${code}:\n${log}`);
     try {
       const res = await fetch(`${url}/healthz`);
-      if (res.ok) break;
+      await res.arrayBuffer();
+      if (ready(res)) break;
     } catch {
       // not listening yet
     }

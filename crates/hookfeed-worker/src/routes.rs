@@ -371,6 +371,7 @@ async fn healthz(env: &Env, config: &Config) -> Answer {
         "feeds": feeds,
         "token_secret": !config.token_secrets.is_empty(),
         "admin_api": config.admin_token.is_some(),
+        "websocket_compression": config.websocket_compression,
         "dev_mode": config.dev_mode,
     }))
     .into_raw()
