@@ -279,9 +279,9 @@ const EXTENSIONS_HEADER: &str = "Sec-WebSocket-Extensions";
 /// The feed's 101 with permessage-deflate declined.
 ///
 /// Browsers always offer it, and left alone workerd agrees to it and deflates every frame
-/// once per socket: for hookfeed's frames of a few hundred bytes that costs about half the
-/// CPU of a broadcast and saves little bandwidth, which is also why the `ws` server leaves
-/// it off unless asked (`HOOKFEED_WEBSOCKET_COMPRESSION=on` asks). workerd negotiates
+/// once per socket: about half the CPU of a broadcast, spent to shrink frames that are a
+/// few hundred bytes to begin with. Like the `ws` server, the feed leaves it off unless
+/// asked (`HOOKFEED_WEBSOCKET_COMPRESSION=on`). workerd negotiates
 /// from the response's own `Sec-WebSocket-Extensions` when there is one, and tells the
 /// client only what was agreed: a value that names no permessage-deflate agrees nothing.
 fn decline_compression(feed_response: &web_sys::Response) -> Answer {
