@@ -334,7 +334,7 @@ impl Feed {
         let pair = WebSocketPair::new()?;
         // From the index, which knows every open socket: no counter in SQLite to write
         // (and wait for) on each connect.
-        let sid = self.live.borrow_mut().index.as_mut().map_or(1, SubscriptionIndex::next_socket_id);
+        let sid = self.live.borrow_mut().index.get_or_insert_with(SubscriptionIndex::default).next_socket_id();
         let state = SocketState::new(sid, claims);
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(&state)?;
