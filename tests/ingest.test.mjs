@@ -119,6 +119,16 @@ describe("ingest: POST /hooks/{source}", () => {
     assert.equal(noId.body.error.code, "missing_field");
   });
 
+  it("refuses a Percify delivery without `created` with 400: it would have no replay window", async () => {
+    // Percify signs no timestamp; the body's `created` is the only clock to hold a replay
+    // to. Every event Percify documents carries one, its test events too.
+    const res = await deliver(edge, ...PERCIFY, { id: eventId(), type: "video.completed", data: { videoId: "video_nocreated" } });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error.code, "missing_field");
+    assert.match(res.body.error.message, /created/);
+    assert.equal((await documentOf(edge, "videos/video_nocreated")).status, 404, "nothing was stored");
+  });
+
   it("answers an unknown source with 404", async () => {
     const res = await deliver(edge, "nope", "percify", "x", { id: "evt_1", type: "t" });
     assert.equal(res.status, 404);
@@ -155,7 +165,7 @@ describe("ingest: POST /hooks/{source}", () => {
     const statuses = [];
     let limited;
     for (let i = 0; i < 5; i++) {
-      const res = await deliver(edge, "limited", "percify", "limited-secret", { id: eventId(), type: "video.completed", data: { videoId: "v" } });
+      const res = await deliver(edge, "limited", "percify", "limited-secret", { id: eventId(), type: "video.completed", created: new Date().toISOString(), data: { videoId: "v" } });
       statuses.push(res.status);
       if (res.status === 429) limited = res;
     }

@@ -1,7 +1,9 @@
 //! The one entry point for a delivery: signature, replay window, then the event.
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::{parse_event, Event, EventError, ParseFailure};
-use crate::signature::{Headers, ReplayWindow, SignatureError};
+use crate::signature::{Headers, ReplayWindow, SignatureError, SignedHeaders};
 use crate::source::Source;
 use crate::time::UnixTime;
 
@@ -15,6 +17,34 @@ pub struct VerifiedDelivery {
     raw: Vec<u8>,
     signed_at: Option<UnixTime>,
     received_at: UnixTime,
+    /// The event id and type as the signature headers carried them, for the hand-off.
+    header_id: Option<String>,
+    header_type: Option<String>,
+}
+
+/// What the edge Worker tells a feed beside a delivery's raw body, once it verified it:
+/// what the signature headers proved, and when it arrived.
+///
+/// The feed rebuilds the event from the raw body with the same parser
+/// ([`VerifiedDelivery::from_handoff`]), so the Worker and the feed cannot disagree about
+/// it, and the hand-off holds only header values and numbers (it travels as a header).
+/// It is trusted because of how it travels, not because of what it says: see
+/// [`VerifiedDelivery::from_handoff`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    /// The source the delivery was verified for.
+    pub source: String,
+    /// The signed timestamp, for schemes that sign one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<UnixTime>,
+    /// When the edge received it.
+    pub received_at: UnixTime,
+    /// The event id from a signed header, for schemes that send one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// The event type from a header, for schemes that send one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
 }
 
 impl VerifiedDelivery {
@@ -42,6 +72,41 @@ impl VerifiedDelivery {
     /// timestamp, else arrival.
     pub fn ordered_at(&self) -> UnixTime {
         self.event.created.or(self.signed_at).unwrap_or(self.received_at)
+    }
+
+    /// What a feed needs beside the raw body to rebuild this delivery.
+    pub fn handoff(&self) -> Handoff {
+        Handoff {
+            source: self.event.source.clone(),
+            signed_at: self.signed_at,
+            received_at: self.received_at,
+            event_id: self.header_id.clone(),
+            event_type: self.header_type.clone(),
+        }
+    }
+
+    /// Rebuilds a delivery that the edge Worker verified, from its hand-off and raw body.
+    ///
+    /// This does not check the signature again, which is the point: the feed is reachable
+    /// only through its Durable Object binding, which only the Worker holds, and the Worker
+    /// sends a hand-off only after [`verify_delivery`] succeeded. Call it nowhere else. The
+    /// body is parsed with the same parser as at the edge; a body that fails here was not
+    /// what the edge verified, and is refused the same way.
+    pub fn from_handoff(source: &Source, handoff: &Handoff, raw: Vec<u8>) -> Result<Self, DeliveryError> {
+        let signed = SignedHeaders {
+            timestamp: handoff.signed_at,
+            event_id: handoff.event_id.as_deref(),
+            event_type: handoff.event_type.as_deref(),
+        };
+        let event = parse_event(source.scheme, &source.name, &signed, &raw)?;
+        Ok(Self {
+            event,
+            raw,
+            signed_at: handoff.signed_at,
+            received_at: handoff.received_at,
+            header_id: handoff.event_id.clone(),
+            header_type: handoff.event_type.clone(),
+        })
     }
 }
 
@@ -88,11 +153,19 @@ pub fn verify_delivery(
     let signed = source.scheme.verifier().verify(headers, body, &source.secrets, window)?;
     let event = parse_event(source.scheme, &source.name, &signed, body)?;
     if source.scheme.window_on_body_created() {
-        // Without a signed timestamp the body's own `created` is the only clock; a body
-        // without one relies on dedup alone, as the provider's test events do.
-        if let Some(created) = event.created {
-            window.check(created)?;
-        }
+        // Without a signed timestamp the body's own `created` is the only clock. Every
+        // event the provider documents carries one (its test events too); a body without
+        // it would have no replay window at all, only dedup, which forgets after the
+        // retention period. So it is refused.
+        let created = event.created.ok_or(EventError::MissingField("created"))?;
+        window.check(created)?;
     }
-    Ok(VerifiedDelivery { event, raw: body.to_vec(), signed_at: signed.timestamp, received_at: now })
+    Ok(VerifiedDelivery {
+        raw: body.to_vec(),
+        signed_at: signed.timestamp,
+        received_at: now,
+        header_id: signed.event_id.map(str::to_owned),
+        header_type: signed.event_type.map(str::to_owned),
+        event,
+    })
 }

@@ -49,6 +49,9 @@ pub struct SocketState {
     pub claims: TokenClaims,
     /// Its listens.
     pub listens: Vec<Listen>,
+    /// The client address it was opened from, for the per-address socket limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// What a client frame asks the feed to do, once checked.
@@ -69,7 +72,33 @@ fn refuse(id: Option<u32>, code: ErrorCode, message: impl Into<String>) -> Serve
 impl SocketState {
     /// A new socket's state.
     pub fn new(sid: SocketId, claims: TokenClaims) -> Self {
-        Self { v: SOCKET_STATE_VERSION, sid, claims, listens: Vec::new() }
+        Self { v: SOCKET_STATE_VERSION, sid, claims, listens: Vec::new(), client: None }
+    }
+
+    /// The same state, remembering the client address it was opened from (cut to
+    /// [`MAX_CLIENT_LEN`](crate::refusal::MAX_CLIENT_LEN): the attachment is small).
+    pub fn from_client(mut self, client: &str) -> Self {
+        self.client = Some(crate::refusal::truncate(client, crate::refusal::MAX_CLIENT_LEN).to_owned());
+        self
+    }
+
+    /// Ends every listen of a socket whose token has expired: the listens are dropped,
+    /// and each gets an `unauthenticated` error, so that the client refreshes its token
+    /// and listens again from where it was (`since`). Returns the dropped listens, to
+    /// unindex, and the frames to send.
+    pub fn expire(&mut self) -> (Vec<Listen>, Vec<ServerMessage>) {
+        let dropped = std::mem::take(&mut self.listens);
+        let frames = dropped
+            .iter()
+            .map(|l| {
+                refuse(
+                    Some(l.id),
+                    ErrorCode::Unauthenticated,
+                    "token expired: refresh it and listen again (since the last seq) to resume",
+                )
+            })
+            .collect();
+        (dropped, frames)
     }
 
     /// Checks one client frame against the token and the limits, and records the
@@ -131,6 +160,11 @@ pub struct SubscriptionIndex {
     collections: HashMap<String, Vec<(SocketId, u32, CollectionQuery)>>,
     /// The largest socket id seen or handed out.
     last_sid: SocketId,
+    /// Each socket's token expiry (Unix seconds), so a change never reaches a socket
+    /// whose token has run out.
+    expiries: HashMap<SocketId, i64>,
+    /// Open sockets per client address.
+    clients: HashMap<String, u32>,
 }
 
 /// One listen a change must reach, and how the change looks from that listen.
@@ -149,9 +183,24 @@ impl SubscriptionIndex {
     /// Indexes every listen of a socket (when the object wakes, or a socket connects).
     pub fn add_socket(&mut self, state: &SocketState) {
         self.last_sid = self.last_sid.max(state.sid);
+        if self.expiries.insert(state.sid, state.claims.exp).is_none() {
+            if let Some(client) = &state.client {
+                *self.clients.entry(client.clone()).or_default() += 1;
+            }
+        }
         for listen in &state.listens {
             self.add(state.sid, listen.id, &listen.target);
         }
+    }
+
+    /// How many open sockets came from `client`.
+    pub fn sockets_from(&self, client: &str) -> u32 {
+        self.clients.get(client).copied().unwrap_or(0)
+    }
+
+    /// Whether socket `sid`'s token has expired at `now` (an unknown socket has).
+    pub fn expired(&self, sid: SocketId, now: UnixTime) -> bool {
+        self.expiries.get(&sid).is_none_or(|exp| *exp <= now.as_secs())
     }
 
     /// An id for a new socket, above every socket's the index has seen. Ids need only be
@@ -198,6 +247,16 @@ impl SubscriptionIndex {
     pub fn remove_socket(&mut self, state: &SocketState) {
         for listen in &state.listens {
             self.remove(state.sid, listen);
+        }
+        if self.expiries.remove(&state.sid).is_some() {
+            if let Some(client) = &state.client {
+                if let Some(count) = self.clients.get_mut(client) {
+                    *count = count.saturating_sub(1);
+                    if *count == 0 {
+                        self.clients.remove(client);
+                    }
+                }
+            }
         }
     }
 
@@ -486,5 +545,47 @@ mod tests {
             panic!("snapshot")
         };
         assert_eq!(got.iter().map(|d| d.path.as_str()).collect::<Vec<_>>(), ["projects/1", "projects/2"]);
+    }
+
+    #[test]
+    fn a_socket_whose_token_ran_out_is_expired_and_its_listens_end_with_unauthenticated() {
+        let listen = |id: u32, target: &str| format!(r#"{{"type":"listen","id":{id},"target":{target}}}"#);
+        let mut index = SubscriptionIndex::default();
+        let mut state = SocketState::new(7, claims(&["*"])).from_client("203.0.113.9");
+        state.handle_frame(&listen(1, r#"{"doc":"projects/42"}"#), UnixTime::from_secs(10)).expect("listen");
+        state.handle_frame(&listen(2, r#"{"collection":"projects"}"#), UnixTime::from_secs(10)).expect("listen");
+        index.add_socket(&state);
+        assert!(!index.expired(7, UnixTime::from_secs(999)));
+        assert!(index.expired(7, UnixTime::from_secs(1_000)), "exp is the first second it is refused");
+        assert!(index.expired(8, UnixTime::from_secs(0)), "an unknown socket gets nothing");
+        let (dropped, frames) = state.expire();
+        assert_eq!(dropped.len(), 2);
+        assert!(state.listens.is_empty());
+        let ids: Vec<_> = frames
+            .iter()
+            .map(|f| match f {
+                ServerMessage::Error { id, code: ErrorCode::Unauthenticated, .. } => *id,
+                other => panic!("expected unauthenticated, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, [Some(1), Some(2)]);
+    }
+
+    #[test]
+    fn the_index_counts_open_sockets_per_client_address_once_each() {
+        let mut index = SubscriptionIndex::default();
+        let a1 = SocketState::new(1, claims(&["*"])).from_client("a");
+        let a2 = SocketState::new(2, claims(&["*"])).from_client("a");
+        let b = SocketState::new(3, claims(&["*"])).from_client("b");
+        for state in [&a1, &a2, &b, &a1] {
+            index.add_socket(state);
+        }
+        assert_eq!(index.sockets_from("a"), 2, "adding a socket twice counts it once");
+        assert_eq!(index.sockets_from("b"), 1);
+        index.remove_socket(&a1);
+        index.remove_socket(&a1);
+        assert_eq!(index.sockets_from("a"), 1, "removing twice uncounts once");
+        index.remove_socket(&a2);
+        assert_eq!(index.sockets_from("a"), 0);
     }
 }

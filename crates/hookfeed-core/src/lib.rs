@@ -26,6 +26,7 @@ pub mod projection;
 pub mod protocol;
 pub mod query;
 pub mod rate;
+pub mod refusal;
 pub mod samples;
 pub mod secret;
 pub mod signature;
@@ -39,3 +40,6 @@ pub use secret::Secret;
 pub use signature::{Scheme, SignatureError};
 pub use source::Source;
 pub use time::UnixTime;
+
+/// How much of a name from outside an error message may quote (see [`refusal::truncate`]).
+pub const MAX_QUOTED_LEN: usize = 80;

@@ -10,7 +10,14 @@ pub const MAX_COLLECTION_LEN: usize = 64;
 /// Longest document id.
 pub const MAX_ID_LEN: usize = 256;
 
-/// Why a string is not a document path or collection name.
+/// The part of a refused name an error quotes: enough to recognise it, never the whole of
+/// a hostile 8,000-character input.
+fn quoted(input: &str) -> String {
+    crate::refusal::quote(input)
+}
+
+/// Why a string is not a document path or collection name. Errors quote at most 80 bytes
+/// of the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PathError {
@@ -33,7 +40,7 @@ pub fn check_collection(name: &str) -> Result<(), PathError> {
     if ok {
         Ok(())
     } else {
-        Err(PathError::BadCollection(name.to_owned()))
+        Err(PathError::BadCollection(quoted(name)))
     }
 }
 
@@ -47,7 +54,7 @@ fn check_id(id: &str) -> Result<(), PathError> {
     if ok {
         Ok(())
     } else {
-        Err(PathError::BadId(id.to_owned()))
+        Err(PathError::BadId(quoted(id)))
     }
 }
 
@@ -86,7 +93,7 @@ impl FromStr for DocPath {
     type Err = PathError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (collection, id) = text.split_once('/').ok_or_else(|| PathError::NotADocument(text.to_owned()))?;
+        let (collection, id) = text.split_once('/').ok_or_else(|| PathError::NotADocument(quoted(text)))?;
         Self::new(collection, id)
     }
 }

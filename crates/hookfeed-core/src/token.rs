@@ -136,7 +136,7 @@ pub fn verify_token(
         return Err(TokenError::Expired(-left));
     }
     if let Some(tenant) = tenant.filter(|t| *t != claims.tenant) {
-        return Err(TokenError::WrongTenant { token: claims.tenant, expected: tenant.to_owned() });
+        return Err(TokenError::WrongTenant { token: claims.tenant, expected: crate::refusal::quote(tenant) });
     }
     Ok(claims)
 }

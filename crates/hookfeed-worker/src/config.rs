@@ -3,7 +3,7 @@
 //! `HOOKFEED_SOURCES` (wrangler.toml vars) holds the sources' shape; `SECRET_<NAME>`
 //! (`wrangler secret put`, or `.dev.vars` locally) their keys; `TOKEN_SECRET` signs
 //! subscriber tokens; `ADMIN_TOKEN` opens `GET /deliveries`. The `HOOKFEED_*` settings
-//! (retention, rate limit, WebSocket compression) are optional.
+//! (retention, sockets per client, WebSocket compression) are optional.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -16,8 +16,8 @@ use worker::Env;
 pub const SOURCES_VAR: &str = "HOOKFEED_SOURCES";
 /// Days the event log (and so dedup) is kept; providers retry for hours.
 pub const DEFAULT_RETENTION_DAYS: u32 = 7;
-/// Deliveries per minute accepted from one client address, across sources.
-pub const DEFAULT_CLIENT_RATE_PER_MINUTE: u32 = 60_000;
+/// Subscriber sockets one client address may hold open on one feed.
+pub const DEFAULT_SOCKETS_PER_CLIENT: u32 = 1_000;
 
 /// Everything the Worker and the feeds read from the environment.
 #[derive(Debug)]
@@ -30,8 +30,8 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// Days the event log is kept.
     pub retention_days: u32,
-    /// Per-client-address rate limit.
-    pub client_rate_per_minute: u32,
+    /// Subscriber sockets one client address may hold open on one feed (0 = no limit).
+    pub sockets_per_client: u32,
     /// `HOOKFEED_WEBSOCKET_COMPRESSION=on`: let subscribers' sockets use permessage-deflate
     /// when the client offers it. Off by default: see `routes::decline_compression`.
     pub websocket_compression: bool,
@@ -88,7 +88,7 @@ pub fn load(env: &Env) -> Result<Rc<Config>, ConfigError> {
             .unwrap_or_default(),
         admin_token: text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::from_bytes(t.trim())),
         retention_days: number(env, "HOOKFEED_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?.max(1),
-        client_rate_per_minute: number(env, "HOOKFEED_CLIENT_RATE_PER_MINUTE", DEFAULT_CLIENT_RATE_PER_MINUTE)?,
+        sockets_per_client: number(env, "HOOKFEED_SOCKETS_PER_CLIENT", DEFAULT_SOCKETS_PER_CLIENT)?,
         websocket_compression: switch(env, "HOOKFEED_WEBSOCKET_COMPRESSION", false)?,
         dev_mode: text(env, "HOOKFEED_DEV_MODE").is_some_and(|v| v.trim() == "true"),
     });

@@ -13,13 +13,14 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+use hookfeed_core::delivery::Handoff;
 use hookfeed_core::fanout::{snapshot, ChangeFrame, SocketAction, SocketId, SocketState, SubscriptionIndex};
 use hookfeed_core::ledger::{ingest, ChangeKind, DocChange, Ingested, Seq};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::protocol::{ErrorCode, ListenRequest, ServerMessage, Target};
 use hookfeed_core::rate::RateLimiter;
 use hookfeed_core::token::TokenClaims;
-use hookfeed_core::{verify_delivery, UnixTime};
+use hookfeed_core::{UnixTime, VerifiedDelivery};
 use serde::Deserialize;
 use serde_json::json;
 use wasm_bindgen::{JsCast, JsValue};
@@ -30,13 +31,15 @@ use worker::{
 
 use crate::config;
 use crate::reply::Reply;
-use crate::routes::{now, query, read_capped, CLAIMS_HEADER, CLIENT_IP_HEADER, SUBPROTOCOL};
+use crate::routes::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, HANDOFF_HEADER, HANDOFF_PATH, SUBPROTOCOL};
 use crate::store::{self, head_seq, read_documents, DocumentCache, SqlFeedStore, SCHEMA};
 
 /// How often the alarm prunes the log.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 /// Rows of the delivery log kept at most, whatever their age.
 const MAX_DELIVERY_ROWS: i64 = 10_000;
+/// The close code of a socket whose token expired (4000-4999 are the application's).
+const TOKEN_EXPIRED_CLOSE: u16 = 4001;
 
 /// In-memory state, rebuilt lazily after the object wakes from hibernation.
 #[derive(Default)]
@@ -46,8 +49,13 @@ struct Live {
     index: Option<SubscriptionIndex>,
     sockets: HashMap<SocketId, WebSocket>,
     head: Option<Seq>,
+    /// Verified deliveries per source (refused ones never reach a feed).
     limiter: RateLimiter,
     alarm_checked: bool,
+    /// Requests and socket events handled since the object woke, and when it woke: what
+    /// shows that refused traffic never reaches it.
+    requests: u64,
+    woke_at: Option<UnixTime>,
     /// Shared with the storage transaction's callback, which must own what it uses.
     documents: Rc<RefCell<DocumentCache>>,
 }
@@ -95,6 +103,12 @@ fn write_delivery(sql: &SqlStorage, at: UnixTime, record: &DeliveryRecord<'_>) -
 }
 
 impl Feed {
+    fn count_request(&self) {
+        let mut live = self.live.borrow_mut();
+        live.requests += 1;
+        live.woke_at.get_or_insert_with(now);
+    }
+
     fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
     }
@@ -132,66 +146,32 @@ impl Feed {
         live.index = Some(index);
     }
 
-    fn log_rejection(&self, source: &str, reply: &Reply, code: &str, message: String) {
-        let record = DeliveryRecord {
-            source,
-            event_id: None,
-            event_type: None,
-            outcome: "rejected",
-            status: reply.status(),
-            code: Some(code),
-            message,
-            seq: None,
-        };
-        if let Err(e) = write_delivery(&self.sql(), now(), &record) {
-            worker::console_error!("could not log a rejected delivery to {source}: {e}");
-        }
-    }
-
-    /// `POST /hooks/{source}`, as the Worker received it.
-    async fn ingest(&self, mut req: Request, name: &str) -> Result<Response> {
+    /// A delivery the edge Worker verified ([`HANDOFF_PATH`]): rate-limit its source,
+    /// then store and project it in one transaction, and fan the change out. Nothing here
+    /// verifies again: see [`VerifiedDelivery::from_handoff`] for why it need not.
+    async fn ingest(&self, mut req: Request) -> Result<Response> {
         let config = match config::load(&self.env) {
             Ok(config) => config,
             Err(e) => return Reply::BadConfiguration(e.to_string()).into_response(),
         };
-        let name = name.to_owned();
+        let handoff: Handoff = match req.headers().get(HANDOFF_HEADER)?.map(|h| serde_json::from_str(&h)) {
+            Some(Ok(handoff)) => handoff,
+            _ => return Reply::BadRequest("not a hand-off from the edge Worker".to_owned()).into_response(),
+        };
+        let name = handoff.source.clone();
         let Some(source) = config.source(&name) else { return Reply::UnknownSource(name).into_response() };
         let now = now();
-        let client = req.headers().get(CLIENT_IP_HEADER)?.unwrap_or_else(|| "unknown".to_owned());
-        let limited = {
-            let mut live = self.live.borrow_mut();
-            live.limiter
-                .check(&format!("source:{name}"), source.rate_limit_per_minute, now)
-                .and_then(|()| live.limiter.check(&format!("client:{client}"), config.client_rate_per_minute, now))
-        };
+        let limited =
+            self.live.borrow_mut().limiter.check(&format!("source:{name}"), source.rate_limit_per_minute, now);
         if let Err(limited) = limited {
-            let reply = Reply::RateLimited(limited);
-            worker::console_log!("rejected delivery to {name} from {client}: {limited}");
-            self.log_rejection(&name, &reply, "rate_limited", limited.to_string());
-            return reply.into_response();
+            // The edge records it among its refusals; the feed stores nothing.
+            return Reply::RateLimited(limited).into_response();
         }
-
-        let Some(body) = read_capped(&mut req, source.max_body_bytes).await? else {
-            worker::console_log!("rejected delivery to {name}: body over {} bytes", source.max_body_bytes);
-            let reply = Reply::TooLarge(source.max_body_bytes);
-            self.log_rejection(&name, &reply, "body_too_large", format!("body over {} bytes", source.max_body_bytes));
-            return reply.into_response();
-        };
-        // Only the headers the scheme reads cross into wasm.
-        let mut headers: Vec<(&str, String)> = Vec::with_capacity(3);
-        for header in source.scheme.verifier().header_names() {
-            if let Some(value) = req.headers().get(header)? {
-                headers.push((header, value));
-            }
-        }
-        let delivery = match verify_delivery(source, &headers, &body, now) {
+        let delivery = match VerifiedDelivery::from_handoff(source, &handoff, req.bytes().await?) {
             Ok(delivery) => delivery,
             Err(e) => {
-                // The reason goes to the log and the delivery log; never a secret or a MAC.
-                worker::console_log!("rejected delivery to {name}: {} ({e})", e.code());
-                let reply = Reply::Rejected(e.clone());
-                self.log_rejection(&name, &reply, e.code(), e.to_string());
-                return reply.into_response();
+                worker::console_error!("a hand-off to the feed did not parse as the edge verified it: {e}");
+                return Reply::Rejected(e).into_response();
             }
         };
 
@@ -246,9 +226,7 @@ impl Feed {
         let reply = match outcome {
             Err(e) => {
                 worker::console_error!("storage failed for a delivery to {name}: {e}");
-                let reply = Reply::StorageFailed;
-                self.log_rejection(&name, &reply, "storage_unavailable", e.to_string());
-                reply
+                Reply::StorageFailed
             }
             Ok(Ingested::Stored { seq, change, .. }) => {
                 {
@@ -277,31 +255,62 @@ impl Feed {
     /// a broadcast to a thousand sockets encodes the document once, not a thousand times.
     fn broadcast(&self, change: &DocChange) {
         self.ensure_index();
-        let live = self.live.borrow();
-        let Some(index) = &live.index else { return };
-        let recipients = index.recipients(change);
-        let Some(first) = recipients.iter().find_map(|r| live.sockets.get(&r.sid)) else { return };
-        let Ok(send) = js_sys::Reflect::get(AsRef::<web_sys::WebSocket>::as_ref(first), &JsValue::from_str("send"))
-            .and_then(|f| f.dyn_into::<js_sys::Function>())
-        else {
-            return;
-        };
-        let frame = ChangeFrame::new(change);
-        let mut texts: Vec<((u32, ChangeKind), JsValue)> = Vec::new();
-        for recipient in &recipients {
-            let Some(ws) = live.sockets.get(&recipient.sid) else { continue };
-            let key = (recipient.listen_id, recipient.kind);
-            let text = match texts.iter().find(|(k, _)| *k == key) {
-                Some((_, text)) => text.clone(),
-                None => {
-                    let text = JsValue::from_str(&frame.for_recipient(recipient));
-                    texts.push((key, text.clone()));
-                    text
-                }
+        let now = now();
+        let mut expired: Vec<SocketId> = Vec::new();
+        {
+            let live = self.live.borrow();
+            let Some(index) = &live.index else { return };
+            let recipients = index.recipients(change);
+            let Some(first) = recipients.iter().find_map(|r| live.sockets.get(&r.sid)) else { return };
+            let Ok(send) = js_sys::Reflect::get(AsRef::<web_sys::WebSocket>::as_ref(first), &JsValue::from_str("send"))
+                .and_then(|f| f.dyn_into::<js_sys::Function>())
+            else {
+                return;
             };
-            // A socket that fails here is closing; its close event unindexes it.
-            let _ = send.call1(AsRef::<web_sys::WebSocket>::as_ref(ws), &text);
+            let frame = ChangeFrame::new(change);
+            let mut texts: Vec<((u32, ChangeKind), JsValue)> = Vec::new();
+            for recipient in &recipients {
+                let Some(ws) = live.sockets.get(&recipient.sid) else { continue };
+                // A token that ran out stops the change here: the socket's listens end
+                // below, and its client refreshes and resumes from the seq it has.
+                if index.expired(recipient.sid, now) {
+                    if !expired.contains(&recipient.sid) {
+                        expired.push(recipient.sid);
+                    }
+                    continue;
+                }
+                let key = (recipient.listen_id, recipient.kind);
+                let text = match texts.iter().find(|(k, _)| *k == key) {
+                    Some((_, text)) => text.clone(),
+                    None => {
+                        let text = JsValue::from_str(&frame.for_recipient(recipient));
+                        texts.push((key, text.clone()));
+                        text
+                    }
+                };
+                // A socket that fails here is closing; its close event unindexes it.
+                let _ = send.call1(AsRef::<web_sys::WebSocket>::as_ref(ws), &text);
+            }
         }
+        for sid in expired {
+            let ws = self.live.borrow().sockets.get(&sid).cloned();
+            if let Some(ws) = ws {
+                self.end_listens(&ws);
+            }
+        }
+    }
+
+    /// Ends every listen of a socket whose token has expired: each gets `unauthenticated`
+    /// (the browser module then asks `getToken` for a fresh token and listens again with
+    /// `since`, so nothing is lost or repeated), and the socket is closed.
+    fn end_listens(&self, ws: &WebSocket) {
+        let Ok(Some(mut state)) = ws.deserialize_attachment::<SocketState>() else { return };
+        self.forget(ws);
+        let (_, frames) = state.expire();
+        for frame in frames {
+            let _ = ws.send_with_str(frame.to_json());
+        }
+        let _ = ws.close(Some(TOKEN_EXPIRED_CLOSE), Some("token expired: refresh it and reconnect"));
     }
 
     async fn ensure_alarm(&self) {
@@ -331,11 +340,22 @@ impl Feed {
             _ => return Reply::MissingToken("the Worker passed no verified claims").into_response(),
         };
         self.ensure_index();
+        let client = req.headers().get(CLIENT_IP_HEADER)?.unwrap_or_else(|| "unknown".to_owned());
+        let per_client = config::load(&self.env).map_or(config::DEFAULT_SOCKETS_PER_CLIENT, |c| c.sockets_per_client);
+        let open = self.live.borrow().index.as_ref().map_or(0, |index| index.sockets_from(&client));
+        if per_client > 0 && open >= per_client {
+            return Reply::TooManySockets(per_client).into_response();
+        }
         let pair = WebSocketPair::new()?;
         // From the index, which knows every open socket: no counter in SQLite to write
         // (and wait for) on each connect.
-        let sid = self.live.borrow_mut().index.get_or_insert_with(SubscriptionIndex::default).next_socket_id();
-        let state = SocketState::new(sid, claims);
+        let state = {
+            let mut live = self.live.borrow_mut();
+            let index = live.index.get_or_insert_with(SubscriptionIndex::default);
+            let state = SocketState::new(index.next_socket_id(), claims).from_client(&client);
+            index.add_socket(&state);
+            state
+        };
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(&state)?;
         self.live.borrow_mut().sockets.insert(state.sid, pair.server);
@@ -482,6 +502,8 @@ impl Feed {
             "subscribers": self.state.get_websockets().len(),
             "seq": self.head()?,
             "database_bytes": sql.database_size(),
+            "requests_since_wake": self.live.borrow().requests,
+            "woke_at": self.live.borrow().woke_at.map(UnixTime::to_rfc3339),
         }))
         .into_response()
     }
@@ -500,12 +522,11 @@ impl DurableObject for Feed {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
+        self.count_request();
         self.ensure_schema()?;
         let path = req.path();
-        if let Some(source) = path.strip_prefix("/hooks/") {
-            return self.ingest(req, source.trim_end_matches('/')).await;
-        }
         match path.as_str() {
+            HANDOFF_PATH => self.ingest(req).await,
             "/subscribe" => self.subscribe(&req),
             "/docs" => self.documents(&req),
             "/deliveries" => self.deliveries(&req),
@@ -515,6 +536,7 @@ impl DurableObject for Feed {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        self.count_request();
         self.ensure_schema()?;
         match message {
             WebSocketIncomingMessage::String(text) => self.on_frame(&ws, &text),

@@ -2,11 +2,13 @@
 //!
 //! Thin by design: every decision (signatures, events, projection, ordering, tokens,
 //! protocol) is made by `hookfeed-core`; this crate translates between the Workers
-//! platform and core. `routes` owns HTTP, `reply` every status code, `feed` the Durable
-//! Object, `store` its SQLite, `config` the environment.
+//! platform and core. `routes` owns HTTP and the trust boundary (every delivery is
+//! verified there, before any feed wakes), `refusals` what it refused, `reply` every
+//! status code, `feed` the Durable Object, `store` its SQLite, `config` the environment.
 
 mod config;
 mod feed;
+mod refusals;
 mod reply;
 mod routes;
 mod store;
@@ -17,10 +19,10 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use worker::worker_sys::Context;
 use worker::Env;
 
-/// The Worker's `fetch` handler. Written out rather than with `#[event(fetch)]`, which
-/// makes every request a Rust future: a delivery is answered with its feed's own response
-/// promise (see [`routes::respond`]).
+/// The Worker's `fetch` handler. Written out rather than with `#[event(fetch)]`, so that
+/// requests stay the platform's own (converting one to the `worker` crate's reads
+/// properties, `cf` among them, that no route needs).
 #[wasm_bindgen]
-pub fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> js_sys::Promise {
-    routes::respond(req, env)
+pub fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> js_sys::Promise {
+    routes::respond(req, env, ctx)
 }

@@ -47,9 +47,25 @@ pub enum Reply {
     MethodNotAllowed(&'static str),
     /// `/feed` without a WebSocket upgrade.
     UpgradeRequired,
+    /// The client address holds this many sockets on the feed already.
+    TooManySockets(u32),
 }
 
 impl Reply {
+    /// The refusal a feed's answer stands for, if it is one: a source over its rate limit
+    /// (429) or storage that failed (503). The edge records those beside its own.
+    pub fn from_feed_refusal(status: u16, headers: &web_sys::Headers) -> Option<Self> {
+        match status {
+            429 => {
+                let retry_after_secs =
+                    headers.get("retry-after").ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(1);
+                Some(Self::RateLimited(RateLimited { retry_after_secs }))
+            }
+            503 => Some(Self::StorageFailed),
+            _ => None,
+        }
+    }
+
     /// The status code.
     pub fn status(&self) -> u16 {
         match self {
@@ -62,14 +78,14 @@ impl Reply {
             Self::MethodNotAllowed(_) => 405,
             Self::TooLarge(_) => 413,
             Self::UpgradeRequired => 426,
-            Self::RateLimited(_) => 429,
+            Self::RateLimited(_) | Self::TooManySockets(_) => 429,
             Self::BadConfiguration(_) => 500,
             Self::StorageFailed => 503,
         }
     }
 
     /// The machine-readable error code, for failures.
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Self::Json(_) | Self::Received { .. } => "ok",
             Self::UnknownSource(_) => "unknown_source",
@@ -87,15 +103,19 @@ impl Reply {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::UpgradeRequired => "upgrade_required",
+            Self::TooManySockets(_) => "too_many_sockets",
         }
     }
 
-    fn message(&self) -> String {
+    /// The message for people, for failures. Quotes at most a few dozen bytes of any
+    /// name it was given, so that it never echoes an unbounded input.
+    pub fn message(&self) -> String {
         match self {
             Self::Json(_) | Self::Received { .. } => String::new(),
-            Self::UnknownSource(name) => {
-                format!("no source `{name}` is configured: add it to HOOKFEED_SOURCES and set its secret")
-            }
+            Self::UnknownSource(name) => format!(
+                "no source `{}` is configured: add it to HOOKFEED_SOURCES and set its secret",
+                hookfeed_core::refusal::quote(name)
+            ),
             Self::TooLarge(limit) => format!("body is larger than this source's {limit}-byte limit"),
             Self::Rejected(e) => e.to_string(),
             Self::RateLimited(e) => e.to_string(),
@@ -107,6 +127,10 @@ impl Reply {
             Self::AdminDisabled => "the admin API is disabled: set the ADMIN_TOKEN secret to enable it".to_owned(),
             Self::MethodNotAllowed(allowed) => format!("method not allowed: use {allowed}"),
             Self::UpgradeRequired => "GET /feed is a WebSocket endpoint: connect with a WebSocket client".to_owned(),
+            Self::TooManySockets(limit) => format!(
+                "this address holds {limit} sockets on this feed already: share one socket between listeners \
+                 (the browser module does), or close some"
+            ),
         }
     }
 
@@ -140,6 +164,7 @@ impl Reply {
         match self {
             Self::RateLimited(limited) => Some(("Retry-After", limited.retry_after_secs.to_string())),
             Self::StorageFailed => Some(("Retry-After", "30".to_owned())),
+            Self::TooManySockets(_) => Some(("Retry-After", "60".to_owned())),
             Self::MethodNotAllowed(allowed) => Some(("Allow", (*allowed).to_owned())),
             Self::Token(_) | Self::MissingToken(_) => Some(("WWW-Authenticate", "Bearer".to_owned())),
             _ => None,

@@ -1,5 +1,7 @@
-//! The Worker's routes: check what can be checked without state, then hand the request
-//! to the tenant's `Feed` object.
+//! The Worker's routes: the trust boundary. Everything that can refuse a request without
+//! state is decided here, in the stateless Worker, before any feed is woken: a delivery's
+//! body cap, signature, replay window and event shape; a subscriber's token. Only what
+//! passes reaches the tenant's `Feed` object.
 //!
 //! ```text
 //! POST /hooks/{source}            a provider's delivery
@@ -12,16 +14,18 @@
 use futures_util::StreamExt;
 use hookfeed_core::source::Source;
 use hookfeed_core::token::{verify_token, TokenClaims};
-use hookfeed_core::UnixTime;
+use hookfeed_core::{verify_delivery, UnixTime, VerifiedDelivery};
 use js_sys::futures::{future_to_promise, JsFuture};
 use js_sys::Promise;
 use js_sys::Uint8Array;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{Date, Env, Headers, Request, Result, Url};
+use worker::worker_sys::Context;
+use worker::{Date, Env, Request, Result, Url};
 
 use crate::config::{self, Config};
+use crate::refusals;
 use crate::reply::Reply;
 
 /// The Durable Object binding of the feeds.
@@ -92,40 +96,24 @@ impl Route {
 /// A delivery is answered without a Rust future: the Worker only routes it, so its answer
 /// is the feed's own response promise, and no task is queued and polled for it. Every
 /// other route runs as a future.
-pub fn respond(req: web_sys::Request, env: Env) -> Promise {
-    match Route::of(&req.method(), &req.url()) {
-        Route::Ingest(source) => {
-            let answer = match config::load(&env) {
-                Ok(config) => ingest(&req, &env, &config, &source),
-                Err(e) => Reply::BadConfiguration(e.to_string()).into_raw().map(resolved),
-            };
-            // An error of the platform's rejects: the runtime logs it and answers 500.
-            answer.unwrap_or_else(|e| Promise::reject(&JsValue::from(e)))
-        }
-        route => {
-            future_to_promise(async move { handle(route, req, env).await.map(JsValue::from).map_err(JsValue::from) })
-        }
-    }
+pub fn respond(req: web_sys::Request, env: Env, ctx: Context) -> Promise {
+    let route = Route::of(&req.method(), &req.url());
+    future_to_promise(async move { handle(route, req, env, ctx).await.map(JsValue::from).map_err(JsValue::from) })
 }
 
-/// A promise already settled with `response`.
-fn resolved(response: web_sys::Response) -> Promise {
-    Promise::resolve(&JsValue::from(response))
-}
-
-/// Answers `route` as a future ([`respond`] answers deliveries without one).
-async fn handle(route: Route, req: web_sys::Request, env: Env) -> Answer {
+/// Answers `route`.
+async fn handle(route: Route, req: web_sys::Request, env: Env, ctx: Context) -> Answer {
     let config = match config::load(&env) {
         Ok(config) => config,
         Err(e) => return Reply::BadConfiguration(e.to_string()).into_raw(),
     };
     match route {
-        Route::Ingest(source) => Ok(JsFuture::from(ingest(&req, &env, &config, &source)?).await?.dyn_into()?),
+        Route::Ingest(source) => ingest(&req, &env, &ctx, &config, &source).await,
         Route::IngestMethodNotAllowed => Reply::MethodNotAllowed("POST").into_raw(),
         Route::Feed => subscribe(req.into(), &env, &config).await,
         Route::Docs { collection, id } => documents(req.into(), &env, &config, &collection, id.as_deref()).await,
         Route::Deliveries => deliveries(req.into(), &env, &config).await,
-        Route::Healthz => healthz(&env, &config).await,
+        Route::Healthz => healthz(&req.into(), &env, &config).await,
         Route::DevToken if config.dev_mode => dev_token(&config),
         Route::DevSend if config.dev_mode => dev_send(req.into(), &env, &config).await,
         Route::DevToken | Route::DevSend | Route::NotFound => {
@@ -197,18 +185,95 @@ fn declared_length(headers: &web_sys::Headers) -> Option<usize> {
     headers.get("content-length").ok().flatten().and_then(|v| v.trim().parse().ok())
 }
 
-/// `POST /hooks/{source}`: refuse what the headers already show is too large, then hand
-/// the request itself, body unread, to the tenant's feed, which caps the body as it reads,
-/// rate-limits, verifies, stores and answers. The body never passes through this isolate.
-fn ingest(req: &web_sys::Request, env: &Env, config: &Config, source: &str) -> Result<Promise> {
-    let Some(source) = config.source(source) else {
-        return Reply::UnknownSource(source.to_owned()).into_raw().map(resolved);
-    };
-    if declared_length(&req.headers()).is_some_and(|len| len > source.max_body_bytes) {
-        worker::console_log!("rejected delivery to {}: body over {} bytes", source.name, source.max_body_bytes);
-        return Reply::TooLarge(source.max_body_bytes).into_raw().map(resolved);
+/// The client's address, as Cloudflare's edge sets it.
+fn client_address(headers: &web_sys::Headers) -> String {
+    headers.get(CLIENT_IP_HEADER).ok().flatten().unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The body of a platform request, up to `cap` bytes: the platform's buffer (handed on to
+/// the feed as it is) and a copy in wasm (to verify). `None` as soon as it is longer.
+async fn read_body(req: &web_sys::Request, cap: usize) -> Result<Option<(JsValue, Vec<u8>)>> {
+    match declared_length(&req.headers()) {
+        Some(len) if len > cap => Ok(None),
+        // Framed by the declared length, so it cannot outgrow it: read it in one go.
+        Some(_) => {
+            let buffer = JsFuture::from(req.array_buffer()?).await?;
+            let bytes = Uint8Array::new(&buffer).to_vec();
+            Ok(Some((buffer, bytes)))
+        }
+        // No length (chunked): count while reading, and stop at the cap.
+        None => {
+            // The same request object (`Clone::clone`; the inherent `clone` would tee the body).
+            let mut req = Request::from(Clone::clone(req));
+            let Some(bytes) = read_capped(&mut req, cap).await? else { return Ok(None) };
+            Ok(Some((Uint8Array::from(bytes.as_slice()).into(), bytes)))
+        }
     }
-    Ok(feed_stub(env, &source.tenant)?.fetch_with_request(req)?)
+}
+
+/// `POST /hooks/{source}`: the whole check of a delivery, here at the edge. In order, each
+/// cheaper than the next: the client's budget of refusals, the source, the declared
+/// length, the body as it streams, then the signature, replay window and event shape
+/// ([`verify_delivery`]). A refusal is answered here, recorded in this isolate's bounded
+/// [`refusals`] log, and charged to the client's address; no feed ever sees it. Only a
+/// verified delivery is handed to the tenant's feed ([`hand_off`]).
+async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Config, name: &str) -> Answer {
+    let now = now();
+    let client = client_address(&req.headers());
+    let known = config.source(name).is_some();
+    let refuse = |reply: Reply| -> Answer {
+        refusals::record(name, known, &client, &reply, now);
+        if !matches!(reply, Reply::RateLimited(_)) {
+            refusals::charge(env, ctx, &client, now);
+        }
+        reply.into_raw()
+    };
+    if let Some(limited) = refusals::blocked(&client, now) {
+        return refuse(Reply::RateLimited(limited));
+    }
+    let Some(source) = config.source(name) else { return refuse(Reply::UnknownSource(name.to_owned())) };
+    let Some((buffer, body)) = read_body(req, source.max_body_bytes).await? else {
+        return refuse(Reply::TooLarge(source.max_body_bytes));
+    };
+    // Only the headers the scheme reads cross into wasm.
+    let request_headers = req.headers();
+    let mut headers: Vec<(&str, String)> = Vec::with_capacity(3);
+    for header in source.scheme.verifier().header_names() {
+        if let Some(value) = request_headers.get(header)? {
+            headers.push((header, value));
+        }
+    }
+    let delivery = match verify_delivery(source, &headers, &body, now) {
+        Ok(delivery) => delivery,
+        Err(e) => return refuse(Reply::Rejected(e)),
+    };
+    let answer = hand_off(env, source, &delivery, &buffer).await?;
+    // The feed refuses only what the edge cannot know: a source over its rate limit
+    // (verified deliveries only), or storage that failed. Those are refusals too.
+    if let Some(reply) = Reply::from_feed_refusal(answer.status(), &answer.headers()) {
+        refusals::record(name, true, &client, &reply, now);
+    }
+    Ok(answer)
+}
+
+/// The internal header that carries a verified delivery's [`Handoff`] to its feed.
+pub const HANDOFF_HEADER: &str = "x-hookfeed-handoff";
+/// The feed's route for verified deliveries. Only the Worker can reach it: a feed is
+/// addressable only through the `FEED` binding, and every request the Worker sends a feed
+/// is built here, never passed on from a client.
+pub const HANDOFF_PATH: &str = "/verified";
+
+/// Hands a verified delivery to its tenant's feed: the raw body as received (the
+/// platform's buffer, not copied back out of wasm), and the [`Handoff`] in a header.
+async fn hand_off(env: &Env, source: &Source, delivery: &VerifiedDelivery, body: &JsValue) -> Answer {
+    let headers = web_sys::Headers::new()?;
+    headers.set(HANDOFF_HEADER, &serde_json::to_string(&delivery.handoff())?)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(body);
+    let url = format!("https://feed{HANDOFF_PATH}");
+    forward(env, &source.tenant, &web_sys::Request::new_with_str_and_init(&url, &init)?).await
 }
 
 /// The subscriber token of a request: `?token=`, `Authorization: Bearer`, or an entry of
@@ -233,13 +298,12 @@ fn authorize(req: &Request, config: &Config) -> std::result::Result<TokenClaims,
     ))?;
     let tenant = query(req, "tenant");
     let claims = verify_token(&token, &config.token_secrets, tenant.as_deref(), now()).map_err(Reply::Token)?;
-    // A tenant no source feeds would answer every listen with nothing, forever: say so.
+    // A tenant no source feeds would answer every listen with nothing, forever: say so,
+    // without naming the tenants that exist (they are other customers').
     if !config.tenants().any(|t| t == claims.tenant) {
-        let known: Vec<String> = config.tenants().map(|t| format!("`{t}`")).collect();
         return Err(Reply::NotFound(format!(
-            "no source feeds tenant `{}`; this server's tenants: {} (mint the token with hookfeed token --tenant …)",
-            claims.tenant,
-            known.join(", ")
+            "no source feeds tenant `{}`: mint the token for a tenant HOOKFEED_SOURCES names",
+            hookfeed_core::refusal::quote(&claims.tenant)
         )));
     }
     Ok(claims)
@@ -327,31 +391,98 @@ async fn documents(req: Request, env: &Env, config: &Config, collection: &str, i
     forward_get(env, &claims.tenant, url.as_str()).await
 }
 
-/// `GET /deliveries?tenant=&source=&limit=`: the delivery log, newest first (admin token).
-async fn deliveries(req: Request, env: &Env, config: &Config) -> Answer {
-    let Some(admin) = &config.admin_token else { return Reply::AdminDisabled.into_raw() };
-    let given =
-        req.headers().get("authorization")?.and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
+/// Checks `Authorization: Bearer <ADMIN_TOKEN>`, in constant time.
+fn admin(req: &Request, config: &Config) -> std::result::Result<(), Reply> {
+    let Some(admin) = &config.admin_token else { return Err(Reply::AdminDisabled) };
+    let given = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
     let Some(given) = given else {
-        return Reply::MissingToken("pass the ADMIN_TOKEN as Authorization: Bearer").into_raw();
+        return Err(Reply::MissingToken("pass the ADMIN_TOKEN as Authorization: Bearer"));
     };
-    if !bool::from(given.as_bytes().ct_eq(admin.expose())) {
-        return Reply::Token(hookfeed_core::token::TokenError::Forged).into_raw();
+    if bool::from(given.as_bytes().ct_eq(admin.expose())) {
+        Ok(())
+    } else {
+        Err(Reply::Token(hookfeed_core::token::TokenError::Forged))
+    }
+}
+
+/// `GET /deliveries?tenant=&source=&outcome=&limit=`: the delivery log, newest first
+/// (admin token). What the feed stored (stored, duplicate, conflict), merged with what
+/// this edge isolate refused (kept in memory only: see [`refusals`]).
+async fn deliveries(req: Request, env: &Env, config: &Config) -> Answer {
+    if let Err(reply) = admin(&req, config) {
+        return reply.into_raw();
     }
     let tenant = query(&req, "tenant")
         .or_else(|| config.sources.first().map(|s| s.tenant.clone()))
         .unwrap_or_else(|| hookfeed_core::source::DEFAULT_TENANT.to_owned());
+    let source = query(&req, "source");
+    let outcome = query(&req, "outcome");
+    let limit = query(&req, "limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100).clamp(1, 1000);
     let mut url = Url::parse("https://feed/deliveries")?;
-    for name in ["source", "limit", "outcome"] {
-        if let Some(value) = query(&req, name) {
-            url.query_pairs_mut().append_pair(name, &value);
+    url.query_pairs_mut().append_pair("limit", &limit.to_string());
+    for (name, value) in [("source", &source), ("outcome", &outcome)] {
+        if let Some(value) = value {
+            url.query_pairs_mut().append_pair(name, value);
         }
     }
-    forward_get(env, &tenant, url.as_str()).await
+    let stored = forward_get(env, &tenant, url.as_str()).await?;
+    if stored.status() != 200 {
+        return Ok(stored);
+    }
+    let stored: serde_json::Value = worker::Response::from(stored).json().await?;
+    let mut rows: Vec<(i64, serde_json::Value)> = stored["deliveries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            let at = row["at"].as_str().and_then(UnixTime::parse_rfc3339).map_or(0, UnixTime::as_millis);
+            (at, row.clone())
+        })
+        .collect();
+    if outcome.as_deref().is_none_or(|o| o == "rejected") {
+        let of_tenant = |name: &str| {
+            source.as_deref().is_none_or(|s| s == name)
+                && (config.source(name).is_some_and(|s| s.tenant == tenant)
+                    || name == hookfeed_core::refusal::UNKNOWN_SOURCE)
+        };
+        refusals::with_log(|log| {
+            rows.extend(log.recent(of_tenant).take(limit).map(|r| {
+                (
+                    r.at.as_millis(),
+                    json!({
+                        "at": r.at.to_rfc3339(),
+                        "source": r.source,
+                        "event_id": null,
+                        "event_type": null,
+                        "outcome": "rejected",
+                        "status": r.status,
+                        "code": r.code,
+                        "message": r.message,
+                        "client": r.client,
+                        "seq": null,
+                    }),
+                )
+            }));
+        });
+    }
+    rows.sort_by_key(|row| std::cmp::Reverse(row.0));
+    rows.truncate(limit);
+    let deliveries: Vec<serde_json::Value> = rows.into_iter().map(|(_, row)| row).collect();
+    Reply::Json(json!({ "deliveries": deliveries })).into_raw()
 }
 
-/// `GET /healthz`: configuration loads, and each tenant's feed answers from SQLite.
-async fn healthz(env: &Env, config: &Config) -> Answer {
+/// `GET /healthz`: `{ok, version}` for anyone (the configuration loads). With the admin
+/// token, or in dev mode (the demo page), also the configuration's shape, each feed's
+/// figures and the refusal counters; never a secret.
+async fn healthz(req: &Request, env: &Env, config: &Config) -> Answer {
+    if !config.dev_mode && admin(req, config).is_err() {
+        return Reply::Json(json!({ "ok": true, "version": env!("CARGO_PKG_VERSION") })).into_raw();
+    }
     let tenants: Vec<&str> = config.tenants().collect();
     let mut feeds = serde_json::Map::new();
     for tenant in tenants {
@@ -364,14 +495,20 @@ async fn healthz(env: &Env, config: &Config) -> Answer {
         .iter()
         .map(|s| json!({"name": s.name, "scheme": s.scheme.name(), "tenant": s.tenant, "secrets": s.secrets.len()}))
         .collect();
+    let refused = refusals::with_log(|log| {
+        log.counts().map(|(source, counts)| (source.to_owned(), json!(counts))).collect::<serde_json::Map<_, _>>()
+    });
     Reply::Json(json!({
         "ok": true,
         "version": env!("CARGO_PKG_VERSION"),
         "sources": sources,
         "feeds": feeds,
+        "refused": refused,
+        "refusal_limiter": refusals::limiter_configured(env),
         "token_secret": !config.token_secrets.is_empty(),
         "admin_api": config.admin_token.is_some(),
         "websocket_compression": config.websocket_compression,
+        "sockets_per_client": config.sockets_per_client,
         "dev_mode": config.dev_mode,
     }))
     .into_raw()
@@ -389,8 +526,9 @@ fn dev_token(config: &Config) -> Answer {
 }
 
 /// `POST /dev/send {source, event, set}` (dev mode only): signs a sample delivery with the
-/// source's secret, exactly as its provider would, and delivers it to `/hooks/{source}`'s
-/// handling. The demo page's buttons use it; nothing about ingest is bypassed.
+/// source's secret, exactly as its provider would, then checks it as `POST /hooks/{source}`
+/// does ([`verify_delivery`]) and hands it to the feed. The demo page's buttons use it;
+/// nothing about ingest is bypassed.
 async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Answer {
     #[derive(serde::Deserialize)]
     struct DevSend {
@@ -405,7 +543,12 @@ async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Answer {
     };
     let Some(source) = config.source(&ask.source) else { return Reply::UnknownSource(ask.source).into_raw() };
     let Some(sample) = hookfeed_core::samples::sample(source.scheme, &ask.event) else {
-        return Reply::BadRequest(format!("no sample for {} events of type `{}`", source.scheme, ask.event)).into_raw();
+        return Reply::BadRequest(format!(
+            "no sample for {} events of type `{}`",
+            source.scheme,
+            hookfeed_core::refusal::quote(&ask.event)
+        ))
+        .into_raw();
     };
     let now = now();
     let event_id = format!("evt_dev_{}_{}", now.as_millis(), (js_sys::Math::random() * 1e9) as u64);
@@ -420,24 +563,14 @@ async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Answer {
         event_id: &event_id,
         event_type: &ask.event,
     };
-    let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
-    for (name, value) in source.scheme.verifier().sign(&signing, &source.secrets) {
-        headers.set(&name, &value)?;
-    }
-    headers.set(CLIENT_IP_HEADER, "dev")?;
-    deliver_to_feed(env, source, headers, Some(JsValue::from(Uint8Array::from(body.as_slice())))).await
-}
-
-/// Hands a delivery the Worker made itself (its headers and raw body) to the source's
-/// feed, as `POST /hooks/{source}` would.
-async fn deliver_to_feed(env: &Env, source: &Source, headers: Headers, body: Option<JsValue>) -> Answer {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&headers.0);
-    if let Some(body) = &body {
-        init.set_body(body);
-    }
-    let url = format!("https://feed/hooks/{}", source.name);
-    forward(env, &source.tenant, &web_sys::Request::new_with_str_and_init(&url, &init)?).await
+    let headers = source.scheme.verifier().sign(&signing, &source.secrets);
+    let delivery = match verify_delivery(source, &headers, &body, now) {
+        Ok(delivery) => delivery,
+        Err(e) => {
+            let reply = Reply::Rejected(e);
+            refusals::record(&source.name, true, "dev", &reply, now);
+            return reply.into_raw();
+        }
+    };
+    hand_off(env, source, &delivery, &Uint8Array::from(body.as_slice()).into()).await
 }

@@ -1,6 +1,7 @@
 //! hookfeed-core's integration tests: one binary, one module per concern.
 
 mod convergence;
+mod handoff;
 mod providers;
 mod robustness;
 mod roundtrip;
