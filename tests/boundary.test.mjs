@@ -9,7 +9,7 @@ import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 
 import { startEdge } from "./support/edge.mjs";
-import { DEMO, deliver, eventId, mintToken, nowSecs, twinActorEvent } from "./support/sign.mjs";
+import { DEMO, deliver, eventId, mintToken, nowSecs, sign, twinActorEvent } from "./support/sign.mjs";
 import { Subscriber } from "./support/subscriber.mjs";
 
 const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
@@ -102,6 +102,24 @@ describe("the trust boundary: the edge Worker verifies", () => {
     // And the counter does count: a genuine delivery reaches the feed.
     assert.equal((await deliver(edge, ...TWIN, twinActorEvent("project.created", { project_id: 4243 }))).status, 200);
     assert.equal((await feedFigures(edge)).requests_since_wake, before.requests_since_wake + 3);
+  });
+
+  it("verifies a large body with the runtime's WebCrypto exactly as a small one in wasm", async () => {
+    // Past HOOKFEED_WEBCRYPTO_MIN_BYTES (16 KiB by default) the MAC is WebCrypto's; the
+    // headers, the signed content and the comparison stay core's.
+    const pad = "p".repeat(64 * 1024);
+    const id = 6000 + Math.floor(Math.random() * 1000);
+    const twin = twinActorEvent("project.processing", { project_id: id, progress: 50, pad });
+    assert.equal((await deliver(edge, ...TWIN, twin)).status, 200, "twin-actor signs `{t}.{body}`");
+    const percify = { id: eventId(), type: "video.completed", created: new Date().toISOString(), data: { videoId: `v${id}`, pad } };
+    assert.equal((await deliver(edge, ...PERCIFY, percify)).status, 200, "percify signs the body alone");
+    const tampered = await deliver(edge, ...TWIN, twinActorEvent("project.completed", { project_id: id, pad }), {
+      headers: { "X-Webhook-Signature": `t=${nowSecs()},v1=${"ab".repeat(32)}` },
+    });
+    assert.equal(tampered.status, 401);
+    assert.equal(tampered.body.error.code, "signature_mismatch");
+    const old = await deliver(edge, ...TWIN, twinActorEvent("project.completed", { project_id: id, pad }), { t: nowSecs() - 3600 });
+    assert.equal(old.body.error.code, "timestamp_too_old");
   });
 
   it("never refuses a genuine delivery because of forged traffic from other addresses", async () => {
@@ -266,5 +284,26 @@ describe("the trust boundary: the edge Worker verifies", () => {
     assert.equal(resumed.docs.length, 1);
     assert.equal(resumed.docs[0].data.progress, 20, "the change the expired socket missed arrives on resume");
     await fresh.close();
+  });
+});
+
+describe("the trust boundary with every body MACed by WebCrypto (HOOKFEED_WEBCRYPTO_MIN_BYTES=0)", () => {
+  let edge;
+  before(async () => { edge = await startEdge({ vars: { HOOKFEED_WEBCRYPTO_MIN_BYTES: "0" } }); });
+  after(async () => { await edge?.stop(); });
+
+  it("accepts each scheme's genuine delivery and refuses a forged one, as in wasm", async () => {
+    const health = await (await fetch(`${edge.url}/healthz`, { headers: ADMIN })).json();
+    assert.equal(health.webcrypto_min_bytes, 0);
+    const twin = await deliver(edge, ...TWIN, twinActorEvent("project.created", { project_id: 8100 }));
+    assert.equal(twin.status, 200);
+    const percify = await deliver(edge, ...PERCIFY, { id: eventId(), type: "video.completed", created: new Date().toISOString(), data: { videoId: "v8100" } });
+    assert.equal(percify.status, 200);
+    const body = JSON.stringify({ type: "job.completed", timestamp: new Date().toISOString(), data: { job_id: "job_8100" } });
+    const hooks = await fetch(`${edge.url}/hooks/hooks`, { method: "POST", body, headers: sign("standard-webhooks", DEMO.SECRET_HOOKS, body, { id: eventId() }) });
+    assert.equal(hooks.status, 200, "standard-webhooks signs `{id}.{ts}.{body}`");
+    const forged = await deliver(edge, "twin-actor", "twin-actor", "not-the-secret", twinActorEvent("project.created", { project_id: 8101 }));
+    assert.equal(forged.status, 401);
+    assert.equal(forged.body.error.code, "signature_mismatch");
   });
 });

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{parse_event, Event, EventError, ParseFailure};
-use crate::signature::{Headers, ReplayWindow, SignatureError, SignedHeaders};
+use crate::signature::{Headers, ReplayWindow, SignatureError, SignedContent, SignedHeaders, Tag};
 use crate::source::Source;
 use crate::time::UnixTime;
 
@@ -149,23 +149,63 @@ pub fn verify_delivery(
     body: &[u8],
     now: UnixTime,
 ) -> Result<VerifiedDelivery, DeliveryError> {
+    let pending = begin_delivery(source, headers, body, now)?;
+    let macs: Vec<Tag> = source.secrets.iter().map(|secret| pending.content.mac(secret, body)).collect();
+    pending.finish(&macs)
+}
+
+/// The first half of [`verify_delivery`], for a caller that computes the MACs itself
+/// (the Worker verifies large bodies with the runtime's WebCrypto): the signature headers
+/// are read and the signed timestamp is checked, nothing is MACed yet.
+pub fn begin_delivery<'a>(
+    source: &'a Source,
+    headers: &'a dyn Headers,
+    body: &'a [u8],
+    now: UnixTime,
+) -> Result<PendingDelivery<'a>, DeliveryError> {
     let window = ReplayWindow { now, tolerance_secs: source.tolerance_secs };
-    let signed = source.scheme.verifier().verify(headers, body, &source.secrets, window)?;
-    let event = parse_event(source.scheme, &source.name, &signed, body)?;
-    if source.scheme.window_on_body_created() {
-        // Without a signed timestamp the body's own `created` is the only clock. Every
-        // event the provider documents carries one (its test events too); a body without
-        // it would have no replay window at all, only dedup, which forgets after the
-        // retention period. So it is refused.
-        let created = event.created.ok_or(EventError::MissingField("created"))?;
-        window.check(created)?;
+    let content = source.scheme.verifier().signed_content(headers, window)?;
+    Ok(PendingDelivery { source, content, body, window })
+}
+
+/// A delivery whose headers were read and whose signed timestamp is inside the window,
+/// waiting for the MACs of its signed content: `prefix() ++ body` under each of the
+/// source's secrets, in the order [`Source::secrets`] lists them.
+#[derive(Debug)]
+pub struct PendingDelivery<'a> {
+    source: &'a Source,
+    content: SignedContent<'a>,
+    body: &'a [u8],
+    window: ReplayWindow,
+}
+
+impl PendingDelivery<'_> {
+    /// The bytes the signed content holds before the body.
+    pub fn prefix(&self) -> &[u8] {
+        self.content.prefix()
     }
-    Ok(VerifiedDelivery {
-        raw: body.to_vec(),
-        signed_at: signed.timestamp,
-        received_at: now,
-        header_id: signed.event_id.map(str::to_owned),
-        header_type: signed.event_type.map(str::to_owned),
-        event,
-    })
+
+    /// Compares `macs` with the signatures offered (constant time), then reads the body
+    /// as an event and checks the body's own clock where the scheme signs none.
+    pub fn finish(self, macs: &[Tag]) -> Result<VerifiedDelivery, DeliveryError> {
+        let Self { source, content, body, window } = self;
+        let signed = content.check(macs)?;
+        let event = parse_event(source.scheme, &source.name, &signed, body)?;
+        if source.scheme.window_on_body_created() {
+            // Without a signed timestamp the body's own `created` is the only clock. Every
+            // event the provider documents carries one (its test events too); a body without
+            // it would have no replay window at all, only dedup, which forgets after the
+            // retention period. So it is refused.
+            let created = event.created.ok_or(EventError::MissingField("created"))?;
+            window.check(created)?;
+        }
+        Ok(VerifiedDelivery {
+            raw: body.to_vec(),
+            signed_at: signed.timestamp,
+            received_at: window.now,
+            header_id: signed.event_id.map(str::to_owned),
+            header_type: signed.event_type.map(str::to_owned),
+            event,
+        })
+    }
 }

@@ -34,7 +34,7 @@ pub mod source;
 pub mod time;
 pub mod token;
 
-pub use delivery::{verify_delivery, DeliveryError, VerifiedDelivery};
+pub use delivery::{begin_delivery, verify_delivery, DeliveryError, PendingDelivery, VerifiedDelivery};
 pub use event::Event;
 pub use secret::Secret;
 pub use signature::{Scheme, SignatureError};

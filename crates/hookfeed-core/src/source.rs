@@ -126,6 +126,19 @@ pub fn whole_number_setting(var: &str, value: &str) -> Result<u32, ConfigError> 
     })
 }
 
+/// Reads a threshold that can be switched off, such as `HOOKFEED_WEBCRYPTO_MIN_BYTES`:
+/// a whole number, or `off` (`None`).
+pub fn threshold_setting(var: &str, value: &str) -> Result<Option<u32>, ConfigError> {
+    if value.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    value.trim().parse().map(Some).map_err(|_| ConfigError::BadSetting {
+        var: var.to_owned(),
+        value: value.to_owned(),
+        expected: "use a whole number of bytes such as 16384, or `off`",
+    })
+}
+
 /// Reads an on/off setting such as `HOOKFEED_WEBSOCKET_COMPRESSION`: `on`/`off`, or
 /// `true`/`false`, in any case.
 pub fn switch_setting(var: &str, value: &str) -> Result<bool, ConfigError> {
@@ -231,6 +244,10 @@ mod tests {
         }
         let err = switch_setting("HOOKFEED_WEBSOCKET_COMPRESSION", "yes please").unwrap_err();
         assert_eq!(err.to_string(), "HOOKFEED_WEBSOCKET_COMPRESSION cannot be `yes please`: use `on` or `off`");
+        assert_eq!(threshold_setting("HOOKFEED_WEBCRYPTO_MIN_BYTES", "4096"), Ok(Some(4096)));
+        assert_eq!(threshold_setting("HOOKFEED_WEBCRYPTO_MIN_BYTES", " OFF "), Ok(None));
+        let err = threshold_setting("HOOKFEED_WEBCRYPTO_MIN_BYTES", "big").expect_err("not a size");
+        assert!(err.to_string().contains("or `off`"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use hookfeed_core::source::{load_sources, split_secrets, switch_setting, whole_number_setting, ConfigError, Source};
+use hookfeed_core::source::{
+    load_sources, split_secrets, switch_setting, threshold_setting, whole_number_setting, ConfigError, Source,
+};
 use hookfeed_core::Secret;
 use worker::Env;
 
@@ -16,6 +18,9 @@ use worker::Env;
 pub const SOURCES_VAR: &str = "HOOKFEED_SOURCES";
 /// Days the event log (and so dedup) is kept; providers retry for hours.
 pub const DEFAULT_RETENTION_DAYS: u32 = 7;
+/// Bodies of at least this many bytes are MACed with the runtime's WebCrypto rather than
+/// in wasm (see `webcrypto`); measured in bench/load/README.md.
+pub const DEFAULT_WEBCRYPTO_MIN_BYTES: u32 = 16 * 1024;
 /// Subscriber sockets one client address may hold open on one feed.
 pub const DEFAULT_SOCKETS_PER_CLIENT: u32 = 1_000;
 
@@ -32,6 +37,8 @@ pub struct Config {
     pub retention_days: u32,
     /// Subscriber sockets one client address may hold open on one feed (0 = no limit).
     pub sockets_per_client: u32,
+    /// Bodies from this size on are MACed with WebCrypto; `None`: always in wasm.
+    pub webcrypto_min_bytes: Option<u32>,
     /// `HOOKFEED_WEBSOCKET_COMPRESSION=on`: let subscribers' sockets use permessage-deflate
     /// when the client offers it. Off by default: see `routes::decline_compression`.
     pub websocket_compression: bool,
@@ -89,6 +96,8 @@ pub fn load(env: &Env) -> Result<Rc<Config>, ConfigError> {
         admin_token: text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::from_bytes(t.trim())),
         retention_days: number(env, "HOOKFEED_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?.max(1),
         sockets_per_client: number(env, "HOOKFEED_SOCKETS_PER_CLIENT", DEFAULT_SOCKETS_PER_CLIENT)?,
+        webcrypto_min_bytes: text(env, "HOOKFEED_WEBCRYPTO_MIN_BYTES")
+            .map_or(Ok(Some(DEFAULT_WEBCRYPTO_MIN_BYTES)), |v| threshold_setting("HOOKFEED_WEBCRYPTO_MIN_BYTES", &v))?,
         websocket_compression: switch(env, "HOOKFEED_WEBSOCKET_COMPRESSION", false)?,
         dev_mode: text(env, "HOOKFEED_DEV_MODE").is_some_and(|v| v.trim() == "true"),
     });

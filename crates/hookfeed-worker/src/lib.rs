@@ -12,6 +12,7 @@ mod refusals;
 mod reply;
 mod routes;
 mod store;
+mod webcrypto;
 
 pub use feed::Feed;
 

@@ -14,7 +14,7 @@
 use futures_util::StreamExt;
 use hookfeed_core::source::Source;
 use hookfeed_core::token::{verify_token, TokenClaims};
-use hookfeed_core::{verify_delivery, UnixTime, VerifiedDelivery};
+use hookfeed_core::{begin_delivery, verify_delivery, DeliveryError, UnixTime, VerifiedDelivery};
 use js_sys::futures::{future_to_promise, JsFuture};
 use js_sys::Promise;
 use js_sys::Uint8Array;
@@ -27,6 +27,7 @@ use worker::{Date, Env, Request, Result, Url};
 use crate::config::{self, Config};
 use crate::refusals;
 use crate::reply::Reply;
+use crate::webcrypto;
 
 /// The Durable Object binding of the feeds.
 const FEED_BINDING: &str = "FEED";
@@ -243,7 +244,7 @@ async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Confi
             headers.push((header, value));
         }
     }
-    let delivery = match verify_delivery(source, &headers, &body, now) {
+    let delivery = match verify(config, source, &headers, &body, &buffer, now).await? {
         Ok(delivery) => delivery,
         Err(e) => return refuse(Reply::Rejected(e)),
     };
@@ -256,7 +257,29 @@ async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Confi
     Ok(answer)
 }
 
-/// The internal header that carries a verified delivery's [`Handoff`] to its feed.
+/// [`verify_delivery`], with the MAC of a large body computed by the runtime's WebCrypto
+/// (`buffer` is the body as the platform holds it) and of a small one in wasm.
+async fn verify(
+    config: &Config,
+    source: &Source,
+    headers: &dyn hookfeed_core::signature::Headers,
+    body: &[u8],
+    buffer: &JsValue,
+    now: UnixTime,
+) -> Result<std::result::Result<VerifiedDelivery, DeliveryError>> {
+    let large = config.webcrypto_min_bytes.is_some_and(|min| body.len() >= min as usize);
+    if !large {
+        return Ok(verify_delivery(source, headers, body, now));
+    }
+    let pending = match begin_delivery(source, headers, body, now) {
+        Ok(pending) => pending,
+        Err(e) => return Ok(Err(e)),
+    };
+    let macs = webcrypto::macs(source, pending.prefix(), buffer).await?;
+    Ok(pending.finish(&macs))
+}
+
+/// The internal header that carries a verified delivery's [`Handoff`](hookfeed_core::delivery::Handoff) to its feed.
 pub const HANDOFF_HEADER: &str = "x-hookfeed-handoff";
 /// The feed's route for verified deliveries. Only the Worker can reach it: a feed is
 /// addressable only through the `FEED` binding, and every request the Worker sends a feed
@@ -264,7 +287,7 @@ pub const HANDOFF_HEADER: &str = "x-hookfeed-handoff";
 pub const HANDOFF_PATH: &str = "/verified";
 
 /// Hands a verified delivery to its tenant's feed: the raw body as received (the
-/// platform's buffer, not copied back out of wasm), and the [`Handoff`] in a header.
+/// platform's buffer, not copied back out of wasm), and the [`Handoff`](hookfeed_core::delivery::Handoff) in a header.
 async fn hand_off(env: &Env, source: &Source, delivery: &VerifiedDelivery, body: &JsValue) -> Answer {
     let headers = web_sys::Headers::new()?;
     headers.set(HANDOFF_HEADER, &serde_json::to_string(&delivery.handoff())?)?;
@@ -509,6 +532,7 @@ async fn healthz(req: &Request, env: &Env, config: &Config) -> Answer {
         "admin_api": config.admin_token.is_some(),
         "websocket_compression": config.websocket_compression,
         "sockets_per_client": config.sockets_per_client,
+        "webcrypto_min_bytes": config.webcrypto_min_bytes,
         "dev_mode": config.dev_mode,
     }))
     .into_raw()

@@ -172,8 +172,72 @@ impl ReplayWindow {
     }
 }
 
+/// What a delivery's headers say was signed, read before any MAC is computed: the bytes
+/// that precede the body in the signed content, the signatures offered, and what the
+/// headers claim once one of them matches.
+///
+/// Every scheme signs `prefix ++ body`, so each scheme only parses its headers (and checks
+/// its replay window); computing and comparing MACs is written once, here. The MAC may come
+/// from this crate ([`SignedContent::verify`]) or from the caller's engine, such as the
+/// Workers runtime's WebCrypto for large bodies ([`SignedContent::check`]).
+#[derive(Debug, Clone)]
+pub struct SignedContent<'h> {
+    prefix: Vec<u8>,
+    candidates: Tags,
+    claims: SignedHeaders<'h>,
+}
+
+impl<'h> SignedContent<'h> {
+    /// The signed content is `prefix ++ body`; `candidates` are the signatures offered.
+    pub(crate) fn new(prefix: Vec<u8>, candidates: Tags, claims: SignedHeaders<'h>) -> Self {
+        Self { prefix, candidates, claims }
+    }
+
+    /// The bytes the signed content holds before the body (`"{t}."`, `"{id}.{ts}."`, or
+    /// nothing).
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
+
+    /// HMAC-SHA256 of `prefix ++ body` under `secret`, in software.
+    pub fn mac(&self, secret: &Secret, body: &[u8]) -> Tag {
+        mac(secret, &[&self.prefix, body])
+    }
+
+    /// Accepts when any of `macs` (one per active secret, over `prefix ++ body`) equals any
+    /// signature offered. Every pair is compared in constant time, with no early exit.
+    pub fn check(self, macs: &[Tag]) -> Result<SignedHeaders<'h>, SignatureError> {
+        let mut matched = subtle::Choice::from(0);
+        for expected in macs {
+            for candidate in self.candidates.as_slice() {
+                matched |= expected.ct_eq(candidate);
+            }
+        }
+        if bool::from(matched) {
+            Ok(self.claims)
+        } else {
+            Err(SignatureError::NoMatch)
+        }
+    }
+
+    /// Computes the MAC under each of `secrets` in software, then [`check`](Self::check)s.
+    pub fn verify(self, body: &[u8], secrets: &[Secret]) -> Result<SignedHeaders<'h>, SignatureError> {
+        let macs: Vec<Tag> = secrets.iter().map(|secret| self.mac(secret, body)).collect();
+        self.check(&macs)
+    }
+}
+
 /// One signature scheme: how a provider signs, and how to check it.
 pub trait SignatureScheme {
+    /// Reads the signature headers: the signed content's prefix, the signatures offered,
+    /// and what the headers claim; checks the signed timestamp against `window`. Refuses
+    /// missing, oversized or malformed headers. Computes no MAC.
+    fn signed_content<'h>(
+        &self,
+        headers: &'h dyn Headers,
+        window: ReplayWindow,
+    ) -> Result<SignedContent<'h>, SignatureError>;
+
     /// Checks `body` against the signature headers under any of `secrets`.
     fn verify<'h>(
         &self,
@@ -181,7 +245,9 @@ pub trait SignatureScheme {
         body: &[u8],
         secrets: &[Secret],
         window: ReplayWindow,
-    ) -> Result<SignedHeaders<'h>, SignatureError>;
+    ) -> Result<SignedHeaders<'h>, SignatureError> {
+        self.signed_content(headers, window)?.verify(body, secrets)
+    }
 
     /// The headers [`verify`](Self::verify) reads, so a caller can fetch just those.
     fn header_names(&self) -> &'static [&'static str];
@@ -307,9 +373,8 @@ pub(crate) fn mac(secret: &Secret, parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// True when any candidate equals the MAC under any secret; constant time per comparison.
 /// An HMAC-SHA256 tag as sent in a header.
-pub(crate) type Tag = [u8; 32];
+pub type Tag = [u8; 32];
 
 /// The signatures found in a header: at most [`MAX_SIGNATURES`], kept on the stack.
 #[derive(Debug, Clone)]
@@ -334,6 +399,14 @@ impl Tags {
         Ok(())
     }
 
+    /// One tag.
+    pub(crate) fn one(tag: Tag) -> Self {
+        let mut tags = Self::new();
+        tags.tags[0] = tag;
+        tags.len = 1;
+        tags
+    }
+
     pub(crate) fn as_slice(&self) -> &[Tag] {
         &self.tags[..self.len]
     }
@@ -343,6 +416,8 @@ impl Tags {
     }
 }
 
+/// True when any candidate equals the MAC of `parts` under any secret; constant time per
+/// comparison, no early exit.
 pub(crate) fn any_matches(secrets: &[Secret], parts: &[&[u8]], candidates: &[Tag]) -> bool {
     let mut matched = subtle::Choice::from(0);
     for secret in secrets {

@@ -8,8 +8,8 @@
 //! [`Scheme::window_on_body_created`]: super::Scheme::window_on_body_created
 
 use super::{
-    any_matches, decode_hex_mac, mac, required, Headers, ReplayWindow, SignatureError, SignatureScheme, SignedHeaders,
-    SigningInput,
+    decode_hex_mac, mac, required, Headers, ReplayWindow, SignatureError, SignatureScheme, SignedContent,
+    SignedHeaders, SigningInput, Tags,
 };
 use crate::secret::Secret;
 
@@ -21,22 +21,16 @@ pub const SIGNATURE_HEADER: &str = "X-Percify-Signature";
 pub struct Percify;
 
 impl SignatureScheme for Percify {
-    fn verify<'h>(
+    fn signed_content<'h>(
         &self,
         headers: &'h dyn Headers,
-        body: &[u8],
-        secrets: &[Secret],
         _window: ReplayWindow,
-    ) -> Result<SignedHeaders<'h>, SignatureError> {
+    ) -> Result<SignedContent<'h>, SignatureError> {
         let value = required(headers, SIGNATURE_HEADER)?;
         // Tolerate the `sha256=` prefix some senders add; the docs send bare hex.
         let value = value.strip_prefix("sha256=").unwrap_or(value);
         let candidate = decode_hex_mac(value, SIGNATURE_HEADER)?;
-        if any_matches(secrets, &[body], &[candidate]) {
-            Ok(SignedHeaders::default())
-        } else {
-            Err(SignatureError::NoMatch)
-        }
+        Ok(SignedContent::new(Vec::new(), Tags::one(candidate), SignedHeaders::default()))
     }
 
     fn header_names(&self) -> &'static [&'static str] {

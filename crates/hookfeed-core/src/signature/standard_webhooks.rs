@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::{
-    any_matches, mac, parse_unix_secs, required, Headers, ReplayWindow, SecretError, SignatureError, SignatureScheme,
+    mac, parse_unix_secs, required, Headers, ReplayWindow, SecretError, SignatureError, SignatureScheme, SignedContent,
     SignedHeaders, SigningInput, Tags,
 };
 use crate::secret::Secret;
@@ -38,13 +38,11 @@ pub(super) fn parse_secret(configured: &str) -> Result<Secret, SecretError> {
 }
 
 impl SignatureScheme for StandardWebhooks {
-    fn verify<'h>(
+    fn signed_content<'h>(
         &self,
         headers: &'h dyn Headers,
-        body: &[u8],
-        secrets: &[Secret],
         window: ReplayWindow,
-    ) -> Result<SignedHeaders<'h>, SignatureError> {
+    ) -> Result<SignedContent<'h>, SignatureError> {
         let id = required(headers, ID_HEADER)?;
         let ts_text = required(headers, TIMESTAMP_HEADER)?;
         let timestamp = parse_unix_secs(ts_text, TIMESTAMP_HEADER)?;
@@ -76,10 +74,8 @@ impl SignatureScheme for StandardWebhooks {
             return Err(SignatureError::MalformedHeader { header: SIGNATURE_HEADER, reason: "no `v1,` signature" });
         }
         window.check(timestamp)?;
-        if !any_matches(secrets, &[id.as_bytes(), b".", ts_text.as_bytes(), b".", body], candidates.as_slice()) {
-            return Err(SignatureError::NoMatch);
-        }
-        Ok(SignedHeaders { timestamp: Some(timestamp), event_id: Some(id), event_type: None })
+        let claims = SignedHeaders { timestamp: Some(timestamp), event_id: Some(id), event_type: None };
+        Ok(SignedContent::new(format!("{id}.{ts_text}.").into_bytes(), candidates, claims))
     }
 
     fn header_names(&self) -> &'static [&'static str] {
