@@ -182,6 +182,40 @@ describe("the browser module in headless Chromium", () => {
     await page.close();
   });
 
+  it("keeps a listener alive across token expiries: getToken refreshes, nothing is lost or repeated", async () => {
+    const page = await appPage(browser, edge);
+    const projectId = 36000 + Math.floor(Math.random() * 1000);
+    // Tokens that live two seconds: the feed ends the socket's listens at each expiry, and
+    // the module asks getToken for a fresh one and listens again from the seq it has.
+    await page.exposeFunction("mintShortToken", () => mintToken({ ttlSecs: 2 }));
+    await page.evaluate(({ url, token, projectId }) => {
+      const { initializeFeed, doc, onSnapshot } = window.hookfeed;
+      window.asked = 0;
+      window.errors = [];
+      const db = initializeFeed({ url, token, persistence: false, getToken: async () => { window.asked++; return window.mintShortToken(); } });
+      onSnapshot(doc(db, "projects", String(projectId)), (snap) => {
+        if (snap.exists()) window.log.push(snap.data().progress);
+      }, (e) => window.errors.push(e.code));
+    }, { url: edge.url, token: mintToken({ ttlSecs: 2 }), projectId });
+    const sent = [];
+    // Sixty changes paced over about seven seconds: three or more expiries in between.
+    const start = Date.now();
+    for (let progress = 1; progress <= 60; progress++) {
+      await new Promise((ok) => setTimeout(ok, Math.max(0, start + progress * 120 - Date.now())));
+      const res = await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress }));
+      assert.equal(res.status, 200);
+      sent.push(progress);
+      await page.waitForFunction((p) => window.log.includes(p), progress, { timeout: 15_000 }).catch(async (e) => {
+        throw new Error(`${e.message}: ${JSON.stringify(await page.evaluate(() => ({ log: window.log, asked: window.asked, errors: window.errors })))}`);
+      });
+    }
+    const { log, asked, errors } = await page.evaluate(() => ({ log: window.log, asked: window.asked, errors: window.errors }));
+    assert.deepEqual(errors, [], "the listener never saw an error");
+    assert.ok(asked >= 2, `getToken was asked ${asked} times over several expiries`);
+    assert.deepEqual(log, sent, "every change exactly once, in order");
+    await page.close();
+  });
+
   it("loses and duplicates nothing when wrangler dev restarts mid-stream, and reports fromCache meanwhile", async () => {
     const page = await appPage(browser, edge);
     const projectId = 55000 + Math.floor(Math.random() * 1000);

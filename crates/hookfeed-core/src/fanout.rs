@@ -193,6 +193,16 @@ impl SubscriptionIndex {
         }
     }
 
+    /// The sockets whose token has expired at `now`.
+    pub fn expired_sockets(&self, now: UnixTime) -> Vec<SocketId> {
+        self.expiries.iter().filter(|(_, exp)| **exp <= now.as_secs()).map(|(sid, _)| *sid).collect()
+    }
+
+    /// When the next open socket's token expires (Unix seconds), if any socket is open.
+    pub fn next_expiry(&self) -> Option<i64> {
+        self.expiries.values().min().copied()
+    }
+
     /// How many open sockets came from `client`.
     pub fn sockets_from(&self, client: &str) -> u32 {
         self.clients.get(client).copied().unwrap_or(0)
@@ -558,6 +568,9 @@ mod tests {
         assert!(!index.expired(7, UnixTime::from_secs(999)));
         assert!(index.expired(7, UnixTime::from_secs(1_000)), "exp is the first second it is refused");
         assert!(index.expired(8, UnixTime::from_secs(0)), "an unknown socket gets nothing");
+        assert_eq!(index.next_expiry(), Some(1_000));
+        assert_eq!(index.expired_sockets(UnixTime::from_secs(999)), Vec::<SocketId>::new());
+        assert_eq!(index.expired_sockets(UnixTime::from_secs(1_000)), vec![7]);
         let (dropped, frames) = state.expire();
         assert_eq!(dropped.len(), 2);
         assert!(state.listens.is_empty());

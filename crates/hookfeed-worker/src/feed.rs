@@ -51,7 +51,8 @@ struct Live {
     head: Option<Seq>,
     /// Verified deliveries per source (refused ones never reach a feed).
     limiter: RateLimiter,
-    alarm_checked: bool,
+    /// When the alarm is set for, once read or set (`None`: not known yet).
+    alarm_at: Option<Option<UnixTime>>,
     /// Requests and socket events handled since the object woke, and when it woke: what
     /// shows that refused traffic never reaches it.
     requests: u64,
@@ -236,7 +237,9 @@ impl Feed {
                 if let Some(change) = change {
                     self.broadcast(&change);
                 }
-                self.ensure_alarm().await;
+                if self.live.borrow().alarm_at.is_none() {
+                    self.alarm_by(Self::next_prune()).await;
+                }
                 Reply::Received { duplicate: false, conflict: false, seq }
             }
             Ok(Ingested::Duplicate { seq }) => Reply::Received { duplicate: true, conflict: false, seq },
@@ -313,28 +316,38 @@ impl Feed {
         let _ = ws.close(Some(TOKEN_EXPIRED_CLOSE), Some("token expired: refresh it and reconnect"));
     }
 
-    async fn ensure_alarm(&self) {
-        if self.live.borrow().alarm_checked {
-            return;
-        }
+    /// Makes sure the alarm fires at `at` or earlier: it prunes the log, and ends the
+    /// listens of sockets whose token expires.
+    async fn alarm_by(&self, at: UnixTime) {
         let storage = self.state.storage();
-        match storage.get_alarm().await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                if let Err(e) = storage.set_alarm(PRUNE_EVERY).await {
-                    worker::console_error!("could not schedule log pruning: {e}");
+        let known = self.live.borrow().alarm_at;
+        let scheduled = match known {
+            Some(scheduled) => scheduled,
+            None => match storage.get_alarm().await {
+                Ok(ms) => ms.map(UnixTime),
+                Err(e) => {
+                    worker::console_error!("could not read the alarm: {e}");
                     return;
                 }
-            }
-            Err(e) => {
-                worker::console_error!("could not read the alarm: {e}");
-                return;
-            }
+            },
+        };
+        if scheduled.is_some_and(|t| t <= at) {
+            self.live.borrow_mut().alarm_at = Some(scheduled);
+            return;
         }
-        self.live.borrow_mut().alarm_checked = true;
+        let offset_ms = (at.as_millis() - now().as_millis()).max(0);
+        match storage.set_alarm(offset_ms).await {
+            Ok(()) => self.live.borrow_mut().alarm_at = Some(Some(at)),
+            Err(e) => worker::console_error!("could not schedule the alarm: {e}"),
+        }
     }
 
-    fn subscribe(&self, req: &Request) -> Result<Response> {
+    /// The next pruning, from now.
+    fn next_prune() -> UnixTime {
+        UnixTime(now().as_millis() + PRUNE_EVERY.as_millis() as i64)
+    }
+
+    async fn subscribe(&self, req: &Request) -> Result<Response> {
         let claims: TokenClaims = match req.headers().get(CLAIMS_HEADER)?.map(|c| serde_json::from_str(&c)) {
             Some(Ok(claims)) => claims,
             _ => return Reply::MissingToken("the Worker passed no verified claims").into_response(),
@@ -359,6 +372,8 @@ impl Feed {
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(&state)?;
         self.live.borrow_mut().sockets.insert(state.sid, pair.server);
+        // At the token's expiry the alarm ends the socket's listens, even if nothing changes.
+        self.alarm_by(UnixTime::from_secs(state.claims.exp)).await;
         let mut response = Response::from_websocket(pair.client)?;
         let offered = req.headers().get("sec-websocket-protocol")?.unwrap_or_default();
         if offered.split(',').any(|p| p.trim() == SUBPROTOCOL) {
@@ -527,7 +542,7 @@ impl DurableObject for Feed {
         let path = req.path();
         match path.as_str() {
             HANDOFF_PATH => self.ingest(req).await,
-            "/subscribe" => self.subscribe(&req),
+            "/subscribe" => self.subscribe(&req).await,
             "/docs" => self.documents(&req),
             "/deliveries" => self.deliveries(&req),
             "/health" => self.health(),
@@ -566,8 +581,20 @@ impl DurableObject for Feed {
 
     async fn alarm(&self) -> Result<Response> {
         self.ensure_schema()?;
+        self.live.borrow_mut().alarm_at = Some(None);
+        // Sockets whose token ran out: their listens end now, not at the next change.
+        self.ensure_index();
+        let now = now();
+        let expired: Vec<WebSocket> = {
+            let live = self.live.borrow();
+            let sids = live.index.as_ref().map(|index| index.expired_sockets(now)).unwrap_or_default();
+            sids.iter().filter_map(|sid| live.sockets.get(sid).cloned()).collect()
+        };
+        for ws in &expired {
+            self.end_listens(ws);
+        }
         let retention_days = config::load(&self.env).map_or(config::DEFAULT_RETENTION_DAYS, |c| c.retention_days);
-        let cutoff = now().as_millis() - i64::from(retention_days) * 24 * 60 * 60 * 1000;
+        let cutoff = now.as_millis() - i64::from(retention_days) * 24 * 60 * 60 * 1000;
         let sql = self.sql();
         sql.exec("DELETE FROM events WHERE received_at < ?", vec![SqlStorageValue::Integer(cutoff)])?;
         sql.exec("DELETE FROM deliveries WHERE at < ?", vec![SqlStorageValue::Integer(cutoff)])?;
@@ -575,7 +602,9 @@ impl DurableObject for Feed {
             "DELETE FROM deliveries WHERE id <= (SELECT max(id) FROM deliveries) - ?",
             vec![SqlStorageValue::Integer(MAX_DELIVERY_ROWS)],
         )?;
-        self.state.storage().set_alarm(PRUNE_EVERY).await?;
+        let next_expiry = self.live.borrow().index.as_ref().and_then(SubscriptionIndex::next_expiry);
+        let next = next_expiry.map_or(Self::next_prune(), |exp| UnixTime::from_secs(exp).min(Self::next_prune()));
+        self.alarm_by(next).await;
         Response::ok("pruned")
     }
 }
