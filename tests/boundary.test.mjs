@@ -80,6 +80,13 @@ describe("the trust boundary: the edge Worker verifies", () => {
       ["future timestamp", () => deliver(edge, ...TWIN, event, { t: nowSecs() + 3600, ...from("192.0.2.2") }), 401],
       ["garbled header", () => deliver(edge, ...TWIN, event, { headers: { "X-Webhook-Signature": "t=1,v1=zz", "cf-connecting-ip": "192.0.2.3" } }), 401],
       ["huge header", () => deliver(edge, ...TWIN, event, { headers: { "X-Webhook-Signature": `t=1,${"v1=00,".repeat(2000)}`, "cf-connecting-ip": "192.0.2.3" } }), 401],
+      ["repeated signature header", async () => {
+        const headers = new Headers({ "cf-connecting-ip": "192.0.2.3", "X-Webhook-ID": event.id, "X-Webhook-Event": event.type });
+        headers.append("X-Webhook-Signature", `t=${nowSecs()},v1=${"00".repeat(32)}`);
+        headers.append("X-Webhook-Signature", `t=${nowSecs()},v1=${"11".repeat(32)}`);
+        const res = await fetch(`${edge.url}/hooks/twin-actor`, { method: "POST", headers, body: JSON.stringify(event) });
+        return { status: res.status, body: await res.json() };
+      }, 401],
       ["signature for another source", () => deliver(edge, "percify", "percify", DEMO.SECRET_TWIN_ACTOR, { id: eventId(), type: "video.completed", created: new Date().toISOString(), data: {} }, from("192.0.2.4")), 401],
       ["body over the cap", () => deliver(edge, ...PERCIFY, { id: eventId(), type: "video.completed", pad: "x".repeat(1024 * 1024 + 1) }, from("192.0.2.5")), 413],
       ["signed but not JSON", () => deliver(edge, ...PERCIFY, "{not json", from("192.0.2.6")), 400],
@@ -239,6 +246,33 @@ describe("the trust boundary: the edge Worker verifies", () => {
     const nobody = await fetch(`${edge.url}/docs/projects/1?token=${mintToken({ tenant: "nobody" })}`);
     assert.equal(nobody.status, 404);
     assert.doesNotMatch(await nobody.text(), /demo/, "the tenants that exist are not named");
+  });
+
+  it("answers malformed, oversized and flooding frames and hostile document ids with protocol errors, and keeps serving the socket", async () => {
+    const sub = await Subscriber.connect(edge, mintToken(), { headers: { "cf-connecting-ip": "192.0.2.150" } });
+    const refusal = async (frame) => {
+      sub.send(frame);
+      return sub.next((f) => f.type === "error");
+    };
+    assert.equal((await refusal("{")).code, "invalid-argument");
+    assert.equal((await refusal("null")).code, "invalid-argument");
+    assert.equal((await refusal({ type: "listen", id: 1, target: { doc: "x".repeat(20_000) } })).code, "invalid-argument", "a frame over 16 KiB");
+    sub.ws.send(new Uint8Array([1, 2, 3]));
+    assert.equal((await sub.next((f) => f.type === "error")).code, "invalid-argument", "binary frames are not the protocol");
+    for (const doc of ["projects/..", "projects/a/b", "projects/", "/x", `projects/${"i".repeat(300)}`, "pro jects/1", "projects/a\u0000b"]) {
+      const error = await refusal(`{"type":"listen","id":2,"target":{"doc":"${doc}"}}`);
+      assert.equal(error.code, "invalid-argument", doc);
+    }
+    // A listen flood: the socket holds at most 100 listens.
+    for (let id = 10; id < 110; id++) sub.listen(id, { doc: `projects/${id}` });
+    for (let i = 0; i < 100; i++) await sub.next((f) => f.type === "snapshot");
+    const exhausted = await refusal({ type: "listen", id: 500, target: { doc: "projects/500" } });
+    assert.equal(exhausted.code, "resource-exhausted");
+    // Still serving: a change reaches a listen made before the flood was refused.
+    assert.equal((await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: 10, progress: 3 }))).status, 200);
+    const change = await sub.next((f) => f.type === "change");
+    assert.equal(change.id, 10);
+    await sub.close();
   });
 
   it("bounds the sockets one client address holds on a feed", async () => {
