@@ -92,6 +92,24 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     }
 }
 
+/// Firestore's order across types, as the browser module's view sorts them: null (and
+/// objects and arrays) < booleans < numbers < strings.
+fn rank(value: &Value) -> u8 {
+    match value {
+        Value::Null | Value::Array(_) | Value::Object(_) => 0,
+        Value::Bool(_) => 1,
+        Value::Number(_) => 2,
+        Value::String(_) => 3,
+    }
+}
+
+/// A total order for sorting: by type, then by value within the type. Comparing values
+/// of different kinds as equal is no order at all (`1 = "a" = 0` but `1 > 0`), and the
+/// standard sort panics when it notices.
+fn sort_order(a: &Value, b: &Value) -> Ordering {
+    rank(a).cmp(&rank(b)).then_with(|| compare(a, b).unwrap_or(Ordering::Equal))
+}
+
 fn equal(a: &Value, b: &Value) -> bool {
     compare(a, b) == Some(Ordering::Equal) || a == b
 }
@@ -124,14 +142,15 @@ impl Filter {
 }
 
 /// Sorts documents by `order` clauses; documents missing an ordered field are dropped, as
-/// Firestore does. Ties fall back to the path so the order is total.
+/// Firestore does. Values of different types order by type (null < booleans < numbers <
+/// strings); ties fall back to the path so the order is total.
 pub fn sort_documents<T>(docs: &mut Vec<(&str, T)>, order: &[OrderBy], data: impl Fn(&T) -> &Map<String, Value>) {
     docs.retain(|(_, d)| order.iter().all(|o| field(data(d), &o.field).is_some()));
     docs.sort_by(|(pa, a), (pb, b)| {
         for o in order {
             let (x, y) = (field(data(a), &o.field), field(data(b), &o.field));
             let ord = match (x, y) {
-                (Some(x), Some(y)) => compare(x, y).unwrap_or(Ordering::Equal),
+                (Some(x), Some(y)) => sort_order(x, y),
                 _ => Ordering::Equal,
             };
             let ord = if o.direction == Direction::Desc { ord.reverse() } else { ord };
@@ -188,5 +207,30 @@ mod tests {
         sort_documents(&mut docs, &[OrderBy { field: "n".into(), direction: Direction::Desc }], |d| d);
         let paths: Vec<_> = docs.iter().map(|(p, _)| *p).collect();
         assert_eq!(paths, ["x/a", "x/b"]);
+    }
+
+    #[test]
+    fn an_ordered_field_of_mixed_types_sorts_by_type_not_a_panic() {
+        // Values of different kinds used to compare as equal, which is no total order:
+        // `1 = "a" = 0` but `1 > 0`. Rust's sort panics on that once there are enough
+        // documents, and any sender can put mixed kinds in a field a subscriber orders by.
+        let values = [json!(3), json!("b"), json!(true), json!(null), json!(1), json!("a"), json!(false), json!([1])];
+        // An arrangement of 32 that the standard sort detected and panicked on.
+        let data: Vec<Map<String, Value>> =
+            (0..32).map(|i| doc(json!({"n": values[(i * 4 + i / 2) % values.len()]}))).collect();
+        let paths: Vec<String> = (0..data.len()).map(|i| format!("x/{i:02}")).collect();
+        let mut docs: Vec<(&str, &Map<String, Value>)> = paths.iter().map(String::as_str).zip(&data).collect();
+        sort_documents(&mut docs, &[OrderBy { field: "n".into(), direction: Direction::Asc }], |d| d);
+        let mut kinds: Vec<&str> = docs
+            .iter()
+            .map(|(_, d)| match &d["n"] {
+                Value::Null | Value::Array(_) | Value::Object(_) => "null",
+                Value::Bool(_) => "bool",
+                Value::Number(_) => "number",
+                Value::String(_) => "string",
+            })
+            .collect();
+        kinds.dedup();
+        assert_eq!(kinds, ["null", "bool", "number", "string"], "Firestore's order across types");
     }
 }

@@ -120,7 +120,8 @@ pub fn verify_token(
         return Err(TokenError::Malformed);
     }
     let (signed, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-    let claims_b64 = &signed[PREFIX.len()..];
+    // `hf1.` alone, or `hf1.<one part>`, leaves `hf1` here: no claims part at all.
+    let claims_b64 = signed.strip_prefix(PREFIX).ok_or(TokenError::Malformed)?;
     let mut tag = [0u8; 32];
     match URL_SAFE_NO_PAD.decode_slice(signature, &mut tag) {
         Ok(32) => {}
@@ -181,6 +182,15 @@ mod tests {
             Err(TokenError::OutOfScope("projects/43".into()))
         );
         assert_eq!(verify_token("nonsense", &[secret()], Some("acme"), now), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_token_of_only_the_prefix_is_malformed_not_a_panic() {
+        // `rsplit_once('.')` leaves `hf1` as the signed part: too short to hold the prefix.
+        let now = UnixTime::from_secs(1);
+        for token in ["hf1.", "hf1.abc", "hf1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+            assert_eq!(verify_token(token, &[secret()], Some("acme"), now), Err(TokenError::Malformed), "{token:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,12 @@
 //! Every parser of outside input, fed arbitrary bytes: signature headers, event bodies,
-//! tokens and protocol frames. None may panic; all must answer with a typed error.
+//! tokens, protocol frames, document paths and configuration. None may panic; all must
+//! answer with a typed error.
+//!
+//! The fuzz targets (`fuzz/`, `bash scripts/fuzz.sh`) run the same harness for minutes
+//! with coverage guidance; here each runs on its seeds and on a few thousand shaped
+//! inputs, so `cargo test` catches a regression without cargo-fuzz.
+
+use std::path::Path;
 
 use hookfeed_core::protocol::parse_client_message;
 use hookfeed_core::signature::ReplayWindow;
@@ -7,6 +14,7 @@ use hookfeed_core::token::verify_token;
 use hookfeed_core::{verify_delivery, Scheme, Secret, UnixTime};
 use proptest::prelude::*;
 
+use crate::harness;
 use crate::support::{secret_text, source};
 
 fn header_name() -> impl Strategy<Value = String> {
@@ -73,7 +81,12 @@ proptest! {
 
     #[test]
     fn arbitrary_tokens_are_refused_without_panicking(
-        token in prop_oneof![".{0,300}", "hf1\\.[A-Za-z0-9_-]{0,80}\\.[A-Za-z0-9_-]{0,50}"],
+        token in prop_oneof![
+            ".{0,300}",
+            "hf1\\.[A-Za-z0-9_-]{0,80}\\.[A-Za-z0-9_-]{0,50}",
+            // Fewer or more dotted parts than a token has: `hf1.`, `hf1.abc`, `hf1.a.b.c`.
+            "hf1(\\.[A-Za-z0-9_-]{0,43}){0,4}",
+        ],
         now in any::<i64>(),
     ) {
         prop_assert!(verify_token(&token, &[Secret::from_bytes("k")], Some("default"), UnixTime(now)).is_err());
@@ -87,5 +100,145 @@ proptest! {
         ],
     ) {
         let _ = parse_client_message(&frame);
+    }
+}
+
+#[test]
+fn every_fuzz_target_runs_on_its_seeds() {
+    let vectors = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors"));
+    for target in &harness::TARGETS {
+        let seeds = harness::seeds(target.name, vectors);
+        assert!(seeds.len() >= 3, "{} has only {} seeds", target.name, seeds.len());
+        for seed in &seeds {
+            (target.run)(seed);
+        }
+    }
+    // Every scheme has event-body seeds that verify: the target starts inside the parser.
+    for scheme in Scheme::ALL {
+        let verified = harness::seeds("event_body", vectors)
+            .iter()
+            .filter_map(|s| harness::verify_event_body(s))
+            .filter(|(source, _)| source.scheme == scheme)
+            .count();
+        assert!(verified >= 1, "no event_body seed of {scheme} verifies");
+    }
+    // The seeds of a delivery target are the vectors, and for every scheme some verify
+    // and reach the log: the targets start past the signature check.
+    for scheme in Scheme::ALL {
+        let name = format!("delivery_{}", scheme.name().replace('-', "_"));
+        let seeds = harness::seeds(&name, vectors);
+        let verified = seeds.iter().map(|s| harness::parse_delivery(s)).filter(|d| {
+            let source = harness::source(scheme, &d.secrets).expect("a source");
+            verify_delivery(&source, &d.headers, d.body, d.now).is_ok()
+        });
+        assert!(verified.count() >= 1, "no {name} seed verifies");
+    }
+}
+
+#[test]
+fn the_fuzz_package_builds_one_binary_per_harness_target() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz");
+    let manifest = std::fs::read_to_string(format!("{root}/Cargo.toml")).expect("fuzz/Cargo.toml");
+    assert_eq!(manifest.matches("[[bin]]").count(), harness::TARGETS.len(), "one [[bin]] per target");
+    for target in &harness::TARGETS {
+        let path = format!("fuzz_targets/{}.rs", target.name);
+        assert!(manifest.contains(&format!("name = \"{}\"\npath = \"{path}\"", target.name)), "{path}");
+        let source = std::fs::read_to_string(format!("{root}/{path}")).expect("target source");
+        assert!(source.contains(&format!("hookfeed_fuzz::{}(data)", target.name)), "{path} runs its harness");
+    }
+}
+
+#[test]
+fn a_delivery_input_reads_back_as_written() {
+    let headers = vec![("Stripe-Signature".to_owned(), "t=1,v1=ab".to_owned()), ("X: y".to_owned(), String::new())];
+    let bytes = harness::format_delivery(42, "a, b", &headers, b"{\"id\":1}\n\nmore");
+    let delivery = harness::parse_delivery(&bytes);
+    assert_eq!(delivery.now, UnixTime::from_secs(42));
+    assert_eq!(delivery.secrets, "a, b");
+    assert_eq!(delivery.headers, [("Stripe-Signature".into(), "t=1,v1=ab".into()), ("X".into(), "y: ".into())]);
+    assert_eq!(delivery.body, b"{\"id\":1}\n\nmore");
+}
+
+/// Listen frames over the harness's stored documents, whose fields hold every kind of
+/// value: enough to meet an `orderBy` over mixed types.
+fn listen_frame() -> impl Strategy<Value = String> {
+    let field = "(status|n|progress|error\\.code|tags|missing)";
+    let value = "(1|2\\.5|\"a\"|\"processing\"|true|null|\\[1,\"a\"\\])";
+    let op = "(==|!=|<|<=|>|>=|in|not-in|array-contains|array-contains-any)";
+    let collection_listen = format!(
+        "\\{{\"type\":\"listen\",\"id\":[0-9]{{1,2}},\"target\":\\{{\"collection\":\"(projects|users|x)\"\
+             (,\"where\":\\[\\{{\"field\":\"{field}\",\"op\":\"{op}\",\"value\":{value}\\}}\\])?\
+             (,\"orderBy\":\\[(\\{{\"field\":\"{field}\"(,\"direction\":\"(asc|desc)\")?\\}},?){{1,2}}\\])?\
+             (,\"limit\":[0-9]{{1,2}})?\\}}(,\"since\":[0-9]{{1,3}})?\\}}"
+    );
+    prop_oneof![
+        proptest::string::string_regex(&collection_listen).expect("a valid regex"),
+        "\\{\"type\":\"listen\",\"id\":[0-9]{1,2},\"target\":\\{\"doc\":\"(projects|users)/[a-z_0-9.]{0,12}\"\\}\\}",
+        "\\{\"type\":\"unlisten\",\"id\":[0-9]{1,2}\\}",
+        ".{0,40}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn the_token_target_never_panics(
+        token in prop_oneof![".{0,200}", "hf1(\\.[A-Za-z0-9_-]{0,43}){0,4}", "\\{\"tenant\":\"[a-z]{0,5}\",\"scopes\":\\[(\"[a-z/*]{0,8}\",?){0,3}\\],\"exp\":-?[0-9]{1,20}\\}"],
+    ) {
+        harness::token(token.as_bytes());
+    }
+
+    #[test]
+    fn the_delivery_targets_never_panic(
+        scheme in prop::sample::select(Scheme::ALL.to_vec()),
+        now in prop_oneof![Just(harness::NOW), any::<i64>()],
+        secrets in prop_oneof![Just(String::new()), "[A-Za-z0-9_+/=, ]{0,40}"],
+        headers in prop::collection::vec((header_name(), header_value()), 0..6),
+        body in prop::collection::vec(any::<u8>(), 0..128),
+        raw in prop::collection::vec(any::<u8>(), 0..256),
+    ) {
+        harness::delivery(scheme, &harness::format_delivery(now, &secrets, &headers, &body));
+        harness::delivery(scheme, &raw);
+    }
+
+    #[test]
+    fn the_event_body_target_never_panics(
+        pick in any::<u8>(),
+        body in prop_oneof![
+            "\\{(\"(id|type|created|created_at|timestamp|data|action|project_id|progress|status)\":(\"[^\"]{0,20}\"|-?[0-9]{1,22}(\\.[0-9]{1,3})?|null|true|\\{\\}|\\{\"project_id\":[0-9]{1,3}\\}),?){0,8}\\}",
+            ".{0,100}",
+        ],
+    ) {
+        let mut input = vec![pick];
+        input.extend_from_slice(body.as_bytes());
+        harness::event_body(&input);
+    }
+
+    #[test]
+    fn the_client_frames_target_never_panics(frames in prop::collection::vec(listen_frame(), 1..6)) {
+        harness::client_frames(frames.join("\n").as_bytes());
+    }
+
+    #[test]
+    fn the_doc_path_target_never_panics(
+        path in prop_oneof![".{0,80}", "[A-Za-z0-9_-]{0,10}/[^/]{0,10}(/.{0,5})?", "[a-z]{1,5}/\\.{1,3}", "[a-z]{0,4}/\\*"],
+    ) {
+        harness::doc_path(path.as_bytes());
+    }
+
+    #[test]
+    fn the_config_target_never_panics(
+        secrets in "[A-Za-z0-9_+/=, ]{0,40}",
+        setting in prop_oneof!["[0-9 ]{0,12}", "(on|off|true|false|ON|oFf| )*", ".{0,12}"],
+        sources in prop_oneof![
+            "\\[(\\{\"name\":\"[a-z_-]{0,10}\",\"scheme\":\"(percify|twin-actor|standard-webhooks|stripe|github|x)\"\
+             (,\"tolerance_secs\":[0-9]{1,20})?(,\"rules\":\\[\\{\"types\":\\[\"[a-z._*]{0,10}\"\\],\"collection\":\"[a-z]{0,6}\",\
+             \"id_field\":\"(=[a-z]{0,4}|[a-z_.]{0,10})\"(,\"status_from_type\":true)?(,\"progress\":true)?\
+             (,\"rename\":\\{\"[a-z_]{0,9}\":\"[a-z_]{0,9}\"\\})?\\}\\])?\\},?){0,3}\\]",
+            ".{0,100}",
+        ],
+    ) {
+        harness::config(format!("{secrets}\n{setting}\n{sources}").as_bytes());
     }
 }

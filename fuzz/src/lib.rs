@@ -1,0 +1,657 @@
+//! What each fuzz target runs: one function per parser of outside input in hookfeed-core,
+//! driven as the Worker drives it, and the seeds each starts from.
+//!
+//! The libFuzzer targets in `fuzz/fuzz_targets/` call these with coverage-guided bytes.
+//! hookfeed-core's test suite includes this file as a module (`tests/integration/main.rs`)
+//! and calls the same functions with proptest's bytes and with every seed, so plain
+//! `cargo test` runs each target briefly. Nothing here may panic but a bug: a panic is
+//! what the fuzzer reports. Only hookfeed-core's own dependencies are used, so that the
+//! core tests can include the file.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+
+use hookfeed_core::delivery::Handoff;
+use hookfeed_core::fanout::{
+    snapshot, ChangeFrame, Recipient, SocketAction, SocketState, StoredDoc, SubscriptionIndex,
+};
+use hookfeed_core::ledger::{ingest, ChangeKind, DocChange, Ingested, MemoryStore, Seq};
+use hookfeed_core::path::{check_collection, DocPath};
+use hookfeed_core::projection::project;
+use hookfeed_core::protocol::parse_client_message;
+use hookfeed_core::refusal::{quote, Refusal, RefusalLog};
+use hookfeed_core::signature::{Headers, SigningInput};
+use hookfeed_core::source::{load_sources, split_secrets, switch_setting, whole_number_setting, Source, SourceConfig};
+use hookfeed_core::token::{mint_token, verify_token, TokenClaims};
+use hookfeed_core::{verify_delivery, Event, Scheme, Secret, UnixTime, VerifiedDelivery};
+
+/// The time every target runs at unless its input says: the test vectors' own
+/// (2024-03-20T10:15:00Z).
+pub const NOW: i64 = 1_710_929_700;
+
+/// The secret the `token` target mints and verifies with.
+pub const TOKEN_SECRET: &str = "fuzz-token-secret";
+
+/// Most frames one `client_frames` input sends.
+pub const MAX_FRAMES: usize = 64;
+
+/// A fuzz target: its binary's name in `fuzz/fuzz_targets/` and the function it runs.
+pub struct Target {
+    /// The binary's name, as given to `cargo fuzz run` and `scripts/fuzz.sh`.
+    pub name: &'static str,
+    /// Runs one input.
+    pub run: fn(&[u8]),
+}
+
+/// Every target, in the order `scripts/fuzz.sh all` runs them (`cargo fuzz list`'s).
+pub const TARGETS: [Target; 10] = [
+    Target { name: "client_frames", run: client_frames },
+    Target { name: "config", run: config },
+    Target { name: "delivery_github", run: delivery_github },
+    Target { name: "delivery_percify", run: delivery_percify },
+    Target { name: "delivery_standard_webhooks", run: delivery_standard_webhooks },
+    Target { name: "delivery_stripe", run: delivery_stripe },
+    Target { name: "delivery_twin_actor", run: delivery_twin_actor },
+    Target { name: "doc_path", run: doc_path },
+    Target { name: "event_body", run: event_body },
+    Target { name: "token", run: token },
+];
+
+fn now() -> UnixTime {
+    UnixTime::from_secs(NOW)
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    // HMAC takes keys of every length; the error is for fixed-size MACs only.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { return [0; 32] };
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+// ---------------------------------------------------------------------------------------
+// token
+
+/// `token`: the bytes as a token, as the Worker reads one from `Sec-WebSocket-Protocol`;
+/// then the same bytes as the claims of a correctly signed token, so the claims parser
+/// is reached too.
+pub fn token(data: &[u8]) {
+    let secrets = [Secret::from_bytes(TOKEN_SECRET)];
+    let text = String::from_utf8_lossy(data);
+    if let Ok(claims) = verify_token(&text, &secrets, Some("acme"), now()) {
+        use_claims(&claims);
+    }
+    if let Ok(claims) = verify_token(&sign_claims(data), &secrets, None, now()) {
+        use_claims(&claims);
+    }
+}
+
+/// A token whose claims part is `claims_json` as given, signed with [`TOKEN_SECRET`].
+pub fn sign_claims(claims_json: &[u8]) -> String {
+    let signed = format!("hf1.{}", URL_SAFE_NO_PAD.encode(claims_json));
+    let tag = hmac_sha256(TOKEN_SECRET.as_bytes(), signed.as_bytes());
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag))
+}
+
+fn use_claims(claims: &TokenClaims) {
+    let _ = claims.expired(now());
+    for path in stored_docs().iter().map(|d| &d.path).take(3) {
+        let _ = claims.authorize_document(path);
+        let _ = claims.authorize_collection(path.collection());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// deliveries
+
+/// A delivery as a target's input spells it:
+///
+/// ```text
+/// <now, Unix seconds>
+/// <the source's secret variable: one secret, or several comma-separated>
+/// <Header-Name>: <value>
+/// …
+///
+/// <body>
+/// ```
+///
+/// An unreadable `now` is [`NOW`]; an unusable secret is the scheme's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery<'a> {
+    /// The verifier's clock.
+    pub now: UnixTime,
+    /// The source's secret variable.
+    pub secrets: String,
+    /// The request's headers.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
+fn split_line(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[]),
+    }
+}
+
+/// Reads a delivery target's input.
+pub fn parse_delivery(data: &[u8]) -> Delivery<'_> {
+    let (now_line, rest) = split_line(data);
+    let now = String::from_utf8_lossy(now_line).trim().parse().map_or_else(|_| now(), UnixTime::from_secs);
+    let (secret_line, mut rest) = split_line(rest);
+    let mut headers = Vec::new();
+    while !rest.is_empty() {
+        let (line, after) = split_line(rest);
+        rest = after;
+        if line.is_empty() {
+            break;
+        }
+        let line = String::from_utf8_lossy(line);
+        let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+        headers.push((name.to_owned(), value.strip_prefix(' ').unwrap_or(value).to_owned()));
+    }
+    Delivery { now, secrets: String::from_utf8_lossy(secret_line).into_owned(), headers, body: rest }
+}
+
+/// Writes a delivery in the form [`parse_delivery`] reads.
+pub fn format_delivery(now: i64, secrets: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{now}\n{secrets}\n").into_bytes();
+    for (name, value) in headers {
+        out.extend_from_slice(format!("{name}: {value}\n").as_bytes());
+    }
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    out
+}
+
+/// The secret a source of `scheme` gets when the input gives none it can use.
+pub fn default_secret(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::StandardWebhooks => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        Scheme::Stripe => "whsec_test_secret_1234567890",
+        _ => "fuzz-secret",
+    }
+}
+
+/// A source of `scheme` named after it, with defaults, resolved as the Worker resolves
+/// `SECRET_<NAME>`; the scheme's default secret when `secrets` is not usable.
+pub fn source(scheme: Scheme, secrets: &str) -> Option<Source> {
+    let config = SourceConfig {
+        name: scheme.name().to_owned(),
+        scheme,
+        tenant: None,
+        tolerance_secs: None,
+        max_body_bytes: None,
+        rules: Vec::new(),
+        rate_limit_per_minute: None,
+    };
+    config
+        .clone()
+        .resolve(&|_| Some(secrets.to_owned()))
+        .or_else(|_| config.resolve(&|_| Some(default_secret(scheme).to_owned())))
+        .ok()
+}
+
+/// A delivery to a source of `scheme`: arbitrary headers, body, clock and secrets through
+/// [`verify_delivery`]; what verifies goes into the log and a change frame, what does not
+/// into the edge's refusal log, as the Worker records it.
+pub fn delivery(scheme: Scheme, data: &[u8]) {
+    let delivery = parse_delivery(data);
+    let Some(source) = source(scheme, &delivery.secrets) else { return };
+    match verify_delivery(&source, &delivery.headers, delivery.body, delivery.now) {
+        Ok(verified) => store(&source, &verified),
+        Err(refused) => {
+            let client = delivery.headers.header("CF-Connecting-IP").unwrap_or(CLIENT);
+            let mut log = RefusalLog::default();
+            let refusal = Refusal {
+                at: delivery.now,
+                source: source.name.clone(),
+                code: refused.code(),
+                status: 401,
+                message: refused.to_string(),
+                client: client.to_owned(),
+            };
+            log.record(refusal, true);
+            let _ = quote(&refused.to_string());
+            assert_eq!(log.recent(|_| true).count(), 1, "the refusal is kept");
+        }
+    }
+}
+
+/// `delivery_percify`.
+pub fn delivery_percify(data: &[u8]) {
+    delivery(Scheme::Percify, data);
+}
+
+/// `delivery_twin_actor`.
+pub fn delivery_twin_actor(data: &[u8]) {
+    delivery(Scheme::TwinActor, data);
+}
+
+/// `delivery_standard_webhooks`.
+pub fn delivery_standard_webhooks(data: &[u8]) {
+    delivery(Scheme::StandardWebhooks, data);
+}
+
+/// `delivery_stripe`.
+pub fn delivery_stripe(data: &[u8]) {
+    delivery(Scheme::Stripe, data);
+}
+
+/// `delivery_github`.
+pub fn delivery_github(data: &[u8]) {
+    delivery(Scheme::Github, data);
+}
+
+/// What the edge and the feed do with a verified delivery: the hand-off travels as JSON
+/// and the feed rebuilds the same event from it and the raw body; then the delivery is
+/// logged and projected (twice: the second is a duplicate), and the change is framed for
+/// every kind of recipient.
+fn store(source: &Source, verified: &VerifiedDelivery) {
+    let handoff = serde_json::to_string(&verified.handoff()).map_err(|e| e.to_string());
+    let received = handoff.as_deref().map(serde_json::from_str::<Handoff>);
+    let rebuilt = match &received {
+        Ok(Ok(handoff)) => VerifiedDelivery::from_handoff(source, handoff, verified.raw().to_vec()),
+        _ => panic!("a hand-off must survive its trip as JSON: {handoff:?} arrived as {received:?}"),
+    };
+    let rebuilt = match rebuilt {
+        Ok(rebuilt) if rebuilt.event() == verified.event() => rebuilt,
+        other => panic!("the feed must rebuild the event the edge verified: {:?}, got {other:?}", verified.event()),
+    };
+    let mut log = MemoryStore::default();
+    for _ in 0..2 {
+        let ingested = match ingest(&mut log, &rebuilt, &source.rules) {
+            Ok(ingested) => ingested,
+            Err(never) => match never {},
+        };
+        if let Ingested::Stored { change: Some(change), .. } = ingested {
+            frame(&change, &[ChangeKind::Added, ChangeKind::Modified, ChangeKind::Removed]);
+        }
+    }
+}
+
+fn frame(change: &DocChange, kinds: &[ChangeKind]) {
+    let frame = ChangeFrame::new(change);
+    for &kind in kinds {
+        let _ = frame.for_recipient(&Recipient { sid: 1, listen_id: 1, kind });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// event bodies
+
+/// `event_body`: the first byte picks the scheme, the rest is the body, signed validly
+/// (with the body's own `id` and `type` in the headers that carry them, so Twin.Actor's
+/// cross-check passes) so that the event parser, the projection and the log are reached.
+pub fn event_body(data: &[u8]) {
+    if let Some((source, verified)) = verify_event_body(data) {
+        store(&source, &verified);
+    }
+}
+
+/// The `event_body` input's delivery, verified, when the body is an acceptable event.
+pub fn verify_event_body(data: &[u8]) -> Option<(Source, VerifiedDelivery)> {
+    let (&pick, body) = data.split_first()?;
+    let scheme = Scheme::ALL[usize::from(pick) % Scheme::ALL.len()];
+    let source = source(scheme, default_secret(scheme))?;
+    let fields = match serde_json::from_slice(body) {
+        Ok(Value::Object(fields)) => fields,
+        _ => Map::new(),
+    };
+    let text = |name: &str, otherwise: &'static str| -> String {
+        match fields.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => otherwise.to_owned(),
+        }
+    };
+    let event_id = text("id", "evt_fuzz");
+    let event_type = if scheme == Scheme::Github { "issues".to_owned() } else { text("type", "fuzz.event") };
+    let input = SigningInput { body, timestamp: now(), event_id: &event_id, event_type: &event_type };
+    let headers = scheme.verifier().sign(&input, &source.secrets);
+    let verified = verify_delivery(&source, &headers, body, now()).ok()?;
+    Some((source, verified))
+}
+
+// ---------------------------------------------------------------------------------------
+// listen frames
+
+const HEAD: Seq = 100;
+
+/// Documents of every kind of field value, enough of them (the standard sort checks its
+/// order only past 20) for `orderBy` and `where` to meet every mix.
+fn stored_docs() -> &'static [StoredDoc] {
+    static DOCS: OnceLock<Vec<StoredDoc>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        let values =
+            [json!(3), json!("b"), json!(true), json!(null), json!(1.5), json!("a"), json!(false), json!([1, "x"])];
+        let pick = |i: usize| values[i % values.len()].clone();
+        let mut docs = Vec::new();
+        for (collection, count) in [("projects", 40), ("users", 24)] {
+            for i in 0..count {
+                let data = json!({
+                    "status": pick(i * 3 + i / 2),
+                    "progress": pick(i * 5),
+                    "n": pick(i * 4 + i / 2),
+                    "error": {"code": pick(i * 7 + 1)},
+                    "tags": [pick(i), pick(i + 1)],
+                });
+                let Ok(path) = DocPath::new(collection, &format!("{collection}_{i}")) else { continue };
+                let data = data.as_object().cloned().unwrap_or_default();
+                docs.push(StoredDoc { path, data, seq: (i as Seq) % HEAD + 1 });
+            }
+        }
+        docs
+    })
+}
+
+/// Changes to the stored documents that move them in and out of any filter.
+fn changes() -> Vec<DocChange> {
+    stored_docs()
+        .iter()
+        .step_by(5)
+        .enumerate()
+        .map(|(i, doc)| {
+            let mut data = doc.data.clone();
+            data.insert("status".into(), json!(["processing", "completed", "failed"][i % 3]));
+            data.insert("n".into(), json!(i));
+            let (kind, before) = match i % 3 {
+                0 => (ChangeKind::Added, None),
+                1 => (ChangeKind::Modified, Some(doc.data.clone())),
+                _ => (ChangeKind::Removed, Some(doc.data.clone())),
+            };
+            DocChange { path: doc.path.clone(), kind, seq: HEAD + 1 + i as Seq, before, data }
+        })
+        .collect()
+}
+
+fn claims(scopes: &[&str]) -> TokenClaims {
+    TokenClaims { tenant: "acme".into(), scopes: scopes.iter().map(|s| (*s).to_owned()).collect(), exp: NOW + 3600 }
+}
+
+/// The client address the `client_frames` sockets connect from.
+const CLIENT: &str = "203.0.113.9";
+
+/// `client_frames`: one frame per line, each parsed and handed to two sockets (one that
+/// may read everything, one with narrow scopes) as the feed hands them. Each accepted
+/// listen is indexed and answered with a snapshot of the stored documents; then changes
+/// are fanned out, and the narrow socket's token expires. Each socket's state must
+/// survive the attachment round trip (the feed hibernates), and closing the sockets must
+/// leave the index empty.
+pub fn client_frames(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut sockets = [
+        SocketState::new(1, claims(&["*"])).from_client(CLIENT),
+        SocketState::new(2, claims(&["projects/*", "users/users_1"])).from_client(CLIENT),
+    ];
+    let mut index = SubscriptionIndex::default();
+    for socket in &sockets {
+        index.add_socket(socket);
+    }
+    for frame in text.split('\n').take(MAX_FRAMES) {
+        let _ = parse_client_message(frame);
+        for socket in &mut sockets {
+            match socket.handle_frame(frame, now()) {
+                Ok(SocketAction::Listen(request)) => {
+                    index.add(socket.sid, request.id, &request.target);
+                    let candidates: Vec<StoredDoc> = stored_docs()
+                        .iter()
+                        .filter(|d| d.path.collection() == request.target.collection())
+                        .cloned()
+                        .collect();
+                    let _ = snapshot(&request, candidates, HEAD).to_json();
+                }
+                Ok(SocketAction::Unlisten(listen)) => index.remove(socket.sid, &listen),
+                Ok(SocketAction::Nothing) => {}
+                Err(refusal) => {
+                    let _ = refusal.to_json();
+                }
+            }
+        }
+    }
+    for change in changes() {
+        let recipients = index.recipients(&change);
+        let kinds: Vec<ChangeKind> = recipients.iter().map(|r| r.kind).collect();
+        frame(&change, &kinds);
+    }
+    let (dropped, refusals) = sockets[1].expire();
+    for listen in &dropped {
+        index.remove(sockets[1].sid, listen);
+    }
+    assert_eq!(refusals.len(), dropped.len(), "every ended listen is told so");
+    for socket in &sockets {
+        let attachment = serde_json::to_string(socket).map_err(|e| e.to_string());
+        let woken = attachment.as_deref().map(serde_json::from_str::<SocketState>);
+        assert!(
+            matches!(&woken, Ok(Ok(state)) if state == socket),
+            "a socket's state must survive hibernation: {attachment:?} woke as {woken:?}"
+        );
+        index.remove_socket(socket);
+    }
+    assert!(index.is_empty(), "closing every socket leaves no listen indexed");
+    assert_eq!(index.sockets_from(CLIENT), 0, "closing every socket leaves no socket counted");
+}
+
+// ---------------------------------------------------------------------------------------
+// document paths
+
+/// `doc_path`: the bytes as a document path (`GET /docs/{collection}/{id}`, a listen's
+/// `doc`), as a collection name, and as a token scope. A path that parses must print back
+/// as given and split into parts that rebuild it.
+pub fn doc_path(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = check_collection(&text);
+    if let Ok(path) = text.parse::<DocPath>() {
+        assert_eq!(path.as_str(), text, "a path prints as it was given");
+        assert_eq!(DocPath::new(path.collection(), path.id()), Ok(path.clone()), "its parts rebuild it");
+        assert_eq!(check_collection(path.collection()), Ok(()));
+    }
+    if let Some((collection, id)) = text.rsplit_once('/') {
+        let _ = DocPath::new(collection, id);
+    }
+    let _ = serde_json::from_value::<DocPath>(Value::String(text.clone().into_owned()));
+    let scoped = claims(&[&text]);
+    for doc in stored_docs().iter().take(2) {
+        let _ = scoped.allows_document(&doc.path);
+    }
+    let _ = scoped.allows_collection(&text);
+}
+
+// ---------------------------------------------------------------------------------------
+// configuration
+
+/// Events that configured rules may project: ids under several fields, progress, renames.
+fn events() -> Vec<Event> {
+    let data = json!({
+        "project_id": 42, "job_id": "job_1", "object": {"id": "pi_1"}, "userId": "u/1",
+        "progress": 57.5, "status": "processing", "video_url": "https://v/1.mp4",
+    });
+    ["project.completed", "job.processing", "payment_intent.succeeded", "x"]
+        .into_iter()
+        .map(|event_type| Event {
+            source: "fuzz".into(),
+            id: "evt_1".into(),
+            event_type: event_type.into(),
+            created: None,
+            data: data.clone(),
+        })
+        .collect()
+}
+
+/// `config`: the first line is every source's secret variable, the second a setting's
+/// value (read as both a number and a switch), the rest `HOOKFEED_SOURCES`. Every source
+/// that loads projects a few events by its rules.
+pub fn config(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (secrets, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    let (setting, sources) = rest.split_once('\n').unwrap_or((rest, ""));
+    let _ = whole_number_setting("HOOKFEED_RETENTION_DAYS", setting).map_err(|e| e.to_string());
+    let _ = switch_setting("HOOKFEED_WEBSOCKET_COMPRESSION", setting).map_err(|e| e.to_string());
+    for secret in split_secrets(secrets) {
+        for scheme in Scheme::ALL {
+            let _ = scheme.parse_secret(secret).map_err(|e| e.to_string());
+        }
+    }
+    match load_sources(sources, &|_| Some(secrets.to_owned())) {
+        Ok(sources) => {
+            for source in &sources {
+                for event in events() {
+                    let _ = project(&event, now(), &source.rules);
+                }
+            }
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// seeds
+
+/// The inputs a target starts from: the real test vectors in
+/// `crates/hookfeed-core/tests/vectors/` (`vectors` is that folder), the samples, and the
+/// documented frames, paths and configurations.
+pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
+    let delivery_scheme =
+        Scheme::ALL.into_iter().find(|s| target == format!("delivery_{}", s.name().replace('-', "_")));
+    if let Some(scheme) = delivery_scheme {
+        let mut seeds: Vec<Vec<u8>> = vector_files(vectors)
+            .into_iter()
+            .filter(|(s, _)| *s == scheme)
+            .flat_map(|(_, vectors)| vectors)
+            .map(|v| format_delivery(v.now, &v.secret, &v.headers, v.body.as_bytes()))
+            .collect();
+        // The samples, signed as their provider would, so every scheme has seeds that
+        // verify and reach the event parser and the log.
+        let secret = default_secret(scheme);
+        for (event_type, body) in samples(scheme) {
+            let input = SigningInput { body: &body, timestamp: now(), event_id: "evt_seed", event_type };
+            let Some(source) = source(scheme, secret) else { continue };
+            let headers = scheme.verifier().sign(&input, &source.secrets);
+            seeds.push(format_delivery(NOW, secret, &headers, &body));
+        }
+        return seeds;
+    }
+    let lines = |items: &[&str]| items.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+    match target {
+        "token" => {
+            let mut seeds = lines(&["hf1.", "hf1.abc", "hf1..", "hf1.e30.", "nonsense"]);
+            let granted = claims(&["projects/42", "users/*"]);
+            seeds.push(mint_token(&granted, &Secret::from_bytes(TOKEN_SECRET)).into_bytes());
+            seeds.push(mint_token(&granted, &Secret::from_bytes("another-secret")).into_bytes());
+            seeds.push(serde_json::to_vec(&granted).unwrap_or_default());
+            seeds.push(br#"{"tenant":"acme","scopes":["*"],"exp":1}"#.to_vec());
+            seeds
+        }
+        "event_body" => {
+            let mut seeds = Vec::new();
+            for (scheme, vectors) in vector_files(vectors) {
+                seeds.extend(vectors.into_iter().map(|v| scheme_byte(scheme, v.body.as_bytes())));
+            }
+            for scheme in Scheme::ALL {
+                seeds.extend(samples(scheme).into_iter().map(|(_, body)| scheme_byte(scheme, &body)));
+            }
+            seeds
+        }
+        "client_frames" => lines(&[
+            r#"{"type":"listen","id":1,"target":{"doc":"projects/projects_1"},"since":17}"#,
+            concat!(
+                r#"{"type":"listen","id":2,"target":{"collection":"projects","where":[{"field":"status","op":"==","value":"processing"}]}}"#,
+                "\n",
+                r#"{"type":"unlisten","id":2}"#,
+            ),
+            r#"{"type":"listen","id":3,"target":{"collection":"projects","orderBy":[{"field":"n","direction":"desc"}],"limit":5}}"#,
+            r#"{"type":"listen","id":4,"target":{"collection":"users","where":[{"field":"tags","op":"array-contains-any","value":["a",1]},{"field":"error.code","op":">=","value":1}],"orderBy":[{"field":"status"},{"field":"progress"}]},"since":3}"#,
+            r#"{"type":"listen","id":5,"target":{"doc":"users/users_1"}}"#,
+        ]),
+        "doc_path" => {
+            lines(&["projects/42", "users/user_abc123", "projects", "/42", "projects/", "a/..", "a/b/c", "*"])
+        }
+        "config" => {
+            let sources = r#"[
+  {"name": "twin-actor", "scheme": "twin-actor", "tenant": "demo"},
+  {"name": "percify", "scheme": "percify", "tenant": "demo"},
+  {"name": "hooks", "scheme": "standard-webhooks", "tenant": "demo",
+   "rules": [{"types": ["job.*"], "collection": "jobs", "id_field": "job_id",
+              "status_from_type": true, "progress": true}]}
+]"#;
+            vec![
+                format!("twin-actor-demo-secret\n7\n{sources}").into_bytes(),
+                format!("whsec_aG9va2ZlZWQtZGVtby1zdGFuZGFyZC13ZWJob29rcy1rZXk=, old\non\n{sources}").into_bytes(),
+                br#"s
+off
+[{"name":"stripe","scheme":"stripe","tolerance_secs":600,"max_body_bytes":10,"rate_limit_per_minute":0,"rules":[{"types":["payment_intent.*"],"collection":"payments","id_field":"object.id","rename":{"status":"state"}}]}]"#
+                    .to_vec(),
+            ]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Each sample of `scheme` with its event type, rendered as sent at [`NOW`].
+fn samples(scheme: Scheme) -> Vec<(&'static str, Vec<u8>)> {
+    hookfeed_core::samples::event_types(scheme)
+        .filter_map(|event_type| {
+            let sample = hookfeed_core::samples::sample(scheme, event_type)?;
+            Some((event_type, sample.render("evt_seed", now(), &[]).ok()?))
+        })
+        .collect()
+}
+
+fn scheme_byte(scheme: Scheme, body: &[u8]) -> Vec<u8> {
+    let index = Scheme::ALL.iter().position(|s| *s == scheme).unwrap_or_default();
+    let mut seed = vec![u8::try_from(index).unwrap_or_default()];
+    seed.extend_from_slice(body);
+    seed
+}
+
+/// One test vector, as far as the seeds need it.
+struct Vector {
+    secret: String,
+    headers: Vec<(String, String)>,
+    body: String,
+    now: i64,
+}
+
+/// Every vector file's scheme and vectors; files that do not read are skipped (the core
+/// test `every_scheme_passes_its_test_vectors` reports those).
+fn vector_files(dir: &Path) -> Vec<(Scheme, Vec<Vector>)> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    paths.sort();
+    let mut files = Vec::new();
+    for path in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        let Ok(file) = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string()))
+        else {
+            continue;
+        };
+        let Some(scheme) = file["scheme"].as_str().and_then(|s| s.parse::<Scheme>().ok()) else { continue };
+        let vectors = file["vectors"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|v| Vector {
+                secret: v["secret"].as_str().unwrap_or_default().to_owned(),
+                headers: v["headers"]
+                    .as_object()
+                    .map(|h| h.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+                    .unwrap_or_default(),
+                body: v["body"].as_str().unwrap_or_default().to_owned(),
+                now: v["now"].as_i64().unwrap_or(NOW),
+            })
+            .collect();
+        files.push((scheme, vectors));
+    }
+    files
+}
