@@ -414,11 +414,14 @@ async function stopWrangler(handle, child) {
 // ---------------------------------------------------------------------------------------
 // HTTP
 
-/** POSTs a signed delivery; resolves with status, parsed JSON and latency in ms. */
-export async function postDelivery(base, { body, headers }) {
+/**
+ * POSTs a signed delivery (to `path`, default /hooks/twin-actor; `method` for another
+ * request); resolves with status, parsed JSON and latency in ms.
+ */
+export async function postDelivery(base, { body, headers, path = "/hooks/twin-actor", method = "POST" }) {
   const t0 = nowMs();
   try {
-    const r = await fetch(`${base}/hooks/twin-actor`, { method: "POST", headers, body, signal: AbortSignal.timeout(30000) });
+    const r = await fetch(`${base}${path}`, { method, headers, body, signal: AbortSignal.timeout(30000) });
     const text = await r.text();
     let json = null;
     try {
@@ -428,6 +431,24 @@ export async function postDelivery(base, { body, headers }) {
   } catch (e) {
     return { status: 0, json: null, text: String(e?.cause?.message ?? e), ms: nowMs() - t0 };
   }
+}
+
+/** `GET /healthz` as JSON (with the admin token, which the post-move edge wants outside dev mode). */
+export async function getHealthz(base, adminToken) {
+  const headers = adminToken ? { authorization: `Bearer ${adminToken}` } : {};
+  const r = await fetch(`${base}/healthz`, { headers, signal: AbortSignal.timeout(30000) });
+  const text = await r.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { status: r.status, text: text.slice(0, 300) };
+  }
+}
+
+/** The first tenant's `database_bytes` and `events` from a /healthz answer. */
+export function feedStorage(health, tenant = "demo") {
+  const feed = health?.feeds?.[tenant] ?? Object.values(health?.feeds ?? {})[0];
+  return { databaseBytes: feed?.database_bytes ?? null, events: feed?.events ?? null };
 }
 
 /** Runs `tasks` (functions returning promises) with at most `concurrency` in flight. */

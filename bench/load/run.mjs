@@ -1,16 +1,22 @@
 #!/usr/bin/env node
-// Load benchmark: hookfeed against an idiomatic partyserver baseline, side by side, each
-// under its own `wrangler dev` (one at a time). See bench/load/README.md.
+// Load benchmark: hookfeed against an idiomatic partyserver baseline and/or the pre-move
+// hookfeed build ("before", bench/build-before.sh), side by side, each under its own
+// `wrangler dev` (one at a time). See bench/load/README.md.
 //
 //   PATH=$PWD/node_modules/.bin:$PATH node bench/load/run.mjs --edge both --json /tmp/load.json
+//   PATH=$PWD/node_modules/.bin:$PATH node bench/load/run.mjs --edge before,hookfeed \
+//     --scenarios ingest,refusal,abuse --ingest-bytes 1024,65536 --rounds 3
 //
 // Scenarios (each bounded in count and time, loopback only):
 //   ingest     2,000 signed ~1 KiB twin-actor deliveries at concurrency 16 (median of 3 runs)
 //   fanout     N subscribers (100, 1,000) on projects/1; 50 events at 10/s, then 50 back to back
 //   isolation  1,000 subscribers on their own documents; events to other documents
 //   capacity   subscribers ramped 1,000 → 10,000 on one document until p99 > 1 s or errors
+//   refusal    runtime CPU per genuine, per forged (401) and per over-budget (429) delivery
+//   abuse      10,000 forged deliveries from 250 addresses while genuine ones flow at 10/s
 
-import { writeFileSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -20,7 +26,9 @@ import {
   closeAll,
   cpuDelta,
   cpuSnapshot,
+  feedStorage,
   findDirectPort,
+  getHealthz,
   identifyProcesses,
   loadAverage,
   log,
@@ -72,6 +80,17 @@ const { values: argv } = parseArgs({
     report: { type: "string" },
     "hookfeed-rate-limit": { type: "string", default: "10000000" },
     "hookfeed-var": { type: "string", multiple: true, default: [] },
+    before: { type: "string" },
+    reference: { type: "string" },
+    "ingest-bytes": { type: "string" },
+    "refusal-count": { type: "string" },
+    "refusal-runs": { type: "string" },
+    "refusal-via": { type: "string", default: "proxy" },
+    "abuse-forged": { type: "string" },
+    "abuse-addresses": { type: "string" },
+    "abuse-concurrency": { type: "string", default: "32" },
+    "abuse-genuine-ms": { type: "string", default: "100" },
+    "abuse-control-ms": { type: "string", default: "5000" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -90,6 +109,16 @@ const O = {
   concurrency: Number(argv.concurrency),
   projects: Number(argv.projects),
   bytes: Number(argv.bytes),
+  // Body sizes of the ingest scenario; the first is also --bytes (the other scenarios' size).
+  ingestBytes: list(argv["ingest-bytes"], [Number(argv.bytes)]),
+  refusalCount: num(argv["refusal-count"], quick ? 300 : 2000),
+  refusalRuns: num(argv["refusal-runs"], quick ? 1 : 3),
+  refusalVia: argv["refusal-via"],
+  abuseForged: num(argv["abuse-forged"], quick ? 2000 : 10000),
+  abuseAddresses: list(argv["abuse-addresses"], [250]),
+  abuseConcurrency: Number(argv["abuse-concurrency"]),
+  abuseGenuineMs: Number(argv["abuse-genuine-ms"]),
+  abuseControlMs: Number(argv["abuse-control-ms"]),
   fanoutSubs: list(argv["fanout-subs"], quick ? [50, 200] : [100, 1000]),
   fanoutEvents: num(argv["fanout-events"], quick ? 20 : 50),
   rate: Number(argv.rate),
@@ -106,22 +135,28 @@ const O = {
   rounds: Number(argv.rounds),
   logLevel: argv["log-level"] === "info" ? undefined : argv["log-level"],
 };
+if (O.ingestBytes[0] !== O.bytes) O.ingestBytes = [O.bytes, ...O.ingestBytes.filter((b) => b !== O.bytes)];
 const SCENARIOS = new Set(argv.scenarios.split(","));
-// `both`, one edge, or a comma-separated order (`hookfeed,baseline`).
+// `both`, one edge, or a comma-separated order (`hookfeed,baseline`, `before,hookfeed`).
 const EDGE_NAMES = argv.edge === "both" ? ["baseline", "hookfeed"] : argv.edge.split(",");
-for (const e of EDGE_NAMES) if (!["hookfeed", "baseline"].includes(e)) throw new Error(`--edge: unknown ${e}`);
+for (const e of EDGE_NAMES) if (!["hookfeed", "baseline", "before", "hookfeed-nolimiter"].includes(e.split(":")[0])) throw new Error(`--edge: unknown ${e}`);
+/** The edge hookfeed's figures are divided by: `--reference`, else before when it runs, else baseline. */
+const REFERENCE = argv.reference ?? (EDGE_NAMES.includes("before") ? "before" : "baseline");
+/** The pre-move build: a worktree made by bench/build-before.sh (its default directory). */
+const BEFORE_DIR = argv.before ?? join(ROOT, "target/bench-before");
 
 /**
  * hookfeed rate-limits each source (600/min by default) and each client address; the
  * baseline has no limiter. For the benchmark the limits are raised (not switched off, so
  * the limiter's own cost stays in the figures) with `--var`, leaving wrangler.toml alone.
  */
-function hookfeedVarArgs() {
+function hookfeedVarArgs(tomlPath = join(ROOT, "wrangler.toml")) {
   // `--hookfeed-var NAME:value`: any other setting, e.g. HOOKFEED_WEBSOCKET_COMPRESSION:on.
   const extra = argv["hookfeed-var"].flatMap((v) => ["--var", v]);
   const limit = argv["hookfeed-rate-limit"];
   if (limit === "keep") return extra;
-  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  if (!existsSync(tomlPath)) return extra; // the before edge, not built yet: see beforeEdge()
+  const toml = readFileSync(tomlPath, "utf8");
   const m = toml.match(/HOOKFEED_SOURCES\s*=\s*'''([\s\S]*?)'''/);
   const sources = m ? JSON.parse(m[1]) : [{ name: "twin-actor", scheme: "twin-actor", tenant: "demo" }];
   for (const source of sources) source.rate_limit_per_minute = Number(limit);
@@ -137,6 +172,9 @@ const EDGES = {
     // The first `wrangler dev` builds the Rust worker (scripts/build-worker.sh).
     readyTimeoutMs: 30 * 60 * 1000,
     vars: rootVars,
+    get commit() {
+      return checkoutCommit();
+    },
   },
   baseline: {
     name: "baseline",
@@ -145,7 +183,112 @@ const EDGES = {
     readyTimeoutMs: 3 * 60 * 1000,
     vars: readDevVars(join(ROOT, "bench/baselines/partyserver/.dev.vars")),
   },
+  // Built on first use (bench/build-before.sh), so its configuration is read then.
+  get before() {
+    return beforeEdge();
+  },
+  // The same build without the REFUSALS [[ratelimits]] binding: what a refusal costs the
+  // Worker itself, without wrangler dev's simulation of Cloudflare's rate limiter (a
+  // Durable Object that writes SQLite on every call, in the same runtime workerd).
+  get "hookfeed-nolimiter"() {
+    return noLimiterEdge();
+  },
 };
+
+/** Drops a TOML table (its header line through the next blank line). */
+function withoutTable(toml, header) {
+  const out = [];
+  let skip = false;
+  for (const line of toml.split("\n")) {
+    if (line.trim() === header) skip = true;
+    else if (skip && line.trim() === "") skip = false;
+    else if (!skip) out.push(line);
+  }
+  return out.join("\n");
+}
+
+function noLimiterEdge() {
+  const dir = join(ROOT, "target/bench-nolimiter");
+  mkdirSync(dir, { recursive: true });
+  let toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  toml = withoutTable(withoutTable(toml, "[build]"), "[[ratelimits]]");
+  toml = toml.replace(/^main = "(.*)"$/m, (_, main) => `main = "${join(ROOT, main)}"`);
+  if (/^\[\[ratelimits\]\]/m.test(toml)) throw new Error("could not drop [[ratelimits]] from wrangler.toml");
+  writeFileSync(join(dir, "wrangler.toml"), toml);
+  // wrangler reads .dev.vars beside the configuration.
+  const vars = join(dir, ".dev.vars");
+  rmSync(vars, { force: true });
+  symlinkSync(existsSync(join(ROOT, ".dev.vars")) ? join(ROOT, ".dev.vars") : join(ROOT, ".dev.vars.example"), vars);
+  return {
+    ...EDGES.hookfeed,
+    name: "hookfeed-nolimiter",
+    label: "hookfeed without the REFUSALS rate-limit binding",
+    configArgs: ["-c", join(dir, "wrangler.toml"), ...hookfeedVarArgs()],
+    readyTimeoutMs: 3 * 60 * 1000,
+  };
+}
+
+/**
+ * An edge by name: `hookfeed`, `baseline`, `before`, or hookfeed/before with settings of
+ * its own, `hookfeed:NAME=value[:NAME=value]` (e.g. `hookfeed:HOOKFEED_WEBCRYPTO_MIN_BYTES=0`
+ * beside `hookfeed:HOOKFEED_WEBCRYPTO_MIN_BYTES=off`: two builds' settings in one run).
+ */
+function edgeDef(name) {
+  const [base, ...settings] = name.split(":");
+  const def = EDGES[base];
+  if (!settings.length) return def;
+  if (base === "baseline") throw new Error(`--edge ${name}: settings apply to hookfeed and before only`);
+  const vars = settings.flatMap((kv) => {
+    const i = kv.indexOf("=");
+    if (i <= 0) throw new Error(`--edge ${name}: expected NAME=value, got ${kv}`);
+    return ["--var", `${kv.slice(0, i)}:${kv.slice(i + 1)}`];
+  });
+  return { ...def, name, label: `${def.label} with ${settings.join(", ")}`, configArgs: [...def.configArgs, ...vars] };
+}
+
+/** The commit the main checkout's hookfeed is built from, and whether crates/ differs from it. */
+function checkoutCommit() {
+  try {
+    const head = spawnSync("git", ["-C", ROOT, "log", "-1", "--format=%h %s"], { encoding: "utf8" }).stdout.trim();
+    const dirty = spawnSync("git", ["-C", ROOT, "status", "--porcelain", "--", "crates", "Cargo.lock", "Cargo.toml", "wrangler.toml"], { encoding: "utf8" }).stdout.trim();
+    return dirty ? `${head} (+ uncommitted changes in crates/)` : head;
+  } catch {
+    return null;
+  }
+}
+
+let beforeDef = null;
+/**
+ * hookfeed as of bench/build-before.sh's ref (before the edge verified deliveries), from
+ * its worktree: its own build, wrangler.toml (less [build]: nothing is rebuilt) and
+ * .dev.vars. The same rate-limit and --hookfeed-var settings as the hookfeed edge; the
+ * pre-move build also reads HOOKFEED_CLIENT_RATE_PER_MINUTE (its per-address limit).
+ */
+function beforeEdge() {
+  if (beforeDef) return beforeDef;
+  const config = join(BEFORE_DIR, "wrangler.bench.toml");
+  if (argv.before === undefined) {
+    // The default worktree: build it, or check it is built (quick when it is).
+    log(`bench/build-before.sh (the pre-move build in ${BEFORE_DIR})`);
+    const r = spawnSync("bash", [join(ROOT, "bench/build-before.sh")], { cwd: ROOT, stdio: ["ignore", process.stderr, process.stderr] });
+    if (r.status !== 0) throw new Error(`bench/build-before.sh failed (exit ${r.status})`);
+  }
+  if (!existsSync(config)) throw new Error(`--before ${BEFORE_DIR}: no wrangler.bench.toml; run bash bench/build-before.sh first`);
+  let commit = null;
+  try {
+    commit = spawnSync("git", ["-C", BEFORE_DIR, "log", "-1", "--format=%h %s"], { encoding: "utf8" }).stdout.trim() || null;
+  } catch {}
+  beforeDef = {
+    name: "before",
+    label: `hookfeed before the move (${commit ?? BEFORE_DIR})`,
+    configArgs: ["-c", config, ...hookfeedVarArgs(config)],
+    cwd: BEFORE_DIR,
+    readyTimeoutMs: 5 * 60 * 1000,
+    vars: { ...readDevVars(join(BEFORE_DIR, ".dev.vars.example")), ...readDevVars(join(BEFORE_DIR, ".dev.vars")) },
+    commit,
+  };
+  return beforeDef;
+}
 
 const SETTLE_MS = 300;
 /** A phase during which other processes kept this many cores busy is "noisy". */
@@ -438,14 +581,18 @@ async function probe(edge) {
 // ---------------------------------------------------------------------------------------
 // Scenarios
 
-async function scenarioIngest(edge, via) {
+async function scenarioIngest(edge, via, bytes = O.bytes) {
   const base = edge.url(via);
+  // Other body sizes than --bytes: their own event ids and projects (300,000 + 100,000 × k).
+  const sizeIndex = O.ingestBytes.indexOf(bytes);
+  const tag = sizeIndex > 0 ? `${via}_${bytes}` : via;
+  const projectBase = sizeIndex > 0 ? 300000 + 100000 * sizeIndex + (via === "direct" ? 50000 : 0) : via === "direct" ? 50000 : 10000;
   // Warm-up (not measured): JIT, the tenant's object, SQLite pages.
   await pool(
     Array.from({ length: 100 }, (_, i) => () =>
       postDelivery(
         base,
-        twinActorDelivery({ secret: edge.secret, id: `evt_warm_${pad(i)}`, type: "project.processing", projectId: 900000 + (i % 10), createdAt: edge.nextCreated(), progress: i % 100, bytes: O.bytes }),
+        twinActorDelivery({ secret: edge.secret, id: `evt_warm_${tag}_${pad(i)}`, type: "project.processing", projectId: 900000 + (i % 10), createdAt: edge.nextCreated(), progress: i % 100, bytes }),
       ),
     ),
     O.concurrency,
@@ -459,12 +606,12 @@ async function scenarioIngest(edge, via) {
       const type = k === 0 ? "project.created" : k === perProject - 1 ? "project.completed" : "project.processing";
       return twinActorDelivery({
         secret: edge.secret,
-        id: `evt_ingest_${via}_${r}_${pad(i)}`,
+        id: `evt_ingest_${tag}_${r}_${pad(i)}`,
         type,
-        projectId: (via === "direct" ? 50000 : 10000) + 1000 * r + (i % O.projects),
+        projectId: projectBase + 1000 * r + (i % O.projects),
         createdAt: created0 + k * 1000,
         progress: Math.round((k / perProject) * 100),
-        bytes: O.bytes,
+        bytes,
       });
     });
     const before = edge.cpu();
@@ -486,7 +633,7 @@ async function scenarioIngest(edge, via) {
       proxyCpuMsPerDelivery: round(cpu.proxy / O.ingestCount, 4),
       wranglerCpuMsPerDelivery: round(cpu.wrangler / O.ingestCount, 4),
     };
-    log(`${edge.def.name} ingest (${via}) run ${r + 1}/${O.ingestRuns}: ${run.deliveriesPerSec}/s, ack p50 ${run.ackMs.p50} p99 ${run.ackMs.p99} ms, runtime ${run.runtimeCpuMsPerDelivery} ms CPU/delivery, errors ${run.errors.count}`);
+    log(`${edge.def.name} ingest (${via}, ${bytes} B) run ${r + 1}/${O.ingestRuns}: ${run.deliveriesPerSec}/s, ack p50 ${run.ackMs.p50} p99 ${run.ackMs.p99} ms, runtime ${run.runtimeCpuMsPerDelivery} ms CPU/delivery, errors ${run.errors.count}`);
     runs.push(run);
   }
   // Medians over the runs during which the rest of the machine was quiet, if any was.
@@ -495,6 +642,7 @@ async function scenarioIngest(edge, via) {
   const med = (f) => round(median(use.map(f)), 4);
   const result = {
     via,
+    bytes,
     concurrency: O.concurrency,
     runs,
     medianOver: quiet.length ? `${quiet.length} quiet runs` : `all ${runs.length} runs (none quiet)`,
@@ -508,8 +656,252 @@ async function scenarioIngest(edge, via) {
       errors: med((r) => r.errors.count),
     },
   };
-  if (via === O.via || edge.ingestCpuPerDelivery === null) edge.ingestCpuPerDelivery = result.median.runtimeCpuMsPerDelivery;
+  if (bytes === O.bytes && (via === O.via || edge.ingestCpuPerDelivery === null)) edge.ingestCpuPerDelivery = result.median.runtimeCpuMsPerDelivery;
   return result;
+}
+
+/** The result key of the ingest scenario for `via` and a body size (`ingest`, `ingest_direct` at --bytes). */
+function ingestKey(via, bytes) {
+  const key = via === "proxy" ? "ingest" : `ingest_${via}`;
+  return bytes === O.bytes ? key : `${key}_${bytes}`;
+}
+
+/** A client address for `cf-connecting-ip`: 10.x.y.z from a counter, never the same twice per edge. */
+function nextAddress(edge) {
+  edge.addresses = (edge.addresses ?? 0) + 1;
+  const k = edge.addresses;
+  return `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`;
+}
+
+/** A signed twin-actor delivery from `address`; `forged`: signed with a wrong secret (→ 401). */
+function clientDelivery(edge, { id, projectId, address, forged = false, bytes = O.bytes }) {
+  const d = twinActorDelivery({
+    secret: forged ? `${edge.secret}-not-the-secret` : edge.secret,
+    id,
+    type: "project.processing",
+    projectId,
+    // Forged ones never reach a feed: they leave the edge's monotonic clock alone.
+    createdAt: forged ? Date.now() - 3600 * 1000 : edge.nextCreated(),
+    progress: projectId % 100,
+    bytes,
+  });
+  d.headers["cf-connecting-ip"] = address;
+  return d;
+}
+
+function statusCounts(acks) {
+  const counts = {};
+  for (const a of acks) counts[a.status] = (counts[a.status] ?? 0) + 1;
+  return counts;
+}
+
+/** POSTs `deliveries` at concurrency `c`, measuring the runtime's CPU around it. */
+async function measuredBatch(edge, base, deliveries, c = O.concurrency) {
+  const before = edge.cpu();
+  const t0 = nowMs();
+  const acks = await pool(deliveries.map((d) => () => postDelivery(base, d)), c);
+  const wallMs = nowMs() - t0;
+  await sleep(SETTLE_MS); // background work (waitUntil: the refusal budget's rate-limit call)
+  const cpu = cpuDelta(before, edge.cpu());
+  const ack = summarize(acks.map((a) => a.ms));
+  const n = deliveries.length;
+  return {
+    deliveries: n,
+    statuses: statusCounts(acks),
+    sample: [...new Set(acks.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.text.slice(0, 120)}`))].slice(0, 2),
+    perSec: round((n / wallMs) * 1000, 1),
+    ackMs: { p50: round(ack.p50, 2), p99: round(ack.p99, 2) },
+    cpuMs: cpuFigures(cpu),
+    runtimeCpuMsPerDelivery: round(cpu.runtime / n, 4),
+    proxyCpuMsPerDelivery: round(cpu.proxy / n, 4),
+  };
+}
+
+/**
+ * What a refusal costs the runtime: `refusalCount` genuine deliveries, the same number
+ * forged (a wrong signature, ~--bytes, ≤ 50 per client address: under the post-move budget
+ * of 100 refusals per address per minute, so each is answered 401 after its MAC), and the
+ * same number from one address already past its budget (answered 429 before the body is
+ * read, where the edge has such a budget). Repeated --refusal-runs times, interleaved.
+ */
+async function scenarioRefusal(edge) {
+  const via = O.refusalVia;
+  const base = edge.url(via);
+  const n = O.refusalCount;
+  const PER_ADDRESS = 50;
+  const genuineAddress = "203.0.113.10";
+  let g = 0;
+  let f = 0;
+  const genuine = (count) =>
+    Array.from({ length: count }, () => {
+      const i = g++;
+      return clientDelivery(edge, { id: `evt_refusal_g_${pad(i, 7)}`, projectId: 600000 + (i % 1000), address: genuineAddress });
+    });
+  let address = null;
+  const forged = (count, fixedAddress) =>
+    Array.from({ length: count }, () => {
+      const i = f++;
+      if (!fixedAddress && i % PER_ADDRESS === 0) address = nextAddress(edge);
+      return clientDelivery(edge, { id: `evt_refusal_f_${pad(i, 7)}`, projectId: 700000 + (i % 1000), address: fixedAddress ?? address, forged: true });
+    });
+  // Warm-up (not measured): both paths, JIT and the feed.
+  await pool([...genuine(100), ...forged(100)].map((d) => () => postDelivery(base, d)), O.concurrency);
+  const runs = [];
+  for (let r = 0; r < O.refusalRuns; r++) {
+    const run = {};
+    // The floor: a request the Worker answers 404 from its route table, touching nothing.
+    run.floor = await measuredBatch(edge, base, Array.from({ length: n }, () => ({ method: "GET", path: "/bench-no-such-route", headers: {} })));
+    run.genuine = await measuredBatch(edge, base, genuine(n));
+    run.forged = await measuredBatch(edge, base, forged(n));
+    // One address past its budget: refuse it until it is answered 429 (the block is set in
+    // the background once the rate limiter says no), then measure.
+    const over = nextAddress(edge);
+    let spent = 0;
+    let limited = false;
+    for (; spent < 400 && !limited; spent++) limited = (await postDelivery(base, forged(1, over)[0])).status === 429;
+    run.budgetSpent = spent;
+    if (limited) run.limited = await measuredBatch(edge, base, forged(n, over));
+    else run.limited = { skipped: `no 429 after ${spent} refusals from one address (no refusal budget on this edge)` };
+    const ratio = (a, b) => (typeof a === "number" && typeof b === "number" && b > 0 ? round(a / b, 3) : null);
+    run.forgedOverGenuine = ratio(run.forged.runtimeCpuMsPerDelivery, run.genuine.runtimeCpuMsPerDelivery);
+    run.limitedOverGenuine = ratio(run.limited.runtimeCpuMsPerDelivery, run.genuine.runtimeCpuMsPerDelivery);
+    log(
+      `${edge.def.name} refusal (${via}) run ${r + 1}/${O.refusalRuns}: runtime CPU ms/request: 404 ${run.floor.runtimeCpuMsPerDelivery}, genuine ${run.genuine.runtimeCpuMsPerDelivery} ${JSON.stringify(run.genuine.statuses)}, forged ${run.forged.runtimeCpuMsPerDelivery} ${JSON.stringify(run.forged.statuses)}, over budget ${run.limited.runtimeCpuMsPerDelivery ?? "–"} ${JSON.stringify(run.limited.statuses ?? run.limited.skipped)} (budget spent after ${spent})`,
+    );
+    runs.push(run);
+  }
+  const med = (f) => round(median(runs.map((r) => safeGet(() => f(r)))), 4);
+  return {
+    via,
+    deliveriesPerPhase: n,
+    bytes: O.bytes,
+    runs,
+    median: {
+      floorCpuMs: med((r) => r.floor.runtimeCpuMsPerDelivery),
+      genuineCpuMs: med((r) => r.genuine.runtimeCpuMsPerDelivery),
+      forgedCpuMs: med((r) => r.forged.runtimeCpuMsPerDelivery),
+      limitedCpuMs: med((r) => r.limited.runtimeCpuMsPerDelivery),
+      forgedOverGenuine: med((r) => r.forgedOverGenuine),
+      limitedOverGenuine: med((r) => r.limitedOverGenuine),
+      genuinePerSec: med((r) => r.genuine.perSec),
+      forgedPerSec: med((r) => r.forged.perSec),
+      limitedPerSec: med((r) => r.limited.perSec),
+      forged401: med((r) => r.forged.statuses[401] ?? 0),
+      limited429: med((r) => r.limited.statuses?.[429] ?? null),
+      genuine200: med((r) => r.genuine.statuses[200] ?? 0),
+      otherCores: med((r) => Math.max(r.genuine.cpuMs.otherCores ?? 0, r.forged.cpuMs.otherCores ?? 0)),
+    },
+  };
+}
+
+function safeGet(f) {
+  try {
+    const v = f();
+    return v === undefined ? null : v;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A stream of genuine deliveries from one address, one every --abuse-genuine-ms (on a
+ * schedule, not waiting for acks), until stop() is called. Resolves with the acks.
+ */
+function genuineStream(edge, base, tag, address) {
+  let stopped = false;
+  let i = 0;
+  const acks = [];
+  const done = (async () => {
+    const start = nowMs();
+    while (!stopped) {
+      const wait = start + i * O.abuseGenuineMs - nowMs();
+      if (wait > 1) await sleep(wait);
+      if (stopped) break;
+      const k = i++;
+      acks.push(postDelivery(base, clientDelivery(edge, { id: `evt_${tag}_${pad(k)}`, projectId: 800000 + (edge.abuseProjects = (edge.abuseProjects ?? 0) + 1), address })));
+    }
+    return Promise.all(acks);
+  })();
+  return { stop: () => ((stopped = true), done) };
+}
+
+/** What the genuine sender got; latency over the accepted deliveries only (a 429 is quick). */
+function genuineFigures(acks) {
+  const ok = acks.filter((a) => a.status === 200 && a.json?.received === true && a.json?.duplicate === false);
+  const lat = summarize(ok.map((a) => a.ms));
+  return {
+    sent: acks.length,
+    accepted: ok.length,
+    statuses: statusCounts(acks),
+    latencyMs: { p50: round(lat.p50, 2), p99: round(lat.p99, 2), max: round(lat.max, 2) },
+  };
+}
+
+/**
+ * Forged deliveries (wrong signature, ~--bytes) from many client addresses at full speed
+ * (concurrency --abuse-concurrency) while genuine ones arrive every --abuse-genuine-ms from
+ * another address; first a quiet control (genuine only, --abuse-control-ms). Once per
+ * --abuse-addresses entry (e.g. 250,25: 40 or 400 forged per address against a budget of
+ * 100). Reports what the genuine sender got, what the forged ones were answered, and how
+ * much the feed's database grew (GET /healthz `database_bytes`).
+ */
+async function scenarioAbuse(edge) {
+  const base = edge.url(O.via);
+  const admin = edge.def.vars.ADMIN_TOKEN;
+  const storage = async () => feedStorage(await getHealthz(base, admin));
+  const results = [];
+  for (const addresses of O.abuseAddresses) {
+    const r = { forged: O.abuseForged, addresses, concurrency: O.abuseConcurrency, genuineEveryMs: O.abuseGenuineMs, via: O.via };
+    const genuineAddress = `203.0.113.${100 + results.length}`;
+    const tag = `abuse${addresses}`;
+    r.storageStart = await storage();
+    // Control: genuine deliveries alone.
+    const control = genuineStream(edge, base, `${tag}_ctl`, genuineAddress);
+    await sleep(O.abuseControlMs);
+    r.control = genuineFigures(await control.stop());
+    await sleep(SETTLE_MS);
+    r.storageAfterControl = await storage();
+    // The flood, with genuine deliveries flowing meanwhile.
+    const first = edge.addresses ?? 0;
+    const pool_ = Array.from({ length: addresses }, () => nextAddress(edge));
+    const forged = Array.from({ length: O.abuseForged }, (_, i) =>
+      clientDelivery(edge, { id: `evt_${tag}_forged_${pad(i)}`, projectId: 1 + (i % 500), address: pool_[i % addresses], forged: true }),
+    );
+    const before = edge.cpu();
+    const t0 = nowMs();
+    const stream = genuineStream(edge, base, `${tag}_flood`, genuineAddress);
+    const forgedAcks = await pool(forged.map((d) => () => postDelivery(base, d)), O.abuseConcurrency);
+    const floodMs = nowMs() - t0;
+    const genuineAcks = await stream.stop();
+    await sleep(SETTLE_MS);
+    const cpu = cpuDelta(before, edge.cpu());
+    r.storageEnd = await storage();
+    r.addressRange = `${first + 1}..${edge.addresses}`;
+    // wrangler dev's rate-limit simulation counts in windows aligned to the wall clock's
+    // minutes: a flood across a boundary starts every address's budget afresh.
+    r.minuteBoundariesCrossed = Math.floor((t0 + floodMs) / 60000) - Math.floor(t0 / 60000);
+    r.flood = {
+      seconds: round(floodMs / 1000, 2),
+      forgedPerSec: round((O.abuseForged / floodMs) * 1000, 1),
+      forgedStatuses: statusCounts(forgedAcks),
+      forgedSample: [...new Set(forgedAcks.map((a) => `${a.status} ${a.text.slice(0, 100)}`))].slice(0, 3),
+      genuine: genuineFigures(genuineAcks),
+      genuineSample: [...new Set(genuineAcks.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.text.slice(0, 100)}`))].slice(0, 2),
+      cpuMs: cpuFigures(cpu),
+      runtimeCpuMsPerForged: round(cpu.runtime / O.abuseForged, 4),
+    };
+    const grow = (a, b, k) => (typeof a?.[k] === "number" && typeof b?.[k] === "number" ? b[k] - a[k] : null);
+    r.databaseGrowthBytes = grow(r.storageAfterControl, r.storageEnd, "databaseBytes");
+    r.controlGrowthBytes = grow(r.storageStart, r.storageAfterControl, "databaseBytes");
+    r.eventsStored = grow(r.storageAfterControl, r.storageEnd, "events");
+    const fl = r.flood;
+    log(
+      `${edge.def.name} abuse ${O.abuseForged} forged from ${addresses} addresses: ${fl.forgedPerSec}/s, forged ${JSON.stringify(fl.forgedStatuses)}; genuine ${fl.genuine.accepted}/${fl.genuine.sent} accepted (${JSON.stringify(fl.genuine.statuses)}), p50 ${fl.genuine.latencyMs.p50} p99 ${fl.genuine.latencyMs.p99} ms (control ${r.control.latencyMs.p50} / ${r.control.latencyMs.p99}); database +${r.databaseGrowthBytes} B (${r.eventsStored} events); runtime ${fl.runtimeCpuMsPerForged} ms CPU/forged`,
+    );
+    results.push(r);
+    await sleep(1000);
+  }
+  return { byAddresses: results };
 }
 
 async function scenarioFanout(edge) {
@@ -722,13 +1114,13 @@ async function scenarioCapacity(edge) {
 // One edge
 
 async function runEdge(name) {
-  const def = EDGES[name];
-  const out = { edge: name, label: def.label };
+  const def = edgeDef(name);
+  const out = { edge: name, label: def.label, commit: def.commit ?? null };
   log(`starting wrangler dev for ${name}`);
   const t0 = Date.now();
   let handle;
   try {
-    handle = await startWrangler({ name, configArgs: def.configArgs, readyTimeoutMs: def.readyTimeoutMs, logLevel: O.logLevel });
+    handle = await startWrangler({ name, configArgs: def.configArgs, cwd: def.cwd ?? ROOT, readyTimeoutMs: def.readyTimeoutMs, logLevel: O.logLevel });
   } catch (e) {
     out.error = String(e.message ?? e);
     log(out.error);
@@ -776,7 +1168,10 @@ async function runEdge(name) {
         log(`${name} ${key}: ${out[key].warning}`);
       }
     };
-    for (const via of O.ingestVia) await run(via === "proxy" ? "ingest" : `ingest_${via}`, (e) => scenarioIngest(e, via), false, "ingest");
+    for (const bytes of O.ingestBytes)
+      for (const via of O.ingestVia) await run(ingestKey(via, bytes), (e) => scenarioIngest(e, via, bytes), false, "ingest");
+    await run("refusal", scenarioRefusal, false);
+    await run("abuse", scenarioAbuse, false);
     await run("fanout", scenarioFanout, true);
     await run("isolation", scenarioIsolation, true);
     await run("capacity", scenarioCapacity, true);
@@ -817,7 +1212,7 @@ function noiseOf(res, key) {
   if (!v) return 0;
   const cores = [];
   const collect = (cpu) => typeof cpu?.otherCores === "number" && cores.push(cpu.otherCores);
-  if (name === "ingest" || name === "ingest_direct") {
+  if (name.startsWith("ingest")) {
     // Its medians are already over its quiet runs; noisy only if none was quiet.
     return v.medianOver?.startsWith("all") ? Math.min(...v.runs.map((r) => r.cpuMs.otherCores ?? 0)) : 0;
   }
@@ -833,10 +1228,15 @@ function noiseOf(res, key) {
   return cores.length ? Math.max(...cores) : 0;
 }
 
+/** The keys of a round's scenario results (ingest at each size and route, and the rest). */
+function scenarioKeys(res) {
+  return Object.keys(res).filter((k) => k.startsWith("ingest") || ["fanout", "isolation", "capacity", "refusal", "abuse"].includes(k));
+}
+
 /** A round's results without the scenarios that failed or ran across a runtime restart. */
 function usable(res) {
   const out = { ...res };
-  for (const key of ["ingest", "ingest_direct", "fanout", "isolation", "capacity"]) {
+  for (const key of scenarioKeys(res)) {
     const v = out[key];
     if (v && (v.error || v.warning || v.skipped || v.median?.errors > 0)) delete out[key];
   }
@@ -923,10 +1323,14 @@ function comparisonRows(hfRounds = [], blRounds = []) {
   return rows;
 }
 
-function markdown(rows, results) {
+function markdown(rows, results, ref = "baseline") {
   const lines = [];
-  lines.push(`| metric | hookfeed | baseline | hookfeed ÷ baseline | target | met |`);
-  lines.push(`|---|---:|---:|---:|---|:-:|`);
+  // Rows of scenarios that did not run (every figure missing) are left out.
+  rows = rows.filter((r) => r.hookfeed !== null || r.baseline !== null);
+  if (rows.length) {
+    lines.push(`| metric | hookfeed | ${ref} | hookfeed ÷ ${ref} | target | met |`);
+    lines.push(`|---|---:|---:|---:|---|:-:|`);
+  }
   for (const r of rows) {
     const ratio = r.ratio === null ? "–" : `${fmt(r.ratio)}× ${r.better === "higher" ? "(↑ better)" : "(↓ better)"}`;
     const met = r.met === null ? "" : r.met ? "yes" : "**no**";
@@ -939,7 +1343,7 @@ function markdown(rows, results) {
     const who = O.rounds > 1 ? `${res.edge} (round ${res.round})` : res.edge;
     if (res.error) notes.push(`- ${who}: ${res.error.split("\n")[0]}`);
     for (const r of res.restarts ?? []) notes.push(`- ${who}: the runtime workerd restarted ${r}`);
-    for (const key of ["ingest", "ingest_direct", "fanout", "isolation", "capacity"]) {
+    for (const key of scenarioKeys(res)) {
       const v = res[key];
       if (!v) continue;
       if (v.skipped) notes.push(`- ${who} ${key}: skipped (${v.skipped})`);
@@ -954,6 +1358,107 @@ function markdown(rows, results) {
   return lines.join("\n");
 }
 
+/**
+ * The tables of the ingest-by-size, refusal and abuse scenarios: a column per edge (median
+ * over its usable rounds) and, for each edge other than the reference, its ratio to the
+ * reference's figure. Within-edge ratios (forged ÷ genuine) are medians of per-run ratios.
+ */
+function edgeTables(results, ref) {
+  const edges = Object.keys(results).filter((e) => results[e]?.length);
+  if (!edges.length) return "";
+  if (!edges.includes(ref)) ref = null;
+  const others = edges.filter((e) => e !== ref);
+  const acrossRounds = (e, get) => {
+    const v = results[e].map((r) => safeGet(() => get(usable(r)))).filter((x) => typeof x === "number" && Number.isFinite(x));
+    return v.length ? round(median(v), 5) : null;
+  };
+  const sections = [];
+  let rows = null;
+  const section = (title) => sections.push({ title, rows: (rows = []) });
+  const row = (label, get, { ratio = true, better = "lower" } = {}) => {
+    const values = Object.fromEntries(edges.map((e) => [e, acrossRounds(e, get)]));
+    if (Object.values(values).every((v) => v === null)) return;
+    const ratios = others.map((e) => (ratio && ref && typeof values[e] === "number" && typeof values[ref] === "number" && values[ref] !== 0 ? round(values[e] / values[ref], 3) : null));
+    rows.push({ label, values, ratios, better });
+  };
+  // Ingest at each size and route.
+  const ingestKeys = O.ingestBytes.flatMap((b) => O.ingestVia.map((via) => [b, via, ingestKey(via, b)]));
+  if (edges.some((e) => results[e].some((r) => ingestKeys.some(([, , k]) => r[k])))) {
+    section(`Ingest: ${O.ingestCount} signed twin-actor deliveries at concurrency ${O.concurrency}, median of ${O.ingestRuns} runs per round`);
+    for (const [b, via, k] of ingestKeys) {
+      const what = `${fmtBytes(b)} ${via === "proxy" ? "through the proxy" : "direct"}`;
+      row(`${what}: deliveries/s`, (r) => r[k].median.deliveriesPerSec, { better: "higher" });
+      row(`${what}: ack p50 ms`, (r) => r[k].median.ackP50Ms);
+      row(`${what}: ack p99 ms`, (r) => r[k].median.ackP99Ms);
+      row(`${what}: runtime workerd CPU ms/delivery`, (r) => r[k].median.runtimeCpuMsPerDelivery);
+      if (via === "proxy") row(`${what}: proxy workerd CPU ms/delivery`, (r) => r[k].median.proxyCpuMsPerDelivery);
+      row(`${what}: other processes' load (cores, noise)`, (r) => median(r[k].runs.map((x) => x.cpuMs.otherCores)), { ratio: false });
+    }
+  }
+  if (edges.some((e) => results[e].some((r) => r.refusal))) {
+    section(`Refusals: ${O.refusalCount} × ${fmtBytes(O.bytes)} per phase (${O.refusalVia}), median of ${O.refusalRuns} runs per round`);
+    row("runtime CPU ms per GET of an unknown route (404: the floor of any request)", (r) => r.refusal.median.floorCpuMs);
+    row("runtime CPU ms per genuine delivery (200)", (r) => r.refusal.median.genuineCpuMs);
+    row("runtime CPU ms per forged delivery (wrong signature)", (r) => r.refusal.median.forgedCpuMs);
+    row("runtime CPU ms per delivery from an address over its refusal budget", (r) => r.refusal.median.limitedCpuMs);
+    row("forged ÷ genuine, same run (×)", (r) => r.refusal.median.forgedOverGenuine);
+    row("over budget ÷ genuine, same run (×)", (r) => r.refusal.median.limitedOverGenuine);
+    row("forged answered 401", (r) => r.refusal.median.forged401, { ratio: false });
+    row("over-budget answered 429", (r) => r.refusal.median.limited429, { ratio: false });
+    row("genuine deliveries/s", (r) => r.refusal.median.genuinePerSec, { better: "higher" });
+    row("forged deliveries/s", (r) => r.refusal.median.forgedPerSec, { better: "higher" });
+    row("over-budget deliveries/s", (r) => r.refusal.median.limitedPerSec, { better: "higher" });
+  }
+  if (edges.some((e) => results[e].some((r) => r.abuse))) {
+    for (const a of O.abuseAddresses) {
+      const at = (r) => r.abuse.byAddresses.find((x) => x.addresses === a);
+      section(
+        `Abuse: ${O.abuseForged} forged deliveries from ${a} addresses (${Math.ceil(O.abuseForged / a)} each) at concurrency ${O.abuseConcurrency}, genuine every ${O.abuseGenuineMs} ms from another address (${O.via})`,
+      );
+      row("genuine sent during the flood", (r) => at(r).flood.genuine.sent, { ratio: false });
+      row("genuine accepted (200, stored)", (r) => at(r).flood.genuine.accepted, { ratio: false, better: "higher" });
+      row("genuine answered 429", (r) => at(r).flood.genuine.statuses[429] ?? 0, { ratio: false });
+      row("genuine latency p50 ms (accepted ones), during the flood", (r) => at(r).flood.genuine.latencyMs.p50);
+      row("genuine latency p99 ms (accepted ones), during the flood", (r) => at(r).flood.genuine.latencyMs.p99);
+      row(`genuine latency p50 ms, alone (${O.abuseControlMs / 1000} s before)`, (r) => at(r).control.latencyMs.p50);
+      row(`genuine latency p99 ms, alone`, (r) => at(r).control.latencyMs.p99);
+      row("forged answered 401", (r) => at(r).flood.forgedStatuses[401] ?? 0, { ratio: false });
+      row("forged answered 429", (r) => at(r).flood.forgedStatuses[429] ?? 0, { ratio: false });
+      row("forged answered otherwise", (r) => O.abuseForged - (at(r).flood.forgedStatuses[401] ?? 0) - (at(r).flood.forgedStatuses[429] ?? 0), { ratio: false });
+      row("forged deliveries/s (the flood's rate)", (r) => at(r).flood.forgedPerSec, { better: "higher" });
+      row("flood seconds", (r) => at(r).flood.seconds);
+      row("feed database growth during the flood, bytes", (r) => at(r).databaseGrowthBytes);
+      row("events stored during the flood", (r) => at(r).eventsStored, { ratio: false });
+      row("minute boundaries crossed by the flood (each renews every address's refusal budget)", (r) => at(r).minuteBoundariesCrossed, { ratio: false });
+      row("runtime workerd CPU ms per forged delivery (whole flood ÷ forged)", (r) => at(r).flood.runtimeCpuMsPerForged);
+      row("other processes' load (cores, noise)", (r) => at(r).flood.cpuMs.otherCores, { ratio: false });
+    }
+  }
+  const lines = [];
+  for (const sec of sections) {
+    if (!sec.rows.length) continue;
+    lines.push("", `### ${sec.title}`, "");
+    lines.push(`| metric | ${edges.join(" | ")} |${others.map((e) => ` ${e} ÷ ${ref} |`).join("")}`);
+    lines.push(`|---|${edges.map(() => "---:|").join("")}${others.map(() => "---:|").join("")}`);
+    for (const r of sec.rows) {
+      const ratios = r.ratios.map((x) => (x === null ? " – |" : ` ${fmt(x)}× |`)).join("");
+      lines.push(`| ${r.label} | ${edges.map((e) => fmt(r.values[e])).join(" | ")} |${ref ? ratios : ""}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+function fmtBytes(b) {
+  return b >= 1024 && b % 1024 === 0 ? `${b / 1024} KiB` : `${b} B`;
+}
+
+/** Everything the report prints: hookfeed vs the reference (the original table), then the edge tables. */
+function fullMarkdown(results, ref) {
+  const rows = results.hookfeed?.length && results[ref]?.length ? comparisonRows(results.hookfeed, results[ref]) : [];
+  const classic = markdown(rows, results, ref);
+  return { rows, md: [classic, edgeTables(results, ref)].filter(Boolean).join("\n") };
+}
+
 // ---------------------------------------------------------------------------------------
 
 async function main() {
@@ -961,34 +1466,36 @@ async function main() {
     // Re-render earlier --json files (several: their rounds merged), without running anything.
     const files = argv.report.split(",").map((f) => JSON.parse(readFileSync(f, "utf8")));
     Object.assign(O, files[0].options);
-    const merged = { hookfeed: [], baseline: [] };
+    const merged = {};
     let n = 0;
     for (const f of files) {
       const rounds = Math.max(...Object.values(f.results).flat().map((r) => r.round ?? 1));
-      for (const [edge, list] of Object.entries(f.results)) for (const r of [].concat(list)) merged[edge]?.push({ ...r, round: n + (r.round ?? 1) });
+      for (const [edge, list] of Object.entries(f.results)) for (const r of [].concat(list)) (merged[edge] ??= []).push({ ...r, round: n + (r.round ?? 1) });
       n += rounds;
     }
     O.rounds = n;
-    const md = markdown(comparisonRows(merged.hookfeed, merged.baseline), merged);
-    process.stdout.write(`\n## hookfeed vs partyserver baseline (${files.map((f) => f.started).join(", ")}; ${files[0].machine.cpus} cores${n > 1 ? `, medians of ${n} rounds` : ""})\n\n${md}\n`);
+    const ref = argv.reference ?? (merged.before ? "before" : "baseline");
+    const { md } = fullMarkdown(merged, ref);
+    process.stdout.write(`\n## ${Object.keys(merged).join(" vs ")} (${files.map((f) => f.started).join(", ")}; ${files[0].machine.cpus} cores${n > 1 ? `, medians of ${n} rounds` : ""})\n\n${md}\n`);
     if (argv.json) writeFileSync(argv.json, JSON.stringify({ merged: argv.report.split(","), options: O, results: merged, markdown: md }, null, 2));
     return;
   }
   const { soft, hard } = maxOpenFiles();
   log(`edges ${EDGE_NAMES.join(", ")}; scenarios ${[...SCENARIOS].join(", ")}; fd limit ${soft}/${hard}; via ${O.via}, capacity via ${O.capacityVia}`);
   const results = Object.fromEntries(EDGE_NAMES.map((n) => [n, []]));
+  for (const name of EDGE_NAMES) edgeDef(name); // builds the pre-move edge now, if it runs
   const started = new Date().toISOString();
   const loadBefore = loadAverage();
   const wranglerVersion = JSON.parse(readFileSync(join(ROOT, "node_modules/wrangler/package.json"), "utf8")).version;
   const report = (final) => {
-    const rows = comparisonRows(results.hookfeed, results.baseline);
-    const md = markdown(rows, results);
+    const { rows, md } = fullMarkdown(results, REFERENCE);
     return {
       started,
       finished: final ? new Date().toISOString() : null,
       complete: final,
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: round(totalmem() / 2 ** 30, 1), fdLimit: { soft, hard }, loadBefore, loadAfter: loadAverage() },
       versions: { node: process.version, wrangler: wranglerVersion },
+      reference: REFERENCE,
       options: O,
       notes: [
         "CPU figures are utime+stime from /proc/<pid>/stat (10 ms ticks) of the runtime workerd (the one running the Worker and its Durable Object), the proxy workerd (wrangler's dev proxy) and wrangler's node process, measured around each phase.",
@@ -1014,7 +1521,7 @@ async function main() {
     }
   }
   const final = report(true);
-  process.stdout.write(`\n## hookfeed vs partyserver baseline (wrangler dev, ${cpus().length} cores${O.rounds > 1 ? `, medians of ${O.rounds} rounds` : ""})\n\n${final.markdown}\n`);
+  process.stdout.write(`\n## ${EDGE_NAMES.join(" vs ")} (wrangler dev, ${cpus().length} cores${O.rounds > 1 ? `, medians of ${O.rounds} rounds` : ""}; ratios ÷ ${REFERENCE})\n\n${final.markdown}\n`);
   if (argv.json) {
     writeFileSync(argv.json, JSON.stringify(final, null, 2));
     log(`wrote ${argv.json}`);
