@@ -199,8 +199,9 @@ describe("the trust boundary: the edge Worker verifies", () => {
       () => upgrade(edge, { token: "x", headers: { "Sec-WebSocket-Protocol": `hookfeed, ${token || "hf1."}` } }),
     ]);
     const legit = Array.from({ length: 40 }, () => () => fetch(`${edge.url}/docs/projects/42?token=${goodToken}`));
-    const listens = Array.from({ length: 10 }, () => async () => {
-      const sub = await Subscriber.connect(edge, goodToken);
+    const listens = Array.from({ length: 10 }, (_, i) => async () => {
+      // Each from its own address: this edge allows 3 sockets per address.
+      const sub = await Subscriber.connect(edge, goodToken, { headers: { "cf-connecting-ip": `192.0.2.${200 + i}` } });
       sub.listen(1, { doc: "projects/42" });
       const frame = await sub.next();
       await sub.close();
