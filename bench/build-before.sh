@@ -2,8 +2,10 @@
 # Builds the pre-move hookfeed (before the trust boundary moved to the edge Worker) in a
 # git worktree under target/, for `node bench/load/run.mjs --edge before,hookfeed`.
 #
-#   bash bench/build-before.sh            # the ref below
-#   bash bench/build-before.sh <git ref>  # another one (the worktree is moved to it)
+#   bash bench/build-before.sh                  # the ref below, in target/bench-before
+#   bash bench/build-before.sh <git ref>        # another one (the worktree is moved to it)
+#   bash bench/build-before.sh <git ref> <dir>  # in another worktree, e.g. a fixed "after"
+#                                               # build: HEAD target/bench-after (--after)
 #
 # Leaves target/bench-before/ (a detached worktree) with
 #   crates/hookfeed-worker/build/   the Worker, built by that commit's scripts/build-worker.sh
@@ -21,7 +23,8 @@ BEFORE_REF="5aa3ad2"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ref="${1:-$BEFORE_REF}"
-dir="$ROOT/target/bench-before"
+dir="${2:-target/bench-before}"
+case "$dir" in /*) ;; *) dir="$ROOT/$dir" ;; esac
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 

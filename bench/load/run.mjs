@@ -18,7 +18,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 import {
@@ -81,6 +81,7 @@ const { values: argv } = parseArgs({
     "hookfeed-rate-limit": { type: "string", default: "10000000" },
     "hookfeed-var": { type: "string", multiple: true, default: [] },
     before: { type: "string" },
+    after: { type: "string" },
     reference: { type: "string" },
     "ingest-bytes": { type: "string" },
     "refusal-count": { type: "string" },
@@ -144,6 +145,12 @@ for (const e of EDGE_NAMES) if (!["hookfeed", "baseline", "before", "hookfeed-no
 const REFERENCE = argv.reference ?? (EDGE_NAMES.includes("before") ? "before" : "baseline");
 /** The pre-move build: a worktree made by bench/build-before.sh (its default directory). */
 const BEFORE_DIR = argv.before ?? join(ROOT, "target/bench-before");
+/**
+ * `--after DIR`: the hookfeed edge from a worktree built by `bench/build-before.sh <ref> DIR`
+ * rather than from the main checkout (which wrangler rebuilds from whatever crates/ holds,
+ * including someone's edit in progress).
+ */
+const AFTER_DIR = argv.after ? resolve(ROOT, argv.after) : null;
 
 /**
  * hookfeed rate-limits each source (600/min by default) and each client address; the
@@ -165,16 +172,17 @@ function hookfeedVarArgs(tomlPath = join(ROOT, "wrangler.toml")) {
 
 const rootVars = { ...readDevVars(join(ROOT, ".dev.vars.example")), ...readDevVars(join(ROOT, ".dev.vars")) };
 const EDGES = {
-  hookfeed: {
-    name: "hookfeed",
-    label: "hookfeed (Rust → wasm)",
-    configArgs: ["-c", join(ROOT, "wrangler.toml"), ...hookfeedVarArgs()],
-    // The first `wrangler dev` builds the Rust worker (scripts/build-worker.sh).
-    readyTimeoutMs: 30 * 60 * 1000,
-    vars: rootVars,
-    get commit() {
-      return checkoutCommit();
-    },
+  get hookfeed() {
+    if (AFTER_DIR) return worktreeEdge("hookfeed", AFTER_DIR, "hookfeed", false);
+    return {
+      name: "hookfeed",
+      label: "hookfeed (Rust → wasm)",
+      configArgs: ["-c", join(ROOT, "wrangler.toml"), ...hookfeedVarArgs()],
+      // The first `wrangler dev` builds the Rust worker (scripts/build-worker.sh).
+      readyTimeoutMs: 30 * 60 * 1000,
+      vars: rootVars,
+      commit: checkoutCommit(),
+    };
   },
   baseline: {
     name: "baseline",
@@ -209,18 +217,20 @@ function withoutTable(toml, header) {
 
 function noLimiterEdge() {
   const dir = join(ROOT, "target/bench-nolimiter");
+  const src = AFTER_DIR ?? ROOT; // the hookfeed edge's checkout
   mkdirSync(dir, { recursive: true });
-  let toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  let toml = readFileSync(join(src, "wrangler.toml"), "utf8");
   toml = withoutTable(withoutTable(toml, "[build]"), "[[ratelimits]]");
-  toml = toml.replace(/^main = "(.*)"$/m, (_, main) => `main = "${join(ROOT, main)}"`);
+  toml = toml.replace(/^main = "(.*)"$/m, (_, main) => `main = "${join(src, main)}"`);
   if (/^\[\[ratelimits\]\]/m.test(toml)) throw new Error("could not drop [[ratelimits]] from wrangler.toml");
   writeFileSync(join(dir, "wrangler.toml"), toml);
   // wrangler reads .dev.vars beside the configuration.
   const vars = join(dir, ".dev.vars");
   rmSync(vars, { force: true });
-  symlinkSync(existsSync(join(ROOT, ".dev.vars")) ? join(ROOT, ".dev.vars") : join(ROOT, ".dev.vars.example"), vars);
+  symlinkSync(existsSync(join(src, ".dev.vars")) ? join(src, ".dev.vars") : join(src, ".dev.vars.example"), vars);
   return {
     ...EDGES.hookfeed,
+    cwd: ROOT,
     name: "hookfeed-nolimiter",
     label: "hookfeed without the REFUSALS rate-limit binding",
     configArgs: ["-c", join(dir, "wrangler.toml"), ...hookfeedVarArgs()],
@@ -257,37 +267,46 @@ function checkoutCommit() {
   }
 }
 
-let beforeDef = null;
 /**
  * hookfeed as of bench/build-before.sh's ref (before the edge verified deliveries), from
- * its worktree: its own build, wrangler.toml (less [build]: nothing is rebuilt) and
- * .dev.vars. The same rate-limit and --hookfeed-var settings as the hookfeed edge; the
+ * its worktree. The same rate-limit and --hookfeed-var settings as the hookfeed edge; the
  * pre-move build also reads HOOKFEED_CLIENT_RATE_PER_MINUTE (its per-address limit).
  */
 function beforeEdge() {
-  if (beforeDef) return beforeDef;
-  const config = join(BEFORE_DIR, "wrangler.bench.toml");
-  if (argv.before === undefined) {
-    // The default worktree: build it, or check it is built (quick when it is).
-    log(`bench/build-before.sh (the pre-move build in ${BEFORE_DIR})`);
+  return worktreeEdge("before", BEFORE_DIR, "hookfeed before the move", argv.before === undefined);
+}
+
+const worktreeDefs = new Map();
+/**
+ * An edge from a worktree made by bench/build-before.sh: its own build, wrangler.toml
+ * (less [build]: nothing is rebuilt) and .dev.vars. `build`: run the script first (the
+ * default before-worktree; quick when it is built).
+ */
+function worktreeEdge(name, dir, what, build) {
+  if (worktreeDefs.has(name)) return worktreeDefs.get(name);
+  const config = join(dir, "wrangler.bench.toml");
+  if (build) {
+    log(`bench/build-before.sh (the pre-move build in ${dir})`);
     const r = spawnSync("bash", [join(ROOT, "bench/build-before.sh")], { cwd: ROOT, stdio: ["ignore", process.stderr, process.stderr] });
     if (r.status !== 0) throw new Error(`bench/build-before.sh failed (exit ${r.status})`);
   }
-  if (!existsSync(config)) throw new Error(`--before ${BEFORE_DIR}: no wrangler.bench.toml; run bash bench/build-before.sh first`);
+  if (!existsSync(config)) throw new Error(`${dir}: no wrangler.bench.toml; run bash bench/build-before.sh <ref> ${dir} first`);
   let commit = null;
   try {
-    commit = spawnSync("git", ["-C", BEFORE_DIR, "log", "-1", "--format=%h %s"], { encoding: "utf8" }).stdout.trim() || null;
+    commit = spawnSync("git", ["-C", dir, "log", "-1", "--format=%h %s"], { encoding: "utf8" }).stdout.trim() || null;
   } catch {}
-  beforeDef = {
-    name: "before",
-    label: `hookfeed before the move (${commit ?? BEFORE_DIR})`,
+  const def = {
+    name,
+    label: `${what} (${commit ?? dir})`,
     configArgs: ["-c", config, ...hookfeedVarArgs(config)],
-    cwd: BEFORE_DIR,
+    cwd: dir,
     readyTimeoutMs: 5 * 60 * 1000,
-    vars: { ...readDevVars(join(BEFORE_DIR, ".dev.vars.example")), ...readDevVars(join(BEFORE_DIR, ".dev.vars")) },
+    vars: { ...readDevVars(join(dir, ".dev.vars.example")), ...readDevVars(join(dir, ".dev.vars")) },
     commit,
+    dir,
   };
-  return beforeDef;
+  worktreeDefs.set(name, def);
+  return def;
 }
 
 const SETTLE_MS = 300;
@@ -1378,13 +1397,27 @@ function edgeTables(results, ref) {
   const row = (label, get, { ratio = true, better = "lower" } = {}) => {
     const values = Object.fromEntries(edges.map((e) => [e, acrossRounds(e, get)]));
     if (Object.values(values).every((v) => v === null)) return;
-    const ratios = others.map((e) => (ratio && ref && typeof values[e] === "number" && typeof values[ref] === "number" && values[ref] !== 0 ? round(values[e] / values[ref], 3) : null));
+    // The ratio: the median of the ratios within each round (the edges of one round ran
+    // minutes apart, under the same neighbours), falling back to the ratio of the medians.
+    const ratios = others.map((e) => {
+      if (!ratio || !ref) return null;
+      const paired = results[e]
+        .map((r) => {
+          const q = results[ref].find((x) => x.round === r.round);
+          const a = q && safeGet(() => get(usable(r)));
+          const b = q && safeGet(() => get(usable(q)));
+          return typeof a === "number" && typeof b === "number" && b !== 0 ? a / b : null;
+        })
+        .filter((x) => x !== null);
+      if (paired.length) return round(median(paired), 3);
+      return typeof values[e] === "number" && typeof values[ref] === "number" && values[ref] !== 0 ? round(values[e] / values[ref], 3) : null;
+    });
     rows.push({ label, values, ratios, better });
   };
   // Ingest at each size and route.
   const ingestKeys = O.ingestBytes.flatMap((b) => O.ingestVia.map((via) => [b, via, ingestKey(via, b)]));
   if (edges.some((e) => results[e].some((r) => ingestKeys.some(([, , k]) => r[k])))) {
-    section(`Ingest: ${O.ingestCount} signed twin-actor deliveries at concurrency ${O.concurrency}, median of ${O.ingestRuns} runs per round`);
+    section(`Ingest: ${O.ingestCount} signed twin-actor deliveries at concurrency ${O.concurrency}${O.ingestRuns > 1 ? ` (median of ${O.ingestRuns} runs per round)` : ""}`);
     for (const [b, via, k] of ingestKeys) {
       const what = `${fmtBytes(b)} ${via === "proxy" ? "through the proxy" : "direct"}`;
       row(`${what}: deliveries/s`, (r) => r[k].median.deliveriesPerSec, { better: "higher" });
@@ -1396,7 +1429,7 @@ function edgeTables(results, ref) {
     }
   }
   if (edges.some((e) => results[e].some((r) => r.refusal))) {
-    section(`Refusals: ${O.refusalCount} × ${fmtBytes(O.bytes)} per phase (${O.refusalVia}), median of ${O.refusalRuns} runs per round`);
+    section(`Refusals: ${O.refusalCount} × ${fmtBytes(O.bytes)} requests per phase (${O.refusalVia})${O.refusalRuns > 1 ? `, median of ${O.refusalRuns} runs per round` : ""}`);
     row("runtime CPU ms per GET of an unknown route (404: the floor of any request)", (r) => r.refusal.median.floorCpuMs);
     row("runtime CPU ms per genuine delivery (200)", (r) => r.refusal.median.genuineCpuMs);
     row("runtime CPU ms per forged delivery (wrong signature)", (r) => r.refusal.median.forgedCpuMs);
@@ -1429,17 +1462,25 @@ function edgeTables(results, ref) {
       row("flood seconds", (r) => at(r).flood.seconds);
       row("feed database growth during the flood, bytes", (r) => at(r).databaseGrowthBytes);
       row("events stored during the flood", (r) => at(r).eventsStored, { ratio: false });
+      // What the genuine events alone grow it by (the control phase's bytes per event), and the rest.
+      const perEvent = (x) => x.controlGrowthBytes / (x.storageAfterControl.events - x.storageStart.events);
+      row("database bytes per genuine event, alone (control phase)", (r) => perEvent(at(r)));
+      row("growth beyond the genuine events' (≈ refusal records), bytes", (r) => Math.max(0, at(r).databaseGrowthBytes - at(r).eventsStored * perEvent(at(r))), { ratio: false });
       row("minute boundaries crossed by the flood (each renews every address's refusal budget)", (r) => at(r).minuteBoundariesCrossed, { ratio: false });
       row("runtime workerd CPU ms per forged delivery (whole flood ÷ forged)", (r) => at(r).flood.runtimeCpuMsPerForged);
       row("other processes' load (cores, noise)", (r) => at(r).flood.cpuMs.otherCores, { ratio: false });
     }
   }
-  const lines = [];
+  const rounds = Math.max(...edges.map((e) => results[e].length));
+  const lines = [
+    "",
+    `Each figure: the median over ${rounds} round${rounds > 1 ? "s" : ""} (edges alternating, each under a fresh \`wrangler dev\`)${ref ? `; each ratio: the median of the ratios within a round (${others.join(", ")} ÷ ${ref}), which cancels neighbours' load that drifts between rounds` : ""}.`,
+  ];
   for (const sec of sections) {
     if (!sec.rows.length) continue;
     lines.push("", `### ${sec.title}`, "");
-    lines.push(`| metric | ${edges.join(" | ")} |${others.map((e) => ` ${e} ÷ ${ref} |`).join("")}`);
-    lines.push(`|---|${edges.map(() => "---:|").join("")}${others.map(() => "---:|").join("")}`);
+    lines.push(`| metric | ${edges.join(" | ")} |${ref ? others.map((e) => ` ${e} ÷ ${ref} |`).join("") : ""}`);
+    lines.push(`|---|${edges.map(() => "---:|").join("")}${ref ? others.map(() => "---:|").join("") : ""}`);
     for (const r of sec.rows) {
       const ratios = r.ratios.map((x) => (x === null ? " – |" : ` ${fmt(x)}× |`)).join("");
       lines.push(`| ${r.label} | ${edges.map((e) => fmt(r.values[e])).join(" | ")} |${ref ? ratios : ""}`);
