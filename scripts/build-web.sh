@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 out="web/pkg/hookfeed_web_bg.wasm"
-if [ ! -f "$out" ] || [ -n "$(find crates/hookfeed-web/src crates/hookfeed-web/Cargo.toml crates/hookfeed-core/src/protocol/wire.rs \
+if [ ! -f "$out" ] || [ -n "$(find crates/hookfeed-web crates/hookfeed-wire \
       Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
   WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$CARGO_BIN/wasm-bindgen}"
   WASM_OPT_BIN="${WASM_OPT_BIN:-$ROOT/node_modules/binaryen/bin/wasm-opt}"

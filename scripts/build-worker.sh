@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 out="crates/hookfeed-worker/build/index.js"
-if [ -f "$out" ] && [ -z "$(find crates/hookfeed-worker/src crates/hookfeed-core/src crates/hookfeed-core/samples \
+if [ -f "$out" ] && [ -z "$(find crates/hookfeed-worker/src crates/hookfeed-core/src crates/hookfeed-wire/src crates/hookfeed-core/samples \
       crates/hookfeed-worker/Cargo.toml crates/hookfeed-core/Cargo.toml Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
   exit 0
 fi

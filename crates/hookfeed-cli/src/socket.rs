@@ -19,7 +19,7 @@ use crate::error::CliError;
 use crate::tls::CustomRoots;
 
 /// The subprotocol offered beside the token; the server answers with it.
-pub const SUBPROTOCOL: &str = "hookfeed";
+pub use hookfeed_wire::SUBPROTOCOL;
 /// How long a blocked read waits before handing control back.
 pub const POLL: Duration = Duration::from_millis(200);
 /// How long a TCP connection may take.

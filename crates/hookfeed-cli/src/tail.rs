@@ -26,13 +26,10 @@ use crate::error::CliError;
 use crate::http;
 use crate::socket::{self, ConnectError, FeedUrl, Socket};
 use crate::token::signing_secret;
+use hookfeed_wire::backoff::Backoff;
 
 /// Send a `ping` after this long without traffic; the feed answers `pong` without waking.
 const PING_EVERY: Duration = Duration::from_secs(30);
-/// The first reconnect delay, before jitter; it doubles up to [`BACKOFF_MAX`].
-const BACKOFF_FIRST: Duration = Duration::from_millis(500);
-/// The longest reconnect delay.
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How long a minted token lives (a new one is minted for every connection).
 const TOKEN_TTL_SECS: i64 = 60 * 60;
 /// How much of a change's other fields a change line shows.
@@ -151,7 +148,7 @@ fn builtin_collections() -> Vec<String> {
 
 /// A token's scopes, read without checking its signature.
 fn unverified_scopes(token: &str) -> Option<Vec<String>> {
-    let claims = token.strip_prefix("hf1.")?.split('.').next()?;
+    let (_, claims, _) = hookfeed_wire::token::parts(token)?;
     let json = URL_SAFE_NO_PAD.decode(claims).ok()?;
     serde_json::from_slice::<TokenClaims>(&json).ok().map(|claims| claims.scopes)
 }
@@ -310,7 +307,8 @@ impl Tail<'_> {
             if std::mem::take(&mut self.healthy) {
                 backoff = Backoff::default();
             }
-            let delay = backoff.next_delay();
+            // The browser module's delays (hookfeed-wire), so both treat the edge alike.
+            let delay = Duration::from_secs_f64(backoff.next_delay_ms(clock::jitter()) / 1000.0);
             eprintln!("{why}; reconnecting in {:.1} s…", delay.as_secs_f64());
             let until = Instant::now() + delay;
             while Instant::now() < until {
@@ -410,7 +408,7 @@ impl Tail<'_> {
                             self.change_line("changed", doc.path.as_str(), Some(&doc.data))?;
                         }
                         for path in &removed {
-                            self.change_line("removed", path.as_str(), None)?;
+                            self.change_line(ChangeKind::Removed.as_str(), path.as_str(), None)?;
                         }
                     }
                 } else if !self.args.json {
@@ -434,12 +432,12 @@ impl Tail<'_> {
                 }
                 self.events += 1;
                 if !self.args.json {
-                    self.change_line(kind_name(kind), path.as_str(), data.as_ref())?;
+                    self.change_line(ChangeKind::as_str(kind), path.as_str(), data.as_ref())?;
                 }
                 self.after_events()
             }
             ServerMessage::Error { id, code, message } => {
-                let code_name = code_name(code);
+                let code_name = ErrorCode::as_str(code);
                 if !self.args.json {
                     eprintln!("error {code_name}: {message}");
                 }
@@ -451,7 +449,11 @@ impl Tail<'_> {
                     }
                     if self.listens.iter().all(|l| l.failed) {
                         self.out.flush()?;
-                        return Err(CliError::ListensRefused { hint: listen_hint(code), code: code_name, message });
+                        return Err(CliError::ListensRefused {
+                            hint: listen_hint(code),
+                            code: code_name.to_owned(),
+                            message,
+                        });
                     }
                     Next::Continue
                 } else if matches!(
@@ -459,7 +461,7 @@ impl Tail<'_> {
                     ErrorCode::Unauthenticated | ErrorCode::PermissionDenied | ErrorCode::InvalidArgument
                 ) {
                     self.out.flush()?;
-                    return Err(CliError::FeedError { hint: listen_hint(code), code: code_name, message });
+                    return Err(CliError::FeedError { hint: listen_hint(code), code: code_name.to_owned(), message });
                 } else {
                     Next::Reconnect(format!("{code_name}: {message}"))
                 }
@@ -514,39 +516,6 @@ impl Tail<'_> {
         self.out.flush()?;
         Ok(())
     }
-}
-
-/// Reconnect delays: 0.5 s doubling to 10 s, each with "equal jitter" (half fixed, half random).
-#[derive(Debug)]
-struct Backoff {
-    next: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { next: BACKOFF_FIRST }
-    }
-}
-
-impl Backoff {
-    fn next_delay(&mut self) -> Duration {
-        let base = self.next;
-        self.next = (base * 2).min(BACKOFF_MAX);
-        base / 2 + (base / 2).mul_f64(clock::jitter())
-    }
-}
-
-fn kind_name(kind: ChangeKind) -> &'static str {
-    match kind {
-        ChangeKind::Added => "added",
-        ChangeKind::Modified => "modified",
-        ChangeKind::Removed => "removed",
-    }
-}
-
-/// Firestore's spelling of a code: `permission-denied`.
-fn code_name(code: ErrorCode) -> String {
-    serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| format!("{code:?}"))
 }
 
 /// What to do about a refused listen or connection.
@@ -647,16 +616,6 @@ mod tests {
         assert_eq!(summary.chars().count(), "status=processing ".len() + SUMMARY_CHARS);
         assert!(summary.ends_with('…'));
         assert_eq!(summarize(&Map::new()), "");
-    }
-
-    #[test]
-    fn backoff_doubles_from_half_a_second_to_ten_with_jitter() {
-        let mut backoff = Backoff::default();
-        let bases = [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0];
-        for base in bases {
-            let delay = backoff.next_delay().as_secs_f64();
-            assert!(delay >= base / 2.0 && delay <= base, "{delay} outside [{}, {base}]", base / 2.0);
-        }
     }
 
     #[test]

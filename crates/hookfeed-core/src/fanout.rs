@@ -15,7 +15,6 @@ use crate::path::DocPath;
 use crate::protocol::{
     parse_client_message, ClientMessage, CollectionQuery, DocEntry, ErrorCode, ListenRequest, ServerMessage, Target,
 };
-use crate::query::sort_documents;
 use crate::time::UnixTime;
 use crate::token::TokenClaims;
 
@@ -288,7 +287,9 @@ impl SubscriptionIndex {
             out.extend(list.iter().map(|&(sid, listen_id)| Recipient { sid, listen_id, kind: change.kind }));
         }
         if let Some(list) = self.collections.get(change.path.collection()) {
-            for (sid, listen_id, q) in list {
+            // Limited queries are answered by a window of documents instead: see
+            // `limited_recipients` and `window_delta`.
+            for (sid, listen_id, q) in list.iter().filter(|(_, _, q)| q.limit.is_none()) {
                 let was = change.before.as_ref().is_some_and(|b| q.matches(&change.path, b));
                 let is = change.kind != ChangeKind::Removed && q.matches(&change.path, &change.data);
                 let kind = match (was, is) {
@@ -302,6 +303,66 @@ impl SubscriptionIndex {
         }
         out
     }
+
+    /// The limited queries (`limit(n)`) of `change`'s collection: which `n` documents such
+    /// a query holds can change with any document of the collection, so each gets a
+    /// [`window_delta`] rather than a change frame.
+    pub fn limited_recipients(&self, change: &DocChange) -> Vec<(SocketId, u32, &CollectionQuery)> {
+        self.collections
+            .get(change.path.collection())
+            .into_iter()
+            .flatten()
+            .filter(|(_, _, q)| q.limit.is_some())
+            .map(|(sid, listen_id, q)| (*sid, *listen_id, q))
+            .collect()
+    }
+}
+
+/// The documents a collection query holds, in its order, limited: `(path, data)`.
+pub fn query_window<'d>(
+    q: &CollectionQuery,
+    docs: impl Iterator<Item = (&'d DocPath, &'d Map<String, Value>)>,
+) -> Vec<(&'d DocPath, &'d Map<String, Value>)> {
+    let mut window: Vec<(&DocPath, &Map<String, Value>)> = docs.filter(|(path, data)| q.matches(path, data)).collect();
+    window.sort_by(|(pa, a), (pb, b)| crate::query::compare_documents(&q.order_by, (pa.as_str(), a), (pb.as_str(), b)));
+    window.truncate(q.limit.map_or(usize::MAX, |l| l as usize));
+    window
+}
+
+/// What a limited query's listener must be told after `change`, as a resume-style delta
+/// snapshot (documents that entered the window or changed in it, and those that left it),
+/// or `None` when its window is the same. `after` are the collection's documents as
+/// committed, `change` included; the window before is rebuilt from `change.before`.
+pub fn window_delta(
+    listen_id: u32,
+    q: &CollectionQuery,
+    after: &[StoredDoc],
+    change: &DocChange,
+) -> Option<ServerMessage> {
+    let now: Vec<(&DocPath, &Map<String, Value>)> = query_window(q, after.iter().map(|d| (&d.path, &d.data)));
+    let before_docs = after
+        .iter()
+        .filter(|d| d.path != change.path)
+        .map(|d| (&d.path, &d.data))
+        .chain(change.before.as_ref().map(|b| (&change.path, b)));
+    let was: Vec<(&DocPath, &Map<String, Value>)> = query_window(q, before_docs);
+    let removed: Vec<DocPath> =
+        was.iter().filter(|(p, _)| !now.iter().any(|(n, _)| n == p)).map(|(p, _)| (*p).clone()).collect();
+    let docs: Vec<DocEntry> = now
+        .iter()
+        .filter(|(p, d)| !was.iter().any(|(w, old)| w == p && old == d))
+        .map(|(p, d)| DocEntry { path: (*p).clone(), data: (*d).clone() })
+        .collect();
+    if removed.is_empty() && docs.is_empty() {
+        return None;
+    }
+    Some(ServerMessage::Snapshot {
+        id: listen_id,
+        seq: change.seq,
+        docs,
+        since: Some(change.seq.saturating_sub(1)),
+        removed,
+    })
 }
 
 /// A change serialised once, then framed per listen: the data is the bulk of each frame
@@ -325,16 +386,13 @@ impl ChangeFrame {
     /// The `change` frame for one recipient; the same text as serialising
     /// [`ServerMessage::Change`].
     pub fn for_recipient(&self, recipient: &Recipient) -> String {
-        let kind = match recipient.kind {
-            ChangeKind::Added => "added",
-            ChangeKind::Modified => "modified",
-            ChangeKind::Removed => {
-                return format!(
-                    "{{\"type\":\"change\",\"id\":{}{},\"kind\":\"removed\"}}",
-                    recipient.listen_id, self.seq_and_path
-                )
-            }
-        };
+        let kind = recipient.kind.as_str();
+        if recipient.kind == ChangeKind::Removed {
+            return format!(
+                "{{\"type\":\"change\",\"id\":{}{},\"kind\":\"{kind}\"}}",
+                recipient.listen_id, self.seq_and_path
+            );
+        }
         format!(
             "{{\"type\":\"change\",\"id\":{}{},\"kind\":\"{kind}\",\"data\":{}}}",
             recipient.listen_id, self.seq_and_path, self.data
@@ -360,7 +418,7 @@ pub struct StoredDoc {
 /// (the caller may already have dropped those not changed after `since`).
 pub fn snapshot(request: &ListenRequest, docs: Vec<StoredDoc>, head: Seq) -> ServerMessage {
     let matches = |d: &StoredDoc| request.target.matches(&d.path, &d.data);
-    if let Some(since) = request.since {
+    if let Some(since) = request.resume_since() {
         let (current, gone): (Vec<_>, Vec<_>) = docs.into_iter().filter(|d| d.seq > since).partition(matches);
         return ServerMessage::Snapshot {
             id: request.id,
@@ -372,10 +430,8 @@ pub fn snapshot(request: &ListenRequest, docs: Vec<StoredDoc>, head: Seq) -> Ser
     }
     let mut current: Vec<StoredDoc> = docs.into_iter().filter(matches).collect();
     if let Target::Collection(q) = &request.target {
-        let mut keyed: Vec<(&str, &StoredDoc)> = current.iter().map(|d| (d.path.as_str(), d)).collect();
-        sort_documents(&mut keyed, &q.order_by, |d| &d.data);
-        let limit = q.limit.map_or(usize::MAX, |l| l as usize);
-        let order: Vec<DocPath> = keyed.into_iter().take(limit).map(|(_, d)| d.path.clone()).collect();
+        let order: Vec<DocPath> =
+            query_window(q, current.iter().map(|d| (&d.path, &d.data))).into_iter().map(|(p, _)| p.clone()).collect();
         let mut by_path: HashMap<DocPath, StoredDoc> = current.drain(..).map(|d| (d.path.clone(), d)).collect();
         current = order.into_iter().filter_map(|p| by_path.remove(&p)).collect();
     }

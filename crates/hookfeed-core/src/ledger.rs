@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -72,17 +71,7 @@ pub trait FeedStore {
     fn save_document(&mut self, path: &DocPath, state: &DocumentState, seq: Seq) -> Result<(), Self::Error>;
 }
 
-/// How a document changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
-    /// It did not exist before.
-    Added,
-    /// It existed and its data changed.
-    Modified,
-    /// It was removed.
-    Removed,
-}
+pub use hookfeed_wire::ChangeKind;
 
 /// A document change to fan out.
 #[derive(Debug, Clone, PartialEq)]

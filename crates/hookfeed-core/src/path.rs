@@ -5,10 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Longest collection name.
-pub const MAX_COLLECTION_LEN: usize = 64;
-/// Longest document id.
-pub const MAX_ID_LEN: usize = 256;
+pub use hookfeed_wire::path::{MAX_COLLECTION_LEN, MAX_ID_LEN};
 
 /// The part of a refused name an error quotes: enough to recognise it, never the whole of
 /// a hostile 8,000-character input.
@@ -34,10 +31,7 @@ pub enum PathError {
 
 /// Checks a collection name.
 pub fn check_collection(name: &str) -> Result<(), PathError> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_COLLECTION_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
+    if hookfeed_wire::path::is_collection(name) {
         Ok(())
     } else {
         Err(PathError::BadCollection(quoted(name)))
@@ -45,13 +39,7 @@ pub fn check_collection(name: &str) -> Result<(), PathError> {
 }
 
 fn check_id(id: &str) -> Result<(), PathError> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id != "."
-        && id != ".."
-        && !id.contains('/')
-        && !id.chars().any(char::is_control);
-    if ok {
+    if hookfeed_wire::path::is_document_id(id) {
         Ok(())
     } else {
         Err(PathError::BadId(quoted(id)))

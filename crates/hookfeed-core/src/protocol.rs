@@ -13,12 +13,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::ledger::{ChangeKind, Seq};
+pub use hookfeed_wire::{names, ChangeKind, ErrorCode};
+
+use crate::ledger::Seq;
 use crate::path::{check_collection, DocPath};
 use crate::query::{Filter, OrderBy};
 use crate::token::TokenError;
-
-pub mod wire;
 
 /// Largest client frame accepted.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 16 * 1024;
@@ -49,9 +49,13 @@ pub struct CollectionQuery {
 }
 
 impl CollectionQuery {
-    /// Whether a document of the collection belongs to the result (before `limit`).
+    /// Whether a document of the collection belongs to the result (before `limit`): every
+    /// `where` holds, and every `orderBy` field is present (Firestore leaves out documents
+    /// without it).
     pub fn matches(&self, path: &DocPath, data: &Map<String, Value>) -> bool {
-        path.collection() == self.collection && self.filters.iter().all(|f| f.matches(data))
+        path.collection() == self.collection
+            && self.filters.iter().all(|f| f.matches(data))
+            && crate::query::has_order_fields(data, &self.order_by)
     }
 }
 
@@ -150,6 +154,18 @@ pub struct ListenRequest {
     pub since: Option<Seq>,
 }
 
+impl ListenRequest {
+    /// The seq to resume after, if the listen can resume with a delta. A limited query
+    /// cannot (a document that did not change may have entered its window): it gets its
+    /// whole window again.
+    pub fn resume_since(&self) -> Option<Seq> {
+        match &self.target {
+            Target::Collection(q) if q.limit.is_some() => None,
+            _ => self.since,
+        }
+    }
+}
+
 /// A frame from a subscriber.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -172,31 +188,50 @@ pub struct DocEntry {
     pub data: Map<String, Value>,
 }
 
-/// Firestore's error codes, as the browser module surfaces them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// The request is malformed.
-    InvalidArgument,
-    /// The token does not grant the target.
-    PermissionDenied,
-    /// No valid token.
-    Unauthenticated,
-    /// Too many listens or too much traffic.
-    ResourceExhausted,
-    /// The feed cannot serve now; retry.
-    Unavailable,
-    /// A bug on the server.
-    Internal,
-}
-
 impl From<&TokenError> for ErrorCode {
     fn from(error: &TokenError) -> Self {
         match error {
             TokenError::OutOfScope(_) | TokenError::WrongTenant { .. } => Self::PermissionDenied,
             _ => Self::Unauthenticated,
         }
+    }
+}
+
+/// Serde for the protocol's enums that hookfeed-wire defines (as their wire spelling).
+mod spelled {
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    /// An enum with one spelling per variant.
+    pub trait Spelled: Sized {
+        fn spelling(&self) -> &'static str;
+        fn from_spelling(text: &str) -> Option<Self>;
+    }
+
+    impl Spelled for super::ChangeKind {
+        fn spelling(&self) -> &'static str {
+            self.as_str()
+        }
+        fn from_spelling(text: &str) -> Option<Self> {
+            Self::parse(text)
+        }
+    }
+
+    impl Spelled for super::ErrorCode {
+        fn spelling(&self) -> &'static str {
+            self.as_str()
+        }
+        fn from_spelling(text: &str) -> Option<Self> {
+            Self::parse(text)
+        }
+    }
+
+    pub fn serialize<S: Serializer, T: Spelled>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value.spelling())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Spelled>(deserializer: D) -> Result<T, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        T::from_spelling(&text).ok_or_else(|| de::Error::custom(format!("unknown value `{text}`")))
     }
 }
 
@@ -230,6 +265,7 @@ pub enum ServerMessage {
         /// The document.
         path: DocPath,
         /// How it changed.
+        #[serde(with = "spelled")]
         kind: ChangeKind,
         /// Its data after the change (absent when removed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -241,6 +277,7 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<u32>,
         /// Firestore's code.
+        #[serde(with = "spelled")]
         code: ErrorCode,
         /// What went wrong, for people.
         message: String,
@@ -307,7 +344,7 @@ mod tests {
 
     #[test]
     fn the_wire_names_match_the_serde_forms() {
-        use wire::*;
+        use hookfeed_wire::names::*;
         let frame = format!(
             r#"{{"{TYPE}":"{LISTEN}","{ID}":1,"{SINCE}":2,"{TARGET}":{{"{COLLECTION}":"p","{WHERE}":[{{"{FIELD}":"a","{OP}":"==","{VALUE}":1}}],"{ORDER_BY}":[{{"{FIELD}":"a","{DIRECTION}":"{DESC}"}}],"{LIMIT}":3}}}}"#
         );

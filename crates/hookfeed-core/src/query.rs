@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 
+use hookfeed_wire::order::{Kind, Ordered};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -92,22 +93,43 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     }
 }
 
-/// Firestore's order across types, as the browser module's view sorts them: null (and
-/// objects and arrays) < booleans < numbers < strings.
-fn rank(value: &Value) -> u8 {
-    match value {
-        Value::Null | Value::Array(_) | Value::Object(_) => 0,
-        Value::Bool(_) => 1,
-        Value::Number(_) => 2,
-        Value::String(_) => 3,
-    }
-}
+/// A JSON value as hookfeed-wire's value order reads it: the one order the feed and the
+/// browser module share.
+#[derive(Debug, Clone, Copy)]
+pub struct Json<'a>(pub &'a Value);
 
-/// A total order for sorting: by type, then by value within the type. Comparing values
-/// of different kinds as equal is no order at all (`1 = "a" = 0` but `1 > 0`), and the
-/// standard sort panics when it notices.
-fn sort_order(a: &Value, b: &Value) -> Ordering {
-    rank(a).cmp(&rank(b)).then_with(|| compare(a, b).unwrap_or(Ordering::Equal))
+impl<'a> Ordered<'a> for Json<'a> {
+    fn kind(self) -> Kind {
+        match self.0 {
+            Value::Null => Kind::Null,
+            Value::Bool(_) => Kind::Bool,
+            Value::Number(_) => Kind::Number,
+            Value::String(_) => Kind::String,
+            Value::Array(_) => Kind::Array,
+            Value::Object(_) => Kind::Map,
+        }
+    }
+
+    fn boolean(self) -> bool {
+        self.0.as_bool().unwrap_or(false)
+    }
+
+    fn number(self) -> f64 {
+        self.0.as_f64().unwrap_or(f64::NAN)
+    }
+
+    fn text(self) -> &'a str {
+        self.0.as_str().unwrap_or("")
+    }
+
+    fn items(self) -> impl Iterator<Item = Self> + 'a {
+        self.0.as_array().map(Vec::as_slice).unwrap_or_default().iter().map(Json)
+    }
+
+    fn entries(self) -> impl Iterator<Item = (&'a str, Self)> + 'a {
+        // serde_json's map keeps keys sorted (a BTreeMap), by their bytes: the order wants that.
+        self.0.as_object().into_iter().flat_map(|map| map.iter().map(|(k, v)| (k.as_str(), Json(v))))
+    }
 }
 
 fn equal(a: &Value, b: &Value) -> bool {
@@ -141,25 +163,29 @@ impl Filter {
     }
 }
 
-/// Sorts documents by `order` clauses; documents missing an ordered field are dropped, as
-/// Firestore does. Values of different types order by type (null < booleans < numbers <
-/// strings); ties fall back to the path so the order is total.
+/// Whether a document has every field `order` sorts by: as in Firestore, an ordered query
+/// leaves out the documents that lack one.
+pub fn has_order_fields(data: &Map<String, Value>, order: &[OrderBy]) -> bool {
+    order.iter().all(|o| field(data, &o.field).is_some())
+}
+
+/// Orders two documents by `order` clauses in hookfeed-wire's value order, then by path.
+pub fn compare_documents(
+    order: &[OrderBy],
+    (path_a, a): (&str, &Map<String, Value>),
+    (path_b, b): (&str, &Map<String, Value>),
+) -> Ordering {
+    let clauses = order
+        .iter()
+        .map(|o| (o.direction == Direction::Desc, field(a, &o.field).map(Json), field(b, &o.field).map(Json)));
+    hookfeed_wire::order::compare_documents(clauses, path_a, path_b)
+}
+
+/// Sorts documents by `order` clauses, leaving out those missing an ordered field, as
+/// Firestore does: hookfeed-wire's value order, ties by path.
 pub fn sort_documents<T>(docs: &mut Vec<(&str, T)>, order: &[OrderBy], data: impl Fn(&T) -> &Map<String, Value>) {
-    docs.retain(|(_, d)| order.iter().all(|o| field(data(d), &o.field).is_some()));
-    docs.sort_by(|(pa, a), (pb, b)| {
-        for o in order {
-            let (x, y) = (field(data(a), &o.field), field(data(b), &o.field));
-            let ord = match (x, y) {
-                (Some(x), Some(y)) => sort_order(x, y),
-                _ => Ordering::Equal,
-            };
-            let ord = if o.direction == Direction::Desc { ord.reverse() } else { ord };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        pa.cmp(pb)
-    });
+    docs.retain(|(_, d)| has_order_fields(data(d), order));
+    docs.sort_by(|(pa, a), (pb, b)| compare_documents(order, (pa, data(a)), (pb, data(b))));
 }
 
 #[cfg(test)]
@@ -224,13 +250,15 @@ mod tests {
         let mut kinds: Vec<&str> = docs
             .iter()
             .map(|(_, d)| match &d["n"] {
-                Value::Null | Value::Array(_) | Value::Object(_) => "null",
+                Value::Null => "null",
                 Value::Bool(_) => "bool",
                 Value::Number(_) => "number",
                 Value::String(_) => "string",
+                Value::Array(_) => "array",
+                Value::Object(_) => "map",
             })
             .collect();
         kinds.dedup();
-        assert_eq!(kinds, ["null", "bool", "number", "string"], "Firestore's order across types");
+        assert_eq!(kinds, ["null", "bool", "number", "string", "array"], "Firestore's order across types");
     }
 }

@@ -14,9 +14,10 @@ use crate::secret::Secret;
 use crate::signature::{any_matches, mac};
 use crate::time::UnixTime;
 
-const PREFIX: &str = "hf1.";
+use hookfeed_wire::token::{parts, PREFIX};
+
 /// Longest token accepted.
-pub const MAX_TOKEN_LEN: usize = 4096;
+pub const MAX_TOKEN_LEN: usize = hookfeed_wire::token::MAX_LEN;
 
 /// What a token grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,12 +117,8 @@ pub fn verify_token(
     tenant: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenClaims, TokenError> {
-    if token.len() > MAX_TOKEN_LEN || !token.starts_with(PREFIX) {
-        return Err(TokenError::Malformed);
-    }
-    let (signed, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-    // `hf1.` alone, or `hf1.<one part>`, leaves `hf1` here: no claims part at all.
-    let claims_b64 = signed.strip_prefix(PREFIX).ok_or(TokenError::Malformed)?;
+    // `hf1.` alone, `hf1.<one part>` or extra dots are no token (hookfeed-wire splits it).
+    let (signed, claims_b64, signature) = parts(token).ok_or(TokenError::Malformed)?;
     let mut tag = [0u8; 32];
     match URL_SAFE_NO_PAD.decode_slice(signature, &mut tag) {
         Ok(32) => {}

@@ -16,8 +16,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::client::{array, callback, firestore_error, Client, JsDoc, Listener, Shape};
-use crate::view::{ChangeType, Order, View, ViewChange};
-use crate::wire;
+use crate::view::{ChangeKind, Order, View, ViewChange};
+use hookfeed_wire::names as wire;
 
 fn get(target: &JsValue, key: &str) -> JsValue {
     Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
@@ -28,7 +28,7 @@ fn set(target: &JsValue, key: &str, value: &JsValue) {
 }
 
 fn invalid(message: &str) -> JsValue {
-    firestore_error("invalid-argument", message)
+    firestore_error(hookfeed_wire::ErrorCode::InvalidArgument.as_str(), message)
 }
 
 /// A connection to one hookfeed edge: what Firestore calls `db`. References carry it,
@@ -92,11 +92,22 @@ fn reference(kind: &str, firestore: &JsValue, path: &str, id: &str) -> JsValue {
     r
 }
 
-fn check_segment(segment: &str) -> Result<(), JsValue> {
-    if segment.is_empty() || segment.contains('/') {
-        Err(invalid("path segments are non-empty and have no `/`"))
-    } else {
+/// The feed's rules for a collection name (hookfeed-wire's), checked where the path is
+/// written rather than later through a listener's error callback.
+fn check_collection(name: &str) -> Result<(), JsValue> {
+    if hookfeed_wire::path::is_collection(name) {
         Ok(())
+    } else {
+        Err(invalid("a collection name is 1-64 of A-Z a-z 0-9 _ -"))
+    }
+}
+
+/// The feed's rules for a document id.
+fn check_id(id: &str) -> Result<(), JsValue> {
+    if hookfeed_wire::path::is_document_id(id) {
+        Ok(())
+    } else {
+        Err(invalid("a document id is 1-256 bytes, not `.` or `..`, without `/` or control characters"))
     }
 }
 
@@ -115,8 +126,8 @@ pub fn doc(parent: JsValue, segments: Array) -> Result<JsValue, JsValue> {
     let [collection, id] = parts.as_slice() else {
         return Err(invalid("a document path has two segments, like doc(db, \"projects\", \"42\")"));
     };
-    check_segment(collection)?;
-    check_segment(id)?;
+    check_collection(collection)?;
+    check_id(id)?;
     let mut path = collection.clone();
     path.push('/');
     path.push_str(id);
@@ -135,7 +146,7 @@ pub fn collection(parent: JsValue, segments: Array) -> Result<JsValue, JsValue> 
         return Err(invalid("collection() takes one collection name, like collection(db, \"projects\")"));
     }
     let path = segments.get(0).as_string().unwrap_or_default();
-    check_segment(&path)?;
+    check_collection(&path)?;
     Ok(reference("collection", &parent, &path, &path))
 }
 
@@ -319,7 +330,7 @@ impl DocumentSnapshot {
 /// One entry of `docChanges()`.
 #[wasm_bindgen]
 pub struct DocumentChange {
-    kind: ChangeType,
+    kind: ChangeKind,
     doc: JsValue,
     old_index: i32,
     new_index: i32,

@@ -13,13 +13,11 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::WebSocket;
 
-use crate::backoff::Backoff;
 use crate::persist::Persist;
-use crate::view::{ChangeType, DocData, Scalar, View, ViewChange};
-use crate::wire;
-
-/// The subprotocol the feed answers with; the token travels beside it.
-const SUBPROTOCOL: &str = "hookfeed";
+use crate::view::{ChangeKind, DocData, Value, View, ViewChange};
+use hookfeed_wire::backoff::Backoff;
+use hookfeed_wire::names as wire;
+use hookfeed_wire::{ErrorCode, SUBPROTOCOL};
 /// Keep-alive interval: the feed's runtime answers "ping" without waking the object.
 const PING_EVERY_MS: i32 = 30_000;
 
@@ -110,7 +108,7 @@ pub fn firestore_error(code: &str, message: &str) -> JsValue {
 pub struct JsDoc(pub JsValue);
 
 impl DocData for JsDoc {
-    fn field(&self, path: &str) -> Option<Scalar> {
+    fn field(&self, path: &str) -> Option<Value> {
         let mut value = self.0.clone();
         for key in path.split('.') {
             if !value.is_object() {
@@ -118,17 +116,7 @@ impl DocData for JsDoc {
             }
             value = get(&value, key);
         }
-        Some(if let Some(n) = value.as_f64() {
-            Scalar::Number(n)
-        } else if let Some(s) = value.as_string() {
-            Scalar::Text(s)
-        } else if let Some(b) = value.as_bool() {
-            Scalar::Bool(b)
-        } else if value.is_undefined() {
-            return None;
-        } else {
-            Scalar::Null
-        })
+        (!value.is_undefined()).then(|| ordered_value(&value))
     }
 
     fn same_as(&self, other: &Self) -> bool {
@@ -201,14 +189,35 @@ pub struct Client {
     me: RefCell<Weak<Client>>,
 }
 
+/// A JSON value read out of JavaScript for hookfeed-wire's value order.
+fn ordered_value(value: &JsValue) -> Value {
+    if let Some(n) = value.as_f64() {
+        Value::Number(n)
+    } else if let Some(s) = value.as_string() {
+        Value::String(s)
+    } else if let Some(b) = value.as_bool() {
+        Value::Bool(b)
+    } else if Array::is_array(value) {
+        Value::Array(array(value).iter().map(|item| ordered_value(&item)).collect())
+    } else if value.is_object() {
+        let entries = Object::keys(value.unchecked_ref::<Object>())
+            .iter()
+            .filter_map(|key| Some((key.as_string()?, ordered_value(&get(value, &key.as_string()?)))))
+            .collect();
+        Value::map(entries)
+    } else {
+        Value::Null
+    }
+}
+
 /// `http://host` → `://host`, `https://host` → `s://host`.
 fn ws_tail(url: &str) -> &str {
     url.strip_prefix("http").unwrap_or(url)
 }
 
-/// The expiry (Unix seconds) a `hf1.` token claims, if readable.
+/// The expiry (Unix seconds) a token claims, if readable.
 fn token_expiry(token: &str) -> Option<f64> {
-    let claims = token.split('.').nth(1)?;
+    let (_, claims, _) = hookfeed_wire::token::parts(token)?;
     let mut b64: String = claims
         .chars()
         .map(|c| match c {
@@ -380,7 +389,7 @@ impl Client {
     fn refresh_token(&self) {
         let Some(get_token) = &self.get_token else {
             self.fail_all(
-                "unauthenticated",
+                ErrorCode::Unauthenticated.as_str(),
                 "the subscriber token has expired: pass a fresh one to updateToken() or set getToken",
             );
             return;
@@ -392,13 +401,13 @@ impl Client {
             client.refreshing.set(false);
             match token.as_string() {
                 Some(token) => client.update_token(token),
-                None => client.fail_all("unauthenticated", "getToken() did not return a token"),
+                None => client.fail_all(ErrorCode::Unauthenticated.as_str(), "getToken() did not return a token"),
             }
         });
         let on_error = self.once(|client, error| {
             client.refreshing.set(false);
             let message = get(&error, "message").as_string().unwrap_or_else(|| "getToken() failed".to_owned());
-            client.fail_all("unauthenticated", &message);
+            client.fail_all(ErrorCode::Unauthenticated.as_str(), &message);
         });
         match get_token.call0(&JsValue::NULL) {
             Ok(token) => {
@@ -605,7 +614,7 @@ impl Client {
             let seq = get(frame, wire::SEQ).as_f64().unwrap_or(0.0) as u64;
             let (Some(path), Some(kind)) = (
                 get(frame, wire::PATH).as_string(),
-                get(frame, wire::KIND).as_string().as_deref().and_then(ChangeType::parse),
+                get(frame, wire::KIND).as_string().as_deref().and_then(ChangeKind::parse),
             ) else {
                 return Vec::new();
             };
@@ -620,7 +629,7 @@ impl Client {
 
     fn on_error(&self, id: u32, frame: &JsValue) {
         let code = get(frame, wire::CODE).as_string().unwrap_or_else(|| "unknown".to_owned());
-        if code == "unauthenticated" && self.get_token.is_some() {
+        if code == ErrorCode::Unauthenticated.as_str() && self.get_token.is_some() {
             self.refresh_token();
             return;
         }
@@ -688,11 +697,12 @@ mod tests {
     #[wasm_bindgen_test]
     fn js_documents_expose_fields_for_ordering() {
         let doc = JsDoc(parse(r#"{"n": 2, "s": "x", "b": true, "z": null, "o": {"deep": 5}}"#));
-        assert_eq!(doc.field("n"), Some(Scalar::Number(2.0)));
-        assert_eq!(doc.field("s"), Some(Scalar::Text("x".into())));
-        assert_eq!(doc.field("b"), Some(Scalar::Bool(true)));
-        assert_eq!(doc.field("z"), Some(Scalar::Null));
-        assert_eq!(doc.field("o.deep"), Some(Scalar::Number(5.0)));
+        assert_eq!(doc.field("n"), Some(Value::Number(2.0)));
+        assert_eq!(doc.field("s"), Some(Value::String("x".into())));
+        assert_eq!(doc.field("b"), Some(Value::Bool(true)));
+        assert_eq!(doc.field("z"), Some(Value::Null));
+        assert_eq!(doc.field("o.deep"), Some(Value::Number(5.0)));
+        assert_eq!(doc.field("o"), Some(Value::map(vec![("deep".into(), Value::Number(5.0))])));
         assert_eq!(doc.field("missing"), None);
         assert_eq!(doc.field("n.below"), None);
         assert!(doc.same_as(&JsDoc(parse(r#"{"n": 2, "s": "x", "b": true, "z": null, "o": {"deep": 5}}"#))));
@@ -731,7 +741,7 @@ mod tests {
             &[],
             false,
         );
-        let changes = view.apply_change(2, "p/a", ChangeType::Modified, Some(JsDoc(parse(r#"{"n":3}"#))));
+        let changes = view.apply_change(2, "p/a", ChangeKind::Modified, Some(JsDoc(parse(r#"{"n":3}"#))));
         assert_eq!(changes.len(), 2, "p/a moved after p/b and changed");
         let order: Vec<&str> = view.docs().iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(order, ["p/b", "p/a"]);

@@ -1,7 +1,8 @@
 //! hookfeed's browser module: Firestore's `onSnapshot` listener API over a hookfeed feed.
 //!
-//! Only [`api`] carries `#[wasm_bindgen]`; [`view`] (merging snapshots and changes) and
-//! [`backoff`] (reconnect delays) are plain Rust, tested natively. Document data stays a
+//! Only [`api`] carries `#[wasm_bindgen]`; [`view`] (merging snapshots and changes) is
+//! plain Rust, tested natively. What the module must agree on with the feed (wire names,
+//! path rules, the value order, token shape, reconnect backoff) comes from hookfeed-wire. Document data stays a
 //! JS value end to end (parsed by the browser's `JSON.parse`), which keeps serde out of
 //! the download.
 //!
@@ -11,8 +12,10 @@
 
 extern crate alloc;
 
-pub mod backoff;
 pub mod view;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod agreement;
 
 #[cfg(target_arch = "wasm32")]
 mod api;
@@ -20,11 +23,6 @@ mod api;
 mod client;
 #[cfg(target_arch = "wasm32")]
 mod persist;
-/// The wire protocol's names, from hookfeed-core's single definition (the file has no
-/// imports, so it compiles here without core and its serde).
-#[cfg(target_arch = "wasm32")]
-#[path = "../../hookfeed-core/src/protocol/wire.rs"]
-mod wire;
 
 /// A panic aborts the module: `unreachable` traps, and the JS caller sees the error.
 #[cfg(all(target_arch = "wasm32", not(test)))]

@@ -7,85 +7,22 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 
-/// A field value a query can order by.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
-    /// `null`, or a field that is an object or array.
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// A number.
-    Number(f64),
-    /// A string.
-    Text(String),
-}
-
-impl Scalar {
-    /// Firestore's order across types: null < booleans < numbers < strings.
-    fn rank(&self) -> u8 {
-        match self {
-            Self::Null => 0,
-            Self::Bool(_) => 1,
-            Self::Number(_) => 2,
-            Self::Text(_) => 3,
-        }
-    }
-
-    fn compare(&self, other: &Self) -> Ordering {
-        match (self, other) {
-            (Self::Bool(a), Self::Bool(b)) => a.cmp(b),
-            (Self::Number(a), Self::Number(b)) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
-            (Self::Text(a), Self::Text(b)) => a.cmp(b),
-            _ => self.rank().cmp(&other.rank()),
-        }
-    }
-}
+pub use hookfeed_wire::order::Value;
+pub use hookfeed_wire::ChangeKind;
 
 /// A document's data, as the view needs to read it.
 pub trait DocData: Clone {
-    /// The scalar at a dotted field path, if present.
-    fn field(&self, path: &str) -> Option<Scalar>;
+    /// The value at a dotted field path, if present.
+    fn field(&self, path: &str) -> Option<Value>;
     /// Whether two versions hold the same data (to skip callbacks for no-op changes).
     fn same_as(&self, other: &Self) -> bool;
-}
-
-/// How a document changed in a listener's results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeType {
-    /// It entered the results.
-    Added,
-    /// Its data changed.
-    Modified,
-    /// It left the results.
-    Removed,
-}
-
-impl ChangeType {
-    /// Firestore's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Added => "added",
-            Self::Modified => "modified",
-            Self::Removed => "removed",
-        }
-    }
-
-    /// Parses the protocol's spelling.
-    pub fn parse(kind: &str) -> Option<Self> {
-        match kind {
-            "added" => Some(Self::Added),
-            "modified" => Some(Self::Modified),
-            "removed" => Some(Self::Removed),
-            _ => None,
-        }
-    }
 }
 
 /// One entry of `docChanges()`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViewChange<D> {
     /// How it changed.
-    pub kind: ChangeType,
+    pub kind: ChangeKind,
     /// The document's path.
     pub path: String,
     /// Its data (for removed: the last data held).
@@ -130,21 +67,17 @@ impl<D: DocData> View<D> {
         &self.docs[..n]
     }
 
+    /// hookfeed-wire's order of documents, the feed's too: by the query's fields, then path.
     fn compare(&self, a: &(String, D), b: &(String, D)) -> Ordering {
-        for o in &self.order {
-            let (x, y) = (a.1.field(&o.field), b.1.field(&o.field));
-            let ord = match (x, y) {
-                (Some(x), Some(y)) => x.compare(&y),
-                (None, Some(_)) => Ordering::Less,
-                (Some(_), None) => Ordering::Greater,
-                (None, None) => Ordering::Equal,
-            };
-            let ord = if o.descending { ord.reverse() } else { ord };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        a.0.cmp(&b.0)
+        let fields: Vec<(bool, Option<Value>, Option<Value>)> =
+            self.order.iter().map(|o| (o.descending, a.1.field(&o.field), b.1.field(&o.field))).collect();
+        hookfeed_wire::order::compare_documents(fields.iter().map(|(d, x, y)| (*d, x.as_ref(), y.as_ref())), &a.0, &b.0)
+    }
+
+    /// As in Firestore (and on the feed), an ordered query leaves out documents without
+    /// one of its fields.
+    fn has_order_fields(&self, data: &D) -> bool {
+        self.order.iter().all(|o| data.field(&o.field).is_some())
     }
 
     /// Applies a full snapshot (`since == None`: replaces everything) or a resume delta
@@ -172,14 +105,14 @@ impl<D: DocData> View<D> {
     }
 
     /// Applies one change frame. Returns the visible changes.
-    pub fn apply_change(&mut self, seq: u64, path: &str, kind: ChangeType, data: Option<D>) -> Vec<ViewChange<D>> {
+    pub fn apply_change(&mut self, seq: u64, path: &str, kind: ChangeKind, data: Option<D>) -> Vec<ViewChange<D>> {
         if seq <= self.seq && self.synced {
             // Already reflected (a resume delta can include what a change frame brings).
             return Vec::new();
         }
         let before: Vec<(String, D)> = self.docs().to_vec();
         match (kind, data) {
-            (ChangeType::Removed, _) | (_, None) => self.docs.retain(|(p, _)| p != path),
+            (ChangeKind::Removed, _) | (_, None) => self.docs.retain(|(p, _)| p != path),
             (_, Some(data)) => self.upsert(path.to_owned(), data),
         }
         self.seq = self.seq.max(seq);
@@ -199,23 +132,31 @@ impl<D: DocData> View<D> {
 
     fn upsert(&mut self, path: String, data: D) {
         self.docs.retain(|(p, _)| *p != path);
+        if !self.has_order_fields(&data) {
+            return;
+        }
         let entry = (path, data);
         let at = self.docs.partition_point(|d| self.compare(d, &entry) == Ordering::Less);
         self.docs.insert(at, entry);
     }
 
-    /// Firestore's docChanges between the visible documents `before` and now: removals
-    /// first (indexes shrinking), then additions and modifications in new order.
+    /// Firestore's `docChanges()` between the visible documents `before` and now: removals
+    /// (in the old order), then additions, then modifications (in the new order). Each
+    /// index holds "supposing that all prior changes have been applied", so that
+    /// splicing each change into the old list rebuilds the new one; a document whose data
+    /// did not change is not listed, even if others moved it.
     fn diff(&self, before: &[(String, D)]) -> Vec<ViewChange<D>> {
         let after = self.docs();
+        let held = |list: &[(String, D)], path: &str| list.iter().position(|(p, _)| p == path);
+        // The old list, changed one change at a time, always in order.
+        let mut tracker: Vec<(String, D)> = before.to_vec();
         let mut changes = Vec::new();
-        let mut shrinking: Vec<&str> = before.iter().map(|(p, _)| p.as_str()).collect();
         for (path, data) in before {
-            if !after.iter().any(|(p, _)| p == path) {
-                let old_index = shrinking.iter().position(|p| p == path).map_or(-1, |i| i as i32);
-                shrinking.retain(|p| p != path);
+            if held(after, path).is_none() {
+                let old_index = held(&tracker, path).map_or(-1, |i| i as i32);
+                tracker.retain(|(p, _)| p != path);
                 changes.push(ViewChange {
-                    kind: ChangeType::Removed,
+                    kind: ChangeKind::Removed,
                     path: path.clone(),
                     data: data.clone(),
                     old_index,
@@ -223,21 +164,42 @@ impl<D: DocData> View<D> {
                 });
             }
         }
-        for (new_index, (path, data)) in after.iter().enumerate() {
-            let new_index = new_index as i32;
-            let (kind, old_index) = match before.iter().find(|(p, _)| p == path) {
-                None => (ChangeType::Added, -1),
-                Some((_, old)) => {
-                    let old_index = shrinking.iter().position(|p| p == path).map_or(-1, |i| i as i32);
-                    if old.same_as(data) && old_index == new_index {
-                        continue;
-                    }
-                    (ChangeType::Modified, old_index)
-                }
-            };
-            changes.push(ViewChange { kind, path: path.clone(), data: data.clone(), old_index, new_index });
+        for (path, data) in after {
+            if held(before, path).is_none() {
+                let new_index = self.insert_sorted(&mut tracker, (path.clone(), data.clone()));
+                changes.push(ViewChange {
+                    kind: ChangeKind::Added,
+                    path: path.clone(),
+                    data: data.clone(),
+                    old_index: -1,
+                    new_index,
+                });
+            }
+        }
+        for (path, data) in after {
+            let Some(old) = before.iter().find(|(p, _)| p == path) else { continue };
+            if old.1.same_as(data) {
+                continue;
+            }
+            let old_index = held(&tracker, path).map_or(-1, |i| i as i32);
+            tracker.retain(|(p, _)| p != path);
+            let new_index = self.insert_sorted(&mut tracker, (path.clone(), data.clone()));
+            changes.push(ViewChange {
+                kind: ChangeKind::Modified,
+                path: path.clone(),
+                data: data.clone(),
+                old_index,
+                new_index,
+            });
         }
         changes
+    }
+
+    /// Inserts `entry` where the order puts it; returns its index.
+    fn insert_sorted(&self, list: &mut Vec<(String, D)>, entry: (String, D)) -> i32 {
+        let at = list.partition_point(|d| self.compare(d, &entry) == Ordering::Less);
+        list.insert(at, entry);
+        at as i32
     }
 }
 
@@ -246,10 +208,10 @@ mod tests {
     use super::*;
 
     #[derive(Debug, Clone, PartialEq)]
-    struct Doc(Vec<(&'static str, Scalar)>);
+    struct Doc(Vec<(&'static str, Value)>);
 
     impl DocData for Doc {
-        fn field(&self, path: &str) -> Option<Scalar> {
+        fn field(&self, path: &str) -> Option<Value> {
             self.0.iter().find(|(k, _)| *k == path).map(|(_, v)| v.clone())
         }
         fn same_as(&self, other: &Self) -> bool {
@@ -258,10 +220,10 @@ mod tests {
     }
 
     fn n(v: f64) -> Doc {
-        Doc(vec![("n", Scalar::Number(v))])
+        Doc(vec![("n", Value::Number(v))])
     }
 
-    fn kinds<D>(changes: &[ViewChange<D>]) -> Vec<(ChangeType, &str, i32, i32)> {
+    fn kinds<D>(changes: &[ViewChange<D>]) -> Vec<(ChangeKind, &str, i32, i32)> {
         changes.iter().map(|c| (c.kind, c.path.as_str(), c.old_index, c.new_index)).collect()
     }
 
@@ -269,11 +231,11 @@ mod tests {
     fn a_snapshot_then_changes_report_firestore_doc_changes() {
         let mut view = View::new(Vec::new(), None);
         let first = view.apply_snapshot(5, vec![("p/b".into(), n(2.0)), ("p/a".into(), n(1.0))], &[], false);
-        assert_eq!(kinds(&first), [(ChangeType::Added, "p/a", -1, 0), (ChangeType::Added, "p/b", -1, 1)]);
-        let modified = view.apply_change(6, "p/a", ChangeType::Modified, Some(n(3.0)));
-        assert_eq!(kinds(&modified), [(ChangeType::Modified, "p/a", 0, 0)]);
-        let removed = view.apply_change(7, "p/a", ChangeType::Removed, None);
-        assert_eq!(kinds(&removed), [(ChangeType::Removed, "p/a", 0, -1)]);
+        assert_eq!(kinds(&first), [(ChangeKind::Added, "p/a", -1, 0), (ChangeKind::Added, "p/b", -1, 1)]);
+        let modified = view.apply_change(6, "p/a", ChangeKind::Modified, Some(n(3.0)));
+        assert_eq!(kinds(&modified), [(ChangeKind::Modified, "p/a", 0, 0)]);
+        let removed = view.apply_change(7, "p/a", ChangeKind::Removed, None);
+        assert_eq!(kinds(&removed), [(ChangeKind::Removed, "p/a", 0, -1)]);
         assert_eq!(view.seq, 7);
     }
 
@@ -281,8 +243,8 @@ mod tests {
     fn a_change_already_reflected_by_a_resume_is_ignored() {
         let mut view = View::new(Vec::new(), None);
         view.apply_snapshot(10, vec![("p/a".into(), n(1.0))], &[], false);
-        assert!(view.apply_change(9, "p/a", ChangeType::Modified, Some(n(0.0))).is_empty());
-        assert!(view.apply_change(10, "p/a", ChangeType::Modified, Some(n(0.0))).is_empty());
+        assert!(view.apply_change(9, "p/a", ChangeKind::Modified, Some(n(0.0))).is_empty());
+        assert!(view.apply_change(10, "p/a", ChangeKind::Modified, Some(n(0.0))).is_empty());
     }
 
     #[test]
@@ -291,7 +253,7 @@ mod tests {
         view.apply_snapshot(3, vec![("p/a".into(), n(1.0)), ("p/b".into(), n(2.0))], &[], false);
         let changes =
             view.apply_snapshot(9, vec![("p/c".into(), n(3.0)), ("p/a".into(), n(1.0))], &["p/b".into()], true);
-        assert_eq!(kinds(&changes), [(ChangeType::Removed, "p/b", 1, -1), (ChangeType::Added, "p/c", -1, 1)]);
+        assert_eq!(kinds(&changes), [(ChangeKind::Removed, "p/b", 1, -1), (ChangeKind::Added, "p/c", -1, 1)]);
         assert_eq!(view.docs().len(), 2);
     }
 
@@ -307,15 +269,9 @@ mod tests {
         );
         let paths: Vec<&str> = view.docs().iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["p/c", "p/b"]);
-        let changes = view.apply_change(2, "p/a", ChangeType::Modified, Some(n(9.0)));
-        assert_eq!(
-            kinds(&changes),
-            [
-                (ChangeType::Removed, "p/b", 1, -1),
-                (ChangeType::Added, "p/a", -1, 0),
-                (ChangeType::Modified, "p/c", 0, 1)
-            ]
-        );
+        let changes = view.apply_change(2, "p/a", ChangeKind::Modified, Some(n(9.0)));
+        // p/c moved from 0 to 1 but its data did not change: Firestore does not list it.
+        assert_eq!(kinds(&changes), [(ChangeKind::Removed, "p/b", 1, -1), (ChangeKind::Added, "p/a", -1, 0)]);
     }
 
     #[test]
@@ -325,7 +281,7 @@ mod tests {
         assert_eq!(cached.len(), 1);
         assert!(!view.synced);
         let fresh = view.apply_snapshot(6, vec![("p/a".into(), n(2.0))], &[], true);
-        assert_eq!(kinds(&fresh), [(ChangeType::Modified, "p/a", 0, 0)]);
+        assert_eq!(kinds(&fresh), [(ChangeKind::Modified, "p/a", 0, 0)]);
         assert!(view.synced);
     }
 }

@@ -1,6 +1,7 @@
-//! Reconnect delays: exponential backoff with full jitter, as partysocket and the AWS
-//! architecture blog recommend, so a fleet of browsers does not reconnect in step after
-//! every deploy.
+//! Reconnect delays: exponential backoff with "equal jitter" (half the delay fixed, half
+//! random, as in the AWS architecture blog's comparison), so a fleet of clients does not
+//! reconnect in step after every deploy, and none retries at once. The browser module and
+//! the CLI both use it.
 
 /// First retry delay.
 pub const INITIAL_MS: f64 = 250.0;
@@ -15,7 +16,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// The delay before the next attempt, given `random` in [0, 1): between half and all
-    /// of `INITIAL_MS * 2^attempts`, capped at `MAX_MS`.
+    /// of `INITIAL_MS * 2^attempts`, capped at `MAX_MS` (equal jitter).
     pub fn next_delay_ms(&mut self, random: f64) -> f64 {
         let ceiling = (INITIAL_MS * (1u64 << self.attempts.min(16)) as f64).min(MAX_MS);
         self.attempts = self.attempts.saturating_add(1);
@@ -31,6 +32,7 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn delays_double_with_jitter_and_stop_growing_at_the_cap() {

@@ -1,9 +1,6 @@
-//! The protocol's names, for clients that build and read frames without serde.
-//!
-//! The browser module keeps serde out of its download and includes this file as it is
-//! (it has no imports, so it compiles in a `no_std` crate too); a test in
-//! [`protocol`](super) pins every name to the serde forms of the protocol's types, so the
-//! two cannot drift.
+//! The protocol's field and frame names, for clients that build and read frames without
+//! serde (the browser module keeps serde out of its download). hookfeed-core pins every
+//! name to the serde forms of its protocol types in a test, so the two cannot drift.
 
 /// The frame tag field.
 pub const TYPE: &str = "type";

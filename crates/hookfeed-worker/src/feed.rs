@@ -14,10 +14,12 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use hookfeed_core::delivery::Handoff;
-use hookfeed_core::fanout::{snapshot, ChangeFrame, SocketAction, SocketId, SocketState, SubscriptionIndex};
+use hookfeed_core::fanout::{
+    snapshot, window_delta, ChangeFrame, SocketAction, SocketId, SocketState, SubscriptionIndex,
+};
 use hookfeed_core::ledger::{ingest, ChangeKind, DocChange, Ingested, Seq};
 use hookfeed_core::path::DocPath;
-use hookfeed_core::protocol::{ErrorCode, ListenRequest, ServerMessage, Target};
+use hookfeed_core::protocol::{CollectionQuery, ErrorCode, ListenRequest, ServerMessage, Target};
 use hookfeed_core::rate::RateLimiter;
 use hookfeed_core::token::TokenClaims;
 use hookfeed_core::{UnixTime, VerifiedDelivery};
@@ -31,8 +33,9 @@ use worker::{
 
 use crate::config;
 use crate::reply::Reply;
-use crate::routes::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, HANDOFF_HEADER, HANDOFF_PATH, SUBPROTOCOL};
+use crate::routes::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, HANDOFF_HEADER, HANDOFF_PATH};
 use crate::store::{self, head_seq, read_documents, DocumentCache, SqlFeedStore, SCHEMA};
+use hookfeed_wire::SUBPROTOCOL;
 
 /// How often the alarm prunes the log.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
@@ -295,10 +298,54 @@ impl Feed {
                 let _ = send.call1(AsRef::<web_sys::WebSocket>::as_ref(ws), &text);
             }
         }
+        self.send_window_deltas(change, now, &mut expired);
         for sid in expired {
             let ws = self.live.borrow().sockets.get(&sid).cloned();
             if let Some(ws) = ws {
                 self.end_listens(&ws);
+            }
+        }
+    }
+
+    /// Limited queries of the change's collection: which documents each holds is
+    /// recomputed from the collection (read once, and once per distinct query), and a
+    /// listener whose window changed gets a delta snapshot.
+    fn send_window_deltas(&self, change: &DocChange, now: UnixTime, expired: &mut Vec<SocketId>) {
+        let live = self.live.borrow();
+        let Some(index) = &live.index else { return };
+        let limited = index.limited_recipients(change);
+        if limited.is_empty() {
+            return;
+        }
+        let after = match read_documents(&self.sql(), None, change.path.collection(), None) {
+            Ok(docs) => docs,
+            Err(e) => {
+                worker::console_error!("could not read {} for its limited queries: {e}", change.path.collection());
+                return;
+            }
+        };
+        let mut deltas: Vec<(&CollectionQuery, Option<ServerMessage>)> = Vec::new();
+        for (sid, listen_id, query) in limited {
+            let Some(ws) = live.sockets.get(&sid) else { continue };
+            if index.expired(sid, now) {
+                if !expired.contains(&sid) {
+                    expired.push(sid);
+                }
+                continue;
+            }
+            let delta = match deltas.iter().find(|(q, _)| *q == query) {
+                Some((_, delta)) => delta.clone(),
+                None => {
+                    let delta = window_delta(0, query, &after, change);
+                    deltas.push((query, delta.clone()));
+                    delta
+                }
+            };
+            if let Some(mut delta) = delta {
+                if let ServerMessage::Snapshot { id, .. } = &mut delta {
+                    *id = listen_id;
+                }
+                let _ = ws.send_with_str(delta.to_json());
             }
         }
     }
@@ -386,7 +433,7 @@ impl Feed {
         let sql = self.sql();
         let docs = match &request.target {
             Target::Document(path) => read_documents(&sql, Some(path), path.collection(), None)?,
-            Target::Collection(q) => read_documents(&sql, None, &q.collection, request.since)?,
+            Target::Collection(q) => read_documents(&sql, None, &q.collection, request.resume_since())?,
         };
         Ok(snapshot(request, docs, self.head()?))
     }

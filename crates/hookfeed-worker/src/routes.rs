@@ -31,8 +31,6 @@ use crate::webcrypto;
 
 /// The Durable Object binding of the feeds.
 const FEED_BINDING: &str = "FEED";
-/// The subprotocol a browser offers beside its token, and the one the server picks.
-pub const SUBPROTOCOL: &str = "hookfeed";
 /// The client's address, as Cloudflare's edge sets it (rate limits are per address).
 pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
 /// Internal header from the Worker to a feed: the verified token claims, as JSON. The
