@@ -17,7 +17,7 @@ if [ ! -f "$out" ] || [ -n "$(find crates/hookfeed-web crates/hookfeed-wire \
   cargo build -p hookfeed-web --target wasm32-unknown-unknown --release
   "$WASM_BINDGEN_BIN" --target web --out-dir web/pkg --out-name hookfeed_web \
     target/wasm32-unknown-unknown/release/hookfeed_web.wasm
-  "$WASM_OPT_BIN" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+  "$WASM_OPT_BIN" -Oz --converge --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --enable-reference-types --enable-multivalue web/pkg/hookfeed_web_bg.wasm -o web/pkg/hookfeed_web_bg.wasm
   rm -f web/pkg/.gitignore web/pkg/package.json
   touch -r "$started" "$out"

@@ -122,13 +122,11 @@ impl<'a> Ordered<'a> for Json<'a> {
         self.0.as_str().unwrap_or("")
     }
 
-    fn items(self) -> impl Iterator<Item = Self> + 'a {
-        self.0.as_array().map(Vec::as_slice).unwrap_or_default().iter().map(Json)
-    }
-
     fn entries(self) -> impl Iterator<Item = (&'a str, Self)> + 'a {
+        let items = self.0.as_array().map(Vec::as_slice).unwrap_or_default();
         // serde_json's map keeps keys sorted (a BTreeMap), by their bytes: the order wants that.
-        self.0.as_object().into_iter().flat_map(|map| map.iter().map(|(k, v)| (k.as_str(), Json(v))))
+        let entries = self.0.as_object().into_iter().flat_map(|map| map.iter().map(|(k, v)| (k.as_str(), Json(v))));
+        items.iter().map(|v| ("", Json(v))).chain(entries)
     }
 }
 

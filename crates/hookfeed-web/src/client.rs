@@ -192,21 +192,26 @@ pub struct Client {
 /// A JSON value read out of JavaScript for hookfeed-wire's value order.
 fn ordered_value(value: &JsValue) -> Value {
     if let Some(n) = value.as_f64() {
-        Value::Number(n)
-    } else if let Some(s) = value.as_string() {
-        Value::String(s)
-    } else if let Some(b) = value.as_bool() {
-        Value::Bool(b)
-    } else if Array::is_array(value) {
-        Value::Array(array(value).iter().map(|item| ordered_value(&item)).collect())
-    } else if value.is_object() {
-        let entries = Object::keys(value.unchecked_ref::<Object>())
-            .iter()
-            .filter_map(|key| Some((key.as_string()?, ordered_value(&get(value, &key.as_string()?)))))
-            .collect();
-        Value::map(entries)
+        return Value::Number(n);
+    }
+    if let Some(s) = value.as_string() {
+        return Value::String(s);
+    }
+    if let Some(b) = value.as_bool() {
+        return Value::Bool(b);
+    }
+    if !value.is_object() {
+        return Value::Null;
+    }
+    // One walk for arrays and maps: `Object.entries` lists an array's items as ["0", item].
+    let entries: Vec<(String, Value)> = Object::entries(value.unchecked_ref::<Object>())
+        .iter()
+        .map(|entry| (get(&entry, "0").as_string().unwrap_or_default(), ordered_value(&get(&entry, "1"))))
+        .collect();
+    if Array::is_array(value) {
+        Value::Array(entries.into_iter().map(|(_, item)| item).collect())
     } else {
-        Value::Null
+        Value::map(entries)
     }
 }
 

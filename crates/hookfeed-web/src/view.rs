@@ -69,9 +69,14 @@ impl<D: DocData> View<D> {
 
     /// hookfeed-wire's order of documents, the feed's too: by the query's fields, then path.
     fn compare(&self, a: &(String, D), b: &(String, D)) -> Ordering {
-        let fields: Vec<(bool, Option<Value>, Option<Value>)> =
-            self.order.iter().map(|o| (o.descending, a.1.field(&o.field), b.1.field(&o.field))).collect();
-        hookfeed_wire::order::compare_documents(fields.iter().map(|(d, x, y)| (*d, x.as_ref(), y.as_ref())), &a.0, &b.0)
+        for o in &self.order {
+            let (x, y) = (a.1.field(&o.field), b.1.field(&o.field));
+            let order = hookfeed_wire::order::compare_fields(x.as_ref(), y.as_ref(), o.descending);
+            if order.is_ne() {
+                return order;
+            }
+        }
+        a.0.cmp(&b.0)
     }
 
     /// As in Firestore (and on the feed), an ordered query leaves out documents without

@@ -38,9 +38,8 @@ pub trait Ordered<'a>: Copy + 'a {
     fn number(self) -> f64;
     /// A string's text.
     fn text(self) -> &'a str;
-    /// An array's items.
-    fn items(self) -> impl Iterator<Item = Self> + 'a;
-    /// A map's entries, in key order (by the keys' UTF-8 bytes).
+    /// A map's entries, in key order (by the keys' UTF-8 bytes); an array's items, in
+    /// order, each under the empty key (so that arrays compare item by item).
     fn entries(self) -> impl Iterator<Item = (&'a str, Self)> + 'a;
 }
 
@@ -52,23 +51,9 @@ pub fn compare<'a, V: Ordered<'a>>(a: V, b: V) -> Ordering {
         Kind::Bool => a.boolean().cmp(&b.boolean()),
         Kind::Number => compare_numbers(a.number(), b.number()),
         Kind::String => a.text().as_bytes().cmp(b.text().as_bytes()),
-        Kind::Array => {
-            let (mut x, mut y) = (a.items(), b.items());
-            loop {
-                match (x.next(), y.next()) {
-                    (None, None) => return Ordering::Equal,
-                    (None, Some(_)) => return Ordering::Less,
-                    (Some(_), None) => return Ordering::Greater,
-                    (Some(x), Some(y)) => {
-                        let order = compare(x, y);
-                        if order.is_ne() {
-                            return order;
-                        }
-                    }
-                }
-            }
-        }
-        Kind::Map => {
+        // Entry by entry, a prefix first: arrays by item (their keys are all empty), maps
+        // by key, then value.
+        Kind::Array | Kind::Map => {
             let (mut x, mut y) = (a.entries(), b.entries());
             loop {
                 match (x.next(), y.next()) {
@@ -97,6 +82,23 @@ fn compare_numbers(a: f64, b: f64) -> Ordering {
     }
 }
 
+/// One `orderBy` clause's order of two documents by their values of its field (`None`:
+/// absent, which sorts first so the order stays total; such documents are left out of an
+/// ordered query before sorting anyway).
+pub fn compare_fields<'a, V: Ordered<'a>>(x: Option<V>, y: Option<V>, descending: bool) -> Ordering {
+    let order = match (x, y) {
+        (Some(x), Some(y)) => compare(x, y),
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    if descending {
+        order.reverse()
+    } else {
+        order
+    }
+}
+
 /// Orders two documents by `clauses` (each reads one field of each document, `None` when
 /// absent) and then by path. Documents missing an ordered field must have been left out
 /// before: here an absent field sorts first, so the order stays total.
@@ -106,13 +108,7 @@ pub fn compare_documents<'a, V: Ordered<'a>>(
     path_b: &str,
 ) -> Ordering {
     for (descending, x, y) in clauses {
-        let order = match (x, y) {
-            (Some(x), Some(y)) => compare(x, y),
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        };
-        let order = if descending { order.reverse() } else { order };
+        let order = compare_fields(x, y, descending);
         if order.is_ne() {
             return order;
         }
@@ -184,20 +180,13 @@ impl<'a> Ordered<'a> for &'a Value {
         }
     }
 
-    fn items(self) -> impl Iterator<Item = Self> + 'a {
-        let items: &'a [Value] = match self {
-            Value::Array(items) => items,
-            _ => &[],
-        };
-        items.iter()
-    }
-
     fn entries(self) -> impl Iterator<Item = (&'a str, Self)> + 'a {
-        let entries: &'a [(alloc::string::String, Value)] = match self {
-            Value::Map(entries) => entries,
-            _ => &[],
+        let (items, entries): (&'a [Value], &'a [(alloc::string::String, Value)]) = match self {
+            Value::Array(items) => (items, &[]),
+            Value::Map(entries) => (&[], entries),
+            _ => (&[], &[]),
         };
-        entries.iter().map(|(k, v)| (k.as_str(), v))
+        items.iter().map(|v| ("", v)).chain(entries.iter().map(|(k, v)| (k.as_str(), v)))
     }
 }
 

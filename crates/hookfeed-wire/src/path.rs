@@ -21,8 +21,7 @@ pub fn is_document_id(id: &str) -> bool {
         && id.len() <= MAX_ID_LEN
         && id != "."
         && id != ".."
-        && !id.contains('/')
-        && !id.chars().any(char::is_control)
+        && id.chars().all(|c| c != '/' && !c.is_control())
 }
 
 /// Splits `collection/id`, if both parts follow the rules.
