@@ -114,6 +114,81 @@ pub enum Ingested {
     },
 }
 
+/// The delivery-log row a redelivery adds. A stored event is its own row (the log reads
+/// the events table too), so only duplicates and conflicts add one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedeliveryRecord {
+    /// `duplicate` or `conflict`.
+    pub outcome: &'static str,
+    /// A machine-readable code, for conflicts.
+    pub code: Option<&'static str>,
+    /// What happened, for people.
+    pub message: String,
+    /// The seq of the event first logged.
+    pub seq: Seq,
+}
+
+impl Ingested {
+    /// The row the delivery log gets for this outcome, if any.
+    pub fn redelivery_record(&self) -> Option<RedeliveryRecord> {
+        match self {
+            Self::Stored { .. } => None,
+            Self::Duplicate { seq } => Some(RedeliveryRecord {
+                outcome: "duplicate",
+                code: None,
+                message: format!("already stored at seq {seq}"),
+                seq: *seq,
+            }),
+            Self::Conflict { seq } => Some(RedeliveryRecord {
+                outcome: "conflict",
+                code: Some("conflict"),
+                message: format!("event id already stored at seq {seq} with a different body; the first stands"),
+                seq: *seq,
+            }),
+        }
+    }
+}
+
+/// How long a feed keeps its log, and when it wakes to prune it.
+pub mod retention {
+    use crate::time::UnixTime;
+
+    /// Days the event log (and so dedup) is kept unless configured: providers retry for
+    /// hours (Twin.Actor for over 3), so days, not minutes.
+    pub const DEFAULT_DAYS: u32 = 7;
+    /// Rows of the delivery log (duplicates and conflicts) kept at most, whatever their age.
+    pub const MAX_DELIVERY_ROWS: i64 = 10_000;
+    /// How often the log is pruned, in milliseconds.
+    pub const PRUNE_EVERY_MS: i64 = 60 * 60 * 1000;
+
+    /// Events and delivery rows received before this are pruned.
+    pub fn cutoff(now: UnixTime, days: u32) -> UnixTime {
+        UnixTime(now.as_millis() - i64::from(days.max(1)) * 24 * 60 * 60 * 1000)
+    }
+
+    /// When the feed's alarm must next fire: the next pruning, or the next socket's token
+    /// expiry (Unix seconds) if that comes first.
+    pub fn next_alarm(now: UnixTime, next_expiry: Option<i64>) -> UnixTime {
+        let prune = UnixTime(now.as_millis() + PRUNE_EVERY_MS);
+        next_expiry.map_or(prune, |exp| UnixTime::from_secs(exp).min(prune))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_log_is_kept_for_whole_days_and_the_alarm_comes_at_the_first_due_task() {
+            let now = UnixTime::from_secs(10 * 86_400);
+            assert_eq!(cutoff(now, 7), UnixTime::from_secs(3 * 86_400));
+            assert_eq!(cutoff(now, 0), UnixTime::from_secs(9 * 86_400), "at least a day");
+            assert_eq!(next_alarm(now, None), UnixTime(now.as_millis() + PRUNE_EVERY_MS));
+            assert_eq!(next_alarm(now, Some(10 * 86_400 + 5)), UnixTime::from_secs(10 * 86_400 + 5));
+            assert_eq!(next_alarm(now, Some(11 * 86_400)), UnixTime(now.as_millis() + PRUNE_EVERY_MS));
+        }
+    }
+}
+
 /// What projection made of an event, for the delivery log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectionOutcome {

@@ -16,8 +16,7 @@ use worker::Env;
 
 /// The variable holding the sources' JSON.
 pub const SOURCES_VAR: &str = "HOOKFEED_SOURCES";
-/// Days the event log (and so dedup) is kept; providers retry for hours.
-pub const DEFAULT_RETENTION_DAYS: u32 = 7;
+pub use hookfeed_core::ledger::retention::DEFAULT_DAYS as DEFAULT_RETENTION_DAYS;
 /// Bodies of at least this many bytes are MACed with the runtime's WebCrypto rather than
 /// in wasm (see `webcrypto`); measured in bench/load/README.md.
 pub const DEFAULT_WEBCRYPTO_MIN_BYTES: u32 = 16 * 1024;

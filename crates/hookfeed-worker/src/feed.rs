@@ -1,8 +1,10 @@
 //! The `Feed` Durable Object: one per tenant. It owns the tenant's event log, documents
 //! and delivery log in SQLite, and its subscribers' hibernating WebSockets.
 //!
-//! Every decision is core's: [`verify_delivery`], [`ingest`], [`SocketState::handle_frame`],
-//! [`SubscriptionIndex::recipients`], [`snapshot`]. This file moves bytes between them and
+//! Every decision is core's: [`VerifiedDelivery::from_handoff`], [`ingest`] and what the
+//! delivery log records ([`Ingested::redelivery_record`]), [`SocketState::handle_frame`],
+//! [`SubscriptionIndex::recipients`], [`window_delta`], [`snapshot`], and the log's
+//! [`retention`]. Every SQL statement is in `store`. This file moves bytes between them and
 //! the platform.
 
 // `#[durable_object]` generates undocumented glue; the items written here are documented.
@@ -11,36 +13,30 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Duration;
 
 use hookfeed_core::delivery::Handoff;
 use hookfeed_core::fanout::{
     snapshot, window_delta, ChangeFrame, SocketAction, SocketId, SocketState, SubscriptionIndex,
 };
-use hookfeed_core::ledger::{ingest, ChangeKind, DocChange, Ingested, Seq};
+use hookfeed_core::ledger::{ingest, retention, ChangeKind, DocChange, Ingested, Seq};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::protocol::{CollectionQuery, ErrorCode, ListenRequest, ServerMessage, Target};
 use hookfeed_core::rate::RateLimiter;
 use hookfeed_core::token::TokenClaims;
 use hookfeed_core::{UnixTime, VerifiedDelivery};
-use serde::Deserialize;
 use serde_json::json;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State, WebSocket,
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
 };
 
 use crate::config;
+use crate::hop::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, HANDOFF_HEADER, HANDOFF_PATH};
 use crate::reply::Reply;
-use crate::routes::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, HANDOFF_HEADER, HANDOFF_PATH};
-use crate::store::{self, head_seq, read_documents, DocumentCache, SqlFeedStore, SCHEMA};
+use crate::store::{self, head_seq, read_documents, DocumentCache, SqlFeedStore};
 use hookfeed_wire::SUBPROTOCOL;
 
-/// How often the alarm prunes the log.
-const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
-/// Rows of the delivery log kept at most, whatever their age.
-const MAX_DELIVERY_ROWS: i64 = 10_000;
 /// The close code of a socket whose token expired (4000-4999 are the application's).
 const TOKEN_EXPIRED_CLOSE: u16 = 4001;
 
@@ -74,38 +70,6 @@ pub struct Feed {
     live: RefCell<Live>,
 }
 
-/// One row of the delivery log, as written.
-struct DeliveryRecord<'a> {
-    source: &'a str,
-    event_id: Option<&'a str>,
-    event_type: Option<&'a str>,
-    outcome: &'a str,
-    status: u16,
-    code: Option<&'a str>,
-    message: String,
-    seq: Option<Seq>,
-}
-
-fn write_delivery(sql: &SqlStorage, at: UnixTime, record: &DeliveryRecord<'_>) -> Result<()> {
-    let opt = |v: Option<&str>| v.map_or(SqlStorageValue::Null, |s| SqlStorageValue::String(s.to_owned()));
-    sql.exec(
-        "INSERT INTO deliveries (at, source, event_id, event_type, outcome, status, code, message, seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        vec![
-            SqlStorageValue::Integer(at.as_millis()),
-            SqlStorageValue::String(record.source.to_owned()),
-            opt(record.event_id),
-            opt(record.event_type),
-            SqlStorageValue::String(record.outcome.to_owned()),
-            SqlStorageValue::Integer(i64::from(record.status)),
-            opt(record.code),
-            SqlStorageValue::String(record.message.clone()),
-            record.seq.map_or(SqlStorageValue::Null, |s| SqlStorageValue::Integer(s as i64)),
-        ],
-    )?;
-    Ok(())
-}
-
 impl Feed {
     fn count_request(&self) {
         let mut live = self.live.borrow_mut();
@@ -119,7 +83,7 @@ impl Feed {
 
     fn ensure_schema(&self) -> Result<()> {
         if !self.live.borrow().schema_ready {
-            self.sql().exec(SCHEMA, None)?;
+            store::create_schema(&self.sql())?;
             self.live.borrow_mut().schema_ready = true;
         }
         Ok(())
@@ -191,34 +155,8 @@ impl Feed {
             let mut store = SqlFeedStore::new(&sql, &cache);
             let outcome = ingest(&mut store, &delivery, rules)?;
             let written = store.into_written();
-            // A stored event is its own delivery-log row (GET /deliveries reads the events
-            // table too); only redeliveries add one.
-            let event = delivery.event();
-            let redelivery = match &outcome {
-                Ingested::Stored { .. } => None,
-                Ingested::Duplicate { seq } => Some(("duplicate", None, format!("already stored at seq {seq}"), *seq)),
-                Ingested::Conflict { seq } => Some((
-                    "conflict",
-                    Some("conflict"),
-                    format!("event id already stored at seq {seq} with a different body; the first stands"),
-                    *seq,
-                )),
-            };
-            if let Some((outcome_name, code, message, seq)) = redelivery {
-                write_delivery(
-                    &sql,
-                    delivery.received_at(),
-                    &DeliveryRecord {
-                        source: &source_name,
-                        event_id: Some(&event.id),
-                        event_type: Some(&event.event_type),
-                        outcome: outcome_name,
-                        status: 200,
-                        code,
-                        message,
-                        seq: Some(seq),
-                    },
-                )?;
+            if let Some(record) = outcome.redelivery_record() {
+                store::log_redelivery(&sql, delivery.received_at(), delivery.event(), &record)?;
             }
             Ok((outcome, written))
         });
@@ -241,7 +179,7 @@ impl Feed {
                     self.broadcast(&change);
                 }
                 if self.live.borrow().alarm_at.is_none() {
-                    self.alarm_by(Self::next_prune()).await;
+                    self.alarm_by(retention::next_alarm(now, None)).await;
                 }
                 Reply::Received { duplicate: false, conflict: false, seq }
             }
@@ -256,54 +194,59 @@ impl Feed {
         reply.into_response()
     }
 
-    /// Sends `change` to the listens it concerns. The frame text is built and turned into a
-    /// JS string once per (listen id, kind) — most clients number their first listen 1 — so
-    /// a broadcast to a thousand sockets encodes the document once, not a thousand times.
+    /// Sends `change` to the listens it concerns, then ends the listens of sockets whose
+    /// token ran out.
     fn broadcast(&self, change: &DocChange) {
         self.ensure_index();
         let now = now();
         let mut expired: Vec<SocketId> = Vec::new();
-        {
-            let live = self.live.borrow();
-            let Some(index) = &live.index else { return };
-            let recipients = index.recipients(change);
-            let Some(first) = recipients.iter().find_map(|r| live.sockets.get(&r.sid)) else { return };
-            let Ok(send) = js_sys::Reflect::get(AsRef::<web_sys::WebSocket>::as_ref(first), &JsValue::from_str("send"))
-                .and_then(|f| f.dyn_into::<js_sys::Function>())
-            else {
-                return;
-            };
-            let frame = ChangeFrame::new(change);
-            let mut texts: Vec<((u32, ChangeKind), JsValue)> = Vec::new();
-            for recipient in &recipients {
-                let Some(ws) = live.sockets.get(&recipient.sid) else { continue };
-                // A token that ran out stops the change here: the socket's listens end
-                // below, and its client refreshes and resumes from the seq it has.
-                if index.expired(recipient.sid, now) {
-                    if !expired.contains(&recipient.sid) {
-                        expired.push(recipient.sid);
-                    }
-                    continue;
-                }
-                let key = (recipient.listen_id, recipient.kind);
-                let text = match texts.iter().find(|(k, _)| *k == key) {
-                    Some((_, text)) => text.clone(),
-                    None => {
-                        let text = JsValue::from_str(&frame.for_recipient(recipient));
-                        texts.push((key, text.clone()));
-                        text
-                    }
-                };
-                // A socket that fails here is closing; its close event unindexes it.
-                let _ = send.call1(AsRef::<web_sys::WebSocket>::as_ref(ws), &text);
-            }
-        }
+        self.send_changes(change, now, &mut expired);
         self.send_window_deltas(change, now, &mut expired);
         for sid in expired {
             let ws = self.live.borrow().sockets.get(&sid).cloned();
             if let Some(ws) = ws {
                 self.end_listens(&ws);
             }
+        }
+    }
+
+    /// The change frames of the listens `change` reaches (all but limited queries). The
+    /// frame text is built and turned into a JS string once per (listen id, kind) — most
+    /// clients number their first listen 1 — so a broadcast to a thousand sockets encodes
+    /// the document once, not a thousand times.
+    fn send_changes(&self, change: &DocChange, now: UnixTime, expired: &mut Vec<SocketId>) {
+        let live = self.live.borrow();
+        let Some(index) = &live.index else { return };
+        let recipients = index.recipients(change);
+        let Some(first) = recipients.iter().find_map(|r| live.sockets.get(&r.sid)) else { return };
+        let Ok(send) = js_sys::Reflect::get(AsRef::<web_sys::WebSocket>::as_ref(first), &JsValue::from_str("send"))
+            .and_then(|f| f.dyn_into::<js_sys::Function>())
+        else {
+            return;
+        };
+        let frame = ChangeFrame::new(change);
+        let mut texts: Vec<((u32, ChangeKind), JsValue)> = Vec::new();
+        for recipient in &recipients {
+            let Some(ws) = live.sockets.get(&recipient.sid) else { continue };
+            // A token that ran out stops the change here: the socket's listens end, and its
+            // client refreshes and resumes from the seq it has.
+            if index.expired(recipient.sid, now) {
+                if !expired.contains(&recipient.sid) {
+                    expired.push(recipient.sid);
+                }
+                continue;
+            }
+            let key = (recipient.listen_id, recipient.kind);
+            let text = match texts.iter().find(|(k, _)| *k == key) {
+                Some((_, text)) => text.clone(),
+                None => {
+                    let text = JsValue::from_str(&frame.for_recipient(recipient));
+                    texts.push((key, text.clone()));
+                    text
+                }
+            };
+            // A socket that fails here is closing; its close event unindexes it.
+            let _ = send.call1(AsRef::<web_sys::WebSocket>::as_ref(ws), &text);
         }
     }
 
@@ -387,11 +330,6 @@ impl Feed {
             Ok(()) => self.live.borrow_mut().alarm_at = Some(Some(at)),
             Err(e) => worker::console_error!("could not schedule the alarm: {e}"),
         }
-    }
-
-    /// The next pruning, from now.
-    fn next_prune() -> UnixTime {
-        UnixTime(now().as_millis() + PRUNE_EVERY.as_millis() as i64)
     }
 
     async fn subscribe(&self, req: &Request) -> Result<Response> {
@@ -498,34 +436,9 @@ impl Feed {
     }
 
     fn deliveries(&self, req: &Request) -> Result<Response> {
-        #[derive(Deserialize, serde::Serialize)]
-        struct Row {
-            at: f64,
-            source: String,
-            event_id: Option<String>,
-            event_type: Option<String>,
-            outcome: String,
-            status: f64,
-            code: Option<String>,
-            message: Option<String>,
-            seq: Option<f64>,
-        }
         let limit = query(req, "limit").and_then(|l| l.parse::<i64>().ok()).unwrap_or(100).clamp(1, 1000);
-        let source = query(req, "source");
-        let outcome = query(req, "outcome");
-        let filter = |v: &Option<String>| v.clone().map_or(SqlStorageValue::Null, SqlStorageValue::String);
-        let rows: Vec<Row> = self
-            .sql()
-            .exec(
-                "SELECT at, source, event_id, event_type, outcome, status, code, message, seq FROM (
-                     SELECT at, source, event_id, event_type, outcome, status, code, message, seq FROM deliveries
-                     UNION ALL
-                     SELECT received_at, source, event_id, event_type, 'stored', 200, NULL,
-                            coalesce('applied to ' || path, 'logged; not projected into a document'), seq FROM events
-                 ) WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR outcome = ?2) ORDER BY at DESC LIMIT ?3",
-                vec![filter(&source), filter(&outcome), SqlStorageValue::Integer(limit)],
-            )?
-            .to_array()?;
+        let (source, outcome) = (query(req, "source"), query(req, "outcome"));
+        let rows = store::read_deliveries(&self.sql(), source.as_deref(), outcome.as_deref(), limit)?;
         let deliveries: Vec<_> = rows
             .into_iter()
             .map(|r| {
@@ -546,21 +459,11 @@ impl Feed {
     }
 
     fn health(&self) -> Result<Response> {
-        #[derive(Deserialize)]
-        struct Counts {
-            events: f64,
-            documents: f64,
-        }
         let sql = self.sql();
-        let counts: Counts = sql
-            .exec(
-                "SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM documents) AS documents",
-                None,
-            )?
-            .one()?;
+        let (events, documents) = store::counts(&sql)?;
         Reply::Json(json!({
-            "events": counts.events as u64,
-            "documents": counts.documents as u64,
+            "events": events,
+            "documents": documents,
             "subscribers": self.state.get_websockets().len(),
             "seq": self.head()?,
             "database_bytes": sql.database_size(),
@@ -641,17 +544,9 @@ impl DurableObject for Feed {
             self.end_listens(ws);
         }
         let retention_days = config::load(&self.env).map_or(config::DEFAULT_RETENTION_DAYS, |c| c.retention_days);
-        let cutoff = now.as_millis() - i64::from(retention_days) * 24 * 60 * 60 * 1000;
-        let sql = self.sql();
-        sql.exec("DELETE FROM events WHERE received_at < ?", vec![SqlStorageValue::Integer(cutoff)])?;
-        sql.exec("DELETE FROM deliveries WHERE at < ?", vec![SqlStorageValue::Integer(cutoff)])?;
-        sql.exec(
-            "DELETE FROM deliveries WHERE id <= (SELECT max(id) FROM deliveries) - ?",
-            vec![SqlStorageValue::Integer(MAX_DELIVERY_ROWS)],
-        )?;
+        store::prune(&self.sql(), retention::cutoff(now, retention_days), retention::MAX_DELIVERY_ROWS)?;
         let next_expiry = self.live.borrow().index.as_ref().and_then(SubscriptionIndex::next_expiry);
-        let next = next_expiry.map_or(Self::next_prune(), |exp| UnixTime::from_secs(exp).min(Self::next_prune()));
-        self.alarm_by(next).await;
+        self.alarm_by(retention::next_alarm(now, next_expiry)).await;
         Response::ok("pruned")
     }
 }

@@ -4,10 +4,12 @@
 //! protocol) is made by `hookfeed-core`; this crate translates between the Workers
 //! platform and core. `routes` owns HTTP and the trust boundary (every delivery is
 //! verified there, before any feed wakes), `refusals` what it refused, `reply` every
-//! status code, `feed` the Durable Object, `store` its SQLite, `config` the environment.
+//! status code, `feed` the Durable Object, `store` its SQLite, `hop` what the Worker and a
+//! feed share, `config` the environment.
 
 mod config;
 mod feed;
+mod hop;
 mod refusals;
 mod reply;
 mod routes;

@@ -22,26 +22,16 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::Context;
-use worker::{Date, Env, Request, Result, Url};
+use worker::{Env, Request, Result, Url};
 
 use crate::config::{self, Config};
+use crate::hop::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, HANDOFF_HEADER, HANDOFF_PATH};
 use crate::refusals;
 use crate::reply::Reply;
 use crate::webcrypto;
 
 /// The Durable Object binding of the feeds.
 const FEED_BINDING: &str = "FEED";
-/// The client's address, as Cloudflare's edge sets it (rate limits are per address).
-pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
-/// Internal header from the Worker to a feed: the verified token claims, as JSON. The
-/// Worker sets it over whatever a client sent, and a feed is reachable only through its
-/// binding, so a feed can trust it.
-pub const CLAIMS_HEADER: &str = "x-hookfeed-claims";
-
-/// Now, from the platform's clock (core never reads one).
-pub fn now() -> UnixTime {
-    UnixTime(Date::now().as_millis() as i64)
-}
 
 /// What a route answers: the platform's own response, so that one coming from a feed is
 /// passed on as it is (the `worker` crate's `Response` would wrap its body in a new one).
@@ -149,11 +139,6 @@ async fn forward(env: &Env, tenant: &str, req: &web_sys::Request) -> Answer {
 /// `GET`s `url` of the tenant's feed.
 async fn forward_get(env: &Env, tenant: &str, url: &str) -> Answer {
     forward(env, tenant, &web_sys::Request::new_with_str(url)?).await
-}
-
-/// The value of query parameter `name`.
-pub fn query(req: &Request, name: &str) -> Option<String> {
-    req.url().ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// Reads the body up to `cap` bytes; `None` as soon as it is longer, without reading on.
@@ -276,13 +261,6 @@ async fn verify(
     let macs = webcrypto::macs(source, pending.prefix(), buffer).await?;
     Ok(pending.finish(&macs))
 }
-
-/// The internal header that carries a verified delivery's [`Handoff`](hookfeed_core::delivery::Handoff) to its feed.
-pub const HANDOFF_HEADER: &str = "x-hookfeed-handoff";
-/// The feed's route for verified deliveries. Only the Worker can reach it: a feed is
-/// addressable only through the `FEED` binding, and every request the Worker sends a feed
-/// is built here, never passed on from a client.
-pub const HANDOFF_PATH: &str = "/verified";
 
 /// Hands a verified delivery to its tenant's feed: the raw body as received (the
 /// platform's buffer, not copied back out of wasm), and the [`Handoff`](hookfeed_core::delivery::Handoff) in a header.

@@ -1,9 +1,10 @@
 //! The feed's SQLite: schema, core's [`FeedStore`] over it, and its transactions.
 
 use hookfeed_core::fanout::StoredDoc;
-use hookfeed_core::ledger::{Appended, FeedStore, LogEntry, LoggedEvent, Seq};
+use hookfeed_core::ledger::{Appended, FeedStore, LogEntry, LoggedEvent, RedeliveryRecord, Seq};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::projection::DocumentState;
+use hookfeed_core::{Event, UnixTime};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -14,7 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::{SqlStorage, SqlStorageValue};
 
 /// The tables a feed keeps; `IF NOT EXISTS` makes applying it idempotent.
-pub const SCHEMA: &str = "
+const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
@@ -50,6 +51,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_at ON deliveries (at);
 ";
+
+/// Creates the tables a feed keeps, if they are not there.
+pub fn create_schema(sql: &SqlStorage) -> worker::Result<()> {
+    sql.exec(SCHEMA, None)?;
+    Ok(())
+}
 
 /// Documents as last committed, kept in memory so that ingest need not read back what
 /// the feed wrote itself: a feed is the only writer of its SQLite, so after a commit the
@@ -242,6 +249,90 @@ pub fn head_seq(sql: &SqlStorage) -> worker::Result<Seq> {
         )?
         .one()?;
     Ok(row.seq as Seq)
+}
+
+/// Adds a redelivery's row to the delivery log (inside the ingest transaction).
+pub fn log_redelivery(sql: &SqlStorage, at: UnixTime, event: &Event, record: &RedeliveryRecord) -> worker::Result<()> {
+    sql.exec(
+        "INSERT INTO deliveries (at, source, event_id, event_type, outcome, status, code, message, seq)
+         VALUES (?, ?, ?, ?, ?, 200, ?, ?, ?)",
+        vec![
+            int(at.as_millis()),
+            text(&event.source),
+            text(&event.id),
+            text(&event.event_type),
+            text(record.outcome),
+            record.code.map_or(SqlStorageValue::Null, text),
+            text(&record.message),
+            int(record.seq as i64),
+        ],
+    )?;
+    Ok(())
+}
+
+/// One row of the delivery log as `GET /deliveries` shows it.
+#[derive(Deserialize)]
+pub struct DeliveryRow {
+    /// When it arrived, Unix milliseconds.
+    pub at: f64,
+    /// Its source.
+    pub source: String,
+    /// Its event id.
+    pub event_id: Option<String>,
+    /// Its event type.
+    pub event_type: Option<String>,
+    /// `stored`, `duplicate` or `conflict`.
+    pub outcome: String,
+    /// The status it was answered with.
+    pub status: f64,
+    /// A machine-readable code.
+    pub code: Option<String>,
+    /// What happened.
+    pub message: Option<String>,
+    /// Its seq.
+    pub seq: Option<f64>,
+}
+
+/// The delivery log, newest first: stored events and redeliveries, filtered.
+pub fn read_deliveries(
+    sql: &SqlStorage,
+    source: Option<&str>,
+    outcome: Option<&str>,
+    limit: i64,
+) -> worker::Result<Vec<DeliveryRow>> {
+    let filter = |v: Option<&str>| v.map_or(SqlStorageValue::Null, text);
+    sql.exec(
+        "SELECT at, source, event_id, event_type, outcome, status, code, message, seq FROM (
+             SELECT at, source, event_id, event_type, outcome, status, code, message, seq FROM deliveries
+             UNION ALL
+             SELECT received_at, source, event_id, event_type, 'stored', 200, NULL,
+                    coalesce('applied to ' || path, 'logged; not projected into a document'), seq FROM events
+         ) WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR outcome = ?2) ORDER BY at DESC LIMIT ?3",
+        vec![filter(source), filter(outcome), int(limit)],
+    )?
+    .to_array()
+}
+
+/// How many events and documents the feed holds.
+pub fn counts(sql: &SqlStorage) -> worker::Result<(u64, u64)> {
+    #[derive(Deserialize)]
+    struct Counts {
+        events: f64,
+        documents: f64,
+    }
+    let counts: Counts = sql
+        .exec("SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM documents) AS documents", None)?
+        .one()?;
+    Ok((counts.events as u64, counts.documents as u64))
+}
+
+/// Deletes events and delivery rows received before `cutoff`, and delivery rows past the
+/// newest `max_rows`.
+pub fn prune(sql: &SqlStorage, cutoff: UnixTime, max_rows: i64) -> worker::Result<()> {
+    sql.exec("DELETE FROM events WHERE received_at < ?", vec![int(cutoff.as_millis())])?;
+    sql.exec("DELETE FROM deliveries WHERE at < ?", vec![int(cutoff.as_millis())])?;
+    sql.exec("DELETE FROM deliveries WHERE id <= (SELECT max(id) FROM deliveries) - ?", vec![int(max_rows)])?;
+    Ok(())
 }
 
 /// Runs `body` in one SQLite transaction (`storage.transactionSync`): an error rolls back

@@ -1,0 +1,30 @@
+//! The hop from the Worker to a feed: the internal routes and headers both sides use,
+//! and the small platform helpers both need.
+//!
+//! A feed is addressable only through the `FEED` Durable Object binding, which only this
+//! Worker holds, and the Worker builds every request it sends a feed (URL, headers,
+//! body), never passing on a client's path or these internal headers: so a feed can trust
+//! what arrives on them.
+
+use hookfeed_core::UnixTime;
+use worker::{Date, Request};
+
+/// The client's address, as Cloudflare's edge sets it (limits are per address).
+pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
+/// The verified token claims of a subscriber, as JSON; the Worker sets it over whatever a
+/// client sent.
+pub const CLAIMS_HEADER: &str = "x-hookfeed-claims";
+/// A verified delivery's [`Handoff`](hookfeed_core::delivery::Handoff), as JSON.
+pub const HANDOFF_HEADER: &str = "x-hookfeed-handoff";
+/// The feed's route for verified deliveries.
+pub const HANDOFF_PATH: &str = "/verified";
+
+/// Now, from the platform's clock (core never reads one).
+pub fn now() -> UnixTime {
+    UnixTime(Date::now().as_millis() as i64)
+}
+
+/// The value of query parameter `name`.
+pub fn query(req: &Request, name: &str) -> Option<String> {
+    req.url().ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
