@@ -1156,6 +1156,13 @@ async function runEdge(name) {
     log(`${name} ready on :${handle.port} (runtime workerd ${handle.procs.runtime} direct :${edge.directPort}, proxy workerd ${handle.procs.proxy}, wrangler ${handle.procs.wrangler})`);
     if ((O.via === "direct" || O.capacityVia === "direct") && !edge.directPort) throw new Error("no direct port found on the runtime workerd");
 
+    // The settings the edge actually runs with (the post-move build lists them in dev mode
+    // or for the admin), so a run shows that a NAME=value variant took effect.
+    const health = await getHealthz(edge.h.base, def.vars.ADMIN_TOKEN).catch((e) => ({ error: String(e) }));
+    out.settings = Object.fromEntries(
+      ["version", "refusal_limiter", "webcrypto_min_bytes", "websocket_compression", "dev_mode"].filter((k) => k in (health ?? {})).map((k) => [k, health[k]]),
+    );
+    log(`${name} settings: ${JSON.stringify(out.settings)}`);
     out.probe = await probe(edge);
     log(`${name} probe: ingest ${out.probe.ingest.ok ? "ok" : "NOT READY " + out.probe.ingest.first}; feed ${out.probe.feed.ok ? "ok" : "NOT READY " + out.probe.feed.error}`);
     let knownRuntime = JSON.stringify(edge.h.procs.runtime);
@@ -1436,6 +1443,10 @@ function edgeTables(results, ref) {
     row("runtime CPU ms per delivery from an address over its refusal budget", (r) => r.refusal.median.limitedCpuMs);
     row("forged ÷ genuine, same run (×)", (r) => r.refusal.median.forgedOverGenuine);
     row("over budget ÷ genuine, same run (×)", (r) => r.refusal.median.limitedOverGenuine);
+    // Net of the floor every request pays under wrangler dev (per run, then the median).
+    const net = (r, k) => median(r.refusal.runs.map((x) => (x[k].runtimeCpuMsPerDelivery - x.floor.runtimeCpuMsPerDelivery) / (x.genuine.runtimeCpuMsPerDelivery - x.floor.runtimeCpuMsPerDelivery)));
+    row("forged ÷ genuine, each less the 404 floor, same run (×)", (r) => net(r, "forged"));
+    row("over budget ÷ genuine, each less the 404 floor, same run (×)", (r) => net(r, "limited"));
     row("forged answered 401", (r) => r.refusal.median.forged401, { ratio: false });
     row("over-budget answered 429", (r) => r.refusal.median.limited429, { ratio: false });
     row("genuine deliveries/s", (r) => r.refusal.median.genuinePerSec, { better: "higher" });
@@ -1515,7 +1526,7 @@ async function main() {
       n += rounds;
     }
     O.rounds = n;
-    const ref = argv.reference ?? (merged.before ? "before" : "baseline");
+    const ref = argv.reference ?? files[0].reference ?? (merged.before ? "before" : "baseline");
     const { md } = fullMarkdown(merged, ref);
     process.stdout.write(`\n## ${Object.keys(merged).join(" vs ")} (${files.map((f) => f.started).join(", ")}; ${files[0].machine.cpus} cores${n > 1 ? `, medians of ${n} rounds` : ""})\n\n${md}\n`);
     if (argv.json) writeFileSync(argv.json, JSON.stringify({ merged: argv.report.split(","), options: O, results: merged, markdown: md }, null, 2));
