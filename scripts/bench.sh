@@ -4,24 +4,37 @@
 #   1. verify: signature verification, native vs a bare HMAC, wasm in Node 22 vs node:crypto
 #   2. load:   ingest and fan-out under wrangler dev vs a TypeScript partyserver Worker
 #   3. web:    the browser bundle vs @firebase/firestore, and time to first snapshot
+#   4. edge:   the trust boundary: ingest at 1 KiB and 64 KiB, the CPU of a refusal, and a
+#              forged flood beside genuine deliveries, against the build before verification
+#              moved to the Worker (bench/build-before.sh), and wasm vs WebCrypto MACs
 # Pass a subset to run only those: `npm run bench -- verify web`.
 source "$(dirname "$0")/lib.sh"
 bootstrap
 ensure_chromium
 bash scripts/build.sh
 mkdir -p target/bench
-which=("${@:-verify load web}")
+which=("${@:-verify load web edge}")
 for bench in ${which[*]}; do
   case "$bench" in
     verify)
-      step "Benchmark 1/3: signature verification (bench/verify.sh)"
+      step "Benchmark 1/4: signature verification (bench/verify.sh)"
       BENCH_JSON="$ROOT/target/bench/verify.jsonl" bash bench/verify.sh ;;
     load)
-      step "Benchmark 2/3: ingest and fan-out vs partyserver (bench/load/run.mjs, about 10 minutes)"
+      step "Benchmark 2/4: ingest and fan-out vs partyserver (bench/load/run.mjs, about 10 minutes)"
       node bench/load/run.mjs --edge both --json "$ROOT/target/bench/load.json" ;;
     web)
-      step "Benchmark 3/3: browser bundle size and time to first snapshot (bench/web/run.mjs)"
+      step "Benchmark 3/4: browser bundle size and time to first snapshot (bench/web/run.mjs)"
       node bench/web/run.mjs --json "$ROOT/target/bench/web.json" ;;
-    *) die "unknown benchmark '$bench': use verify, load or web" ;;
+    edge)
+      step "Benchmark 4/4: the trust boundary, before vs after (bench/load/README.md, about 15 minutes)"
+      bash bench/build-before.sh
+      node bench/load/run.mjs --edge before,hookfeed --scenarios ingest,refusal --ingest-bytes 1024,65536 \
+        --ingest-count 1000 --ingest-runs 1 --refusal-count 1000 --refusal-runs 1 --rounds 3 --json "$ROOT/target/bench/edge.json"
+      node bench/load/run.mjs --edge before,hookfeed --scenarios abuse --hookfeed-rate-limit keep --abuse-addresses 250 \
+        --json "$ROOT/target/bench/abuse.json"
+      node bench/load/run.mjs --edge hookfeed:HOOKFEED_WEBCRYPTO_MIN_BYTES=off,hookfeed:HOOKFEED_WEBCRYPTO_MIN_BYTES=0 \
+        --reference hookfeed:HOOKFEED_WEBCRYPTO_MIN_BYTES=off --scenarios ingest --ingest-bytes 1024,65536 --ingest-via direct \
+        --ingest-count 1000 --ingest-runs 1 --rounds 3 --json "$ROOT/target/bench/webcrypto.json" ;;
+    *) die "unknown benchmark '$bench': use verify, load, web or edge" ;;
   esac
 done
