@@ -1,5 +1,6 @@
-# Shared by the npm scripts: progress output and the set-up steps, each quick when its
-# work is already done. Source it; do not run it.
+# Shared by the npm scripts and the bench scripts (bench/verify.sh,
+# bench/build-wasm-verify.sh): progress output, PATH, and the set-up steps, each quick
+# when its work is already done. Source it; do not run it.
 
 set -euo pipefail
 
