@@ -9,43 +9,25 @@
 #   WASM_VERIFY_PROFILES  profiles to build, default "release bench"
 #   WASM_BINDGEN_BIN      the wasm-bindgen CLI (default ~/.cargo/bin/wasm-bindgen); it must
 #                         match the wasm-bindgen crate in Cargo.lock exactly, and is
-#                         installed with cargo when absent or of another version
+#                         installed with cargo (scripts/lib.sh's ensure_wasm_bindgen) when
+#                         absent or of another version
 #   WASM_OPT_BIN          binaryen's wasm-opt (default node_modules/.bin/wasm-opt, from the
 #                         npm package binaryen); skipped, with a note, when absent
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
-step() { printf '==> %s\n' "$*"; }
-note() { printf '    %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 TARGET=wasm32-unknown-unknown
 CRATE=hookfeed-bench-wasm
 ARTIFACT=hookfeed_bench_wasm
 PROFILES="${WASM_VERIFY_PROFILES:-release bench}"
 
-# The version of a crate in Cargo.lock.
-locked_version() {
-  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
-}
-
-if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
-  step "Adding the Rust target $TARGET"
-  rustup target add "$TARGET"
-fi
+ensure_wasm_target
 
 want="$(locked_version wasm-bindgen)"
 [ -n "$want" ] || die "wasm-bindgen is not in Cargo.lock"
 BINDGEN="${WASM_BINDGEN_BIN:-$CARGO_BIN/wasm-bindgen}"
-have="$("$BINDGEN" --version 2>/dev/null | cut -d' ' -f2 || true)"
-if [ "$have" != "$want" ]; then
-  step "Installing wasm-bindgen-cli $want (must match Cargo.lock; 2-4 minutes, once)"
-  cargo install --locked wasm-bindgen-cli --version "$want" ||
-    { note "retrying without --locked"; cargo install wasm-bindgen-cli --version "$want"; }
-  BINDGEN="$CARGO_BIN/wasm-bindgen"
+if [ "$("$BINDGEN" --version 2>/dev/null | cut -d' ' -f2)" != "$want" ]; then
+  ensure_wasm_bindgen
+  BINDGEN="$WASM_BINDGEN_BIN"
 fi
 
 WASM_OPT="${WASM_OPT_BIN:-$ROOT/node_modules/.bin/wasm-opt}"

@@ -13,12 +13,7 @@
 # --no-wasm. Environment: BENCH_JSON=file collects one JSON object per measured case
 # (the file is emptied first); BENCH_ROUNDS, BENCH_ROUND_MS; WASM_VERIFY_PROFILES
 # (default "release bench"); WASM_BINDGEN_BIN, WASM_OPT_BIN.
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
-step() { printf '\n==> %s\n' "$*"; }
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
 native=1 wasm=1
 for arg in "$@"; do

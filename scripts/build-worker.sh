@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Worker (crates/hookfeed-worker → build/index.js + wasm) unless it is up to
-# date. wrangler runs this as its [build] command; `npm run dev` and `npm test` install
-# the tools first.
+# date. wrangler's [build] command (wrangler.toml) runs scripts/build.sh, which runs this;
+# `npm run dev` and `npm test` install the tools first.
 source "$(dirname "$0")/lib.sh"
 
 out="crates/hookfeed-worker/build/index.js"

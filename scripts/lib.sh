@@ -1,5 +1,6 @@
-# Shared by the npm scripts: progress output and the set-up steps, each quick when its
-# work is already done. Source it; do not run it.
+# Shared by the npm scripts and the bench scripts (bench/verify.sh,
+# bench/build-wasm-verify.sh): progress output, PATH, and the set-up steps, each quick
+# when its work is already done. Source it; do not run it.
 
 set -euo pipefail
 
@@ -24,7 +25,7 @@ ensure_npm_packages() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x node_modules/.bin/node ]; then
     return
   fi
-  step "Installing npm packages (Node 22, wrangler, binaryen, playwright-core, esbuild, vite)"
+  step "Installing npm packages (Node 22, wrangler, binaryen, playwright-core, esbuild, vite, typescript)"
   # `npm install`, not `npm ci`: the lock is exact, but the registry mirror lacks workerd's
   # macOS and Windows builds, which npm ci insists on finding in the lock.
   npm install --no-audit --no-fund --loglevel=error

@@ -47,7 +47,8 @@ describe("the browser module in headless Chromium", () => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
       const console = { log: (...args) => window.log.push(args.join(" ")) };
       const db = initializeFeed({ url, token });
-      // From shared/providers/twin-actor-webhooks.txt, "Current Alternative: Firestore":
+      // From Twin.Actor's Guides › Webhooks, "Current Alternative: Firestore" (the project's
+      // copy: shared/providers/twin-actor-webhooks.txt, outside this repository):
       const unsubscribe = onSnapshot(
         doc(db, "projects", projectId),
         (doc) => {

@@ -160,6 +160,11 @@ export declare function onSnapshot<T = DocumentData>(
   onCompletion?: () => void,
 ): Unsubscribe;
 export declare function onSnapshot<T = DocumentData>(query: Query<T> | CollectionReference<T>, observer: Observer<QuerySnapshot<T>>): Unsubscribe;
+export declare function onSnapshot<T = DocumentData>(
+  query: Query<T> | CollectionReference<T>,
+  options: SnapshotListenOptions,
+  observer: Observer<QuerySnapshot<T>>,
+): Unsubscribe;
 
 export declare function getDoc<T = DocumentData>(reference: DocumentReference<T>): Promise<DocumentSnapshot<T>>;
 export declare function getDocs<T = DocumentData>(query: Query<T> | CollectionReference<T>): Promise<QuerySnapshot<T>>;

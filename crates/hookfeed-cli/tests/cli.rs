@@ -15,7 +15,7 @@ use hookfeed_core::signature::ReplayWindow;
 use hookfeed_core::source::load_sources;
 use hookfeed_core::token::verify_token;
 use hookfeed_core::{verify_delivery, Scheme, Secret, SignatureError, Source, UnixTime};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------
 // Support
@@ -191,7 +191,7 @@ fn dry_run(scheme: Scheme, event_type: &str, extra: &[&str]) -> DryRun {
 
 /// A one-shot HTTP server on a free port: answers the first request with `status` and
 /// `body`, and hands back the request's head and body.
-fn serve_once(status: &'static str, body: &'static str) -> (String, mpsc::Receiver<(String, Vec<u8>)>) {
+fn serve_once(status: &'static str, body: String) -> (String, mpsc::Receiver<(String, Vec<u8>)>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let (tx, rx) = mpsc::channel();
@@ -591,8 +591,10 @@ fn send_to_a_port_with_nothing_listening_says_to_start_npm_run_dev() {
 
 #[test]
 fn send_that_the_server_refuses_exits_1_and_prints_the_status() {
-    let (url, request) =
-        serve_once("401 Unauthorized", r#"{"error":{"code":"signature_mismatch","message":"no signature matched"}}"#);
+    // What the Worker answers a tampered body (reply.rs: core's code and message).
+    let refusal = SignatureError::NoMatch;
+    let body = json!({"error": {"code": refusal.code(), "message": refusal.to_string()}});
+    let (url, request) = serve_once("401 Unauthorized", body.to_string());
     let output = run(&mut hookfeed(&[
         "send",
         "--source",
@@ -616,7 +618,7 @@ fn send_that_the_server_refuses_exits_1_and_prints_the_status() {
 
 #[test]
 fn send_that_the_server_accepts_exits_0_and_sends_a_verifiable_request() {
-    let (url, request) = serve_once("200 OK", r#"{"received":true,"duplicate":false,"seq":1}"#);
+    let (url, request) = serve_once("200 OK", r#"{"received":true,"duplicate":false,"seq":1}"#.to_owned());
     let output = run(&mut hookfeed(&[
         "send",
         "--source",

@@ -13,7 +13,7 @@ use hookfeed_core::ledger::ChangeKind;
 use hookfeed_core::protocol::{
     parse_client_message, ClientMessage, DocEntry, ErrorCode, ListenRequest, ServerMessage, Target,
 };
-use hookfeed_core::token::verify_token;
+use hookfeed_core::token::{verify_token, TokenError};
 use hookfeed_core::{Secret, UnixTime};
 use serde_json::{json, Map, Value};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -411,12 +411,13 @@ fn tail_refused_at_the_upgrade_exits_1_with_the_servers_message() {
     let url = format!("http://{}", listener.local_addr().expect("address"));
     std::thread::spawn(move || {
         let Ok((stream, _)) = listener.accept() else { return };
+        // What the Worker answers an expired token before the upgrade (its reply.rs): 401 with
+        // the code `token_expired`. Firestore's `unauthenticated` is for error frames only.
         let refuse = |_: &Request, _: Response| -> Result<Response, ErrorResponse> {
-            let mut response = ErrorResponse::new(Some(
-                r#"{"error":{"code":"unauthenticated","message":"token expired 30 s ago: mint a fresh one"}}"#
-                    .to_owned(),
-            ));
+            let body = json!({"error": {"code": "token_expired", "message": TokenError::Expired(30).to_string()}});
+            let mut response = ErrorResponse::new(Some(body.to_string()));
             *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response.headers_mut().insert("WWW-Authenticate", HeaderValue::from_static("Bearer"));
             Err(response)
         };
         let _ = tungstenite::accept_hdr(stream, refuse);
@@ -426,7 +427,7 @@ fn tail_refused_at_the_upgrade_exits_1_with_the_servers_message() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "error: the server refused the WebSocket with 401 Unauthorized: unauthenticated: token expired 30 s ago"
+            "error: the server refused the WebSocket with 401 Unauthorized: token_expired: token expired 30 s ago"
         ),
         "{err}"
     );

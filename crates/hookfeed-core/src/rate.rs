@@ -1,4 +1,4 @@
-//! Rate limits: a token bucket per key (source, client address), refilled continuously.
+//! Rate limits: a token bucket per key (the feed keeps one per source), refilled continuously.
 
 use std::collections::HashMap;
 

@@ -1,6 +1,8 @@
 //! Percify: `X-Percify-Signature: <hex HMAC-SHA256 of the raw body>`.
 //!
-//! Provider docs: `shared/providers/percify-webhooks.txt`, "Verify Webhook Signatures".
+//! Provider docs: Percify's Webhooks page, "Verify Webhook Signatures"; the project keeps
+//! a copy in `shared/providers/percify-webhooks.txt`, outside this repository, and its
+//! example deliveries are in `tests/providers/percify.json`.
 //! Percify signs no timestamp, so replay is stopped by event-id dedup and by the replay
 //! window applied to the body's `created` (see [`Scheme::window_on_body_created`]).
 //! The docs' sample verifies `JSON.stringify(req.body)`; hookfeed verifies the raw bytes.

@@ -1,8 +1,10 @@
 //! Twin.Actor: `X-Webhook-Signature: t=<unix>,v1=<hex>[,v1=…]` over `"{t}.{raw body}"`,
 //! with `X-Webhook-ID` and `X-Webhook-Event` beside it.
 //!
-//! Provider docs: `shared/providers/twin-actor-webhooks.txt`, "Signature Verification"
-//! (5-minute tolerance). The id and event headers are not signed, so
+//! Provider docs: Twin.Actor's Guides › Webhooks, "Signature Verification" (5-minute
+//! tolerance); the project keeps a copy in `shared/providers/twin-actor-webhooks.txt`,
+//! outside this repository, and its example deliveries are in
+//! `tests/providers/twin-actor.json`. The id and event headers are not signed, so
 //! [`verify_delivery`](crate::delivery::verify_delivery) checks them against the signed body.
 
 use super::{

@@ -1,60 +1,48 @@
 //! Both providers' documented deliveries: every example in their docs and every sample
-//! parses, verifies once signed, and projects into the document DESIGN.md names.
-
-use std::path::PathBuf;
+//! parses, verifies once signed, and projects into the collection the README's built-in
+//! rules name.
+//!
+//! The docs' examples are kept as data in `tests/providers/<scheme>.json`, byte for byte,
+//! each naming the page and section it came from, so that this test runs in any clone.
 
 use hookfeed_core::ledger::{ingest, Ingested, MemoryStore};
 use hookfeed_core::samples::SAMPLES;
 use hookfeed_core::signature::SigningInput;
 use hookfeed_core::{verify_delivery, Scheme, UnixTime};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::support::{secret_text, signed_sample, source};
 
-/// The JSON objects with an `id` and a `type` in a provider's documentation text.
-fn documented_events(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut i = 0;
-    while let Some(offset) = text[i..].find('{') {
-        let start = i + offset;
-        let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
-        match stream.next() {
-            Some(Ok(value)) if value.get("id").is_some() && value.get("type").is_some() => {
-                let end = start + stream.byte_offset();
-                found.push(text[start..end].to_owned());
-                i = end;
-            }
-            _ => i = start + 1,
-        }
-    }
-    found
+/// One provider's documented example deliveries (`tests/providers/<scheme>.json`).
+#[derive(Deserialize)]
+struct DocumentedExamples {
+    scheme: Scheme,
+    examples: Vec<DocumentedExample>,
 }
 
-fn provider_docs() -> Option<PathBuf> {
-    let dir = std::env::var_os("HOOKFEED_PROVIDER_DOCS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/providers")));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    // CI always has shared/ beside the clone; elsewhere the committed samples stand in.
-    assert!(std::env::var_os("CI").is_none(), "provider docs not found at {}", dir.display());
-    eprintln!("note: provider docs not found at {}; checking committed samples only", dir.display());
-    None
+#[derive(Deserialize)]
+struct DocumentedExample {
+    /// The documentation page and section the body was copied from.
+    source: String,
+    /// The example, exactly as the page prints it.
+    body: String,
 }
 
 #[test]
 fn every_example_delivery_in_the_provider_docs_verifies_once_signed() {
-    let Some(dir) = provider_docs() else { return };
-    for (file, scheme, expected) in
-        [("twin-actor-webhooks.txt", Scheme::TwinActor, 4), ("percify-webhooks.txt", Scheme::Percify, 11)]
-    {
-        let text = std::fs::read_to_string(dir.join(file)).expect("readable docs");
-        let examples = documented_events(&text);
-        assert!(examples.len() >= expected, "{file}: found only {} examples", examples.len());
+    for (file, text, scheme, count) in [
+        ("twin-actor.json", include_str!("../providers/twin-actor.json"), Scheme::TwinActor, 4),
+        ("percify.json", include_str!("../providers/percify.json"), Scheme::Percify, 11),
+    ] {
+        let documented: DocumentedExamples = serde_json::from_str(text).expect("example file parses");
+        assert_eq!(documented.scheme, scheme, "{file}");
+        assert_eq!(documented.examples.len(), count, "{file}: every example on the page, no more");
         let src = source(scheme, secret_text(scheme));
-        for body in examples {
-            let value: Value = serde_json::from_str(&body).expect("json");
+        for example in documented.examples {
+            let (body, origin) = (&example.body, &example.source);
+            assert!(origin.contains("documentation"), "{file}: {origin:?} names no documentation page");
+            let value: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{origin}: {e}"));
             let event_type = value["type"].as_str().expect("type");
             let event_id = value["id"].as_str().expect("id");
             let created = value.get("created").or(value.get("created_at")).and_then(Value::as_str);
@@ -62,12 +50,12 @@ fn every_example_delivery_in_the_provider_docs_verifies_once_signed() {
             let headers = scheme
                 .verifier()
                 .sign(&SigningInput { body: body.as_bytes(), timestamp: now, event_id, event_type }, &src.secrets);
-            let delivery = verify_delivery(&src, &headers, body.as_bytes(), now)
-                .unwrap_or_else(|e| panic!("{file} {event_type}: {e}"));
+            let delivery =
+                verify_delivery(&src, &headers, body.as_bytes(), now).unwrap_or_else(|e| panic!("{origin}: {e}"));
             assert_eq!(delivery.event().event_type, event_type);
             assert!(
                 hookfeed_core::samples::sample(scheme, event_type).is_some(),
-                "{file}: no sample for documented type {event_type}"
+                "{origin}: no sample for documented type {event_type}"
             );
         }
     }
