@@ -65,18 +65,7 @@ impl Verifier {
     /// reads only these from its header object).
     #[wasm_bindgen(js_name = headerNames)]
     pub fn header_names(&self) -> String {
-        use hookfeed_core::signature::{github, percify, standard_webhooks, stripe, twin_actor};
-        let names: &[&str] = match self.source.scheme {
-            Scheme::Percify => &[percify::SIGNATURE_HEADER],
-            Scheme::TwinActor => &[twin_actor::SIGNATURE_HEADER, twin_actor::ID_HEADER, twin_actor::EVENT_HEADER],
-            Scheme::StandardWebhooks => &[
-                standard_webhooks::ID_HEADER,
-                standard_webhooks::TIMESTAMP_HEADER,
-                standard_webhooks::SIGNATURE_HEADER,
-            ],
-            Scheme::Stripe => &[stripe::SIGNATURE_HEADER],
-            Scheme::Github => &[github::SIGNATURE_HEADER, github::DELIVERY_HEADER, github::EVENT_HEADER],
-        };
+        let names = self.source.scheme.verifier().header_names();
         names.iter().map(|n| n.to_ascii_lowercase()).collect::<Vec<_>>().join("\n")
     }
 

@@ -38,13 +38,7 @@ const GITHUB_DELIVERY: &str = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
 
 /// The secret a source of `scheme` is configured with, as its provider hands it out.
 fn configured_secret(scheme: Scheme) -> &'static str {
-    match scheme {
-        Scheme::Percify => "pcf_bench_secret_0123456789abcdef",
-        Scheme::TwinActor => "ta_bench_secret_0123456789abcdef",
-        Scheme::StandardWebhooks => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        Scheme::Stripe => "whsec_bench_stripe_0123456789abcdef",
-        Scheme::Github => "gh_bench_secret_0123456789abcdef",
-    }
+    scheme.verifier().example_secret()
 }
 
 /// One signed delivery and everything the three measured functions need.

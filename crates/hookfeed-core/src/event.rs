@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::delivery::DeliveryError;
 use crate::signature::{Scheme, SignatureError, SignedHeaders};
 use crate::time::UnixTime;
 
@@ -65,6 +66,21 @@ impl EventError {
     }
 }
 
+/// What a scheme reads out of a verified body ([`SignatureScheme::read_event`]).
+///
+/// [`SignatureScheme::read_event`]: crate::signature::SignatureScheme::read_event
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventParts {
+    /// The provider's event id.
+    pub id: String,
+    /// The event type (`project.completed`).
+    pub event_type: String,
+    /// When the provider says the event happened, if it says.
+    pub created: Option<UnixTime>,
+    /// The payload.
+    pub data: Value,
+}
+
 /// Either kind of refusal [`parse_event`] can give: a bad body, or headers that disagree
 /// with it (which is a signature-level refusal: the headers are not signed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,69 +107,27 @@ pub(crate) fn parse_event(
         column: e.column(),
         reason: e.to_string(),
     })?;
-    let Value::Object(mut object) = value else {
+    let Value::Object(object) = value else {
         return Err(EventError::NotAnObject.into());
     };
 
-    let (id, event_type, created, data) = match scheme {
-        Scheme::Percify => (
-            take_string(&mut object, "id")?,
-            take_string(&mut object, "type")?,
-            rfc3339_field(&object, "created")?,
-            object.remove("data").unwrap_or_else(empty),
-        ),
-        Scheme::TwinActor => {
-            let id = take_string(&mut object, "id")?;
-            let event_type = take_string(&mut object, "type")?;
-            cross_check(signed.event_id, &id, crate::signature::twin_actor::ID_HEADER, "id")?;
-            cross_check(signed.event_type, &event_type, crate::signature::twin_actor::EVENT_HEADER, "type")?;
-            let created = rfc3339_field(&object, "created_at")?;
-            (id, event_type, created, object.remove("data").unwrap_or_else(empty))
-        }
-        Scheme::Stripe => {
-            let created = match object.get("created") {
-                None | Some(Value::Null) => None,
-                Some(Value::Number(n)) => Some(UnixTime::from_secs(
-                    n.as_i64().ok_or(EventError::InvalidField { field: "created", reason: "not Unix seconds" })?,
-                )),
-                Some(_) => return Err(EventError::InvalidField { field: "created", reason: "not Unix seconds" }.into()),
-            };
-            (
-                take_string(&mut object, "id")?,
-                take_string(&mut object, "type")?,
-                created,
-                object.remove("data").unwrap_or_else(empty),
-            )
-        }
-        Scheme::StandardWebhooks => {
-            // The spec puts the message id in `webhook-id`; the body has `type`,
-            // `timestamp` (RFC 3339) and `data`.
-            let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
-            let created = rfc3339_field(&object, "timestamp")?.or(signed.timestamp);
-            (id, take_string(&mut object, "type")?, created, object.remove("data").unwrap_or_else(empty))
-        }
-        Scheme::Github => {
-            let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
-            let event = signed.event_type.ok_or(EventError::MissingField("type"))?.to_owned();
-            // `issues` + `"action": "opened"` → `issues.opened`, the dotted form every
-            // other provider uses, so rules can match `issues.*`.
-            let event_type = match object.get("action").and_then(Value::as_str) {
-                Some(action) => format!("{event}.{action}"),
-                None => event,
-            };
-            (id, event_type, None, Value::Object(object))
-        }
-    };
+    let EventParts { id, event_type, created, data } =
+        scheme.verifier().read_event(object, signed).map_err(|e| match e {
+            DeliveryError::Event(e) => ParseFailure::Event(e),
+            DeliveryError::Signature(e) => ParseFailure::Signature(e),
+        })?;
     check_token(&id, "id")?;
     check_token(&event_type, "type")?;
     Ok(Event { source: source.to_owned(), id, event_type, created, data })
 }
 
-fn empty() -> Value {
-    Value::Object(Map::new())
+/// The payload field `data` of a body, or an empty object.
+pub(crate) fn take_data(object: &mut Map<String, Value>) -> Value {
+    object.remove("data").unwrap_or_else(|| Value::Object(Map::new()))
 }
 
-fn take_string(object: &mut Map<String, Value>, field: &'static str) -> Result<String, EventError> {
+/// A required string field, taken out of the body (numeric ids as their decimal text).
+pub(crate) fn take_string(object: &mut Map<String, Value>, field: &'static str) -> Result<String, EventError> {
     match object.remove(field) {
         Some(Value::String(s)) => Ok(s),
         // Numeric ids are common enough to accept as their decimal text.
@@ -162,7 +136,8 @@ fn take_string(object: &mut Map<String, Value>, field: &'static str) -> Result<S
     }
 }
 
-fn rfc3339_field(object: &Map<String, Value>, field: &'static str) -> Result<Option<UnixTime>, EventError> {
+/// An optional RFC 3339 time field.
+pub(crate) fn rfc3339_field(object: &Map<String, Value>, field: &'static str) -> Result<Option<UnixTime>, EventError> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => UnixTime::parse_rfc3339(s)
@@ -182,16 +157,16 @@ fn check_token(value: &str, field: &'static str) -> Result<(), EventError> {
     Ok(())
 }
 
-fn cross_check(
+/// Refuses a header the provider sends beside the signature (unsigned) that disagrees with
+/// the signed body.
+pub(crate) fn cross_check(
     header_value: Option<&str>,
     body_value: &str,
     header: &'static str,
     field: &'static str,
-) -> Result<(), ParseFailure> {
+) -> Result<(), SignatureError> {
     match header_value {
-        Some(h) if h != body_value => {
-            Err(ParseFailure::Signature(SignatureError::HeaderBodyMismatch { header, field }))
-        }
+        Some(h) if h != body_value => Err(SignatureError::HeaderBodyMismatch { header, field }),
         _ => Ok(()),
     }
 }

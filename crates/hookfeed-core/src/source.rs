@@ -236,13 +236,13 @@ mod tests {
 
     #[test]
     fn settings_read_numbers_and_switches_and_name_the_variable_when_wrong() {
-        assert_eq!(whole_number_setting("HOOKFEED_RETENTION_DAYS", " 14 ").unwrap(), 14);
-        let err = whole_number_setting("HOOKFEED_RETENTION_DAYS", "a week").unwrap_err();
+        assert_eq!(whole_number_setting("HOOKFEED_RETENTION_DAYS", " 14 ").expect("a number"), 14);
+        let err = whole_number_setting("HOOKFEED_RETENTION_DAYS", "a week").expect_err("not a number");
         assert_eq!(err.to_string(), "HOOKFEED_RETENTION_DAYS cannot be `a week`: use a whole number such as 7");
         for (value, expected) in [("on", true), ("TRUE", true), (" off", false), ("False", false)] {
-            assert_eq!(switch_setting("HOOKFEED_WEBSOCKET_COMPRESSION", value).unwrap(), expected, "{value}");
+            assert_eq!(switch_setting("HOOKFEED_WEBSOCKET_COMPRESSION", value).expect("a switch"), expected, "{value}");
         }
-        let err = switch_setting("HOOKFEED_WEBSOCKET_COMPRESSION", "yes please").unwrap_err();
+        let err = switch_setting("HOOKFEED_WEBSOCKET_COMPRESSION", "yes please").expect_err("not a switch");
         assert_eq!(err.to_string(), "HOOKFEED_WEBSOCKET_COMPRESSION cannot be `yes please`: use `on` or `off`");
         assert_eq!(threshold_setting("HOOKFEED_WEBCRYPTO_MIN_BYTES", "4096"), Ok(Some(4096)));
         assert_eq!(threshold_setting("HOOKFEED_WEBCRYPTO_MIN_BYTES", " OFF "), Ok(None));

@@ -10,6 +10,10 @@ use super::{
     SignedHeaders, SigningInput, Tags,
 };
 use crate::secret::Secret;
+use serde_json::{Map, Value};
+
+use crate::delivery::DeliveryError;
+use crate::event::{EventError, EventParts};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
@@ -52,5 +56,17 @@ impl SignatureScheme for Github {
             (DELIVERY_HEADER.to_owned(), input.event_id.to_owned()),
             (EVENT_HEADER.to_owned(), input.event_type.to_owned()),
         ]
+    }
+
+    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, DeliveryError> {
+        let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
+        let event = signed.event_type.ok_or(EventError::MissingField("type"))?.to_owned();
+        // `issues` + `"action": "opened"` → `issues.opened`, the dotted form every other
+        // provider uses, so rules can match `issues.*`.
+        let event_type = match object.get("action").and_then(Value::as_str) {
+            Some(action) => format!("{event}.{action}"),
+            None => event,
+        };
+        Ok(EventParts { id, event_type, created: None, data: Value::Object(object) })
     }
 }

@@ -25,6 +25,10 @@ pub use standard_webhooks::StandardWebhooks;
 pub use stripe::Stripe;
 pub use twin_actor::TwinActor;
 
+use serde_json::{Map, Value};
+
+use crate::delivery::DeliveryError;
+use crate::event::EventParts;
 use crate::secret::Secret;
 use crate::time::UnixTime;
 
@@ -254,75 +258,96 @@ pub trait SignatureScheme {
 
     /// The headers a provider would send for `input`, one signature per secret.
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)>;
+
+    /// Reads a verified body (a JSON object) in the provider's format: event id, type,
+    /// creation time and payload. `signed` holds what the signature headers proved.
+    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, DeliveryError>;
+
+    /// A secret in the form the provider hands out, for tests, examples and dry runs.
+    fn example_secret(&self) -> &'static str {
+        "demo-secret-for-tests"
+    }
+
+    /// Reads a configured secret (already trimmed). By default, its bytes as the key.
+    fn parse_secret(&self, configured: &str) -> Result<Secret, SecretError> {
+        if configured.is_empty() {
+            Err(SecretError::Empty)
+        } else {
+            Ok(Secret::from_bytes(configured.as_bytes()))
+        }
+    }
+
+    /// The replay tolerance a source gets unless configured.
+    fn default_tolerance_secs(&self) -> u64 {
+        300
+    }
+
+    /// Whether the replay window applies to the body's `created`: for a scheme that signs
+    /// no timestamp.
+    fn window_on_body_created(&self) -> bool {
+        false
+    }
 }
 
-/// The five schemes hookfeed verifies, by their configuration name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scheme {
+/// The schemes hookfeed verifies, one line each: the variant, its configuration name and
+/// its implementation. Everything else about a scheme (headers, signed content, secret
+/// format, replay window, body format, example secret) lives in the scheme's module.
+macro_rules! schemes {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal => $imp:expr ),+ $(,)?) => {
+        /// The signature schemes hookfeed verifies, by their configuration name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Scheme {
+            $( $(#[$doc])* $variant, )+
+        }
+
+        impl Scheme {
+            /// Every scheme, in documentation order.
+            pub const ALL: [Scheme; [$($name),+].len()] = [$(Self::$variant),+];
+
+            /// The configuration name (`twin-actor`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)+
+                }
+            }
+
+            /// The scheme's implementation.
+            pub fn verifier(self) -> &'static dyn SignatureScheme {
+                match self {
+                    $(Self::$variant => &$imp,)+
+                }
+            }
+        }
+    };
+}
+
+schemes! {
     /// Percify: hex HMAC of the raw body, no timestamp.
-    Percify,
+    Percify = "percify" => percify::Percify,
     /// Twin.Actor: `t=…,v1=…` over `"{t}.{body}"`.
-    TwinActor,
+    TwinActor = "twin-actor" => twin_actor::TwinActor,
     /// Standard Webhooks: `v1,<base64>` over `"{id}.{ts}.{body}"`, `whsec_` base64 secrets.
-    StandardWebhooks,
+    StandardWebhooks = "standard-webhooks" => standard_webhooks::StandardWebhooks,
     /// Stripe: `t=…,v1=…` over `"{t}.{body}"`, the `whsec_…` string as key.
-    Stripe,
+    Stripe = "stripe" => stripe::Stripe,
     /// GitHub: `sha256=<hex>` of the raw body.
-    Github,
+    Github = "github" => github::Github,
 }
 
 impl Scheme {
-    /// Every scheme, in documentation order.
-    pub const ALL: [Scheme; 5] = [Self::Percify, Self::TwinActor, Self::StandardWebhooks, Self::Stripe, Self::Github];
-
-    /// The configuration name (`twin-actor`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Percify => "percify",
-            Self::TwinActor => "twin-actor",
-            Self::StandardWebhooks => "standard-webhooks",
-            Self::Stripe => "stripe",
-            Self::Github => "github",
-        }
-    }
-
-    /// The scheme's implementation.
-    pub fn verifier(self) -> &'static dyn SignatureScheme {
-        match self {
-            Self::Percify => &Percify,
-            Self::TwinActor => &TwinActor,
-            Self::StandardWebhooks => &StandardWebhooks,
-            Self::Stripe => &Stripe,
-            Self::Github => &Github,
-        }
-    }
-
     /// Reads a configured secret the way this scheme's provider hands it out.
     pub fn parse_secret(self, configured: &str) -> Result<Secret, SecretError> {
-        let configured = configured.trim();
-        match self {
-            Self::StandardWebhooks => standard_webhooks::parse_secret(configured),
-            _ if configured.is_empty() => Err(SecretError::Empty),
-            _ => Ok(Secret::from_bytes(configured.as_bytes())),
-        }
+        self.verifier().parse_secret(configured.trim())
     }
 
     /// The replay tolerance a source of this scheme gets unless configured.
-    ///
-    /// Percify signs no timestamp, so its window applies to the body's `created`, which
-    /// retries keep: it must outlast the provider's retry horizon, and stays well inside
-    /// the log's dedup retention (days) so a replay past the window is refused, not stored.
     pub fn default_tolerance_secs(self) -> u64 {
-        match self {
-            Self::Percify => 24 * 60 * 60,
-            _ => 300,
-        }
+        self.verifier().default_tolerance_secs()
     }
 
     /// Whether the replay window applies to the body's `created` (no signed timestamp).
     pub fn window_on_body_created(self) -> bool {
-        matches!(self, Self::Percify)
+        self.verifier().window_on_body_created()
     }
 }
 
@@ -340,10 +365,31 @@ impl FromStr for Scheme {
     }
 }
 
+impl Serialize for Scheme {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Scheme {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A scheme name that is not one of [`Scheme::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scheme `{0}`: expected one of percify, twin-actor, standard-webhooks, stripe, github")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownScheme(pub String);
+
+impl fmt::Display for UnknownScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Scheme::ALL.iter().map(|s| s.name()).collect();
+        write!(f, "unknown scheme `{}`: expected one of {}", crate::refusal::quote(&self.0), names.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownScheme {}
 
 /// A configured secret that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,6 +14,10 @@ use super::{
     SignedHeaders, SigningInput, Tags,
 };
 use crate::secret::Secret;
+use serde_json::{Map, Value};
+
+use crate::delivery::DeliveryError;
+use crate::event::{rfc3339_field, take_data, take_string, EventParts};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-Percify-Signature";
@@ -45,5 +49,29 @@ impl SignatureScheme for Percify {
             .first()
             .map(|secret| vec![(SIGNATURE_HEADER.to_owned(), hex::encode(mac(secret, &[input.body])))])
             .unwrap_or_default()
+    }
+
+    fn read_event(
+        &self,
+        mut object: Map<String, Value>,
+        _signed: &SignedHeaders<'_>,
+    ) -> Result<EventParts, DeliveryError> {
+        Ok(EventParts {
+            id: take_string(&mut object, "id")?,
+            event_type: take_string(&mut object, "type")?,
+            created: rfc3339_field(&object, "created")?,
+            data: take_data(&mut object),
+        })
+    }
+
+    /// Percify signs no timestamp, so its window applies to the body's `created`, which
+    /// retries keep: it must outlast the provider's retry horizon, and stays well inside
+    /// the log's dedup retention (days) so a replay past the window is refused, not stored.
+    fn default_tolerance_secs(&self) -> u64 {
+        24 * 60 * 60
+    }
+
+    fn window_on_body_created(&self) -> bool {
+        true
     }
 }

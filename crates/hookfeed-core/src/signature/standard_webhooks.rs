@@ -13,6 +13,10 @@ use super::{
     SignedHeaders, SigningInput, Tags,
 };
 use crate::secret::Secret;
+use serde_json::{Map, Value};
+
+use crate::delivery::DeliveryError;
+use crate::event::{rfc3339_field, take_data, take_string, EventError, EventParts};
 
 /// The message id header.
 pub const ID_HEADER: &str = "webhook-id";
@@ -92,5 +96,25 @@ impl SignatureScheme for StandardWebhooks {
             (TIMESTAMP_HEADER.to_owned(), ts),
             (SIGNATURE_HEADER.to_owned(), signatures.join(" ")),
         ]
+    }
+
+    /// The spec puts the message id in `webhook-id`; the body has `type`, `timestamp`
+    /// (RFC 3339) and `data`.
+    fn read_event(
+        &self,
+        mut object: Map<String, Value>,
+        signed: &SignedHeaders<'_>,
+    ) -> Result<EventParts, DeliveryError> {
+        let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
+        let created = rfc3339_field(&object, "timestamp")?.or(signed.timestamp);
+        Ok(EventParts { id, event_type: take_string(&mut object, "type")?, created, data: take_data(&mut object) })
+    }
+
+    fn example_secret(&self) -> &'static str {
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    }
+
+    fn parse_secret(&self, configured: &str) -> Result<Secret, SecretError> {
+        parse_secret(configured)
     }
 }

@@ -9,6 +9,10 @@ use super::{
     SignedContent, SignedHeaders, SigningInput,
 };
 use crate::secret::Secret;
+use serde_json::{Map, Value};
+
+use crate::delivery::DeliveryError;
+use crate::event::{take_data, take_string, EventError, EventParts};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
@@ -40,5 +44,28 @@ impl SignatureScheme for Stripe {
             SIGNATURE_HEADER.to_owned(),
             format_timestamped_hex(input.timestamp, &[t.as_bytes(), b".", input.body], secrets),
         )]
+    }
+
+    fn read_event(
+        &self,
+        mut object: Map<String, Value>,
+        _signed: &SignedHeaders<'_>,
+    ) -> Result<EventParts, DeliveryError> {
+        let not_unix = EventError::InvalidField { field: "created", reason: "not Unix seconds" };
+        let created = match object.get("created") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(crate::time::UnixTime::from_secs(n.as_i64().ok_or(not_unix.clone())?)),
+            Some(_) => return Err(not_unix.into()),
+        };
+        Ok(EventParts {
+            id: take_string(&mut object, "id")?,
+            event_type: take_string(&mut object, "type")?,
+            created,
+            data: take_data(&mut object),
+        })
+    }
+
+    fn example_secret(&self) -> &'static str {
+        "whsec_test_secret_1234567890"
     }
 }

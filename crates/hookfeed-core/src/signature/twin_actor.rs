@@ -12,6 +12,10 @@ use super::{
     SignedContent, SignedHeaders, SigningInput,
 };
 use crate::secret::Secret;
+use serde_json::{Map, Value};
+
+use crate::delivery::DeliveryError;
+use crate::event::{cross_check, rfc3339_field, take_data, take_string, EventParts};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-Webhook-Signature";
@@ -54,5 +58,18 @@ impl SignatureScheme for TwinActor {
             (ID_HEADER.to_owned(), input.event_id.to_owned()),
             (EVENT_HEADER.to_owned(), input.event_type.to_owned()),
         ]
+    }
+
+    fn read_event(
+        &self,
+        mut object: Map<String, Value>,
+        signed: &SignedHeaders<'_>,
+    ) -> Result<EventParts, DeliveryError> {
+        let id = take_string(&mut object, "id")?;
+        let event_type = take_string(&mut object, "type")?;
+        cross_check(signed.event_id, &id, ID_HEADER, "id")?;
+        cross_check(signed.event_type, &event_type, EVENT_HEADER, "type")?;
+        let created = rfc3339_field(&object, "created_at")?;
+        Ok(EventParts { id, event_type, created, data: take_data(&mut object) })
     }
 }
