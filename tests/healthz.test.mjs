@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { join } from "node:path";
 
+import { readDevVars } from "./support/dev-vars.mjs";
 import { ROOT, startEdge } from "./support/edge.mjs";
 
 describe("the edge under wrangler dev", () => {
@@ -25,10 +25,9 @@ describe("the edge under wrangler dev", () => {
 
   it("never shows a secret in /healthz", async () => {
     const body = await (await fetch(`${edge.url}/healthz`)).text();
-    const secrets = readFileSync(join(ROOT, ".dev.vars"), "utf8")
-      .split("\n")
-      .map((line) => line.match(/^(?:SECRET_[A-Z_]+|TOKEN_SECRET|ADMIN_TOKEN)="?([^"]*)"?$/)?.[1])
-      .filter(Boolean);
+    const secrets = Object.entries(readDevVars(join(ROOT, ".dev.vars")))
+      .filter(([name]) => /^(SECRET_[A-Z_]+|TOKEN_SECRET|ADMIN_TOKEN)$/.test(name))
+      .map(([, value]) => value);
     assert.ok(secrets.length >= 3);
     for (const secret of secrets) assert.ok(!body.includes(secret), "a secret leaked into /healthz");
   });

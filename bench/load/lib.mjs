@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { mintToken as mintWith } from "../../tests/support/dev-vars.mjs";
+
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const BIN = join(ROOT, "node_modules/.bin");
 
@@ -23,19 +25,8 @@ export function log(...parts) {
 // ---------------------------------------------------------------------------------------
 // Configuration read from the repo
 
-/** KEY="value" lines of a .dev.vars file. */
-export function readDevVars(path) {
-  const vars = {};
-  if (!existsSync(path)) return vars;
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const m = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/);
-    if (!m) continue;
-    let v = m[2];
-    if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) v = v.slice(1, -1);
-    vars[m[1]] = v;
-  }
-  return vars;
-}
+// The same reading of .dev.vars and minting of tokens as the end-to-end tests.
+export { readDevVars } from "../../tests/support/dev-vars.mjs";
 
 // ---------------------------------------------------------------------------------------
 // Statistics
@@ -107,12 +98,9 @@ export function signTwinActor(secret, body, id, type, t = Math.floor(Date.now() 
   };
 }
 
-/** hookfeed's token: `hf1.<b64url claims>.<b64url HMAC-SHA256(secret, "hf1.<b64url claims>")>`. */
+/** A subscriber token for `secret`, living 6 hours by default (a benchmark outlasts the tests' hour). */
 export function mintToken(secret, { tenant = "demo", scopes = ["*"], ttlSecs = 6 * 3600 } = {}) {
-  const claims = { tenant, scopes, exp: Math.floor(Date.now() / 1000) + ttlSecs };
-  const signed = `hf1.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
-  const sig = createHmac("sha256", secret).update(signed).digest("base64url");
-  return `${signed}.${sig}`;
+  return mintWith(secret, { tenant, scopes, ttlSecs });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,19 +2,13 @@
 // Rust signing: the end-to-end tests then prove both sides agree.
 
 import { createHmac, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { readDevVars, mintToken as mintWith } from "./dev-vars.mjs";
 import { ROOT } from "./edge.mjs";
 
 /** The demo secrets of .dev.vars.example, by variable name. */
-export const DEMO = Object.fromEntries(
-  readFileSync(join(ROOT, ".dev.vars.example"), "utf8")
-    .split("\n")
-    .map((line) => line.match(/^([A-Z_]+)="?([^"]*)"?$/))
-    .filter(Boolean)
-    .map((m) => [m[1], m[2]]),
-);
+export const DEMO = readDevVars(join(ROOT, ".dev.vars.example"));
 
 const hmac = (key, ...parts) => {
   const mac = createHmac("sha256", key);
@@ -87,9 +81,7 @@ export async function deliver(edge, source, scheme, secret, body, { headers = {}
   return { status: res.status, headers: res.headers, body: json };
 }
 
-/** A subscriber token in hookfeed's format (`hf1.<claims>.<mac>`), minted like a backend would. */
+/** A subscriber token for the demo's TOKEN_SECRET (or `secret`), minted like a backend would. */
 export function mintToken({ tenant = "demo", scopes = ["*"], ttlSecs = 3600, secret = DEMO.TOKEN_SECRET } = {}) {
-  const claims = Buffer.from(JSON.stringify({ tenant, scopes, exp: nowSecs() + ttlSecs })).toString("base64url");
-  const signed = `hf1.${claims}`;
-  return `${signed}.${hmac(secret, signed).toString("base64url")}`;
+  return mintWith(secret, { tenant, scopes, ttlSecs });
 }

@@ -18,7 +18,6 @@ pub use hookfeed_wire::{names, ChangeKind, ErrorCode};
 use crate::ledger::Seq;
 use crate::path::{check_collection, DocPath};
 use crate::query::{Filter, OrderBy};
-use crate::token::TokenError;
 
 /// Largest client frame accepted.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 16 * 1024;
@@ -186,15 +185,6 @@ pub struct DocEntry {
     pub path: DocPath,
     /// Its data.
     pub data: Map<String, Value>,
-}
-
-impl From<&TokenError> for ErrorCode {
-    fn from(error: &TokenError) -> Self {
-        match error {
-            TokenError::OutOfScope(_) | TokenError::WrongTenant { .. } => Self::PermissionDenied,
-            _ => Self::Unauthenticated,
-        }
-    }
 }
 
 /// Serde for the protocol's enums that hookfeed-wire defines (as their wire spelling).

@@ -15,6 +15,7 @@ use crate::signature::{any_matches, mac};
 use crate::time::UnixTime;
 
 use hookfeed_wire::token::{parts, PREFIX};
+use hookfeed_wire::ErrorCode;
 
 /// Longest token accepted.
 pub const MAX_TOKEN_LEN: usize = hookfeed_wire::token::MAX_LEN;
@@ -55,6 +56,25 @@ pub enum TokenError {
     /// The token does not grant the path.
     #[error("token does not grant `{0}`")]
     OutOfScope(String),
+}
+
+impl TokenError {
+    /// The Firestore code a listen refused for this reason gets: the token is valid but
+    /// does not reach the target (`permission-denied`, HTTP 403), or it is no valid token
+    /// at all (`unauthenticated`, HTTP 401). Decided here for the feed's frames and the
+    /// Worker's statuses alike.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::OutOfScope(_) | Self::WrongTenant { .. } => ErrorCode::PermissionDenied,
+            Self::Malformed | Self::Forged | Self::Expired(_) => ErrorCode::Unauthenticated,
+        }
+    }
+}
+
+impl From<&TokenError> for ErrorCode {
+    fn from(error: &TokenError) -> Self {
+        error.code()
+    }
 }
 
 impl TokenClaims {

@@ -1,5 +1,6 @@
 //! Every HTTP answer the Worker gives, and its status code: chosen here and nowhere else.
 
+use hookfeed_core::protocol::ErrorCode;
 use hookfeed_core::rate::RateLimited;
 use hookfeed_core::token::TokenError;
 use hookfeed_core::DeliveryError;
@@ -72,7 +73,7 @@ impl Reply {
             Self::Json(_) | Self::Received { .. } => 200,
             Self::Rejected(DeliveryError::Event(_)) | Self::BadRequest(_) => 400,
             Self::Rejected(_) | Self::MissingToken(_) => 401,
-            Self::Token(TokenError::OutOfScope(_) | TokenError::WrongTenant { .. }) => 403,
+            Self::Token(e) if e.code() == ErrorCode::PermissionDenied => 403,
             Self::Token(_) => 401,
             Self::UnknownSource(_) | Self::NotFound(_) | Self::AdminDisabled => 404,
             Self::MethodNotAllowed(_) => 405,
@@ -95,7 +96,7 @@ impl Reply {
             Self::StorageFailed => "storage_unavailable",
             Self::BadConfiguration(_) => "bad_configuration",
             Self::Token(TokenError::Expired(_)) => "token_expired",
-            Self::Token(TokenError::OutOfScope(_) | TokenError::WrongTenant { .. }) => "permission_denied",
+            Self::Token(e) if e.code() == ErrorCode::PermissionDenied => "permission_denied",
             Self::Token(_) => "invalid_token",
             Self::MissingToken(_) => "missing_token",
             Self::BadRequest(_) => "bad_request",

@@ -1,0 +1,29 @@
+// What the tests and the benchmarks read from the repository's configuration, and how they
+// mint subscriber tokens as a backend would: one definition for both.
+
+import { createHmac } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+
+/** The `KEY="value"` lines of a `.dev.vars` file, by name; `{}` when it is missing. */
+export function readDevVars(path) {
+  const vars = {};
+  if (!existsSync(path)) return vars;
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const m = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/);
+    if (!m) continue;
+    let v = m[2];
+    if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) v = v.slice(1, -1);
+    vars[m[1]] = v;
+  }
+  return vars;
+}
+
+/**
+ * A subscriber token in hookfeed's format, `hf1.<base64url claims>.<base64url
+ * HMAC-SHA256(secret, "hf1.<base64url claims>")>`, as a customer's backend mints it.
+ */
+export function mintToken(secret, { tenant = "demo", scopes = ["*"], ttlSecs = 3600 } = {}) {
+  const claims = { tenant, scopes, exp: Math.floor(Date.now() / 1000) + ttlSecs };
+  const signed = `hf1.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+  return `${signed}.${createHmac("sha256", secret).update(signed).digest("base64url")}`;
+}
