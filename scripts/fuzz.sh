@@ -39,7 +39,7 @@ esac
 
 step "Building the fuzz targets (release, debug assertions and overflow checks on, AddressSanitizer)"
 cargo fuzz build "${FUZZ[@]}" --debug-assertions
-cargo run --quiet --manifest-path fuzz/Cargo.toml --example seeds >/dev/null
+cargo run --quiet -p hookfeed-fuzz --example seeds >/dev/null
 
 mkdir -p fuzz/logs
 rows=()

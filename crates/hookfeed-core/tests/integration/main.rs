@@ -2,10 +2,6 @@
 
 mod convergence;
 mod handoff;
-// The fuzz targets' harness (fuzz/src/lib.rs): robustness.rs runs every target on its
-// seeds and on proptest's inputs, so plain `cargo test` exercises each briefly.
-#[path = "../../../../fuzz/src/lib.rs"]
-mod harness;
 mod providers;
 mod robustness;
 mod roundtrip;

@@ -14,7 +14,6 @@ use hookfeed_core::token::verify_token;
 use hookfeed_core::{verify_delivery, Scheme, Secret, UnixTime};
 use proptest::prelude::*;
 
-use crate::harness;
 use crate::support::{secret_text, source};
 
 fn header_name() -> impl Strategy<Value = String> {
@@ -106,8 +105,8 @@ proptest! {
 #[test]
 fn every_fuzz_target_runs_on_its_seeds() {
     let vectors = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors"));
-    for target in &harness::TARGETS {
-        let seeds = harness::seeds(target.name, vectors);
+    for target in &hookfeed_fuzz::TARGETS {
+        let seeds = hookfeed_fuzz::seeds(target.name, vectors);
         assert!(seeds.len() >= 3, "{} has only {} seeds", target.name, seeds.len());
         for seed in &seeds {
             (target.run)(seed);
@@ -115,9 +114,9 @@ fn every_fuzz_target_runs_on_its_seeds() {
     }
     // Every scheme has event-body seeds that verify: the target starts inside the parser.
     for scheme in Scheme::ALL {
-        let verified = harness::seeds("event_body", vectors)
+        let verified = hookfeed_fuzz::seeds("event_body", vectors)
             .iter()
-            .filter_map(|s| harness::verify_event_body(s))
+            .filter_map(|s| hookfeed_fuzz::verify_event_body(s))
             .filter(|(source, _)| source.scheme == scheme)
             .count();
         assert!(verified >= 1, "no event_body seed of {scheme} verifies");
@@ -126,9 +125,9 @@ fn every_fuzz_target_runs_on_its_seeds() {
     // and reach the log: the targets start past the signature check.
     for scheme in Scheme::ALL {
         let name = format!("delivery_{}", scheme.name().replace('-', "_"));
-        let seeds = harness::seeds(&name, vectors);
-        let verified = seeds.iter().map(|s| harness::parse_delivery(s)).filter(|d| {
-            let source = harness::source(scheme, &d.secrets).expect("a source");
+        let seeds = hookfeed_fuzz::seeds(&name, vectors);
+        let verified = seeds.iter().map(|s| hookfeed_fuzz::parse_delivery(s)).filter(|d| {
+            let source = hookfeed_fuzz::source(scheme, &d.secrets).expect("a source");
             verify_delivery(&source, &d.headers, d.body, d.now).is_ok()
         });
         assert!(verified.count() >= 1, "no {name} seed verifies");
@@ -139,8 +138,8 @@ fn every_fuzz_target_runs_on_its_seeds() {
 fn the_fuzz_package_builds_one_binary_per_harness_target() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz");
     let manifest = std::fs::read_to_string(format!("{root}/Cargo.toml")).expect("fuzz/Cargo.toml");
-    assert_eq!(manifest.matches("[[bin]]").count(), harness::TARGETS.len(), "one [[bin]] per target");
-    for target in &harness::TARGETS {
+    assert_eq!(manifest.matches("[[bin]]").count(), hookfeed_fuzz::TARGETS.len(), "one [[bin]] per target");
+    for target in &hookfeed_fuzz::TARGETS {
         let path = format!("fuzz_targets/{}.rs", target.name);
         assert!(manifest.contains(&format!("name = \"{}\"\npath = \"{path}\"", target.name)), "{path}");
         let source = std::fs::read_to_string(format!("{root}/{path}")).expect("target source");
@@ -151,8 +150,8 @@ fn the_fuzz_package_builds_one_binary_per_harness_target() {
 #[test]
 fn a_delivery_input_reads_back_as_written() {
     let headers = vec![("Stripe-Signature".to_owned(), "t=1,v1=ab".to_owned()), ("X: y".to_owned(), String::new())];
-    let bytes = harness::format_delivery(42, "a, b", &headers, b"{\"id\":1}\n\nmore");
-    let delivery = harness::parse_delivery(&bytes);
+    let bytes = hookfeed_fuzz::format_delivery(42, "a, b", &headers, b"{\"id\":1}\n\nmore");
+    let delivery = hookfeed_fuzz::parse_delivery(&bytes);
     assert_eq!(delivery.now, UnixTime::from_secs(42));
     assert_eq!(delivery.secrets, "a, b");
     assert_eq!(delivery.headers, [("Stripe-Signature".into(), "t=1,v1=ab".into()), ("X".into(), "y: ".into())]);
@@ -186,20 +185,20 @@ proptest! {
     fn the_token_target_never_panics(
         token in prop_oneof![".{0,200}", "hf1(\\.[A-Za-z0-9_-]{0,43}){0,4}", "\\{\"tenant\":\"[a-z]{0,5}\",\"scopes\":\\[(\"[a-z/*]{0,8}\",?){0,3}\\],\"exp\":-?[0-9]{1,20}\\}"],
     ) {
-        harness::token(token.as_bytes());
+        hookfeed_fuzz::token(token.as_bytes());
     }
 
     #[test]
     fn the_delivery_targets_never_panic(
         scheme in prop::sample::select(Scheme::ALL.to_vec()),
-        now in prop_oneof![Just(harness::NOW), any::<i64>()],
+        now in prop_oneof![Just(hookfeed_fuzz::NOW), any::<i64>()],
         secrets in prop_oneof![Just(String::new()), "[A-Za-z0-9_+/=, ]{0,40}"],
         headers in prop::collection::vec((header_name(), header_value()), 0..6),
         body in prop::collection::vec(any::<u8>(), 0..128),
         raw in prop::collection::vec(any::<u8>(), 0..256),
     ) {
-        harness::delivery(scheme, &harness::format_delivery(now, &secrets, &headers, &body));
-        harness::delivery(scheme, &raw);
+        hookfeed_fuzz::delivery(scheme, &hookfeed_fuzz::format_delivery(now, &secrets, &headers, &body));
+        hookfeed_fuzz::delivery(scheme, &raw);
     }
 
     #[test]
@@ -212,19 +211,19 @@ proptest! {
     ) {
         let mut input = vec![pick];
         input.extend_from_slice(body.as_bytes());
-        harness::event_body(&input);
+        hookfeed_fuzz::event_body(&input);
     }
 
     #[test]
     fn the_client_frames_target_never_panics(frames in prop::collection::vec(listen_frame(), 1..6)) {
-        harness::client_frames(frames.join("\n").as_bytes());
+        hookfeed_fuzz::client_frames(frames.join("\n").as_bytes());
     }
 
     #[test]
     fn the_doc_path_target_never_panics(
         path in prop_oneof![".{0,80}", "[A-Za-z0-9_-]{0,10}/[^/]{0,10}(/.{0,5})?", "[a-z]{1,5}/\\.{1,3}", "[a-z]{0,4}/\\*"],
     ) {
-        harness::doc_path(path.as_bytes());
+        hookfeed_fuzz::doc_path(path.as_bytes());
     }
 
     #[test]
@@ -239,6 +238,6 @@ proptest! {
             ".{0,100}",
         ],
     ) {
-        harness::config(format!("{secrets}\n{setting}\n{sources}").as_bytes());
+        hookfeed_fuzz::config(format!("{secrets}\n{setting}\n{sources}").as_bytes());
     }
 }

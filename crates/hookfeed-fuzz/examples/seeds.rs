@@ -1,12 +1,12 @@
 //! Writes every target's seeds to `fuzz/seeds/<target>/` (or the folder given), from the
-//! real test vectors and samples: `cargo run --manifest-path fuzz/Cargo.toml --example seeds`.
+//! real test vectors and samples: `cargo run -p hookfeed-fuzz --example seeds`.
 
 use std::path::PathBuf;
 
 fn main() -> std::io::Result<()> {
-    let fuzz = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let vectors = fuzz.join("../crates/hookfeed-core/tests/vectors");
-    let out = std::env::args().nth(1).map_or_else(|| fuzz.join("seeds"), PathBuf::from);
+    let crates = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let vectors = crates.join("hookfeed-core/tests/vectors");
+    let out = std::env::args().nth(1).map_or_else(|| crates.join("../fuzz/seeds"), PathBuf::from);
     for target in hookfeed_fuzz::TARGETS {
         let dir = out.join(target.name);
         std::fs::create_dir_all(&dir)?;

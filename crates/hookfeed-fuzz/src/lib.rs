@@ -2,11 +2,10 @@
 //! driven as the Worker drives it, and the seeds each starts from.
 //!
 //! The libFuzzer targets in `fuzz/fuzz_targets/` call these with coverage-guided bytes.
-//! hookfeed-core's test suite includes this file as a module (`tests/integration/main.rs`)
-//! and calls the same functions with proptest's bytes and with every seed, so plain
+//! hookfeed-core's test suite depends on this crate and calls the same functions with
+//! proptest's bytes and with every seed (`tests/integration/robustness.rs`), so plain
 //! `cargo test` runs each target briefly. Nothing here may panic but a bug: a panic is
-//! what the fuzzer reports. Only hookfeed-core's own dependencies are used, so that the
-//! core tests can include the file.
+//! what the fuzzer reports.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -170,13 +169,9 @@ pub fn format_delivery(now: i64, secrets: &str, headers: &[(String, String)], bo
     out
 }
 
-/// The secret a source of `scheme` gets when the input gives none it can use.
+/// The secret a target's source is configured with: the scheme's own example.
 pub fn default_secret(scheme: Scheme) -> &'static str {
-    match scheme {
-        Scheme::StandardWebhooks => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        Scheme::Stripe => "whsec_test_secret_1234567890",
-        _ => "fuzz-secret",
-    }
+    scheme.verifier().example_secret()
 }
 
 /// A source of `scheme` named after it, with defaults, resolved as the Worker resolves
