@@ -15,7 +15,9 @@ use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::client::{array, callback, firestore_error, Client, JsDoc, Listener, Shape};
+use crate::client::{Client, Listener, Shape};
+use crate::doc::JsDoc;
+use crate::js::{array, callback, firestore_error};
 use crate::view::{ChangeKind, Order, View, ViewChange};
 use hookfeed_wire::names as wire;
 
