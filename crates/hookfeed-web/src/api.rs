@@ -11,23 +11,15 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
+use js_sys::{Array, Function, Object, Promise, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::client::{Client, Listener, Shape};
 use crate::doc::JsDoc;
-use crate::js::{array, callback, firestore_error};
+use crate::js::{array, callback, firestore_error, get, set};
 use crate::view::{ChangeKind, Order, View, ViewChange};
 use hookfeed_wire::names as wire;
-
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn set(target: &JsValue, key: &str, value: &JsValue) {
-    let _ = Reflect::set(target, &JsValue::from_str(key), value);
-}
 
 fn invalid(message: &str) -> JsValue {
     firestore_error(hookfeed_wire::ErrorCode::InvalidArgument.as_str(), message)
