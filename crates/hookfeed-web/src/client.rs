@@ -59,11 +59,14 @@ pub struct Listener {
     pub build: fn(&Listener, &[ViewChange<JsDoc>]) -> JsValue,
 }
 
+/// A Rust closure the socket or a timer calls, kept alive while it may be called.
+type Handler = Closure<dyn FnMut(JsValue)>;
+
 #[derive(Default)]
 struct Handlers {
-    _open: Option<Closure<dyn FnMut(JsValue)>>,
-    _message: Option<Closure<dyn FnMut(JsValue)>>,
-    _close: Option<Closure<dyn FnMut(JsValue)>>,
+    _open: Option<Handler>,
+    _message: Option<Handler>,
+    _close: Option<Handler>,
 }
 
 /// The feed connection shared by a page's listeners.
@@ -83,7 +86,7 @@ pub struct Client {
     next_id: Cell<u32>,
     handlers: RefCell<Handlers>,
     /// The keep-alive interval's callback, owned while the interval runs.
-    ping: RefCell<Option<Closure<dyn FnMut(JsValue)>>>,
+    ping: RefCell<Option<Handler>>,
     me: RefCell<Weak<Client>>,
 }
 
@@ -304,19 +307,19 @@ impl Client {
             return;
         };
         let me = self.me();
-        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        let on_open = Handler::new(move |_| {
             if let Some(client) = me.upgrade() {
                 client.on_open();
             }
         });
         let me = self.me();
-        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        let on_message = Handler::new(move |event: JsValue| {
             if let (Some(client), Some(text)) = (me.upgrade(), get(&event, "data").as_string()) {
                 client.on_message(&text);
             }
         });
         let me = self.me();
-        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        let on_close = Handler::new(move |_| {
             if let Some(client) = me.upgrade() {
                 client.on_close();
             }
@@ -349,7 +352,7 @@ impl Client {
         self.open.set(true);
         self.backoff.borrow_mut().reset();
         let me = self.me();
-        let ping = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        let ping = Handler::new(move |_| {
             if let Some(client) = me.upgrade() {
                 client.send("ping");
             }
