@@ -414,11 +414,16 @@ impl QuerySnapshot {
     }
 }
 
+/// A document path's collection and id (`collection/id`: ids have no `/`).
+fn split_path(path: &str) -> (&str, &str) {
+    path.split_once('/').unwrap_or(("", path))
+}
+
 fn doc_ref(query: &JsValue, path: &str) -> JsValue {
-    let id = path.rsplit('/').next().unwrap_or(path);
+    let (collection, id) = split_path(path);
     let firestore = get(query, "firestore");
     let r = reference("document", &firestore, path, id);
-    set(&r, "parent", &reference("collection", &firestore, path.split('/').next().unwrap_or(""), ""));
+    set(&r, "parent", &reference("collection", &firestore, collection, ""));
     r
 }
 
@@ -429,7 +434,7 @@ fn build_document(l: &Listener, _changes: &[ViewChange<JsDoc>]) -> JsValue {
     };
     let data = l.view.docs().iter().find(|(p, _)| p == path).map_or(JsValue::UNDEFINED, |(_, d)| d.0.clone());
     DocumentSnapshot {
-        id: path.rsplit('/').next().unwrap_or(path).to_owned(),
+        id: split_path(path).1.to_owned(),
         data,
         reference: l.reference.clone(),
         from_cache: l.from_cache,
@@ -440,7 +445,7 @@ fn build_document(l: &Listener, _changes: &[ViewChange<JsDoc>]) -> JsValue {
 fn build_query(l: &Listener, changes: &[ViewChange<JsDoc>]) -> JsValue {
     let snapshot = |path: &str, data: &JsValue| -> JsValue {
         DocumentSnapshot {
-            id: path.rsplit('/').next().unwrap_or(path).to_owned(),
+            id: split_path(path).1.to_owned(),
             data: data.clone(),
             reference: doc_ref(&l.reference, path),
             from_cache: l.from_cache,

@@ -98,17 +98,8 @@ fn ws_tail(url: &str) -> &str {
 /// The expiry (Unix seconds) a token claims, if readable.
 fn token_expiry(token: &str) -> Option<f64> {
     let (_, claims, _) = hookfeed_wire::token::parts(token)?;
-    let mut b64: String = claims
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    while b64.len() % 4 != 0 {
-        b64.push('=');
-    }
+    // base64url → base64; atob decodes it without the padding (forgiving-base64).
+    let b64 = claims.replace('-', "+").replace('_', "/");
     let json = global_fn("atob")?.call1(&JsValue::NULL, &JsValue::from_str(&b64)).ok()?;
     get(&JSON::parse(&json.as_string()?).ok()?, "exp").as_f64()
 }
@@ -124,7 +115,11 @@ impl Client {
     ) -> Rc<Self> {
         // http://host → ws://host, https://host → wss://host.
         let mut ws_url = String::from("ws");
-        ws_url.push_str(ws_tail(url.trim_end_matches('/')));
+        let mut base = url;
+        while let Some(shorter) = base.strip_suffix('/') {
+            base = shorter;
+        }
+        ws_url.push_str(ws_tail(base));
         ws_url.push_str("/feed");
         if let Some(t) = &tenant {
             ws_url.push_str("?tenant=");

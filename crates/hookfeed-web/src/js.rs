@@ -30,9 +30,22 @@ pub fn array(value: &JsValue) -> Array {
     }
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `globalThis`, which every browser and worker has (js-sys's `global()` also probes
+    /// older names, in code every page would download).
+    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
+    static GLOBAL_THIS: JsValue;
+}
+
+/// The global object (window, or a worker's global scope).
+pub fn global() -> JsValue {
+    GLOBAL_THIS.with(JsValue::clone)
+}
+
 /// The global function `name` (`setTimeout`, `atob`, …), if there is one.
 pub fn global_fn(name: &str) -> Option<Function> {
-    get(&js_sys::global(), name).dyn_into().ok()
+    get(&global(), name).dyn_into().ok()
 }
 
 /// `setTimeout(f, ms)` on whatever global this runs in (window or worker).
@@ -59,7 +72,7 @@ pub fn firestore_error(code: &str, message: &str) -> JsValue {
 
 /// `console.error(value)`, where there is a console.
 pub fn console_error(value: &JsValue) {
-    if let Some(console) = get(&js_sys::global(), "console").dyn_ref::<Object>() {
+    if let Some(console) = get(&global(), "console").dyn_ref::<Object>() {
         if let Ok(error) = get(console, "error").dyn_into::<Function>() {
             let _ = error.call1(console, value);
         }

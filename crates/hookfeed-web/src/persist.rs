@@ -32,7 +32,7 @@ pub struct Persist {
 }
 
 fn indexed_db() -> Option<web_sys::IdbFactory> {
-    Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB")).ok()?.dyn_into().ok()
+    Reflect::get(&crate::js::global(), &JsValue::from_str("indexedDB")).ok()?.dyn_into().ok()
 }
 
 impl Persist {
