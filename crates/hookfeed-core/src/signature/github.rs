@@ -5,15 +5,14 @@
 //! bodies carry no id or type, so the event id is the delivery header (which GitHub
 //! keeps on redelivery) and replay is stopped by dedup on it.
 
-use super::{
-    decode_hex_mac, mac, required, Headers, ReplayWindow, SignatureError, SignatureScheme, SignedContent,
-    SignedHeaders, SigningInput, Tags,
-};
-use crate::secret::Secret;
 use serde_json::{Map, Value};
 
-use crate::delivery::DeliveryError;
+use super::{
+    decode_hex_mac, mac, required, EventResult, Headers, ReplayWindow, SignatureError, SignatureScheme, SignedContent,
+    SignedContentResult, SignedHeaders, SigningInput, Tags,
+};
 use crate::event::{EventError, EventParts};
+use crate::secret::Secret;
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
@@ -27,11 +26,7 @@ pub const EVENT_HEADER: &str = "X-GitHub-Event";
 pub struct Github;
 
 impl SignatureScheme for Github {
-    fn signed_content<'h>(
-        &self,
-        headers: &'h dyn Headers,
-        _window: ReplayWindow,
-    ) -> Result<SignedContent<'h>, SignatureError> {
+    fn signed_content<'h>(&self, headers: &'h dyn Headers, _window: ReplayWindow) -> SignedContentResult<'h> {
         let value = required(headers, SIGNATURE_HEADER)?;
         let hex = value
             .strip_prefix("sha256=")
@@ -58,7 +53,7 @@ impl SignatureScheme for Github {
         ]
     }
 
-    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, DeliveryError> {
+    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> EventResult {
         let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
         let event = signed.event_type.ok_or(EventError::MissingField("type"))?.to_owned();
         // `issues` + `"action": "opened"` → `issues.opened`, the dotted form every other

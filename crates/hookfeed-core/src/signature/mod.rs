@@ -231,16 +231,19 @@ impl<'h> SignedContent<'h> {
     }
 }
 
+/// What [`SignatureScheme::signed_content`] gives: what to MAC and compare, or why the
+/// headers are refused.
+pub type SignedContentResult<'h> = Result<SignedContent<'h>, SignatureError>;
+
+/// What [`SignatureScheme::read_event`] gives.
+pub type EventResult = Result<EventParts, DeliveryError>;
+
 /// One signature scheme: how a provider signs, and how to check it.
 pub trait SignatureScheme {
     /// Reads the signature headers: the signed content's prefix, the signatures offered,
     /// and what the headers claim; checks the signed timestamp against `window`. Refuses
     /// missing, oversized or malformed headers. Computes no MAC.
-    fn signed_content<'h>(
-        &self,
-        headers: &'h dyn Headers,
-        window: ReplayWindow,
-    ) -> Result<SignedContent<'h>, SignatureError>;
+    fn signed_content<'h>(&self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h>;
 
     /// Checks `body` against the signature headers under any of `secrets`.
     fn verify<'h>(
@@ -261,7 +264,7 @@ pub trait SignatureScheme {
 
     /// Reads a verified body (a JSON object) in the provider's format: event id, type,
     /// creation time and payload. `signed` holds what the signature headers proved.
-    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, DeliveryError>;
+    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> EventResult;
 
     /// A secret in the form the provider hands out, for tests, examples and dry runs.
     fn example_secret(&self) -> &'static str {

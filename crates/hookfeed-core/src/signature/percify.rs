@@ -9,15 +9,14 @@
 //!
 //! [`Scheme::window_on_body_created`]: super::Scheme::window_on_body_created
 
-use super::{
-    decode_hex_mac, mac, required, Headers, ReplayWindow, SignatureError, SignatureScheme, SignedContent,
-    SignedHeaders, SigningInput, Tags,
-};
-use crate::secret::Secret;
 use serde_json::{Map, Value};
 
-use crate::delivery::DeliveryError;
+use super::{
+    decode_hex_mac, mac, required, EventResult, Headers, ReplayWindow, SignatureScheme, SignedContent,
+    SignedContentResult, SignedHeaders, SigningInput, Tags,
+};
 use crate::event::{rfc3339_field, take_data, take_string, EventParts};
+use crate::secret::Secret;
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-Percify-Signature";
@@ -27,11 +26,7 @@ pub const SIGNATURE_HEADER: &str = "X-Percify-Signature";
 pub struct Percify;
 
 impl SignatureScheme for Percify {
-    fn signed_content<'h>(
-        &self,
-        headers: &'h dyn Headers,
-        _window: ReplayWindow,
-    ) -> Result<SignedContent<'h>, SignatureError> {
+    fn signed_content<'h>(&self, headers: &'h dyn Headers, _window: ReplayWindow) -> SignedContentResult<'h> {
         let value = required(headers, SIGNATURE_HEADER)?;
         // Tolerate the `sha256=` prefix some senders add; the docs send bare hex.
         let value = value.strip_prefix("sha256=").unwrap_or(value);
@@ -51,11 +46,7 @@ impl SignatureScheme for Percify {
             .unwrap_or_default()
     }
 
-    fn read_event(
-        &self,
-        mut object: Map<String, Value>,
-        _signed: &SignedHeaders<'_>,
-    ) -> Result<EventParts, DeliveryError> {
+    fn read_event(&self, mut object: Map<String, Value>, _signed: &SignedHeaders<'_>) -> EventResult {
         Ok(EventParts {
             id: take_string(&mut object, "id")?,
             event_type: take_string(&mut object, "type")?,

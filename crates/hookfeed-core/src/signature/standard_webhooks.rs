@@ -7,16 +7,14 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-
-use super::{
-    mac, parse_unix_secs, required, Headers, ReplayWindow, SecretError, SignatureError, SignatureScheme, SignedContent,
-    SignedHeaders, SigningInput, Tags,
-};
-use crate::secret::Secret;
 use serde_json::{Map, Value};
 
-use crate::delivery::DeliveryError;
+use super::{
+    mac, parse_unix_secs, required, EventResult, Headers, ReplayWindow, SecretError, SignatureError, SignatureScheme,
+    SignedContent, SignedContentResult, SignedHeaders, SigningInput, Tags,
+};
 use crate::event::{rfc3339_field, take_data, take_string, EventError, EventParts};
+use crate::secret::Secret;
 
 /// The message id header.
 pub const ID_HEADER: &str = "webhook-id";
@@ -42,11 +40,7 @@ pub(super) fn parse_secret(configured: &str) -> Result<Secret, SecretError> {
 }
 
 impl SignatureScheme for StandardWebhooks {
-    fn signed_content<'h>(
-        &self,
-        headers: &'h dyn Headers,
-        window: ReplayWindow,
-    ) -> Result<SignedContent<'h>, SignatureError> {
+    fn signed_content<'h>(&self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
         let id = required(headers, ID_HEADER)?;
         let ts_text = required(headers, TIMESTAMP_HEADER)?;
         let timestamp = parse_unix_secs(ts_text, TIMESTAMP_HEADER)?;
@@ -100,11 +94,7 @@ impl SignatureScheme for StandardWebhooks {
 
     /// The spec puts the message id in `webhook-id`; the body has `type`, `timestamp`
     /// (RFC 3339) and `data`.
-    fn read_event(
-        &self,
-        mut object: Map<String, Value>,
-        signed: &SignedHeaders<'_>,
-    ) -> Result<EventParts, DeliveryError> {
+    fn read_event(&self, mut object: Map<String, Value>, signed: &SignedHeaders<'_>) -> EventResult {
         let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
         let created = rfc3339_field(&object, "timestamp")?.or(signed.timestamp);
         Ok(EventParts { id, event_type: take_string(&mut object, "type")?, created, data: take_data(&mut object) })

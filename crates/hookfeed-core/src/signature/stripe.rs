@@ -4,15 +4,14 @@
 //! `whsec_…` string used as-is (not base64-decoded), only `v1` is checked, other schemes
 //! are ignored, and the default tolerance is five minutes.
 
-use super::{
-    format_timestamped_hex, parse_timestamped_hex, required, Headers, ReplayWindow, SignatureError, SignatureScheme,
-    SignedContent, SignedHeaders, SigningInput,
-};
-use crate::secret::Secret;
 use serde_json::{Map, Value};
 
-use crate::delivery::DeliveryError;
+use super::{
+    format_timestamped_hex, parse_timestamped_hex, required, EventResult, Headers, ReplayWindow, SignatureScheme,
+    SignedContent, SignedContentResult, SignedHeaders, SigningInput,
+};
 use crate::event::{take_data, take_string, EventError, EventParts};
+use crate::secret::Secret;
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
@@ -22,11 +21,7 @@ pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 pub struct Stripe;
 
 impl SignatureScheme for Stripe {
-    fn signed_content<'h>(
-        &self,
-        headers: &'h dyn Headers,
-        window: ReplayWindow,
-    ) -> Result<SignedContent<'h>, SignatureError> {
+    fn signed_content<'h>(&self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
         let (timestamp, t, candidates) = parse_timestamped_hex(required(headers, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
         window.check(timestamp)?;
         // The digits as sent are what was signed.
@@ -46,11 +41,7 @@ impl SignatureScheme for Stripe {
         )]
     }
 
-    fn read_event(
-        &self,
-        mut object: Map<String, Value>,
-        _signed: &SignedHeaders<'_>,
-    ) -> Result<EventParts, DeliveryError> {
+    fn read_event(&self, mut object: Map<String, Value>, _signed: &SignedHeaders<'_>) -> EventResult {
         let not_unix = EventError::InvalidField { field: "created", reason: "not Unix seconds" };
         let created = match object.get("created") {
             None | Some(Value::Null) => None,

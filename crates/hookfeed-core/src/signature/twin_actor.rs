@@ -7,15 +7,14 @@
 //! `tests/providers/twin-actor.json`. The id and event headers are not signed, so
 //! [`verify_delivery`](crate::delivery::verify_delivery) checks them against the signed body.
 
-use super::{
-    format_timestamped_hex, parse_timestamped_hex, required, Headers, ReplayWindow, SignatureError, SignatureScheme,
-    SignedContent, SignedHeaders, SigningInput,
-};
-use crate::secret::Secret;
 use serde_json::{Map, Value};
 
-use crate::delivery::DeliveryError;
+use super::{
+    format_timestamped_hex, parse_timestamped_hex, required, EventResult, Headers, ReplayWindow, SignatureScheme,
+    SignedContent, SignedContentResult, SignedHeaders, SigningInput,
+};
 use crate::event::{cross_check, rfc3339_field, take_data, take_string, EventParts};
+use crate::secret::Secret;
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-Webhook-Signature";
@@ -29,11 +28,7 @@ pub const EVENT_HEADER: &str = "X-Webhook-Event";
 pub struct TwinActor;
 
 impl SignatureScheme for TwinActor {
-    fn signed_content<'h>(
-        &self,
-        headers: &'h dyn Headers,
-        window: ReplayWindow,
-    ) -> Result<SignedContent<'h>, SignatureError> {
+    fn signed_content<'h>(&self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
         let (timestamp, t, candidates) = parse_timestamped_hex(required(headers, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
         let event_id = required(headers, ID_HEADER)?;
         let event_type = required(headers, EVENT_HEADER)?;
@@ -60,11 +55,7 @@ impl SignatureScheme for TwinActor {
         ]
     }
 
-    fn read_event(
-        &self,
-        mut object: Map<String, Value>,
-        signed: &SignedHeaders<'_>,
-    ) -> Result<EventParts, DeliveryError> {
+    fn read_event(&self, mut object: Map<String, Value>, signed: &SignedHeaders<'_>) -> EventResult {
         let id = take_string(&mut object, "id")?;
         let event_type = take_string(&mut object, "type")?;
         cross_check(signed.event_id, &id, ID_HEADER, "id")?;
