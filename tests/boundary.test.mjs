@@ -111,6 +111,30 @@ describe("the trust boundary: the edge Worker verifies", () => {
     assert.equal((await feedFigures(edge)).requests_since_wake, before.requests_since_wake + 3);
   });
 
+  it("refuses missing, garbled or stale signature headers before reading the body", async () => {
+    // A body of 8 MiB without a declared length, over the 1 MiB cap: reading it first would
+    // answer 413, so a 401 shows the headers were refused before the body was read.
+    for (const [headers, code] of [
+      [{}, "missing_header"],
+      [{ "X-Webhook-Signature": "t=soon,v1=00", "X-Webhook-ID": "evt_1", "X-Webhook-Event": "project.created" }, "malformed_header"],
+      [{ "X-Webhook-Signature": `t=${nowSecs() - 3600},v1=${"00".repeat(32)}`, "X-Webhook-ID": "evt_1", "X-Webhook-Event": "project.created" }, "timestamp_too_old"],
+    ]) {
+      let sent = 0;
+      const large = new ReadableStream({
+        pull(controller) {
+          sent += 64 * 1024;
+          if (sent > 8 * 1024 * 1024) controller.close();
+          else controller.enqueue(new Uint8Array(64 * 1024).fill(32));
+        },
+      });
+      const res = await fetch(`${edge.url}/hooks/twin-actor`, {
+        method: "POST", body: large, duplex: "half", headers: { ...headers, "cf-connecting-ip": "192.0.2.60" },
+      });
+      assert.equal(res.status, 401, code);
+      assert.equal((await res.json()).error.code, code);
+    }
+  });
+
   it("verifies a large body with the runtime's WebCrypto exactly as a small one in wasm", async () => {
     // Past HOOKFEED_WEBCRYPTO_MIN_BYTES (16 KiB by default) the MAC is WebCrypto's; the
     // headers, the signed content and the comparison stay core's.

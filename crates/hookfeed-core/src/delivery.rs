@@ -149,33 +149,33 @@ pub fn verify_delivery(
     body: &[u8],
     now: UnixTime,
 ) -> Result<VerifiedDelivery, DeliveryError> {
-    let pending = begin_delivery(source, headers, body, now)?;
-    let macs: Vec<Tag> = source.secrets.iter().map(|secret| pending.content.mac(secret, body)).collect();
-    pending.finish(&macs)
+    let pending = begin_delivery(source, headers, now)?;
+    let macs = pending.macs_in_software(body);
+    pending.finish(body, &macs)
 }
 
-/// The first half of [`verify_delivery`], for a caller that computes the MACs itself
-/// (the Worker verifies large bodies with the runtime's WebCrypto): the signature headers
-/// are read and the signed timestamp is checked, nothing is MACed yet.
+/// The first half of [`verify_delivery`], before the body is read: the signature headers
+/// are read and the signed timestamp is checked. A delivery with missing, garbled or stale
+/// headers is refused here, before its body costs a read or a MAC. The caller then reads
+/// the body and computes the MACs itself (in software, or as the Worker does for large
+/// bodies, with the runtime's WebCrypto).
 pub fn begin_delivery<'a>(
     source: &'a Source,
     headers: &'a dyn Headers,
-    body: &'a [u8],
     now: UnixTime,
 ) -> Result<PendingDelivery<'a>, DeliveryError> {
     let window = ReplayWindow { now, tolerance_secs: source.tolerance_secs };
     let content = source.scheme.verifier().signed_content(headers, window)?;
-    Ok(PendingDelivery { source, content, body, window })
+    Ok(PendingDelivery { source, content, window })
 }
 
 /// A delivery whose headers were read and whose signed timestamp is inside the window,
-/// waiting for the MACs of its signed content: `prefix() ++ body` under each of the
-/// source's secrets, in the order [`Source::secrets`] lists them.
+/// waiting for its body and the MACs of its signed content: `prefix() ++ body` under each
+/// of the source's secrets, in the order [`Source::secrets`] lists them.
 #[derive(Debug)]
 pub struct PendingDelivery<'a> {
     source: &'a Source,
     content: SignedContent<'a>,
-    body: &'a [u8],
     window: ReplayWindow,
 }
 
@@ -185,10 +185,15 @@ impl PendingDelivery<'_> {
         self.content.prefix()
     }
 
-    /// Compares `macs` with the signatures offered (constant time), then reads the body
-    /// as an event and checks the body's own clock where the scheme signs none.
-    pub fn finish(self, macs: &[Tag]) -> Result<VerifiedDelivery, DeliveryError> {
-        let Self { source, content, body, window } = self;
+    /// The MACs of `prefix() ++ body` under each of the source's secrets, in software.
+    pub fn macs_in_software(&self, body: &[u8]) -> Vec<Tag> {
+        self.source.secrets.iter().map(|secret| self.content.mac(secret, body)).collect()
+    }
+
+    /// Compares `macs` with the signatures offered (constant time), then reads `body` as
+    /// an event and checks the body's own clock where the scheme signs none.
+    pub fn finish(self, body: &[u8], macs: &[Tag]) -> Result<VerifiedDelivery, DeliveryError> {
+        let Self { source, content, window } = self;
         let signed = content.check(macs)?;
         let event = parse_event(source.scheme, &source.name, &signed, body)?;
         if source.scheme.window_on_body_created() {

@@ -14,7 +14,7 @@
 use futures_util::StreamExt;
 use hookfeed_core::source::Source;
 use hookfeed_core::token::{verify_token, TokenClaims};
-use hookfeed_core::{begin_delivery, verify_delivery, DeliveryError, UnixTime, VerifiedDelivery};
+use hookfeed_core::{begin_delivery, verify_delivery, UnixTime, VerifiedDelivery};
 use js_sys::futures::{future_to_promise, JsFuture};
 use js_sys::Promise;
 use js_sys::Uint8Array;
@@ -197,8 +197,8 @@ async fn read_body(req: &web_sys::Request, cap: usize) -> Result<Option<(JsValue
 
 /// `POST /hooks/{source}`: the whole check of a delivery, here at the edge. In order, each
 /// cheaper than the next: the client's budget of refusals, the source, the declared
-/// length, the body as it streams, then the signature, replay window and event shape
-/// ([`verify_delivery`]). A refusal is answered here, recorded in this isolate's bounded
+/// length, the signature headers and signed timestamp ([`begin_delivery`], before a byte
+/// of the body is read), the body as it streams, then the MAC and the event's shape. A refusal is answered here, recorded in this isolate's bounded
 /// [`refusals`] log, and charged to the client's address; no feed ever sees it. Only a
 /// verified delivery is handed to the tenant's feed ([`hand_off`]).
 async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Config, name: &str) -> Answer {
@@ -216,9 +216,9 @@ async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Confi
         return refuse(Reply::RateLimited(limited));
     }
     let Some(source) = config.source(name) else { return refuse(Reply::UnknownSource(name.to_owned())) };
-    let Some((buffer, body)) = read_body(req, source.max_body_bytes).await? else {
+    if declared_length(&req.headers()).is_some_and(|len| len > source.max_body_bytes) {
         return refuse(Reply::TooLarge(source.max_body_bytes));
-    };
+    }
     // Only the headers the scheme reads cross into wasm.
     let request_headers = req.headers();
     let mut headers: Vec<(&str, String)> = Vec::with_capacity(3);
@@ -227,7 +227,18 @@ async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Confi
             headers.push((header, value));
         }
     }
-    let delivery = match verify(config, source, &headers, &body, &buffer, now).await? {
+    // Missing, garbled or stale signature headers are refused before the body is read.
+    let pending = match begin_delivery(source, &headers, now) {
+        Ok(pending) => pending,
+        Err(e) => return refuse(Reply::Rejected(e)),
+    };
+    let Some((buffer, body)) = read_body(req, source.max_body_bytes).await? else {
+        return refuse(Reply::TooLarge(source.max_body_bytes));
+    };
+    let large = config.webcrypto_min_bytes.is_some_and(|min| body.len() >= min as usize);
+    let macs =
+        if large { webcrypto::macs(source, pending.prefix(), &buffer).await? } else { pending.macs_in_software(&body) };
+    let delivery = match pending.finish(&body, &macs) {
         Ok(delivery) => delivery,
         Err(e) => return refuse(Reply::Rejected(e)),
     };
@@ -238,28 +249,6 @@ async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Confi
         refusals::record(name, true, &client, &reply, now);
     }
     Ok(answer)
-}
-
-/// [`verify_delivery`], with the MAC of a large body computed by the runtime's WebCrypto
-/// (`buffer` is the body as the platform holds it) and of a small one in wasm.
-async fn verify(
-    config: &Config,
-    source: &Source,
-    headers: &dyn hookfeed_core::signature::Headers,
-    body: &[u8],
-    buffer: &JsValue,
-    now: UnixTime,
-) -> Result<std::result::Result<VerifiedDelivery, DeliveryError>> {
-    let large = config.webcrypto_min_bytes.is_some_and(|min| body.len() >= min as usize);
-    if !large {
-        return Ok(verify_delivery(source, headers, body, now));
-    }
-    let pending = match begin_delivery(source, headers, body, now) {
-        Ok(pending) => pending,
-        Err(e) => return Ok(Err(e)),
-    };
-    let macs = webcrypto::macs(source, pending.prefix(), buffer).await?;
-    Ok(pending.finish(&macs))
 }
 
 /// Hands a verified delivery to its tenant's feed: the raw body as received (the
