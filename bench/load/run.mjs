@@ -159,7 +159,11 @@ const AFTER_DIR = argv.after ? resolve(ROOT, argv.after) : null;
  */
 function hookfeedVarArgs(tomlPath = join(ROOT, "wrangler.toml")) {
   // `--hookfeed-var NAME:value`: any other setting, e.g. HOOKFEED_WEBSOCKET_COMPRESSION:on.
-  const extra = argv["hookfeed-var"].flatMap((v) => ["--var", v]);
+  // Every benchmark subscriber comes from 127.0.0.1: lift the per-address socket limit
+  // (1,000 by default), as the rate limits are lifted, unless a --hookfeed-var sets it.
+  const socketLimit = argv["hookfeed-var"].some((v) => v.startsWith("HOOKFEED_SOCKETS_PER_CLIENT:"))
+    ? [] : ["--var", "HOOKFEED_SOCKETS_PER_CLIENT:0"];
+  const extra = [...socketLimit, ...argv["hookfeed-var"].flatMap((v) => ["--var", v])];
   const limit = argv["hookfeed-rate-limit"];
   if (limit === "keep") return extra;
   if (!existsSync(tomlPath)) return extra; // the before edge, not built yet: see beforeEdge()
