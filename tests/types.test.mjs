@@ -37,6 +37,12 @@ describe("the TypeScript declarations", () => {
     assert.equal(status, 0);
   });
 
+  it("compile a backend's use of hookfeed/server's createToken under --strict", () => {
+    const { status, output } = tsc("server.ts");
+    assert.equal(output, "", "tsc reported errors");
+    assert.equal(status, 0);
+  });
+
   it("hold the README's \"Watch a document\" snippet verbatim in the usage file", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const section = readme.split(/^## /m).find((s) => s.startsWith("Watch a document"));

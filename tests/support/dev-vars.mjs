@@ -19,11 +19,12 @@ export function readDevVars(path) {
 }
 
 /**
- * A subscriber token in hookfeed's format, `hf1.<base64url claims>.<base64url
- * HMAC-SHA256(secret, "hf1.<base64url claims>")>`, as a customer's backend mints it.
+ * A subscriber token as a customer's backend mints it: a JWT signed with HS256 and
+ * `secret` (the edge's TOKEN_SECRET), written out with node:crypto alone.
  */
 export function mintToken(secret, { tenant = "demo", scopes = ["*"], ttlSecs = 3600 } = {}) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
   const claims = { tenant, scopes, exp: Math.floor(Date.now() / 1000) + ttlSecs };
-  const signed = `hf1.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+  const signed = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
   return `${signed}.${createHmac("sha256", secret).update(signed).digest("base64url")}`;
 }

@@ -3,8 +3,8 @@
 // usage.ts against web/index.d.ts under --strict.
 import { initializeFeed, doc, collection, where, onSnapshot, getDoc } from "hookfeed";
 
-const db = initializeFeed({ url: "https://edge.example.com", token: "hf1.a.b" });
-initializeFeed({ token: "hf1.a.b" }); // error TS2741: no url
+const db = initializeFeed({ url: "https://edge.example.com", token: "header.claims.signature" });
+initializeFeed({ token: "header.claims.signature" }); // error TS2741: no url
 where("status", "===", "completed"); // error TS2345: not a WhereFilterOp
 onSnapshot(doc(db, "projects", "42"), (snapshot) => snapshot.docs); // error TS2339: a DocumentSnapshot has no docs
 onSnapshot(collection(db, "projects"), { includeMetadataChanges: "yes" }, () => {}); // error TS2769: not a boolean

@@ -59,7 +59,7 @@ const options: FeedOptions = {
   persistence: false,
 };
 const other = initializeFeed(options);
-other.updateToken("hf1.fresh.token");
+other.updateToken("eyJhbGciOiJIUzI1NiJ9.e30.fresh");
 const feedType: "feed" = withGetToken.type;
 
 // References.

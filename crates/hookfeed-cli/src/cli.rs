@@ -199,7 +199,7 @@ pub struct SignArgs {
 /// `hookfeed token`.
 #[derive(Debug, Args)]
 #[command(
-    long_about = "Mint a subscriber token for GET /feed: HMAC-signed with TOKEN_SECRET, it \
+    long_about = "Mint a subscriber token for GET /feed: a JWT signed with HS256 and TOKEN_SECRET, it \
 carries a tenant, the paths it may listen to and an expiry. Prints the token alone on \
 stdout (a summary goes to stderr), so `TOKEN=$(hookfeed token …)` works.",
     after_help = "\

@@ -26,8 +26,7 @@ pub fn run(args: &TokenArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let (secret, origin) = signing_secret(args.secret.as_deref(), "tokens")?;
     let now = clock::now()?;
     let ttl = i64::try_from(args.ttl).unwrap_or(i64::MAX);
-    let claims =
-        TokenClaims { tenant: args.tenant.clone(), scopes: args.scope.clone(), exp: now.as_secs().saturating_add(ttl) };
+    let claims = TokenClaims::new(args.tenant.clone(), args.scope.clone(), now.as_secs().saturating_add(ttl));
     writeln!(out, "{}", mint_token(&claims, &secret))?;
     eprintln!(
         "token for tenant `{}`, scopes {}, expires {} (signed with {})",

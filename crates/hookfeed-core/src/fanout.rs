@@ -450,7 +450,7 @@ mod tests {
     use serde_json::json;
 
     fn claims(scopes: &[&str]) -> TokenClaims {
-        TokenClaims { tenant: "demo".into(), scopes: scopes.iter().map(|s| (*s).to_owned()).collect(), exp: 1_000 }
+        TokenClaims::new("demo", scopes.iter().map(|s| (*s).to_owned()).collect(), 1_000)
     }
 
     fn data(v: Value) -> Map<String, Value> {

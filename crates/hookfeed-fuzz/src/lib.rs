@@ -92,7 +92,8 @@ pub fn token(data: &[u8]) {
 
 /// A token whose claims part is `claims_json` as given, signed with [`TOKEN_SECRET`].
 pub fn sign_claims(claims_json: &[u8]) -> String {
-    let signed = format!("hf1.{}", URL_SAFE_NO_PAD.encode(claims_json));
+    let signed =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#), URL_SAFE_NO_PAD.encode(claims_json));
     let tag = hmac_sha256(TOKEN_SECRET.as_bytes(), signed.as_bytes());
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag))
 }
@@ -367,7 +368,7 @@ fn changes() -> Vec<DocChange> {
 }
 
 fn claims(scopes: &[&str]) -> TokenClaims {
-    TokenClaims { tenant: "acme".into(), scopes: scopes.iter().map(|s| (*s).to_owned()).collect(), exp: NOW + 3600 }
+    TokenClaims::new("acme", scopes.iter().map(|s| (*s).to_owned()).collect(), NOW + 3600)
 }
 
 /// The client address the `client_frames` sockets connect from.
@@ -537,7 +538,7 @@ pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
     let lines = |items: &[&str]| items.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
     match target {
         "token" => {
-            let mut seeds = lines(&["hf1.", "hf1.abc", "hf1..", "hf1.e30.", "nonsense"]);
+            let mut seeds = lines(&["hf1.", "hf1.abc", "a..c", "e30.e30.", "eyJhbGciOiJub25lIn0.e30.", "nonsense"]);
             let granted = claims(&["projects/42", "users/*"]);
             seeds.push(mint_token(&granted, &Secret::from_bytes(TOKEN_SECRET)).into_bytes());
             seeds.push(mint_token(&granted, &Secret::from_bytes("another-secret")).into_bytes());

@@ -226,7 +226,7 @@ proptest! {
         check_changes(Vec::new(), &changes, &view)?;
         prop_assert_eq!(paths(&view), feed.result(&request), "first snapshot");
 
-        let claims = TokenClaims { tenant: "t".into(), scopes: alloc::vec!["*".into()], exp: i64::MAX };
+        let claims = TokenClaims::new("t", alloc::vec!["*".into()], i64::MAX);
         let mut index = SubscriptionIndex::default();
         index.add_socket(&SocketState::new(1, claims));
         index.add(1, 1, &request.target);

@@ -97,7 +97,7 @@ fn ws_tail(url: &str) -> &str {
 
 /// The expiry (Unix seconds) a token claims, if readable.
 fn token_expiry(token: &str) -> Option<f64> {
-    let (_, claims, _) = hookfeed_wire::token::parts(token)?;
+    let (_, _, claims, _) = hookfeed_wire::token::parts(token)?;
     // base64url → base64; atob decodes it without the padding (forgiving-base64).
     let b64 = claims.replace('-', "+").replace('_', "/");
     let json = global_fn("atob")?.call1(&JsValue::NULL, &JsValue::from_str(&b64)).ok()?;
@@ -506,7 +506,7 @@ mod tests {
     #[wasm_bindgen_test]
     fn token_expiry_is_read_from_the_claims() {
         // {"tenant":"demo","scopes":["*"],"exp":1700000000}, base64url without padding.
-        let token = "hf1.eyJ0ZW5hbnQiOiJkZW1vIiwic2NvcGVzIjpbIioiXSwiZXhwIjoxNzAwMDAwMDAwfQ.sig";
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJkZW1vIiwic2NvcGVzIjpbIioiXSwiZXhwIjoxNzAwMDAwMDAwfQ.sig";
         assert_eq!(token_expiry(token), Some(1_700_000_000.0));
         assert_eq!(token_expiry("garbage"), None);
     }

@@ -277,7 +277,8 @@ fn token_of(req: &Request) -> Option<String> {
         return Some(token.trim().to_owned());
     }
     let protocols = headers.get("sec-websocket-protocol").ok().flatten()?;
-    protocols.split(',').map(str::trim).find(|p| p.starts_with("hf1.")).map(str::to_owned)
+    // Beside the subprotocol, the entry shaped as a token (a JWT: three dotted parts).
+    protocols.split(',').map(str::trim).find(|p| hookfeed_wire::token::parts(p).is_some()).map(str::to_owned)
 }
 
 fn authorize(req: &Request, config: &Config) -> std::result::Result<TokenClaims, Reply> {
@@ -510,7 +511,7 @@ fn dev_token(config: &Config) -> Answer {
         return Reply::BadConfiguration("TOKEN_SECRET is not set".to_owned()).into_raw();
     };
     let tenant = config.sources.first().map_or(hookfeed_core::source::DEFAULT_TENANT, |s| s.tenant.as_str());
-    let claims = TokenClaims { tenant: tenant.to_owned(), scopes: vec!["*".to_owned()], exp: now().as_secs() + 3600 };
+    let claims = TokenClaims::new(tenant.to_owned(), vec!["*".to_owned()], now().as_secs() + 3600);
     Reply::Json(json!({ "token": hookfeed_core::token::mint_token(&claims, secret), "tenant": tenant })).into_raw()
 }
 

@@ -6,7 +6,7 @@
 //   POST /hooks/twin-actor   X-Webhook-Signature: t=<unix>,v1=<hex>   (+ X-Webhook-ID / -Event)
 //     → 200 {"received":true,"duplicate":bool,"seq":n} after the SQLite write
 //     → 401 / 400 / 413 {"error":{"code","message"}}
-//   GET /feed?token=hf1.…    WebSocket; client frames {"type":"listen","id","target":{"doc"}}
+//   GET /feed?token=<JWT>    WebSocket; client frames {"type":"listen","id","target":{"doc"}}
 //     and {"type":"unlisten","id"}; server frames snapshot / change / error.
 //   GET /healthz             200 once the tenant's room answers from SQLite.
 //
@@ -186,14 +186,21 @@ interface TokenClaims {
   exp: number;
 }
 
-/** hookfeed's token format: `hf1.<b64url claims JSON>.<b64url HMAC-SHA256("hf1.<claims>")>`. */
+/** hookfeed's token format: a JWT signed with HS256 and TOKEN_SECRET. */
 async function verifyToken(token: string, env: Env): Promise<TokenClaims | string> {
-  if (token.length > MAX_TOKEN_LEN || !token.startsWith("hf1.")) return "token is malformed";
-  const dot = token.lastIndexOf(".");
-  const signed = token.slice(0, dot);
-  const signature = base64UrlToBytes(token.slice(dot + 1));
-  const claimsJson = base64UrlToBytes(signed.slice(4));
-  if (dot <= 3 || !signature || !claimsJson) return "token is malformed";
+  const parts = token.split(".");
+  if (token.length > MAX_TOKEN_LEN || parts.length !== 3) return "token is malformed";
+  const [headerB64, claimsB64, signatureB64] = parts;
+  const signed = `${headerB64}.${claimsB64}`;
+  const header = base64UrlToBytes(headerB64);
+  const signature = base64UrlToBytes(signatureB64);
+  const claimsJson = base64UrlToBytes(claimsB64);
+  if (!header || !signature || !claimsJson) return "token is malformed";
+  try {
+    if (JSON.parse(decoder.decode(header)).alg !== "HS256") return "token algorithm is not accepted";
+  } catch {
+    return "token is malformed";
+  }
   if (!(await anyKeyVerifies(await hmacKeys(env.TOKEN_SECRET), [signature], encoder.encode(signed))))
     return "token signature is invalid";
   let claims: TokenClaims;

@@ -45,7 +45,7 @@ impl Token {
             Self::Given(token) => Ok(token.clone()),
             Self::Minted { secret, tenant, scopes } => {
                 let exp = clock::now()?.as_secs().saturating_add(TOKEN_TTL_SECS);
-                Ok(mint_token(&TokenClaims { tenant: tenant.clone(), scopes: scopes.clone(), exp }, secret))
+                Ok(mint_token(&TokenClaims::new(tenant.clone(), scopes.clone(), exp), secret))
             }
         }
     }

@@ -82,8 +82,8 @@ proptest! {
     fn arbitrary_tokens_are_refused_without_panicking(
         token in prop_oneof![
             ".{0,300}",
-            "hf1\\.[A-Za-z0-9_-]{0,80}\\.[A-Za-z0-9_-]{0,50}",
-            // Fewer or more dotted parts than a token has: `hf1.`, `hf1.abc`, `hf1.a.b.c`.
+            "eyJ[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_-]{0,80}\\.[A-Za-z0-9_-]{0,50}",
+            // Fewer or more dotted parts than a token has (`hf1.` of the old format too): `hf1.a.b.c`.
             "hf1(\\.[A-Za-z0-9_-]{0,43}){0,4}",
         ],
         now in any::<i64>(),

@@ -1,0 +1,114 @@
+// Subscriber tokens are standard JWTs (HS256 with TOKEN_SECRET): minted by jose, by
+// Python's standard library and by hookfeed/server, each listens under a real wrangler
+// dev; `alg: none`, other algorithms and malformed parts are refused with 401.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+
+import { SignJWT } from "jose";
+
+import { createToken } from "hookfeed/server";
+
+import { startEdge } from "./support/edge.mjs";
+import { DEMO, deliver, twinActorEvent } from "./support/sign.mjs";
+import { Subscriber } from "./support/subscriber.mjs";
+
+const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
+
+/** A JWT from parts as given, signed with HS256 over them (or unsigned). */
+function handMade(header, claims, { sign = true, secret = DEMO.TOKEN_SECRET } = {}) {
+  const part = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const input = `${part(header)}.${part(claims)}`;
+  return `${input}.${sign ? createHmac("sha256", secret).update(input).digest("base64url") : ""}`;
+}
+
+/** Python's standard library minting the same JWT a backend without a JWT library would. */
+async function pythonToken(claims) {
+  const script = `
+import base64, hashlib, hmac, json, sys
+b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+payload = b64(json.dumps(json.loads(sys.argv[2])).encode())
+signature = b64(hmac.new(sys.argv[1].encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest())
+print(f"{header}.{payload}.{signature}")
+`;
+  const { stdout } = await promisify(execFile)("python3", ["-c", script, DEMO.TOKEN_SECRET, JSON.stringify(claims)]);
+  return stdout.trim();
+}
+
+/** Listens to `projects/{id}` with `token` and sees a delivery arrive. */
+async function listensWith(edge, token, id) {
+  const sub = await Subscriber.connect(edge, token);
+  sub.listen(1, { doc: `projects/${id}` });
+  await sub.next((f) => f.type === "snapshot");
+  assert.equal((await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: id, progress: 5 }))).status, 200);
+  const change = await sub.next((f) => f.type === "change");
+  assert.equal(change.data.progress, 5);
+  await sub.close();
+}
+
+const nowSecs = () => Math.floor(Date.now() / 1000);
+
+describe("subscriber tokens are JWTs any backend can mint", () => {
+  let edge;
+  before(async () => { edge = await startEdge(); });
+  after(async () => { await edge?.stop(); });
+
+  it("accepts a token minted with jose", async () => {
+    const token = await new SignJWT({ tenant: "demo", scopes: ["projects/*"] })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject("user_1")
+      .setIssuedAt()
+      .setExpirationTime("15m")
+      .sign(new TextEncoder().encode(DEMO.TOKEN_SECRET));
+    await listensWith(edge, token, 9101);
+  });
+
+  it("accepts a token minted with Python's standard library", async () => {
+    await listensWith(edge, await pythonToken({ tenant: "demo", scopes: ["projects/9102"], exp: nowSecs() + 600 }), 9102);
+  });
+
+  it("accepts a token minted with hookfeed/server's createToken", async () => {
+    const token = await createToken({ tenant: "demo", scopes: ["projects/9103"], sub: "user_3", expiresIn: "15m", secret: DEMO.TOKEN_SECRET });
+    await listensWith(edge, token, 9103);
+    const res = await fetch(`${edge.url}/docs/projects/9103?token=${token}`);
+    assert.equal(res.status, 200);
+  });
+
+  it("refuses alg none, other algorithms and malformed parts with 401", async () => {
+    const claims = { tenant: "demo", scopes: ["*"], exp: nowSecs() + 600 };
+    const refused = {
+      "alg none, unsigned": handMade({ alg: "none", typ: "JWT" }, claims, { sign: false }),
+      "alg none, with a MAC": handMade({ alg: "none" }, claims),
+      "HS512 header": handMade({ alg: "HS512" }, claims),
+      "RS256 header over an HMAC": handMade({ alg: "RS256" }, claims),
+      "no alg": handMade({ typ: "JWT" }, claims),
+      "another secret": handMade({ alg: "HS256" }, claims, { secret: "not-the-token-secret" }),
+      "two parts": "eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJkZW1vIn0",
+      "four parts": `${handMade({ alg: "HS256" }, claims)}.extra`,
+      "header not JSON": `bm90IGpzb24.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.c2ln`,
+      "expired": handMade({ alg: "HS256" }, { ...claims, exp: nowSecs() - 60 }),
+      "no exp": handMade({ alg: "HS256" }, { tenant: "demo", scopes: ["*"] }),
+    };
+    for (const [name, token] of Object.entries(refused)) {
+      const res = await fetch(`${edge.url}/docs/projects/1?token=${encodeURIComponent(token)}`);
+      assert.equal(res.status, 401, name);
+      const { error } = await res.json();
+      assert.match(error.code, /invalid_token|token_expired/, name);
+    }
+  });
+
+  it("createToken explains what it needs", async () => {
+    await assert.rejects(createToken({ tenant: "demo", scopes: [], secret: "s" }), /scopes must be a non-empty array/);
+    await assert.rejects(createToken({ tenant: "demo", scopes: ["*"], secret: "" }), /TOKEN_SECRET/);
+    await assert.rejects(createToken({ tenant: "demo", scopes: ["*"], secret: "s", expiresIn: "soon" }), /expiresIn/);
+    const token = await createToken({ tenant: "demo", scopes: ["*"], secret: "new,old", now: 1_700_000_000_000, expiresIn: 60 });
+    const [, payload] = token.split(".");
+    assert.deepEqual(JSON.parse(Buffer.from(payload, "base64url")), { tenant: "demo", scopes: ["*"], exp: 1_700_000_060, iat: 1_700_000_000 });
+    const input = token.slice(0, token.lastIndexOf("."));
+    assert.equal(token.split(".")[2], createHmac("sha256", "new").update(input).digest("base64url"), "the first secret of a rotation signs");
+  });
+});

@@ -1,0 +1,19 @@
+// hookfeed/server as a backend uses it (web/server.d.ts), checked by tests/types.test.mjs.
+import { createToken, type CreateTokenOptions } from "hookfeed/server";
+
+declare const process: { env: Record<string, string | undefined> };
+
+async function tokenFor(userId: string): Promise<string> {
+  return createToken({
+    tenant: "demo",
+    scopes: [`users/${userId}`, "projects/*"],
+    sub: userId,
+    expiresIn: "15m",
+    secret: process.env.TOKEN_SECRET ?? "",
+  });
+}
+
+const options: CreateTokenOptions = { tenant: "demo", scopes: ["*"], secret: "s", expiresIn: 900, now: Date.now() };
+const pending: Promise<string> = createToken(options);
+void tokenFor;
+void pending;
