@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 
 import { withSources } from "./support/config.mjs";
 import { ROOT, startEdge } from "./support/edge.mjs";
-import { DEMO, deliver, eventId, mintToken, nowSecs, sign, twinActorEvent } from "./support/sign.mjs";
+import { chunkedBody, DEMO, deliver, eventId, mintToken, nowSecs, sign, twinActorEvent } from "./support/sign.mjs";
 
 const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
 const PERCIFY = ["percify", "percify", DEMO.SECRET_PERCIFY];
@@ -142,23 +142,16 @@ describe("ingest: POST /hooks/{source}", () => {
     assert.equal(declared.body.error.code, "body_too_large");
 
     // No Content-Length: a stream that never ends would be read forever without the cap.
-    let sent = 0;
-    const endless = new ReadableStream({
-      pull(controller) {
-        sent += 64 * 1024;
-        if (sent > 64 * 1024 * 1024) controller.close();
-        else controller.enqueue(new Uint8Array(64 * 1024).fill(32));
-      },
-    });
+    const endless = chunkedBody(64 * 1024 * 1024);
     try {
-      const streamed = await fetch(`${edge.url}/hooks/percify`, { method: "POST", body: endless, duplex: "half", headers: { "X-Percify-Signature": "00".repeat(32) } });
+      const streamed = await fetch(`${edge.url}/hooks/percify`, { method: "POST", body: endless.stream, duplex: "half", headers: { "X-Percify-Signature": "00".repeat(32) } });
       assert.equal(streamed.status, 413);
     } catch (e) {
       // The edge may answer and close while the client is still sending: the client then
       // sees the connection end instead of the 413. Either way it stopped reading.
       assert.match(String(e.cause ?? e), /other side closed|socket|ECONNRESET|EPIPE|terminated/i);
     }
-    assert.ok(sent < 64 * 1024 * 1024, "the edge stopped reading early");
+    assert.ok(endless.pulled() < 64 * 1024 * 1024, "the edge stopped reading early");
   });
 
   it("answers 429 with Retry-After once a source's rate limit is spent", async () => {

@@ -85,3 +85,19 @@ export async function deliver(edge, source, scheme, secret, body, { headers = {}
 export function mintToken({ tenant = "demo", scopes = ["*"], ttlSecs = 3600, secret = DEMO.TOKEN_SECRET } = {}) {
   return mintWith(secret, { tenant, scopes, ttlSecs });
 }
+
+/**
+ * A request body of `totalBytes` spaces, streamed in 64 KiB chunks without a declared
+ * length; `pulled()` says how much the server made the client send.
+ */
+export function chunkedBody(totalBytes) {
+  let sent = 0;
+  const stream = new ReadableStream({
+    pull(controller) {
+      sent += 64 * 1024;
+      if (sent > totalBytes) controller.close();
+      else controller.enqueue(new Uint8Array(64 * 1024).fill(32));
+    },
+  });
+  return { stream, pulled: () => sent };
+}

@@ -60,15 +60,11 @@ fn ordered_value(value: &JsValue) -> Value {
 #[cfg(test)]
 mod tests {
     //! Runs in headless Chromium (`wasm-bindgen-test`): what needs real JS values.
+    use wasm_bindgen_test::wasm_bindgen_test;
+
     use super::*;
+    use crate::js::tests::parse;
     use crate::view::{ChangeKind, View};
-    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-
-    wasm_bindgen_test_configure!(run_in_browser);
-
-    fn parse(json: &str) -> JsValue {
-        JSON::parse(json).unwrap_or(JsValue::UNDEFINED)
-    }
 
     #[wasm_bindgen_test]
     fn js_documents_expose_fields_for_ordering() {

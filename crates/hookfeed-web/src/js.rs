@@ -80,15 +80,17 @@ pub fn console_error(value: &JsValue) {
 }
 
 #[cfg(test)]
-mod tests {
-    //! Runs in headless Chromium (`wasm-bindgen-test`): what needs real JS values.
+pub(crate) mod tests {
+    //! Runs in headless Chromium (`wasm-bindgen-test`): what needs real JS values. The
+    //! crate's other browser tests use [`parse`] too.
     use super::*;
     use js_sys::JSON;
     use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
     wasm_bindgen_test_configure!(run_in_browser);
 
-    fn parse(json: &str) -> JsValue {
+    /// A JS value from JSON text.
+    pub(crate) fn parse(json: &str) -> JsValue {
         JSON::parse(json).unwrap_or(JsValue::UNDEFINED)
     }
 

@@ -198,9 +198,10 @@ async fn read_body(req: &web_sys::Request, cap: usize) -> Result<Option<(JsValue
 /// `POST /hooks/{source}`: the whole check of a delivery, here at the edge. In order, each
 /// cheaper than the next: the client's budget of refusals, the source, the declared
 /// length, the signature headers and signed timestamp ([`begin_delivery`], before a byte
-/// of the body is read), the body as it streams, then the MAC and the event's shape. A refusal is answered here, recorded in this isolate's bounded
-/// [`refusals`] log, and charged to the client's address; no feed ever sees it. Only a
-/// verified delivery is handed to the tenant's feed ([`hand_off`]).
+/// of the body is read), the body as it streams, then the MAC and the event's shape.
+/// A refusal is answered here, recorded in this isolate's bounded [`refusals`] log, and
+/// charged to the client's address; no feed ever sees it. Only a verified delivery is
+/// handed to the tenant's feed ([`hand_off`]).
 async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Config, name: &str) -> Answer {
     let now = now();
     let client = client_address(&req.headers());
@@ -252,7 +253,8 @@ async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Confi
 }
 
 /// Hands a verified delivery to its tenant's feed: the raw body as received (the
-/// platform's buffer, not copied back out of wasm), and the [`Handoff`](hookfeed_core::delivery::Handoff) in a header.
+/// platform's buffer, not copied back out of wasm), and the
+/// [`Handoff`](hookfeed_core::delivery::Handoff) in a header.
 async fn hand_off(env: &Env, source: &Source, delivery: &VerifiedDelivery, body: &JsValue) -> Answer {
     let headers = web_sys::Headers::new()?;
     headers.set(HANDOFF_HEADER, &serde_json::to_string(&delivery.handoff())?)?;
