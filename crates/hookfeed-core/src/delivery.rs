@@ -149,9 +149,7 @@ pub fn verify_delivery(
     body: &[u8],
     now: UnixTime,
 ) -> Result<VerifiedDelivery, DeliveryError> {
-    let pending = begin_delivery(source, headers, now)?;
-    let macs = pending.macs_in_software(body);
-    pending.finish(body, &macs)
+    begin_delivery(source, headers, now)?.finish_in_software(body)
 }
 
 /// The first half of [`verify_delivery`], before the body is read: the signature headers
@@ -180,21 +178,34 @@ pub struct PendingDelivery<'a> {
 }
 
 impl PendingDelivery<'_> {
-    /// The bytes the signed content holds before the body.
-    pub fn prefix(&self) -> &[u8] {
+    /// The bytes the signed content holds before the body, joined.
+    pub fn prefix(&self) -> Vec<u8> {
         self.content.prefix()
     }
 
-    /// The MACs of `prefix() ++ body` under each of the source's secrets, in software.
-    pub fn macs_in_software(&self, body: &[u8]) -> Vec<Tag> {
-        self.source.secrets.iter().map(|secret| self.content.mac(secret, body)).collect()
+    /// Computes the MACs of `prefix ++ body` under the source's secrets in software, then
+    /// finishes as [`finish`](Self::finish) does.
+    pub fn finish_in_software(self, body: &[u8]) -> Result<VerifiedDelivery, DeliveryError> {
+        let Self { source, content, window } = self;
+        let signed = content.verify(body, &source.secrets)?;
+        Self::read(source, window, signed, body)
     }
 
-    /// Compares `macs` with the signatures offered (constant time), then reads `body` as
-    /// an event and checks the body's own clock where the scheme signs none.
+    /// Compares `macs` (computed by the caller, one per secret) with the signatures
+    /// offered, in constant time, then reads `body` as an event and checks the body's own
+    /// clock where the scheme signs none.
     pub fn finish(self, body: &[u8], macs: &[Tag]) -> Result<VerifiedDelivery, DeliveryError> {
         let Self { source, content, window } = self;
         let signed = content.check(macs)?;
+        Self::read(source, window, signed, body)
+    }
+
+    fn read(
+        source: &Source,
+        window: ReplayWindow,
+        signed: SignedHeaders<'_>,
+        body: &[u8],
+    ) -> Result<VerifiedDelivery, DeliveryError> {
         let event = parse_event(source.scheme, &source.name, &signed, body)?;
         if source.scheme.window_on_body_created() {
             // Without a signed timestamp the body's own `created` is the only clock. Every

@@ -237,9 +237,13 @@ async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Confi
         return refuse(Reply::TooLarge(source.max_body_bytes));
     };
     let large = config.webcrypto_min_bytes.is_some_and(|min| body.len() >= min as usize);
-    let macs =
-        if large { webcrypto::macs(source, pending.prefix(), &buffer).await? } else { pending.macs_in_software(&body) };
-    let delivery = match pending.finish(&body, &macs) {
+    let verified = if large {
+        let macs = webcrypto::macs(source, &pending.prefix(), &buffer).await?;
+        pending.finish(&body, &macs)
+    } else {
+        pending.finish_in_software(&body)
+    };
+    let delivery = match verified {
         Ok(delivery) => delivery,
         Err(e) => return refuse(Reply::Rejected(e)),
     };

@@ -35,7 +35,7 @@ impl SignatureScheme for Github {
         let event_id = required(headers, DELIVERY_HEADER)?;
         let event_type = required(headers, EVENT_HEADER)?;
         let claims = SignedHeaders { timestamp: None, event_id: Some(event_id), event_type: Some(event_type) };
-        Ok(SignedContent::new(Vec::new(), Tags::one(candidate), claims))
+        Ok(SignedContent::new(&[], Tags::one(candidate), claims))
     }
 
     fn header_names(&self) -> &'static [&'static str] {

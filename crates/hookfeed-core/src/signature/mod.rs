@@ -186,26 +186,34 @@ impl ReplayWindow {
 /// Workers runtime's WebCrypto for large bodies ([`SignedContent::check`]).
 #[derive(Debug, Clone)]
 pub struct SignedContent<'h> {
-    prefix: Vec<u8>,
+    /// What precedes the body, as pieces of the headers (no copy): at most `{id}`, `.`,
+    /// `{ts}`, `.`.
+    prefix: [&'h [u8]; 4],
     candidates: Tags,
     claims: SignedHeaders<'h>,
 }
 
 impl<'h> SignedContent<'h> {
-    /// The signed content is `prefix ++ body`; `candidates` are the signatures offered.
-    pub(crate) fn new(prefix: Vec<u8>, candidates: Tags, claims: SignedHeaders<'h>) -> Self {
-        Self { prefix, candidates, claims }
+    /// The signed content is `prefix ++ body` (the prefix in up to four pieces, joined);
+    /// `candidates` are the signatures offered.
+    pub(crate) fn new(prefix: &[&'h [u8]], candidates: Tags, claims: SignedHeaders<'h>) -> Self {
+        let mut pieces: [&'h [u8]; 4] = [&[]; 4];
+        for (slot, piece) in pieces.iter_mut().zip(prefix) {
+            *slot = piece;
+        }
+        Self { prefix: pieces, candidates, claims }
     }
 
     /// The bytes the signed content holds before the body (`"{t}."`, `"{id}.{ts}."`, or
-    /// nothing).
-    pub fn prefix(&self) -> &[u8] {
-        &self.prefix
+    /// nothing), joined, for a caller whose MAC engine wants one buffer.
+    pub fn prefix(&self) -> Vec<u8> {
+        self.prefix.concat()
     }
 
-    /// HMAC-SHA256 of `prefix ++ body` under `secret`, in software.
+    /// HMAC-SHA256 of `prefix ++ body` under `secret`, in software, without joining them.
     pub fn mac(&self, secret: &Secret, body: &[u8]) -> Tag {
-        mac(secret, &[&self.prefix, body])
+        let [a, b, c, d] = self.prefix;
+        mac(secret, &[a, b, c, d, body])
     }
 
     /// Accepts when any of `macs` (one per active secret, over `prefix ++ body`) equals any
@@ -213,21 +221,36 @@ impl<'h> SignedContent<'h> {
     pub fn check(self, macs: &[Tag]) -> Result<SignedHeaders<'h>, SignatureError> {
         let mut matched = subtle::Choice::from(0);
         for expected in macs {
-            for candidate in self.candidates.as_slice() {
-                matched |= expected.ct_eq(candidate);
-            }
+            matched |= self.matches(expected);
         }
+        self.accept(matched)
+    }
+
+    /// Computes the MAC under each of `secrets` in software and compares as
+    /// [`check`](Self::check) does.
+    pub fn verify(self, body: &[u8], secrets: &[Secret]) -> Result<SignedHeaders<'h>, SignatureError> {
+        let mut matched = subtle::Choice::from(0);
+        for secret in secrets {
+            matched |= self.matches(&self.mac(secret, body));
+        }
+        self.accept(matched)
+    }
+
+    /// Whether `expected` equals any candidate, compared with every one in constant time.
+    fn matches(&self, expected: &Tag) -> subtle::Choice {
+        let mut matched = subtle::Choice::from(0);
+        for candidate in self.candidates.as_slice() {
+            matched |= expected.ct_eq(candidate);
+        }
+        matched
+    }
+
+    fn accept(self, matched: subtle::Choice) -> Result<SignedHeaders<'h>, SignatureError> {
         if bool::from(matched) {
             Ok(self.claims)
         } else {
             Err(SignatureError::NoMatch)
         }
-    }
-
-    /// Computes the MAC under each of `secrets` in software, then [`check`](Self::check)s.
-    pub fn verify(self, body: &[u8], secrets: &[Secret]) -> Result<SignedHeaders<'h>, SignatureError> {
-        let macs: Vec<Tag> = secrets.iter().map(|secret| self.mac(secret, body)).collect();
-        self.check(&macs)
     }
 }
 

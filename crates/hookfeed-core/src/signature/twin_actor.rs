@@ -36,7 +36,7 @@ impl SignatureScheme for TwinActor {
         // The digits as sent are what was signed.
         let claims =
             SignedHeaders { timestamp: Some(timestamp), event_id: Some(event_id), event_type: Some(event_type) };
-        Ok(SignedContent::new(format!("{t}.").into_bytes(), candidates, claims))
+        Ok(SignedContent::new(&[t.as_bytes(), b"."], candidates, claims))
     }
 
     fn header_names(&self) -> &'static [&'static str] {
