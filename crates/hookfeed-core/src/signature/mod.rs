@@ -189,6 +189,8 @@ pub struct SignedContent<'h> {
     /// What precedes the body, as pieces of the headers (no copy): at most `{id}`, `.`,
     /// `{ts}`, `.`.
     prefix: [&'h [u8]; 4],
+    /// How many of `prefix`'s pieces are used.
+    pieces: usize,
     candidates: Tags,
     claims: SignedHeaders<'h>,
 }
@@ -201,7 +203,7 @@ impl<'h> SignedContent<'h> {
         for (slot, piece) in pieces.iter_mut().zip(prefix) {
             *slot = piece;
         }
-        Self { prefix: pieces, candidates, claims }
+        Self { prefix: pieces, pieces: prefix.len().min(4), candidates, claims }
     }
 
     /// The bytes the signed content holds before the body (`"{t}."`, `"{id}.{ts}."`, or
@@ -212,8 +214,10 @@ impl<'h> SignedContent<'h> {
 
     /// HMAC-SHA256 of `prefix ++ body` under `secret`, in software, without joining them.
     pub fn mac(&self, secret: &Secret, body: &[u8]) -> Tag {
-        let [a, b, c, d] = self.prefix;
-        mac(secret, &[a, b, c, d, body])
+        let mut parts: [&[u8]; 5] = [&[]; 5];
+        parts[..self.pieces].copy_from_slice(&self.prefix[..self.pieces]);
+        parts[self.pieces] = body;
+        mac(secret, &parts[..=self.pieces])
     }
 
     /// Accepts when any of `macs` (one per active secret, over `prefix ++ body`) equals any
