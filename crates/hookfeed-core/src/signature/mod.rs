@@ -242,11 +242,7 @@ impl<'h> SignedContent<'h> {
 
     /// Whether `expected` equals any candidate, compared with every one in constant time.
     fn matches(&self, expected: &Tag) -> subtle::Choice {
-        let mut matched = subtle::Choice::from(0);
-        for candidate in self.candidates.as_slice() {
-            matched |= expected.ct_eq(candidate);
-        }
-        matched
+        equals_any(expected, self.candidates.as_slice())
     }
 
     fn accept(self, matched: subtle::Choice) -> Result<SignedHeaders<'h>, SignatureError> {
@@ -492,15 +488,21 @@ impl Tags {
     }
 }
 
-/// True when any candidate equals the MAC of `parts` under any secret; constant time per
-/// comparison, no early exit.
+/// Whether `expected` equals any of `candidates`: every one is compared in constant time,
+/// with no early exit. The one comparison of MACs in hookfeed.
+fn equals_any(expected: &Tag, candidates: &[Tag]) -> subtle::Choice {
+    let mut matched = subtle::Choice::from(0);
+    for candidate in candidates {
+        matched |= expected.ct_eq(candidate);
+    }
+    matched
+}
+
+/// True when any candidate equals the MAC of `parts` under any secret (subscriber tokens).
 pub(crate) fn any_matches(secrets: &[Secret], parts: &[&[u8]], candidates: &[Tag]) -> bool {
     let mut matched = subtle::Choice::from(0);
     for secret in secrets {
-        let expected = mac(secret, parts);
-        for candidate in candidates {
-            matched |= expected.ct_eq(candidate);
-        }
+        matched |= equals_any(&mac(secret, parts), candidates);
     }
     matched.into()
 }
