@@ -15,6 +15,7 @@ use crate::path::DocPath;
 use crate::protocol::{
     parse_client_message, ClientMessage, CollectionQuery, DocEntry, ErrorCode, ListenRequest, ServerMessage, Target,
 };
+use crate::query::Filter;
 use crate::time::UnixTime;
 use crate::token::TokenClaims;
 
@@ -34,6 +35,15 @@ pub struct Listen {
     pub id: u32,
     /// What it watches.
     pub target: Target,
+    /// The condition an owner-scoped token puts on what it shows (`user_id == sub`), from
+    /// [`TokenClaims::access`]: a document that does not meet it is not shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<Filter>,
+}
+
+/// Whether `guard` (if any) lets a listen show a document with `data`.
+fn shown(guard: Option<&Filter>, data: &Map<String, Value>) -> bool {
+    guard.is_none_or(|g| g.matches(data))
 }
 
 /// What a socket remembers across hibernation: who it is, what its token grants, what it
@@ -56,8 +66,9 @@ pub struct SocketState {
 /// What a client frame asks the feed to do, once checked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SocketAction {
-    /// Register this listen and answer with a snapshot.
-    Listen(ListenRequest),
+    /// Register this listen and answer with a snapshot, showing only documents that meet
+    /// the guard, if any ([`Listen::guard`]).
+    Listen(ListenRequest, Option<Filter>),
     /// Drop this listen (with the target it had, to unindex it).
     Unlisten(Listen),
     /// Nothing to do (unlisten of an unknown id: unsubscribing is idempotent).
@@ -115,7 +126,8 @@ impl SocketState {
                 if self.claims.expired(now) {
                     return Err(refuse(id, ErrorCode::Unauthenticated, "token expired: reconnect with a fresh token"));
                 }
-                self.claims.authorize(&request.target).map_err(|e| refuse(id, ErrorCode::from(&e), e.to_string()))?;
+                let guard =
+                    self.claims.access(&request.target).map_err(|e| refuse(id, ErrorCode::from(&e), e.to_string()))?;
                 if self.listens.iter().any(|l| l.id == request.id) {
                     return Err(refuse(
                         id,
@@ -132,7 +144,7 @@ impl SocketState {
                         ),
                     ));
                 }
-                self.listens.push(Listen { id: request.id, target: request.target.clone() });
+                self.listens.push(Listen { id: request.id, target: request.target.clone(), guard: guard.clone() });
                 if self.attachment_len() > MAX_ATTACHMENT_BYTES {
                     self.listens.pop();
                     return Err(refuse(
@@ -141,7 +153,7 @@ impl SocketState {
                         "this connection's listens exceed 16 KiB: open another connection",
                     ));
                 }
-                Ok(SocketAction::Listen(request))
+                Ok(SocketAction::Listen(request, guard))
             }
         }
     }
@@ -155,7 +167,7 @@ impl SocketState {
 /// Which listens of which sockets watch what: documents by path, queries by collection.
 #[derive(Debug, Default)]
 pub struct SubscriptionIndex {
-    documents: HashMap<DocPath, Vec<(SocketId, u32)>>,
+    documents: HashMap<DocPath, Vec<(SocketId, u32, Option<Filter>)>>,
     collections: HashMap<String, Vec<(SocketId, u32, CollectionQuery)>>,
     /// The largest socket id seen or handed out.
     last_sid: SocketId,
@@ -188,7 +200,7 @@ impl SubscriptionIndex {
             }
         }
         for listen in &state.listens {
-            self.add(state.sid, listen.id, &listen.target);
+            self.add(state.sid, listen);
         }
     }
 
@@ -221,11 +233,15 @@ impl SubscriptionIndex {
     }
 
     /// Indexes one listen.
-    pub fn add(&mut self, sid: SocketId, listen_id: u32, target: &Target) {
-        match target {
-            Target::Document(path) => self.documents.entry(path.clone()).or_default().push((sid, listen_id)),
+    pub fn add(&mut self, sid: SocketId, listen: &Listen) {
+        match &listen.target {
+            Target::Document(path) => {
+                self.documents.entry(path.clone()).or_default().push((sid, listen.id, listen.guard.clone()))
+            }
+            // A query is granted to an owner-scoped token only with the owner filter among
+            // its own (`TokenClaims::access`), so its guard is always `None`.
             Target::Collection(q) => {
-                self.collections.entry(q.collection.clone()).or_default().push((sid, listen_id, q.clone()))
+                self.collections.entry(q.collection.clone()).or_default().push((sid, listen.id, q.clone()))
             }
         }
     }
@@ -235,7 +251,7 @@ impl SubscriptionIndex {
         match &listen.target {
             Target::Document(path) => {
                 if let Some(list) = self.documents.get_mut(path) {
-                    list.retain(|&(s, l)| (s, l) != (sid, listen.id));
+                    list.retain(|(s, l, _)| (*s, *l) != (sid, listen.id));
                     if list.is_empty() {
                         self.documents.remove(path);
                     }
@@ -284,7 +300,24 @@ impl SubscriptionIndex {
     pub fn recipients(&self, change: &DocChange) -> Vec<Recipient> {
         let mut out = Vec::new();
         if let Some(list) = self.documents.get(&change.path) {
-            out.extend(list.iter().map(|&(sid, listen_id)| Recipient { sid, listen_id, kind: change.kind }));
+            for (sid, listen_id, guard) in list {
+                let kind = match guard {
+                    None => change.kind,
+                    // An owner-guarded document listen sees the document come and go as
+                    // it starts and stops meeting the guard, as a query would.
+                    Some(guard) => {
+                        let was = change.before.as_ref().is_some_and(|b| guard.matches(b));
+                        let is = change.kind != ChangeKind::Removed && guard.matches(&change.data);
+                        match (was, is) {
+                            (false, true) => ChangeKind::Added,
+                            (true, true) => ChangeKind::Modified,
+                            (true, false) => ChangeKind::Removed,
+                            (false, false) => continue,
+                        }
+                    }
+                };
+                out.push(Recipient { sid: *sid, listen_id: *listen_id, kind });
+            }
         }
         if let Some(list) = self.collections.get(change.path.collection()) {
             // Limited queries are answered by a window of documents instead: see
@@ -415,9 +448,11 @@ pub struct StoredDoc {
 /// seq), or on a resume (`since`), only what changed after `since`.
 ///
 /// `docs` are the candidate documents: the one document, or the collection's documents
-/// (the caller may already have dropped those not changed after `since`).
-pub fn snapshot(request: &ListenRequest, docs: Vec<StoredDoc>, head: Seq) -> ServerMessage {
-    let matches = |d: &StoredDoc| request.target.matches(&d.path, &d.data);
+/// (the caller may already have dropped those not changed after `since`). A document the
+/// listen's `guard` does not let it show is left out as if it did not exist (on a resume,
+/// it is among the `removed`).
+pub fn snapshot(request: &ListenRequest, guard: Option<&Filter>, docs: Vec<StoredDoc>, head: Seq) -> ServerMessage {
+    let matches = |d: &StoredDoc| request.target.matches(&d.path, &d.data) && shown(guard, &d.data);
     if let Some(since) = request.resume_since() {
         let (current, gone): (Vec<_>, Vec<_>) = docs.into_iter().filter(|d| d.seq > since).partition(matches);
         return ServerMessage::Snapshot {
@@ -471,12 +506,129 @@ mod tests {
         }
     }
 
+    fn listen_of(id: u32, target: Target) -> Listen {
+        Listen { id, target, guard: None }
+    }
+
+    /// A token of user `alice` that reads `projects` by owner (`user_id`) and all of `news`.
+    fn alice() -> TokenClaims {
+        let mut claims = claims(&["news/*"]);
+        claims.sub = Some("alice".into());
+        claims.owner.insert("projects".into(), "user_id".into());
+        claims
+    }
+
+    fn listen_frame(id: u32, target: Value) -> String {
+        json!({"type": "listen", "id": id, "target": target}).to_string()
+    }
+
+    #[test]
+    fn an_owner_scoped_token_queries_its_collection_only_through_the_owner_filter() {
+        let now = UnixTime::from_secs(10);
+        let mut state = SocketState::new(1, alice());
+        let own = json!({"collection": "projects", "where": [{"field": "user_id", "op": "==", "value": "alice"}],
+                         "orderBy": [{"field": "progress"}]});
+        assert!(matches!(state.handle_frame(&listen_frame(1, own), now), Ok(SocketAction::Listen(_, None))));
+        for (id, outside) in [
+            (2, json!({"collection": "projects"})),
+            (3, json!({"collection": "projects", "where": [{"field": "user_id", "op": "==", "value": "bob"}]})),
+            (4, json!({"collection": "projects", "where": [{"field": "user_id", "op": "!=", "value": "alice"}]})),
+            (5, json!({"collection": "projects", "where": [{"field": "owner", "op": "==", "value": "alice"}]})),
+            (
+                6,
+                json!({"collection": "projects", "where": [{"field": "user_id", "op": "in", "value": ["alice", "bob"]}]}),
+            ),
+            (7, json!({"collection": "voices", "where": [{"field": "user_id", "op": "==", "value": "alice"}]})),
+        ] {
+            let denied = state.handle_frame(&listen_frame(id, outside.clone()), now).expect_err("outside");
+            assert!(
+                matches!(denied, ServerMessage::Error { id: Some(i), code: ErrorCode::PermissionDenied, .. } if i == id),
+                "{outside}"
+            );
+        }
+        assert!(matches!(
+            state.handle_frame(&listen_frame(8, json!({"collection": "news"})), now),
+            Ok(SocketAction::Listen(_, None))
+        ));
+        assert_eq!(state.listens.len(), 2);
+    }
+
+    #[test]
+    fn an_owner_scope_without_a_subject_grants_nothing() {
+        let mut claims = alice();
+        claims.sub = None;
+        let mut state = SocketState::new(1, claims);
+        let own = json!({"collection": "projects", "where": [{"field": "user_id", "op": "==", "value": "alice"}]});
+        assert!(state.handle_frame(&listen_frame(1, own), UnixTime(0)).is_err());
+        assert!(state.handle_frame(&listen_frame(2, json!({"doc": "projects/1"})), UnixTime(0)).is_err());
+    }
+
+    #[test]
+    fn an_owner_guarded_document_shows_only_while_it_is_the_owners_and_reveals_nothing_else() {
+        let mut state = SocketState::new(1, alice());
+        let Ok(SocketAction::Listen(request, Some(guard))) =
+            state.handle_frame(&listen_frame(1, json!({"doc": "projects/7"})), UnixTime(0))
+        else {
+            panic!("a document of an owner-scoped collection is listened to with a guard");
+        };
+        // The snapshot: another owner's document looks like one that does not exist.
+        let stored = |owner: &str, seq: Seq| StoredDoc {
+            path: path("projects/7"),
+            data: data(json!({"user_id": owner, "status": "processing"})),
+            seq,
+        };
+        let ServerMessage::Snapshot { docs, .. } = snapshot(&request, Some(&guard), vec![stored("bob", 3)], 3) else {
+            panic!("snapshot")
+        };
+        assert!(docs.is_empty());
+        let ServerMessage::Snapshot { docs, .. } = snapshot(&request, Some(&guard), vec![stored("alice", 3)], 3) else {
+            panic!("snapshot")
+        };
+        assert_eq!(docs.len(), 1);
+        // A resume after the document passed to another owner: it is among the removed.
+        let resume = ListenRequest { since: Some(2), ..request.clone() };
+        let ServerMessage::Snapshot { docs, removed, .. } = snapshot(&resume, Some(&guard), vec![stored("bob", 3)], 3)
+        else {
+            panic!("snapshot")
+        };
+        assert!(docs.is_empty());
+        assert_eq!(removed, [path("projects/7")]);
+
+        // Every change: it enters as it becomes alice's, leaves as it stops being hers,
+        // and nothing of it reaches her while it is someone else's.
+        let mut index = SubscriptionIndex::default();
+        index.add_socket(&state);
+        let kinds = |c: DocChange| index.recipients(&c).iter().map(|r| r.kind).collect::<Vec<_>>();
+        assert!(kinds(change("projects/7", None, json!({"user_id": "bob"}), 1)).is_empty());
+        assert!(kinds(change("projects/7", Some(json!({"user_id": "bob"})), json!({"user_id": "bob", "n": 1}), 2))
+            .is_empty());
+        assert_eq!(
+            kinds(change("projects/7", Some(json!({"user_id": "bob"})), json!({"user_id": "alice"}), 3)),
+            [ChangeKind::Added]
+        );
+        assert_eq!(
+            kinds(change("projects/7", Some(json!({"user_id": "alice"})), json!({"user_id": "alice", "n": 2}), 4)),
+            [ChangeKind::Modified]
+        );
+        assert_eq!(
+            kinds(change("projects/7", Some(json!({"user_id": "alice"})), json!({"user_id": "bob"}), 5)),
+            [ChangeKind::Removed]
+        );
+        assert!(kinds(change("projects/7", None, json!({"user_id": 7}), 6)).is_empty(), "a number is not the subject");
+        // The guard survives hibernation: it is part of the socket's attachment.
+        let woken: SocketState = serde_json::from_slice(&serde_json::to_vec(&state).expect("json")).expect("state");
+        assert_eq!(woken.listens[0].guard.as_ref(), Some(&guard));
+    }
+
     #[test]
     fn listens_are_checked_against_the_token_and_the_limits() {
         let now = UnixTime::from_secs(10);
         let mut state = SocketState::new(1, claims(&["projects/42", "users/*"]));
         let listen = |id: u32, target: &str| format!(r#"{{"type":"listen","id":{id},"target":{target}}}"#);
-        assert!(matches!(state.handle_frame(&listen(1, r#"{"doc":"projects/42"}"#), now), Ok(SocketAction::Listen(_))));
+        assert!(matches!(
+            state.handle_frame(&listen(1, r#"{"doc":"projects/42"}"#), now),
+            Ok(SocketAction::Listen(_, None))
+        ));
         let denied = state.handle_frame(&listen(2, r#"{"doc":"projects/43"}"#), now).expect_err("out of scope");
         assert!(matches!(denied, ServerMessage::Error { id: Some(2), code: ErrorCode::PermissionDenied, .. }));
         let denied = state.handle_frame(&listen(3, r#"{"collection":"projects"}"#), now).expect_err("collection");
@@ -510,8 +662,8 @@ mod tests {
     #[test]
     fn a_document_listener_is_not_touched_by_other_documents() {
         let mut index = SubscriptionIndex::default();
-        index.add(1, 7, &Target::Document(path("projects/1")));
-        index.add(2, 7, &Target::Document(path("projects/2")));
+        index.add(1, &listen_of(7, Target::Document(path("projects/1"))));
+        index.add(2, &listen_of(7, Target::Document(path("projects/2"))));
         let recipients = index.recipients(&change("projects/1", None, json!({"status": "created"}), 5));
         assert_eq!(recipients, [Recipient { sid: 1, listen_id: 7, kind: ChangeKind::Added }]);
         assert!(index.recipients(&change("projects/3", None, json!({}), 6)).is_empty());
@@ -524,7 +676,7 @@ mod tests {
             "collection": "projects", "where": [{"field": "status", "op": "==", "value": "processing"}]
         }))
         .expect("target");
-        index.add(9, 1, &target);
+        index.add(9, &listen_of(1, target));
         let kinds = |c: DocChange| index.recipients(&c).iter().map(|r| r.kind).collect::<Vec<_>>();
         assert_eq!(kinds(change("projects/1", None, json!({"status": "processing"}), 1)), [ChangeKind::Added]);
         assert_eq!(
@@ -559,8 +711,8 @@ mod tests {
     fn removing_a_socket_unindexes_all_its_listens() {
         let mut index = SubscriptionIndex::default();
         let mut state = SocketState::new(3, claims(&["*"]));
-        state.listens.push(Listen { id: 1, target: Target::Document(path("a/1")) });
-        state.listens.push(Listen { id: 2, target: serde_json::from_value(json!({"collection": "a"})).expect("t") });
+        state.listens.push(listen_of(1, Target::Document(path("a/1"))));
+        state.listens.push(listen_of(2, serde_json::from_value(json!({"collection": "a"})).expect("t")));
         index.add_socket(&state);
         assert_eq!(index.len(), 2);
         index.remove_socket(&state);
@@ -595,7 +747,7 @@ mod tests {
             "target": {"collection": "projects", "where": [{"field": "status", "op": "==", "value": "processing"}]}
         }))
         .expect("request");
-        let ServerMessage::Snapshot { docs: got, since, removed, seq, .. } = snapshot(&request, docs.clone(), 10)
+        let ServerMessage::Snapshot { docs: got, since, removed, seq, .. } = snapshot(&request, None, docs.clone(), 10)
         else {
             panic!("snapshot")
         };
@@ -607,7 +759,7 @@ mod tests {
             "id": 2, "target": {"collection": "projects", "orderBy": [{"field": "status", "direction": "desc"}], "limit": 2}
         }))
         .expect("request");
-        let ServerMessage::Snapshot { docs: got, since: None, .. } = snapshot(&first, docs, 10) else {
+        let ServerMessage::Snapshot { docs: got, since: None, .. } = snapshot(&first, None, docs, 10) else {
             panic!("snapshot")
         };
         assert_eq!(got.iter().map(|d| d.path.as_str()).collect::<Vec<_>>(), ["projects/1", "projects/2"]);

@@ -105,6 +105,17 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// `HOOKFEED_IDENTITY` is not a JSON list of identity providers.
+    #[error("HOOKFEED_IDENTITY is not a valid list of identity providers: {0}")]
+    InvalidIdentityJson(String),
+    /// An identity provider's entry cannot be used.
+    #[error("HOOKFEED_IDENTITY entry {index}: {reason}")]
+    BadIdentity {
+        /// Its position in the list, from 0.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
     /// A setting other than the sources has a value it cannot take.
     #[error("{var} cannot be `{value}`: {expected}")]
     BadSetting {

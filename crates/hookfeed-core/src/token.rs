@@ -3,14 +3,26 @@
 //!
 //! Minted by the customer's backend with any JWT library (or `hookfeed/server`'s
 //! `createToken`, or `hookfeed token` in development) and checked by the Worker before a
-//! WebSocket upgrade and by the feed on every listen. Only `HS256` is accepted: a token
-//! whose header names `none` or any other algorithm is refused, whatever it carries.
+//! WebSocket upgrade; the feed then checks every listen against the claims. Only `HS256`
+//! is checked here: a token whose header names `none` or any other algorithm is refused,
+//! whatever it carries. RS256/ES256 tokens of a configured identity provider (Firebase
+//! Auth, Auth0, …) are [`identity`](crate::identity)'s, and end as the same [`TokenClaims`].
+//!
+//! Besides paths, a token may grant documents by owner ([`TokenClaims::owner`]):
+//! "documents of `projects` whose `user_id` is my `sub`", checked like a Firestore rule on
+//! every listen, snapshot and change ([`TokenClaims::access`]).
+
+use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::path::DocPath;
+use crate::protocol::Target;
+use crate::query::{Filter, FilterOp};
 use crate::secret::Secret;
 use crate::signature::{any_matches, mac};
 use crate::time::UnixTime;
@@ -41,12 +53,17 @@ pub struct TokenClaims {
     /// When it was minted, Unix seconds (JWT's `iat`).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_numeric_date")]
     pub iat: Option<i64>,
+    /// Owner scopes: collection → the field holding the owner's id. `{"projects":
+    /// "user_id"}` grants the documents of `projects` whose `user_id` equals `sub`, and
+    /// nothing of `projects` else (see [`TokenClaims::access`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owner: BTreeMap<String, String>,
 }
 
 impl TokenClaims {
     /// Claims granting `scopes` of `tenant` until `exp`.
     pub fn new(tenant: impl Into<String>, scopes: Vec<String>, exp: i64) -> Self {
-        Self { tenant: tenant.into(), scopes, exp, sub: None, iat: None }
+        Self { tenant: tenant.into(), scopes, exp, sub: None, iat: None, owner: BTreeMap::new() }
     }
 }
 
@@ -68,6 +85,47 @@ fn optional_numeric_date<'de, D: serde::Deserializer<'de>>(deserializer: D) -> R
 #[derive(Deserialize)]
 struct Header {
     alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+/// Longest signature a token may carry: an RSA-8192 signature.
+const MAX_SIGNATURE_LEN: usize = 1024;
+
+/// A compact JWT split and decoded, its signature not yet checked: what every kind of
+/// subscriber token shares before its algorithm's check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jwt<'a> {
+    /// The header's `alg`.
+    pub alg: String,
+    /// The header's `kid`: which of the issuer's keys signed it.
+    pub kid: Option<String>,
+    /// The signed input, `<header>.<claims>` as sent.
+    pub signed: &'a str,
+    /// The signature's bytes.
+    pub signature: Vec<u8>,
+    claims_json: Vec<u8>,
+}
+
+impl<'a> Jwt<'a> {
+    /// Splits and decodes `token`; refuses anything but three base64url parts whose header
+    /// is a JSON object naming an algorithm.
+    pub fn parse(token: &'a str) -> Result<Self, TokenError> {
+        let (signed, header_b64, claims_b64, signature_b64) = parts(token).ok_or(TokenError::Malformed)?;
+        let header_json = URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| TokenError::Malformed)?;
+        let header: Header = serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
+        if signature_b64.len() > MAX_SIGNATURE_LEN * 4 / 3 + 4 {
+            return Err(TokenError::Malformed);
+        }
+        let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| TokenError::Malformed)?;
+        let claims_json = URL_SAFE_NO_PAD.decode(claims_b64).map_err(|_| TokenError::Malformed)?;
+        Ok(Self { alg: header.alg, kid: header.kid, signed, signature, claims_json })
+    }
+
+    /// The claims, read as `T`: a token whose claims do not fit is malformed.
+    pub fn claims<T: DeserializeOwned>(&self) -> Result<T, TokenError> {
+        serde_json::from_slice(&self.claims_json).map_err(|_| TokenError::Malformed)
+    }
 }
 
 /// Why a token or a listen under it is refused.
@@ -79,8 +137,11 @@ pub enum TokenError {
         "token is malformed: expected a JWT (`<header>.<claims>.<signature>`, base64url) with tenant, scopes and exp"
     )]
     Malformed,
-    /// A JWT signed with another algorithm than HS256 (or with none).
-    #[error("token algorithm `{0}` is not accepted: sign subscriber tokens with HS256 and TOKEN_SECRET")]
+    /// A JWT signed with an algorithm hookfeed does not accept here (or with none).
+    #[error(
+        "token algorithm `{0}` is not accepted: sign subscriber tokens with HS256 and TOKEN_SECRET, \
+         or configure your identity provider's RS256/ES256 tokens in HOOKFEED_IDENTITY"
+    )]
     Algorithm(String),
     /// The signature does not match: forged, altered, or minted with another secret.
     #[error("token signature is invalid: it was altered or minted with another TOKEN_SECRET")]
@@ -99,6 +160,36 @@ pub enum TokenError {
     /// The token does not grant the path.
     #[error("token does not grant `{0}`")]
     OutOfScope(String),
+    /// An owner-scoped token's query of the collection lacks the owner filter, so it could
+    /// read other owners' documents (as in Firestore, rules are not filters).
+    #[error(
+        "token reads `{collection}` only where `{field}` is its subject: add where(\"{field}\", \"==\", <uid>) to the query"
+    )]
+    OwnerFilterMissing {
+        /// The collection queried.
+        collection: String,
+        /// The owner field the query must filter on.
+        field: String,
+    },
+    /// An RS256/ES256 token whose issuer is not configured.
+    #[error("token issuer `{0}` is not configured: add it to HOOKFEED_IDENTITY")]
+    UnknownIssuer(String),
+    /// The issuer's keys (JWKS) hold no key the token's `kid` names, for its algorithm.
+    #[error(
+        "token was signed with a key the issuer does not publish (kid `{0}`): it was forged, or the key is retired"
+    )]
+    UnknownKey(String),
+    /// A claim of an identity provider's token does not hold.
+    #[error("token claim `{claim}` is refused: {reason}")]
+    Claim {
+        /// The claim (`aud`, `nbf`, `sub`, …).
+        claim: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The issuer's keys could not be fetched, so the token could not be checked.
+    #[error("the token issuer's keys (JWKS) cannot be fetched now: retry shortly")]
+    KeysUnavailable,
 }
 
 impl TokenError {
@@ -108,8 +199,17 @@ impl TokenError {
     /// Worker's statuses alike.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::OutOfScope(_) | Self::WrongTenant { .. } => ErrorCode::PermissionDenied,
-            Self::Malformed | Self::Algorithm(_) | Self::Forged | Self::Expired(_) => ErrorCode::Unauthenticated,
+            Self::OutOfScope(_) | Self::WrongTenant { .. } | Self::OwnerFilterMissing { .. } => {
+                ErrorCode::PermissionDenied
+            }
+            Self::KeysUnavailable => ErrorCode::Unavailable,
+            Self::Malformed
+            | Self::Algorithm(_)
+            | Self::Forged
+            | Self::Expired(_)
+            | Self::UnknownIssuer(_)
+            | Self::UnknownKey(_)
+            | Self::Claim { .. } => ErrorCode::Unauthenticated,
         }
     }
 }
@@ -133,12 +233,44 @@ impl TokenClaims {
         self.exp <= now.as_secs()
     }
 
-    /// Refuses a target the token does not grant.
-    pub fn authorize(&self, target: &crate::protocol::Target) -> Result<(), TokenError> {
+    /// What the token lets a listen of `target` see.
+    ///
+    /// - `Ok(None)`: all of it. A path scope grants the target, or the target is a query
+    ///   that filters on the token's owner field by its `sub`: then the query's own filter
+    ///   keeps every other owner's documents out of each snapshot and change.
+    /// - `Ok(Some(guard))`: a document of an owner-scoped collection. It is shown only while
+    ///   `guard` holds (`user_id == sub`): one that does not hold looks like one that does
+    ///   not exist, and one that stops holding is removed from the listener's view, so a
+    ///   listener learns nothing of another owner's documents, not even that one exists.
+    /// - `Err`: a query of an owner-scoped collection without the owner filter
+    ///   (`permission-denied`, as in Firestore: rules are not filters), or a target no
+    ///   scope reaches.
+    pub fn access(&self, target: &Target) -> Result<Option<Filter>, TokenError> {
         match target {
-            crate::protocol::Target::Document(path) => self.authorize_document(path),
-            crate::protocol::Target::Collection(q) => self.authorize_collection(&q.collection),
+            Target::Document(path) if self.allows_document(path) => Ok(None),
+            Target::Document(path) => {
+                self.owner_guard(path.collection()).map(Some).ok_or_else(|| TokenError::OutOfScope(path.to_string()))
+            }
+            Target::Collection(q) if self.allows_collection(&q.collection) => Ok(None),
+            Target::Collection(q) => {
+                let Some(guard) = self.owner_guard(&q.collection) else {
+                    return Err(TokenError::OutOfScope(format!("{}/*", q.collection)));
+                };
+                if q.filters.contains(&guard) {
+                    Ok(None)
+                } else {
+                    Err(TokenError::OwnerFilterMissing { collection: q.collection.clone(), field: guard.field })
+                }
+            }
         }
+    }
+
+    /// The condition an owner scope puts on `collection`'s documents: its owner field
+    /// equals the token's `sub`. `None` without an owner scope for it, or without a `sub`.
+    pub fn owner_guard(&self, collection: &str) -> Option<Filter> {
+        let field = self.owner.get(collection)?;
+        let sub = self.sub.as_ref().filter(|s| !s.is_empty())?;
+        Some(Filter { field: field.clone(), op: FilterOp::Eq, value: Value::String(sub.clone()) })
     }
 
     /// Whether a scope grants the whole of `collection`.
@@ -146,22 +278,20 @@ impl TokenClaims {
         self.scopes.iter().any(|scope| scope == "*" || scope.strip_suffix("/*").is_some_and(|c| c == collection))
     }
 
-    /// Refuses a document the token does not grant.
-    pub fn authorize_document(&self, path: &DocPath) -> Result<(), TokenError> {
-        if self.allows_document(path) {
-            Ok(())
-        } else {
-            Err(TokenError::OutOfScope(path.to_string()))
-        }
+    /// Refuses a document the token does not grant; a granted one may come with the
+    /// owner condition it must meet ([`TokenClaims::access`]).
+    pub fn authorize_document(&self, path: &DocPath) -> Result<Option<Filter>, TokenError> {
+        self.access(&Target::Document(path.clone()))
     }
 
-    /// Refuses a collection the token does not grant.
-    pub fn authorize_collection(&self, collection: &str) -> Result<(), TokenError> {
+    /// What a token may read of a whole collection without a query: all of it
+    /// (`Ok(None)`), only its owner's documents (`Ok(Some(guard))`), or nothing. For
+    /// clients that poll `GET /docs/{collection}`, which has no `where`.
+    pub fn authorize_collection(&self, collection: &str) -> Result<Option<Filter>, TokenError> {
         if self.allows_collection(collection) {
-            Ok(())
-        } else {
-            Err(TokenError::OutOfScope(format!("{collection}/*")))
+            return Ok(None);
         }
+        self.owner_guard(collection).map(Some).ok_or_else(|| TokenError::OutOfScope(format!("{collection}/*")))
     }
 }
 
@@ -184,22 +314,15 @@ pub fn verify_token(
     tenant: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenClaims, TokenError> {
-    let (signed, header_b64, claims_b64, signature) = parts(token).ok_or(TokenError::Malformed)?;
-    let header_json = URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| TokenError::Malformed)?;
-    let header: Header = serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
-    if header.alg != ALGORITHM {
-        return Err(TokenError::Algorithm(crate::refusal::quote(&header.alg)));
+    let jwt = Jwt::parse(token)?;
+    if jwt.alg != ALGORITHM {
+        return Err(TokenError::Algorithm(crate::refusal::quote(&jwt.alg)));
     }
-    let mut tag = [0u8; 32];
-    match URL_SAFE_NO_PAD.decode_slice(signature, &mut tag) {
-        Ok(32) => {}
-        _ => return Err(TokenError::Malformed),
-    }
-    let claims_json = URL_SAFE_NO_PAD.decode(claims_b64).map_err(|_| TokenError::Malformed)?;
-    if !any_matches(secrets, &[signed.as_bytes()], &[tag]) {
+    let tag: [u8; 32] = jwt.signature.as_slice().try_into().map_err(|_| TokenError::Malformed)?;
+    if !any_matches(secrets, &[jwt.signed.as_bytes()], &[tag]) {
         return Err(TokenError::Forged);
     }
-    let claims: TokenClaims = serde_json::from_slice(&claims_json).map_err(|_| TokenError::Malformed)?;
+    let claims: TokenClaims = jwt.claims()?;
     let left = claims.exp.saturating_sub(now.as_secs());
     if left <= 0 {
         return Err(TokenError::Expired(-left));

@@ -20,6 +20,7 @@ use hookfeed_core::delivery::Handoff;
 use hookfeed_core::fanout::{
     snapshot, ChangeFrame, Recipient, SocketAction, SocketState, StoredDoc, SubscriptionIndex,
 };
+use hookfeed_core::identity::{begin_identity, is_identity_token, load_identity, IdentityProvider, JwkSet};
 use hookfeed_core::ledger::{ingest, ChangeKind, DocChange, Ingested, MemoryStore, Seq};
 use hookfeed_core::path::{check_collection, DocPath};
 use hookfeed_core::projection::project;
@@ -27,7 +28,7 @@ use hookfeed_core::protocol::parse_client_message;
 use hookfeed_core::refusal::{quote, Refusal, RefusalLog};
 use hookfeed_core::signature::{Headers, SigningInput};
 use hookfeed_core::source::{load_sources, split_secrets, switch_setting, whole_number_setting, Source, SourceConfig};
-use hookfeed_core::token::{mint_token, verify_token, TokenClaims};
+use hookfeed_core::token::{mint_token, verify_token, Jwt, TokenClaims};
 use hookfeed_core::{verify_delivery, Event, Scheme, Secret, UnixTime, VerifiedDelivery};
 
 /// The time every target runs at unless its input says: the test vectors' own
@@ -88,6 +89,47 @@ pub fn token(data: &[u8]) {
     if let Ok(claims) = verify_token(&sign_claims(data), &secrets, None, now()) {
         use_claims(&claims);
     }
+    // The identity provider's path: the same bytes as a token, as an RS256 token's claims
+    // (its claim checks run before any signature), and as the provider's JWKS document.
+    let providers = identity_providers();
+    for candidate in [text.to_string(), unsigned_identity_token(data)] {
+        if let Ok(jwt) = Jwt::parse(&candidate) {
+            let _ = is_identity_token(&jwt);
+            if let Ok(pending) = begin_identity(jwt, providers, None, now()) {
+                let _ = pending.unknown_key();
+                if let Ok(keys) = JwkSet::parse(data) {
+                    let _ = pending.key(&keys);
+                }
+                if let Ok(claims) = pending.accept(true) {
+                    use_claims(&claims);
+                }
+            }
+        }
+    }
+}
+
+/// The identity providers the `token` target checks identity tokens against: Firebase's
+/// shape, owner-scoped.
+fn identity_providers() -> &'static [IdentityProvider] {
+    static PROVIDERS: OnceLock<Vec<IdentityProvider>> = OnceLock::new();
+    PROVIDERS.get_or_init(|| {
+        load_identity(
+            r#"[{"tenant": "acme", "issuer": "https://securetoken.google.com/demo-project", "audience": "demo-project",
+                "jwks_url": "https://idp.test/jwks.json", "owner": {"projects": "user_id"}, "scopes_claim": "scopes"}]"#,
+        )
+        .unwrap_or_default()
+    })
+}
+
+/// An RS256 token whose claims part is `claims_json` as given, with a signature of the
+/// right length (the claims are checked before it).
+pub fn unsigned_identity_token(claims_json: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims_json),
+        URL_SAFE_NO_PAD.encode([0u8; 256])
+    )
 }
 
 /// A token whose claims part is `claims_json` as given, signed with [`TOKEN_SECRET`].
@@ -100,6 +142,7 @@ pub fn sign_claims(claims_json: &[u8]) -> String {
 
 fn use_claims(claims: &TokenClaims) {
     let _ = claims.expired(now());
+    let _ = claims.owner_guard("projects");
     for path in stored_docs().iter().map(|d| &d.path).take(3) {
         let _ = claims.authorize_document(path);
         let _ = claims.authorize_collection(path.collection());
@@ -371,6 +414,14 @@ fn claims(scopes: &[&str]) -> TokenClaims {
     TokenClaims::new("acme", scopes.iter().map(|s| (*s).to_owned()).collect(), NOW + 3600)
 }
 
+/// A token of user `users_1` that reads `projects` by owner (`user_id`).
+fn owner_claims() -> TokenClaims {
+    let mut claims = claims(&["users/users_1"]);
+    claims.sub = Some("users_1".to_owned());
+    claims.owner.insert("projects".to_owned(), "user_id".to_owned());
+    claims
+}
+
 /// The client address the `client_frames` sockets connect from.
 const CLIENT: &str = "203.0.113.9";
 
@@ -385,6 +436,7 @@ pub fn client_frames(data: &[u8]) {
     let mut sockets = [
         SocketState::new(1, claims(&["*"])).from_client(CLIENT),
         SocketState::new(2, claims(&["projects/*", "users/users_1"])).from_client(CLIENT),
+        SocketState::new(3, owner_claims()).from_client(CLIENT),
     ];
     let mut index = SubscriptionIndex::default();
     for socket in &sockets {
@@ -394,14 +446,16 @@ pub fn client_frames(data: &[u8]) {
         let _ = parse_client_message(frame);
         for socket in &mut sockets {
             match socket.handle_frame(frame, now()) {
-                Ok(SocketAction::Listen(request)) => {
-                    index.add(socket.sid, request.id, &request.target);
+                Ok(SocketAction::Listen(request, guard)) => {
+                    if let Some(listen) = socket.listens.iter().find(|l| l.id == request.id) {
+                        index.add(socket.sid, listen);
+                    }
                     let candidates: Vec<StoredDoc> = stored_docs()
                         .iter()
                         .filter(|d| d.path.collection() == request.target.collection())
                         .cloned()
                         .collect();
-                    let _ = snapshot(&request, candidates, HEAD).to_json();
+                    let _ = snapshot(&request, guard.as_ref(), candidates, HEAD).to_json();
                 }
                 Ok(SocketAction::Unlisten(listen)) => index.remove(socket.sid, &listen),
                 Ok(SocketAction::Nothing) => {}
@@ -494,6 +548,7 @@ pub fn config(data: &[u8]) {
             let _ = scheme.parse_secret(secret).map_err(|e| e.to_string());
         }
     }
+    let _ = load_identity(sources).map_err(|e| e.to_string());
     match load_sources(sources, &|_| Some(secrets.to_owned())) {
         Ok(sources) => {
             for source in &sources {
