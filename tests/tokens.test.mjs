@@ -102,7 +102,9 @@ describe("subscriber tokens are JWTs any backend can mint", () => {
   });
 
   it("createToken explains what it needs", async () => {
-    await assert.rejects(createToken({ tenant: "demo", scopes: [], secret: "s" }), /scopes must be a non-empty array/);
+    await assert.rejects(createToken({ tenant: "demo", scopes: [], secret: "s" }), /would grant nothing/);
+    await assert.rejects(createToken({ tenant: "demo", owner: { projects: "user_id" }, secret: "s" }), /owner scopes need sub/);
+    await assert.rejects(createToken({ tenant: "demo", owner: { projects: "" }, sub: "u", secret: "s" }), /owner must map/);
     await assert.rejects(createToken({ tenant: "demo", scopes: ["*"], secret: "" }), /TOKEN_SECRET/);
     await assert.rejects(createToken({ tenant: "demo", scopes: ["*"], secret: "s", expiresIn: "soon" }), /expiresIn/);
     const token = await createToken({ tenant: "demo", scopes: ["*"], secret: "new,old", now: 1_700_000_000_000, expiresIn: 60 });
@@ -110,5 +112,35 @@ describe("subscriber tokens are JWTs any backend can mint", () => {
     assert.deepEqual(JSON.parse(Buffer.from(payload, "base64url")), { tenant: "demo", scopes: ["*"], exp: 1_700_000_060, iat: 1_700_000_000 });
     const input = token.slice(0, token.lastIndexOf("."));
     assert.equal(token.split(".")[2], createHmac("sha256", "new").update(input).digest("base64url"), "the first secret of a rotation signs");
+    const owned = await createToken({ tenant: "demo", sub: "alice", owner: { projects: "user_id" }, secret: "s", now: 1_700_000_000_000 });
+    assert.deepEqual(JSON.parse(Buffer.from(owned.split(".")[1], "base64url")),
+      { tenant: "demo", scopes: [], sub: "alice", owner: { projects: "user_id" }, exp: 1_700_000_900, iat: 1_700_000_000 });
+  });
+
+  it("an owner-scoped token from createToken reads its owner's documents and nothing of anyone else's", async () => {
+    const id = () => String(9200 + Math.floor(Math.random() * 700));
+    const [mine, theirs] = [id(), id()];
+    for (const [projectId, user] of [[mine, "alice"], [theirs, "bob"]]) {
+      assert.equal((await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, user_id: user, progress: 5 }))).status, 200);
+    }
+    const token = await createToken({ tenant: "demo", sub: "alice", owner: { projects: "user_id" }, secret: DEMO.TOKEN_SECRET });
+    const get = (path) => fetch(`${edge.url}/docs/${path}?token=${token}`);
+    assert.equal((await get(`projects/${mine}`)).status, 200);
+    const other = await get(`projects/${theirs}`);
+    assert.equal(other.status, 404, "another owner's document is not found, as if it did not exist");
+    assert.doesNotMatch(await other.text(), /bob/);
+    const { docs } = await (await get("projects")).json();
+    assert.ok(docs.length > 0 && docs.every((d) => d.data.user_id === "alice"), JSON.stringify(docs));
+    assert.equal((await get("voice_clones")).status, 403);
+
+    const sub = await Subscriber.connect(edge, token);
+    sub.listen(1, { collection: "projects", where: [{ field: "user_id", op: "==", value: "alice" }] });
+    const snapshot = await sub.next((f) => f.type === "snapshot" && f.id === 1);
+    assert.ok(snapshot.docs.some((d) => d.path === `projects/${mine}`) && snapshot.docs.every((d) => d.data.user_id === "alice"));
+    sub.listen(2, { collection: "projects" });
+    const denied = await sub.next((f) => f.type === "error" && f.id === 2);
+    assert.equal(denied.code, "permission-denied");
+    assert.match(denied.message, /where\("user_id", "==", <uid>\)/);
+    await sub.close();
   });
 });

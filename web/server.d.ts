@@ -4,10 +4,16 @@
 export interface CreateTokenOptions {
   /** The feed (tenant) the token reads. */
   tenant: string;
-  /** The paths it may listen to: `projects/42`, `projects/*` (a collection), or `*`. */
-  scopes: string[];
+  /** The paths it may listen to: `projects/42`, `projects/*` (a collection), or `*`. Default none. */
+  scopes?: string[];
   /** Your user's id, carried as the JWT's `sub`. */
   sub?: string;
+  /**
+   * Owner scopes: collection → the field holding the owner's id. `{ projects: "user_id" }`
+   * grants the documents of `projects` whose `user_id` equals `sub` (queries must filter
+   * `where("user_id", "==", sub)`; other documents look like ones that do not exist).
+   */
+  owner?: Record<string, string>;
   /** How long the token lives: seconds, or `"30s"`, `"15m"`, `"2h"`, `"7d"`. Default 15 minutes. */
   expiresIn?: number | `${number}${"s" | "m" | "h" | "d"}`;
   /** The edge's TOKEN_SECRET (during a rotation, `new,old`: the first signs). */

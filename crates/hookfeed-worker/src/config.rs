@@ -3,11 +3,14 @@
 //! `HOOKFEED_SOURCES` (wrangler.toml vars) holds the sources' shape; `SECRET_<NAME>`
 //! (`wrangler secret put`, or `.dev.vars` locally) their keys; `TOKEN_SECRET` signs
 //! subscriber tokens; `ADMIN_TOKEN` opens `GET /deliveries`. The `HOOKFEED_*` settings
-//! (retention, sockets per client, WebSocket compression) are optional.
+//! (retention, sockets per client, WebSocket compression) are optional, as is
+//! `HOOKFEED_IDENTITY`, the identity providers whose RS256/ES256 tokens subscribers may
+//! present instead of `TOKEN_SECRET` ones.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use hookfeed_core::identity::{load_identity, IdentityProvider, IDENTITY_VAR};
 use hookfeed_core::source::{
     load_sources, split_secrets, switch_setting, threshold_setting, whole_number_setting, ConfigError, Source,
 };
@@ -30,6 +33,8 @@ pub struct Config {
     pub sources: Vec<Source>,
     /// Secrets that sign subscriber tokens, newest first.
     pub token_secrets: Vec<Secret>,
+    /// Identity providers whose tokens subscribers may present (`HOOKFEED_IDENTITY`).
+    pub identity: Vec<IdentityProvider>,
     /// The bearer token of the admin API, if set.
     pub admin_token: Option<Secret>,
     /// Days the event log is kept.
@@ -92,6 +97,7 @@ pub fn load(env: &Env) -> Result<Rc<Config>, ConfigError> {
         token_secrets: text(env, "TOKEN_SECRET")
             .map(|v| split_secrets(&v).map(|s| Secret::from_bytes(s.as_bytes())).collect())
             .unwrap_or_default(),
+        identity: load_identity(&text(env, IDENTITY_VAR).unwrap_or_default())?,
         admin_token: text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::from_bytes(t.trim())),
         retention_days: number(env, "HOOKFEED_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?.max(1),
         sockets_per_client: number(env, "HOOKFEED_SOCKETS_PER_CLIENT", DEFAULT_SOCKETS_PER_CLIENT)?,

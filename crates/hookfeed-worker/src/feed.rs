@@ -32,9 +32,10 @@ use worker::{
 };
 
 use crate::config;
-use crate::hop::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, HANDOFF_HEADER, HANDOFF_PATH};
+use crate::hop::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH};
 use crate::reply::Reply;
 use crate::store::{self, head_seq, read_documents, DocumentCache, SqlFeedStore};
+use hookfeed_core::query::Filter;
 use hookfeed_wire::SUBPROTOCOL;
 
 /// The close code of a socket whose token expired (4000-4999 are the application's).
@@ -367,13 +368,13 @@ impl Feed {
         Ok(response)
     }
 
-    fn snapshot_for(&self, request: &ListenRequest) -> Result<ServerMessage> {
+    fn snapshot_for(&self, request: &ListenRequest, guard: Option<&Filter>) -> Result<ServerMessage> {
         let sql = self.sql();
         let docs = match &request.target {
             Target::Document(path) => read_documents(&sql, Some(path), path.collection(), None)?,
             Target::Collection(q) => read_documents(&sql, None, &q.collection, request.resume_since())?,
         };
-        Ok(snapshot(request, docs, self.head()?))
+        Ok(snapshot(request, guard, docs, self.head()?))
     }
 
     fn on_frame(&self, ws: &WebSocket, text: &str) -> Result<()> {
@@ -384,14 +385,16 @@ impl Feed {
         self.ensure_index();
         match state.handle_frame(text, now()) {
             Err(refusal) => ws.send_with_str(refusal.to_json())?,
-            Ok(SocketAction::Listen(request)) => {
+            Ok(SocketAction::Listen(request, guard)) => {
                 ws.serialize_attachment(&state)?;
-                let snapshot = self.snapshot_for(&request)?;
+                let snapshot = self.snapshot_for(&request, guard.as_ref())?;
                 {
                     let mut live = self.live.borrow_mut();
                     live.sockets.entry(state.sid).or_insert_with(|| ws.clone());
-                    if let Some(index) = live.index.as_mut() {
-                        index.add(state.sid, request.id, &request.target);
+                    if let (Some(index), Some(listen)) =
+                        (live.index.as_mut(), state.listens.iter().find(|l| l.id == request.id))
+                    {
+                        index.add(state.sid, listen);
                     }
                 }
                 ws.send_with_str(snapshot.to_json())?;
@@ -417,10 +420,21 @@ impl Feed {
         }
     }
 
+    /// `GET /docs`: a document or a collection, as the Worker asks on a subscriber's
+    /// behalf. Under an owner-scoped token, only documents that meet its guard are shown;
+    /// another owner's document is not found, like one that does not exist.
     fn documents(&self, req: &Request) -> Result<Response> {
         let sql = self.sql();
+        let guard: Option<Filter> = match query(req, GUARD_PARAM).map(|g| serde_json::from_str(&g)) {
+            None => None,
+            Some(Ok(guard)) => Some(guard),
+            Some(Err(e)) => {
+                return Reply::BadRequest(format!("the Worker passed an unreadable guard: {e}")).into_response()
+            }
+        };
+        let shown = |data: &serde_json::Map<String, serde_json::Value>| guard.as_ref().is_none_or(|g| g.matches(data));
         if let Some(path) = query(req, "path").and_then(|p| p.parse::<DocPath>().ok()) {
-            let doc = read_documents(&sql, Some(&path), path.collection(), None)?.pop();
+            let doc = read_documents(&sql, Some(&path), path.collection(), None)?.pop().filter(|d| shown(&d.data));
             return match doc {
                 Some(doc) => Reply::Json(json!({"path": doc.path, "data": doc.data, "seq": doc.seq})),
                 None => Reply::NotFound(format!("no document {path} yet")),
@@ -430,6 +444,7 @@ impl Feed {
         let collection = query(req, "collection").unwrap_or_default();
         let docs: Vec<_> = read_documents(&sql, None, &collection, None)?
             .into_iter()
+            .filter(|d| shown(&d.data))
             .map(|d| json!({"path": d.path, "data": d.data, "seq": d.seq}))
             .collect();
         Reply::Json(json!({"docs": docs, "seq": self.head()?})).into_response()

@@ -14,6 +14,9 @@ pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
 /// The verified token claims of a subscriber, as JSON; the Worker sets it over whatever a
 /// client sent.
 pub const CLAIMS_HEADER: &str = "x-hookfeed-claims";
+/// The owner condition (a [`Filter`](hookfeed_core::query::Filter), as JSON) a
+/// subscriber's `GET /docs` reads under; the Worker builds the feed's URL itself.
+pub const GUARD_PARAM: &str = "guard";
 /// A verified delivery's [`Handoff`](hookfeed_core::delivery::Handoff), as JSON.
 pub const HANDOFF_HEADER: &str = "x-hookfeed-handoff";
 /// The feed's route for verified deliveries.

@@ -10,6 +10,7 @@
 mod config;
 mod feed;
 mod hop;
+mod identity;
 mod refusals;
 mod reply;
 mod routes;

@@ -12,8 +12,10 @@
 //! ```
 
 use futures_util::StreamExt;
+use hookfeed_core::identity::{begin_identity, is_identity_token};
+use hookfeed_core::query::Filter;
 use hookfeed_core::source::Source;
-use hookfeed_core::token::{verify_token, TokenClaims};
+use hookfeed_core::token::{verify_token, Jwt, TokenClaims};
 use hookfeed_core::{begin_delivery, verify_delivery, UnixTime, VerifiedDelivery};
 use js_sys::futures::{future_to_promise, JsFuture};
 use js_sys::Promise;
@@ -25,7 +27,7 @@ use worker::worker_sys::Context;
 use worker::{Env, Request, Result, Url};
 
 use crate::config::{self, Config};
-use crate::hop::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, HANDOFF_HEADER, HANDOFF_PATH};
+use crate::hop::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH};
 use crate::refusals;
 use crate::reply::Reply;
 use crate::webcrypto;
@@ -287,12 +289,20 @@ fn token_of(req: &Request) -> Option<String> {
     protocols.split(',').map(str::trim).find(|p| hookfeed_wire::token::parts(p).is_some()).map(str::to_owned)
 }
 
-fn authorize(req: &Request, config: &Config) -> std::result::Result<TokenClaims, Reply> {
+/// Checks a subscriber token: a `TOKEN_SECRET` JWT (HS256), or an identity provider's
+/// (RS256/ES256, `HOOKFEED_IDENTITY`), whose keys may have to be fetched first.
+async fn authorize(req: &Request, config: &Config) -> std::result::Result<TokenClaims, Reply> {
     let token = token_of(req).ok_or(Reply::MissingToken(
         "pass a subscriber token (`hookfeed token`) as ?token=, Authorization: Bearer, or a Sec-WebSocket-Protocol entry",
     ))?;
     let tenant = query(req, "tenant");
-    let claims = verify_token(&token, &config.token_secrets, tenant.as_deref(), now()).map_err(Reply::Token)?;
+    let jwt = Jwt::parse(&token).map_err(Reply::Token)?;
+    let claims = if is_identity_token(&jwt) && !config.identity.is_empty() {
+        let pending = begin_identity(jwt, &config.identity, tenant.as_deref(), now()).map_err(Reply::Token)?;
+        crate::identity::verify(pending).await.map_err(Reply::Token)?
+    } else {
+        verify_token(&token, &config.token_secrets, tenant.as_deref(), now()).map_err(Reply::Token)?
+    };
     // A tenant no source feeds would answer every listen with nothing, forever: say so,
     // without naming the tenants that exist (they are other customers').
     if !config.tenants().any(|t| t == claims.tenant) {
@@ -310,7 +320,7 @@ async fn subscribe(req: Request, env: &Env, config: &Config) -> Answer {
     if !req.headers().get("upgrade")?.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
         return Reply::UpgradeRequired.into_raw();
     }
-    let claims = match authorize(&req, config) {
+    let claims = match authorize(&req, config).await {
         Ok(claims) => claims,
         Err(reply) => return reply.into_raw(),
     };
@@ -357,7 +367,7 @@ fn decline_compression(feed_response: &web_sys::Response) -> Answer {
 
 /// `GET /docs/{collection}[/{id}]`: the current documents, for clients that poll.
 async fn documents(req: Request, env: &Env, config: &Config, collection: &str, id: Option<&str>) -> Answer {
-    let claims = match authorize(&req, config) {
+    let claims = match authorize(&req, config).await {
         Ok(claims) => claims,
         Err(reply) => return reply.into_raw(),
     };
@@ -368,22 +378,35 @@ async fn documents(req: Request, env: &Env, config: &Config, collection: &str, i
                 Ok(path) => path,
                 Err(e) => return Reply::BadRequest(e.to_string()).into_raw(),
             };
-            if let Err(e) = claims.authorize_document(&path) {
-                return Reply::Token(e).into_raw();
-            }
+            let guard = match claims.authorize_document(&path) {
+                Ok(guard) => guard,
+                Err(e) => return Reply::Token(e).into_raw(),
+            };
             url.query_pairs_mut().append_pair("path", path.as_str());
+            append_guard(&mut url, guard)?;
         }
         None => {
             if let Err(e) = hookfeed_core::path::check_collection(collection) {
                 return Reply::BadRequest(e.to_string()).into_raw();
             }
-            if let Err(e) = claims.authorize_collection(collection) {
-                return Reply::Token(e).into_raw();
-            }
+            let guard = match claims.authorize_collection(collection) {
+                Ok(guard) => guard,
+                Err(e) => return Reply::Token(e).into_raw(),
+            };
             url.query_pairs_mut().append_pair("collection", collection);
+            append_guard(&mut url, guard)?;
         }
     }
     forward_get(env, &claims.tenant, url.as_str()).await
+}
+
+/// Tells the feed the owner condition a token reads `GET /docs` under, if any: the
+/// feed answers only with documents that meet it (a document that does not is not found).
+fn append_guard(url: &mut Url, guard: Option<Filter>) -> Result<()> {
+    if let Some(guard) = guard {
+        url.query_pairs_mut().append_pair(GUARD_PARAM, &serde_json::to_string(&guard)?);
+    }
+    Ok(())
 }
 
 /// Checks `Authorization: Bearer <ADMIN_TOKEN>`, in constant time.
@@ -501,6 +524,7 @@ async fn healthz(req: &Request, env: &Env, config: &Config) -> Answer {
         "refused": refused,
         "refusal_limiter": refusals::limiter_configured(env),
         "token_secret": !config.token_secrets.is_empty(),
+        "identity_providers": config.identity.iter().map(|p| json!({"tenant": p.tenant, "issuer": p.issuer})).collect::<Vec<_>>(),
         "admin_api": config.admin_token.is_some(),
         "websocket_compression": config.websocket_compression,
         "sockets_per_client": config.sockets_per_client,
