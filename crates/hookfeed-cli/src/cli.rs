@@ -221,10 +221,19 @@ pub struct TokenArgs {
     #[arg(long, value_name = "TENANT", default_value = DEFAULT_TENANT)]
     pub tenant: String,
 
-    /// A path the token may listen to (repeatable, at least one): `projects/42`,
-    /// `projects/*` or `*`.
+    /// A path the token may listen to (repeatable): `projects/42`, `projects/*` or `*`.
+    /// At least one --scope or --owner.
     #[arg(long, value_name = "SCOPE")]
     pub scope: Vec<String>,
+
+    /// An owner scope (repeatable): `projects=user_id` grants the documents of `projects`
+    /// whose `user_id` is --sub (queries must filter on it). Needs --sub.
+    #[arg(long, value_name = "COLLECTION=FIELD")]
+    pub owner: Vec<String>,
+
+    /// Who the token is for (the JWT's `sub`): your user's id.
+    #[arg(long, value_name = "USER_ID")]
+    pub sub: Option<String>,
 
     /// How long the token lives: seconds, or a number with s, m, h or d (90s, 15m, 1h, 7d).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_ttl)]

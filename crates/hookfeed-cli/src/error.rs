@@ -122,8 +122,21 @@ pub enum CliError {
         hint: String,
     },
     /// `token` without `--scope`.
-    #[error("pass at least one --scope: --scope projects/42 (one document), --scope 'projects/*' (a collection) or --scope '*' (everything)")]
+    #[error(
+        "pass at least one --scope or --owner: --scope projects/42 (one document), --scope 'projects/*' (a collection), --scope '*' (everything), or --owner projects=user_id --sub <user id>"
+    )]
     ScopeRequired,
+    /// An owner scope that is not `collection=field`.
+    #[error("owner scope `{given}` is not valid ({reason}): use collection=field, like projects=user_id")]
+    BadOwner {
+        /// The owner scope given.
+        given: String,
+        /// Why.
+        reason: String,
+    },
+    /// Owner scopes without a subject would grant nothing.
+    #[error("--owner needs --sub: the user id the owner field must equal")]
+    OwnerWithoutSub,
     /// A scope that is no path, collection or `*`.
     #[error("scope `{scope}` is not valid ({reason}): use collection/id, collection/* or *")]
     BadScope {

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::source::ConfigError;
 use crate::time::UnixTime;
-use crate::token::{Jwt, TokenClaims, TokenError};
+use crate::token::{check_scope, Jwt, TokenClaims, TokenError};
 
 /// The variable holding the identity providers' JSON.
 pub const IDENTITY_VAR: &str = "HOOKFEED_IDENTITY";
@@ -103,7 +103,8 @@ pub fn load_identity(json: &str) -> Result<Vec<IdentityProvider>, ConfigError> {
         }
         check_jwks_url(&provider.jwks_url).map_err(|reason| bad(index, reason))?;
         for scope in &provider.scopes {
-            check_scope(scope).map_err(|reason| bad(index, reason))?;
+            check_scope(scope)
+                .map_err(|reason| bad(index, format!("scope `{}`: {reason}", crate::refusal::quote(scope))))?;
         }
         for (collection, field) in &provider.owner {
             crate::path::check_collection(collection).map_err(|e| bad(index, format!("owner collection: {e}")))?;
@@ -131,22 +132,6 @@ fn check_jwks_url(url: &str) -> Result<(), String> {
         return Ok(());
     }
     Err(format!("`jwks_url` must be an https URL (http only for localhost), not `{}`", crate::refusal::quote(url)))
-}
-
-/// A scope is `*`, `collection/*` or `collection/id`.
-fn check_scope(scope: &str) -> Result<(), String> {
-    if scope == "*" {
-        return Ok(());
-    }
-    let ok = match scope.strip_suffix("/*") {
-        Some(collection) => crate::path::check_collection(collection).is_ok(),
-        None => scope.parse::<crate::path::DocPath>().is_ok(),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("scope `{}` is not `*`, `collection/*` or `collection/id`", crate::refusal::quote(scope)))
-    }
 }
 
 /// The signature algorithms accepted from an identity provider.

@@ -295,6 +295,18 @@ impl TokenClaims {
     }
 }
 
+/// Checks a scope: `*`, `collection/*` or a document path `collection/id`. The error
+/// says why not.
+pub fn check_scope(scope: &str) -> Result<(), String> {
+    if scope == "*" {
+        return Ok(());
+    }
+    match scope.strip_suffix("/*") {
+        Some(collection) => crate::path::check_collection(collection).map_err(|e| e.to_string()),
+        None => scope.parse::<DocPath>().map(drop).map_err(|e| e.to_string()),
+    }
+}
+
 /// The header of every token hookfeed mints.
 const HEADER_JSON: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
