@@ -6,7 +6,7 @@ use hookfeed_core::{verify_delivery, Scheme, UnixTime, VerifiedDelivery};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use crate::support::{signed_sample, source};
+use crate::support::{secret_text, signed_sample, source};
 
 const NOW: i64 = 1_760_000_000;
 
@@ -222,4 +222,45 @@ fn a_storage_failure_is_reported_not_acknowledged() {
     // The caller (the Worker) runs ingest in one transaction and answers 503 on this error,
     // so the log row appended before the failure is rolled back with it.
     assert_eq!(ingest(&mut store, &deliveries[0], &rules), Err("disk full"));
+}
+
+/// Owner scopes read a document field; a provider that does not echo the customer's user id
+/// leaves it to the customer's backend, which signs its own event into the same document
+/// through a Standard Webhooks source. Whichever arrives first, the document ends with
+/// both the provider's status and the backend's owner.
+#[test]
+fn a_backends_own_event_gives_a_providers_document_its_owner_in_any_order() {
+    let twin = source(Scheme::TwinActor, "s");
+    let config: hookfeed_core::source::SourceConfig = serde_json::from_value(json!({
+        "name": "backend", "scheme": "standard-webhooks",
+        "rules": [{"types": ["project.owner"], "collection": "projects", "id_field": "project_id"}]
+    }))
+    .expect("valid config");
+    let backend = config.resolve(&|_| Some(secret_text(Scheme::StandardWebhooks).to_owned())).expect("usable source");
+    let now = UnixTime::from_secs(NOW);
+    let (headers, body) =
+        signed_sample(&twin, "project.completed", "evt_twin", now, &[("project_id".to_owned(), json!(7))]);
+    let provider = verify_delivery(&twin, &headers, &body, now).expect("verifies");
+    let owner_body = json!({"type": "project.owner", "timestamp": "2025-10-09T08:50:00Z",
+                             "data": {"project_id": 7, "user_id": "alice"}})
+    .to_string();
+    let owner_headers = backend.scheme.verifier().sign(
+        &hookfeed_core::signature::SigningInput {
+            body: owner_body.as_bytes(),
+            timestamp: now,
+            event_id: "msg_owner_7",
+            event_type: "project.owner",
+        },
+        &backend.secrets,
+    );
+    let owner = verify_delivery(&backend, &owner_headers, owner_body.as_bytes(), now).expect("verifies");
+    let (provider, owner) = ((&provider, &twin.rules), (&owner, &backend.rules));
+    for order in [[provider, owner], [owner, provider]] {
+        let mut store = MemoryStore::default();
+        for (delivery, rules) in order {
+            ingest(&mut store, delivery, rules).expect("in memory");
+        }
+        let doc = &store.documents()["projects/7"];
+        assert_eq!((&doc["user_id"], &doc["status"]), (&json!("alice"), &json!("completed")), "{doc:?}");
+    }
 }
