@@ -13,7 +13,11 @@ async function tokenFor(userId: string): Promise<string> {
   });
 }
 
+// Owner scopes: the user's own projects (where user_id == sub), no path scopes needed.
+const owned: Promise<string> = createToken({ tenant: "demo", sub: "alice", owner: { projects: "user_id" }, secret: "s" });
+
 const options: CreateTokenOptions = { tenant: "demo", scopes: ["*"], secret: "s", expiresIn: 900, now: Date.now() };
 const pending: Promise<string> = createToken(options);
 void tokenFor;
 void pending;
+void owned;
