@@ -10,7 +10,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use std::collections::BTreeMap;
 
-use hookfeed_core::fanout::{snapshot, window_delta, ChangeFrame, SocketState, StoredDoc, SubscriptionIndex};
+use hookfeed_core::fanout::{snapshot, window_delta, ChangeFrame, Listen, SocketState, StoredDoc, SubscriptionIndex};
 use hookfeed_core::ledger::DocChange;
 use hookfeed_core::protocol::{ListenRequest, ServerMessage, Target};
 use hookfeed_core::token::TokenClaims;
@@ -124,7 +124,7 @@ impl Feed {
 
     /// The paths a full snapshot of `request` holds, in order.
     fn result(&self, request: &ListenRequest) -> Vec<String> {
-        match snapshot(request, self.stored(), self.seq) {
+        match snapshot(request, None, self.stored(), self.seq) {
             ServerMessage::Snapshot { docs, .. } => docs.into_iter().map(|d| d.path.to_string()).collect(),
             other => panic!("not a snapshot: {other:?}"),
         }
@@ -221,7 +221,7 @@ proptest! {
         }
         let request: ListenRequest = serde_json::from_value(json!({"id": 1, "target": target})).expect("listen");
         let mut view = view_for(&target);
-        let first = snapshot(&request, feed.stored(), feed.seq);
+        let first = snapshot(&request, None, feed.stored(), feed.seq);
         let changes = apply(&mut view, &first.to_json());
         check_changes(Vec::new(), &changes, &view)?;
         prop_assert_eq!(paths(&view), feed.result(&request), "first snapshot");
@@ -229,7 +229,7 @@ proptest! {
         let claims = TokenClaims::new("t", alloc::vec!["*".into()], i64::MAX);
         let mut index = SubscriptionIndex::default();
         index.add_socket(&SocketState::new(1, claims));
-        index.add(1, 1, &request.target);
+        index.add(1, &Listen { id: 1, target: request.target.clone(), guard: None });
         let Target::Collection(q) = &request.target else { unreachable!("a collection") };
         for (id, data) in stream {
             let Some(change) = feed.write(id, data) else { continue };
