@@ -31,7 +31,8 @@ Examples:
   hookfeed sign --scheme stripe --secret whsec_test < body.json
   hookfeed token --tenant demo --scope 'projects/*' --ttl 1h
   hookfeed tail --doc projects/42
-  hookfeed events --scheme twin-actor"
+  hookfeed events --scheme twin-actor
+  hookfeed deliveries --follow"
 )]
 pub struct Cli {
     /// What to do.
@@ -54,6 +55,75 @@ pub enum Command {
     Tail(TailArgs),
     /// List the known event types of each scheme (the values of --event).
     Events(EventsArgs),
+    /// List the delivery log (GET /deliveries) a page at a time, or follow it live.
+    Deliveries(DeliveriesArgs),
+}
+
+/// `hookfeed deliveries`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "List the server's delivery log, newest first: what each delivery came to \
+(stored, out_of_order, duplicate, conflict, or rejected with the reason), a page at a time. \
+Rejected rows are the edge's refusals, kept in memory by the Worker that refused them.\n\n\
+Needs the server's ADMIN_TOKEN: --admin-token, $ADMIN_TOKEN, or .dev.vars in the current \
+directory.",
+    after_help = "\
+Examples:
+  hookfeed deliveries                                  # the newest 20
+  hookfeed deliveries --outcome rejected --limit 100
+  hookfeed deliveries --event-id evt_abc123            # what became of one event
+  hookfeed deliveries --before 1764489600000.e000000000042   # the page after
+  hookfeed deliveries --follow                         # new rows as they arrive"
+)]
+pub struct DeliveriesArgs {
+    /// The server.
+    #[arg(long, value_name = "URL", env = "HOOKFEED_URL", hide_env_values = true, default_value = DEFAULT_URL)]
+    pub url: String,
+
+    /// The tenant whose feed to read (default: the first source's).
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+
+    /// Only this source's deliveries.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+
+    /// Only deliveries with this outcome.
+    #[arg(long, value_name = "OUTCOME", value_parser = PossibleValuesParser::new(
+        hookfeed_core::log::LogOutcome::ALL.map(|o| o.as_str())))]
+    pub outcome: Option<String>,
+
+    /// Only deliveries of this event id.
+    #[arg(long, value_name = "ID")]
+    pub event_id: Option<String>,
+
+    /// Rows per page (1-1000).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
+    pub limit: usize,
+
+    /// Start after this cursor: the `next` a previous page printed.
+    #[arg(long, value_name = "CURSOR", conflicts_with = "follow")]
+    pub before: Option<String>,
+
+    /// Every page, not only the first.
+    #[arg(long, conflicts_with = "follow")]
+    pub all: bool,
+
+    /// Print the newest rows, then each new one as it arrives, until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+
+    /// How often --follow asks, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000, requires = "follow")]
+    pub interval_ms: u64,
+
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The server's ADMIN_TOKEN.
+    #[arg(long, value_name = "TOKEN", env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 /// `hookfeed send`.

@@ -7,6 +7,7 @@
 
 mod cli;
 mod clock;
+mod deliveries;
 mod delivery;
 mod error;
 mod events;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Command::Token(args) => token::run(&args, &mut stdout),
         Command::Tail(args) => tail::run(&args, &mut stdout),
         Command::Events(args) => events::run(&args, &mut stdout),
+        Command::Deliveries(args) => deliveries::run(&args, &mut stdout),
     };
     let result = result.and_then(|()| stdout.flush().map_err(CliError::Output));
     match result {

@@ -100,6 +100,9 @@ pub enum Ingested {
         /// The document change, unless the event changed nothing (it was older than
         /// what the document already holds).
         change: Option<DocChange>,
+        /// It arrived after a newer event for its document: a field the newer event
+        /// set kept the newer value (the delivery log shows it as `out_of_order`).
+        late: bool,
     },
     /// The same event (same id, same body) was already logged: nothing changes.
     Duplicate {
@@ -233,24 +236,25 @@ pub fn ingest<S: FeedStore>(
         Appended::Existing(logged) if logged.digest == digest => return Ok(Ingested::Duplicate { seq: logged.seq }),
         Appended::Existing(logged) => return Ok(Ingested::Conflict { seq: logged.seq }),
     };
-    let (outcome, change) = match projection {
-        Projection::NoRule => (ProjectionOutcome::NoRule, None),
-        Projection::NoDocumentId { field } => (ProjectionOutcome::NoDocumentId(field), None),
+    let (outcome, change, late) = match projection {
+        Projection::NoRule => (ProjectionOutcome::NoRule, None, false),
+        Projection::NoDocumentId { field } => (ProjectionOutcome::NoDocumentId(field), None, false),
         Projection::Update(update) => {
             let existing = store.load_document(&update.path)?;
             let kind = if existing.is_some() { ChangeKind::Modified } else { ChangeKind::Added };
             let before = existing.as_ref().map(|s| s.data.clone());
             let mut state = existing.unwrap_or_default();
+            let late = state.is_newer_than(&update);
             let change = if state.merge(&update) {
                 store.save_document(&update.path, &state, seq)?;
                 Some(DocChange { path: update.path.clone(), kind, seq, before, data: state.data })
             } else {
                 None
             };
-            (ProjectionOutcome::Document(update.path), change)
+            (ProjectionOutcome::Document(update.path), change, late)
         }
     };
-    Ok(Ingested::Stored { seq, projection: outcome, change })
+    Ok(Ingested::Stored { seq, projection: outcome, change, late })
 }
 
 /// A [`FeedStore`] in memory, for tests, benchmarks and the CLI's dry runs.

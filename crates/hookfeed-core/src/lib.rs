@@ -22,6 +22,7 @@ pub mod event;
 pub mod fanout;
 pub mod identity;
 pub mod ledger;
+pub mod log;
 pub mod path;
 pub mod projection;
 pub mod protocol;

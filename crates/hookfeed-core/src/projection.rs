@@ -227,6 +227,12 @@ pub struct DocumentState {
 }
 
 impl DocumentState {
+    /// Whether a field `update` sets was already set by a newer version: the update
+    /// arrived out of order, and [`merge`](Self::merge) keeps that field's newer value.
+    pub fn is_newer_than(&self, update: &DocUpdate) -> bool {
+        update.fields.iter().any(|(field, _)| self.clocks.get(field).is_some_and(|current| *current > update.version))
+    }
+
     /// Applies `update` field by field; returns whether the data changed.
     pub fn merge(&mut self, update: &DocUpdate) -> bool {
         let mut changed = false;

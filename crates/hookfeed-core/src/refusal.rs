@@ -44,13 +44,17 @@ pub struct Refusal {
 #[derive(Debug, Default)]
 struct SourceRefusals {
     counts: BTreeMap<&'static str, u64>,
-    recent: VecDeque<Refusal>,
+    /// Each with its number in this log, newest first.
+    recent: VecDeque<(u64, Refusal)>,
 }
 
 /// Counters and the recent refusals of every source.
 #[derive(Debug, Default)]
 pub struct RefusalLog {
     sources: BTreeMap<String, SourceRefusals>,
+    /// Refusals recorded so far: the next one's number, which keys it in the delivery
+    /// log's pages ([`LogCursor::refusal`](crate::log::LogCursor::refusal)).
+    recorded: u64,
 }
 
 /// `text` cut to at most `max` bytes, at a character boundary.
@@ -109,7 +113,8 @@ impl RefusalLog {
         if entry.recent.len() == RECENT_PER_SOURCE {
             entry.recent.pop_back();
         }
-        entry.recent.push_front(refusal);
+        self.recorded += 1;
+        entry.recent.push_front((self.recorded, refusal));
     }
 
     /// Counters by source, then by reason.
@@ -117,9 +122,13 @@ impl RefusalLog {
         self.sources.iter().map(|(name, s)| (name.as_str(), &s.counts))
     }
 
-    /// The recent refusals of the sources `source` accepts, newest first.
-    pub fn recent<'a>(&'a self, mut source: impl FnMut(&str) -> bool + 'a) -> impl Iterator<Item = &'a Refusal> + 'a {
-        let lists: Vec<&VecDeque<Refusal>> =
+    /// The recent refusals of the sources `source` accepts, newest first, each with its
+    /// number in this log.
+    pub fn recent<'a>(
+        &'a self,
+        mut source: impl FnMut(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = (u64, &'a Refusal)> + 'a {
+        let lists: Vec<&VecDeque<(u64, Refusal)>> =
             self.sources.iter().filter(|(name, _)| source(name)).map(|(_, s)| &s.recent).collect();
         // Merge newest first across sources; each list is already newest first.
         let mut cursors = vec![0usize; lists.len()];
@@ -127,9 +136,9 @@ impl RefusalLog {
             let (best, _) = lists
                 .iter()
                 .enumerate()
-                .filter_map(|(i, list)| list.get(cursors[i]).map(|r| (i, r.at)))
-                .max_by_key(|&(_, at)| at)?;
-            let refusal = lists[best].get(cursors[best]);
+                .filter_map(|(i, list)| list.get(cursors[i]).map(|(n, r)| (i, (r.at, *n))))
+                .max_by_key(|&(_, key)| key)?;
+            let refusal = lists[best].get(cursors[best]).map(|(n, r)| (*n, r));
             cursors[best] += 1;
             refusal
         })
@@ -201,7 +210,7 @@ mod tests {
         assert_eq!(counts.len(), 1);
         assert_eq!(counts[0].1.get("signature_mismatch"), Some(&2_500));
         assert_eq!(counts[0].1.get("timestamp_too_old"), Some(&1));
-        let newest: Vec<_> = log.recent(|_| true).take(2).map(|r| r.at.0).collect();
+        let newest: Vec<_> = log.recent(|_| true).take(2).map(|(_, r)| r.at.0).collect();
         assert_eq!(newest, [3_000, 2_499]);
     }
 
@@ -215,7 +224,7 @@ mod tests {
             log.record(r, false);
         }
         assert_eq!(log.counts().count(), 1);
-        let kept: Vec<_> = log.recent(|s| s == UNKNOWN_SOURCE).collect();
+        let kept: Vec<_> = log.recent(|s| s == UNKNOWN_SOURCE).map(|(_, r)| r).collect();
         assert_eq!(kept.len(), RECENT_PER_SOURCE);
         assert!(kept.iter().all(|r| r.message.len() == MAX_MESSAGE_LEN && r.client.len() == MAX_CLIENT_LEN));
     }
@@ -226,9 +235,9 @@ mod tests {
         log.record(refusal(1, "a", "signature_mismatch"), true);
         log.record(refusal(3, "b", "signature_mismatch"), true);
         log.record(refusal(2, "a", "signature_mismatch"), true);
-        let all: Vec<_> = log.recent(|_| true).map(|r| (r.source.as_str(), r.at.0)).collect();
-        assert_eq!(all, [("b", 3), ("a", 2), ("a", 1)]);
-        let only_a: Vec<_> = log.recent(|s| s == "a").map(|r| r.at.0).collect();
+        let all: Vec<_> = log.recent(|_| true).map(|(n, r)| (n, r.source.as_str(), r.at.0)).collect();
+        assert_eq!(all, [(2, "b", 3), (3, "a", 2), (1, "a", 1)], "each keeps the number it was recorded with");
+        let only_a: Vec<_> = log.recent(|s| s == "a").map(|(_, r)| r.at.0).collect();
         assert_eq!(only_a, [2, 1]);
     }
 

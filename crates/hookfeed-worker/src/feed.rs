@@ -35,6 +35,7 @@ use crate::config;
 use crate::hop::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH};
 use crate::reply::Reply;
 use crate::store::{self, head_seq, read_documents, DocumentCache, SqlFeedStore};
+use hookfeed_core::log::LogQuery;
 use hookfeed_core::query::Filter;
 use hookfeed_wire::SUBPROTOCOL;
 
@@ -159,6 +160,9 @@ impl Feed {
             if let Some(record) = outcome.redelivery_record() {
                 store::log_redelivery(&sql, delivery.received_at(), delivery.event(), &record)?;
             }
+            if let Ingested::Stored { seq, late: true, .. } = &outcome {
+                store::mark_late(&sql, *seq)?;
+            }
             Ok((outcome, written))
         });
         let outcome = outcome.map(|(outcome, written)| {
@@ -171,7 +175,7 @@ impl Feed {
                 worker::console_error!("storage failed for a delivery to {name}: {e}");
                 Reply::StorageFailed
             }
-            Ok(Ingested::Stored { seq, change, .. }) => {
+            Ok(Ingested::Stored { seq, change, late, .. }) => {
                 {
                     let mut live = self.live.borrow_mut();
                     live.head = Some(live.head.map_or(seq, |h| h.max(seq)));
@@ -182,14 +186,16 @@ impl Feed {
                 if self.live.borrow().alarm_at.is_none() {
                     self.alarm_by(retention::next_alarm(now, None)).await;
                 }
-                Reply::Received { duplicate: false, conflict: false, seq }
+                Reply::Received { duplicate: false, conflict: false, out_of_order: late, seq }
             }
-            Ok(Ingested::Duplicate { seq }) => Reply::Received { duplicate: true, conflict: false, seq },
+            Ok(Ingested::Duplicate { seq }) => {
+                Reply::Received { duplicate: true, conflict: false, out_of_order: false, seq }
+            }
             Ok(Ingested::Conflict { seq }) => {
                 worker::console_log!(
                     "conflicting redelivery to {name}: same event id, different body (first at seq {seq})"
                 );
-                Reply::Received { duplicate: true, conflict: true, seq }
+                Reply::Received { duplicate: true, conflict: true, out_of_order: false, seq }
             }
         };
         reply.into_response()
@@ -450,14 +456,19 @@ impl Feed {
         Reply::Json(json!({"docs": docs, "seq": self.head()?})).into_response()
     }
 
+    /// `GET /deliveries`: one page of what the feed stored, as the Worker asks (it
+    /// checked the admin token and the query, and merges the edge's refusals in).
     fn deliveries(&self, req: &Request) -> Result<Response> {
-        let limit = query(req, "limit").and_then(|l| l.parse::<i64>().ok()).unwrap_or(100).clamp(1, 1000);
-        let (source, outcome) = (query(req, "source"), query(req, "outcome"));
-        let rows = store::read_deliveries(&self.sql(), source.as_deref(), outcome.as_deref(), limit)?;
+        let log_query = match LogQuery::from_params(|name| query(req, name)) {
+            Ok(log_query) => log_query,
+            Err(e) => return Reply::BadRequest(e.to_string()).into_response(),
+        };
+        let rows = store::read_deliveries(&self.sql(), &log_query)?;
         let deliveries: Vec<_> = rows
             .into_iter()
             .map(|r| {
                 json!({
+                    "cursor": r.cursor().to_string(),
                     "at": UnixTime(r.at as i64).to_rfc3339(),
                     "source": r.source,
                     "event_id": r.event_id,

@@ -19,6 +19,8 @@ pub enum Reply {
         duplicate: bool,
         /// True when it was logged before with a different body.
         conflict: bool,
+        /// True when it arrived after a newer event for its document.
+        out_of_order: bool,
         /// Its seq in the log.
         seq: u64,
     },
@@ -141,19 +143,22 @@ impl Reply {
     fn body(&self) -> Result<String> {
         let body = match self {
             Self::Json(body) => serde_json::to_string(body),
-            Self::Received { duplicate, conflict, seq } => {
+            Self::Received { duplicate, conflict, out_of_order, seq } => {
                 #[derive(Serialize)]
                 struct Received {
                     received: bool,
                     duplicate: bool,
                     #[serde(skip_serializing_if = "std::ops::Not::not")]
                     conflict: bool,
+                    #[serde(skip_serializing_if = "std::ops::Not::not")]
+                    out_of_order: bool,
                     seq: u64,
                 }
                 serde_json::to_string(&Received {
                     received: true,
                     duplicate: *duplicate,
                     conflict: *conflict,
+                    out_of_order: *out_of_order,
                     seq: *seq,
                 })
             }

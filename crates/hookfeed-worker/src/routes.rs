@@ -13,6 +13,7 @@
 
 use futures_util::StreamExt;
 use hookfeed_core::identity::{begin_identity, is_identity_token};
+use hookfeed_core::log::{page, LogCursor, LogOutcome, LogQuery};
 use hookfeed_core::query::Filter;
 use hookfeed_core::source::Source;
 use hookfeed_core::token::{verify_token, Jwt, TokenClaims};
@@ -57,6 +58,10 @@ enum Route {
     DevToken,
     /// `POST /dev/send` (dev mode only).
     DevSend,
+    /// `POST /dev/sign` (dev mode only).
+    DevSign,
+    /// `GET /dev/deliveries` (dev mode only).
+    DevDeliveries,
     /// Anything else.
     NotFound,
 }
@@ -76,6 +81,8 @@ impl Route {
             ("GET", ["healthz"]) => Self::Healthz,
             ("GET", ["dev", "token"]) => Self::DevToken,
             ("POST", ["dev", "send"]) => Self::DevSend,
+            ("POST", ["dev", "sign"]) => Self::DevSign,
+            ("GET", ["dev", "deliveries"]) => Self::DevDeliveries,
             _ => Self::NotFound,
         }
     }
@@ -107,7 +114,9 @@ async fn handle(route: Route, req: web_sys::Request, env: Env, ctx: Context) -> 
         Route::Healthz => healthz(&req.into(), &env, &config).await,
         Route::DevToken if config.dev_mode => dev_token(&config),
         Route::DevSend if config.dev_mode => dev_send(req.into(), &env, &config).await,
-        Route::DevToken | Route::DevSend | Route::NotFound => {
+        Route::DevSign if config.dev_mode => dev_sign(req.into(), &config).await,
+        Route::DevDeliveries if config.dev_mode => delivery_log(&req.into(), &env, &config).await,
+        Route::DevToken | Route::DevSend | Route::DevSign | Route::DevDeliveries | Route::NotFound => {
             Reply::NotFound("no such route: see README.md for the API".to_owned()).into_raw()
         }
     }
@@ -428,22 +437,36 @@ fn admin(req: &Request, config: &Config) -> std::result::Result<(), Reply> {
     }
 }
 
-/// `GET /deliveries?tenant=&source=&outcome=&limit=`: the delivery log, newest first
-/// (admin token). What the feed stored (stored, duplicate, conflict), merged with what
-/// this edge isolate refused (kept in memory only: see [`refusals`]).
+/// `GET /deliveries?tenant=&source=&outcome=&event_id=&before=&limit=`: one page of the
+/// delivery log, newest first (admin token; dev mode also serves it at `/dev/deliveries`).
+/// What the feed stored (stored, out of order, duplicate, conflict), merged with what this
+/// edge isolate refused (kept in memory only: see [`refusals`]). `next`, when present,
+/// is the `before` of the next page.
 async fn deliveries(req: Request, env: &Env, config: &Config) -> Answer {
     if let Err(reply) = admin(&req, config) {
         return reply.into_raw();
     }
-    let tenant = query(&req, "tenant")
+    delivery_log(&req, env, config).await
+}
+
+async fn delivery_log(req: &Request, env: &Env, config: &Config) -> Answer {
+    let log_query = match LogQuery::from_params(|name| query(req, name)) {
+        Ok(log_query) => log_query,
+        Err(e) => return Reply::BadRequest(e.to_string()).into_raw(),
+    };
+    let tenant = query(req, "tenant")
         .or_else(|| config.sources.first().map(|s| s.tenant.clone()))
         .unwrap_or_else(|| hookfeed_core::source::DEFAULT_TENANT.to_owned());
-    let source = query(&req, "source");
-    let outcome = query(&req, "outcome");
-    let limit = query(&req, "limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100).clamp(1, 1000);
     let mut url = Url::parse("https://feed/deliveries")?;
-    url.query_pairs_mut().append_pair("limit", &limit.to_string());
-    for (name, value) in [("source", &source), ("outcome", &outcome)] {
+    url.query_pairs_mut().append_pair("limit", &log_query.limit.to_string());
+    let before = log_query.before.as_ref().map(ToString::to_string);
+    let outcome = log_query.outcome.map(|o| o.as_str());
+    for (name, value) in [
+        ("source", log_query.source.as_deref()),
+        ("outcome", outcome),
+        ("event_id", log_query.event_id.as_deref()),
+        ("before", before.as_deref()),
+    ] {
         if let Some(value) = value {
             url.query_pairs_mut().append_pair(name, value);
         }
@@ -453,45 +476,45 @@ async fn deliveries(req: Request, env: &Env, config: &Config) -> Answer {
         return Ok(stored);
     }
     let stored: serde_json::Value = worker::Response::from(stored).json().await?;
-    let mut rows: Vec<(i64, serde_json::Value)> = stored["deliveries"]
+    let mut rows: Vec<(LogCursor, serde_json::Value)> = stored["deliveries"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|row| {
-            let at = row["at"].as_str().and_then(UnixTime::parse_rfc3339).map_or(0, UnixTime::as_millis);
-            (at, row.clone())
-        })
+        .filter_map(|row| Some((LogCursor::parse(row["cursor"].as_str()?).ok()?, row.clone())))
         .collect();
-    if outcome.as_deref().is_none_or(|o| o == "rejected") {
+    if log_query.wants_refusals() {
         let of_tenant = |name: &str| {
-            source.as_deref().is_none_or(|s| s == name)
+            log_query.source.as_deref().is_none_or(|s| s == name)
                 && (config.source(name).is_some_and(|s| s.tenant == tenant)
                     || name == hookfeed_core::refusal::UNKNOWN_SOURCE)
         };
         refusals::with_log(|log| {
-            rows.extend(log.recent(of_tenant).take(limit).map(|r| {
-                (
-                    r.at.as_millis(),
-                    json!({
-                        "at": r.at.to_rfc3339(),
-                        "source": r.source,
-                        "event_id": null,
-                        "event_type": null,
-                        "outcome": "rejected",
-                        "status": r.status,
-                        "code": r.code,
-                        "message": r.message,
-                        "client": r.client,
-                        "seq": null,
-                    }),
-                )
+            let older = log
+                .recent(of_tenant)
+                .map(|(number, r)| (LogCursor::refusal(r.at.as_millis(), number), r))
+                .filter(|(cursor, _)| log_query.admits(cursor))
+                .take(log_query.limit);
+            rows.extend(older.map(|(cursor, r)| {
+                let row = json!({
+                    "cursor": cursor.to_string(),
+                    "at": r.at.to_rfc3339(),
+                    "source": r.source,
+                    "event_id": null,
+                    "event_type": null,
+                    "outcome": LogOutcome::Rejected.as_str(),
+                    "status": r.status,
+                    "code": r.code,
+                    "message": r.message,
+                    "client": r.client,
+                    "seq": null,
+                });
+                (cursor, row)
             }));
         });
     }
-    rows.sort_by_key(|row| std::cmp::Reverse(row.0));
-    rows.truncate(limit);
+    let (rows, next) = page(rows, log_query.limit);
     let deliveries: Vec<serde_json::Value> = rows.into_iter().map(|(_, row)| row).collect();
-    Reply::Json(json!({ "deliveries": deliveries })).into_raw()
+    Reply::Json(json!({ "deliveries": deliveries, "next": next.map(|n| n.to_string()) })).into_raw()
 }
 
 /// `GET /healthz`: `{ok, version}` for anyone (the configuration loads). With the admin
@@ -545,45 +568,71 @@ fn dev_token(config: &Config) -> Answer {
     Reply::Json(json!({ "token": hookfeed_core::token::mint_token(&claims, secret), "tenant": tenant })).into_raw()
 }
 
-/// `POST /dev/send {source, event, set}` (dev mode only): signs a sample delivery with the
-/// source's secret, exactly as its provider would, then checks it as `POST /hooks/{source}`
-/// does ([`verify_delivery`]) and hands it to the feed. The demo page's buttons use it;
-/// nothing about ingest is bypassed.
-async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Answer {
-    #[derive(serde::Deserialize)]
-    struct DevSend {
-        source: String,
-        event: String,
-        #[serde(default)]
-        set: serde_json::Map<String, serde_json::Value>,
-    }
-    let ask: DevSend = match req.json().await {
-        Ok(ask) => ask,
-        Err(e) => return Reply::BadRequest(format!("expected {{source, event, set}}: {e}")).into_raw(),
-    };
-    let Some(source) = config.source(&ask.source) else { return Reply::UnknownSource(ask.source).into_raw() };
-    let Some(sample) = hookfeed_core::samples::sample(source.scheme, &ask.event) else {
-        return Reply::BadRequest(format!(
+/// What the demo page asks `/dev/send` and `/dev/sign` for: a sample delivery.
+#[derive(serde::Deserialize)]
+struct DevDelivery {
+    source: String,
+    event: String,
+    /// Fields of the sample's data to set.
+    #[serde(default)]
+    set: serde_json::Map<String, serde_json::Value>,
+    /// How much older than now the event says it is (its `created`), while it is signed
+    /// now: how a late retry of an earlier event looks.
+    #[serde(default)]
+    older_by_secs: u32,
+    /// Sign with a secret that is not the source's, as a forger would.
+    #[serde(default)]
+    forge: bool,
+}
+
+/// A signed sample delivery: its signature headers and body.
+type Signed = (Vec<(String, String)>, Vec<u8>);
+
+/// Renders and signs the sample `ask` names, exactly as its provider would.
+async fn dev_delivery<'c>(req: &mut Request, config: &'c Config) -> std::result::Result<(&'c Source, Signed), Reply> {
+    let ask: DevDelivery = req
+        .json()
+        .await
+        .map_err(|e| Reply::BadRequest(format!("expected {{source, event, set, older_by_secs?, forge?}}: {e}")))?;
+    let source = config.source(&ask.source).ok_or(Reply::UnknownSource(ask.source))?;
+    let sample = hookfeed_core::samples::sample(source.scheme, &ask.event).ok_or_else(|| {
+        Reply::BadRequest(format!(
             "no sample for {} events of type `{}`",
             source.scheme,
             hookfeed_core::refusal::quote(&ask.event)
         ))
-        .into_raw();
-    };
+    })?;
     let now = now();
     let event_id = format!("evt_dev_{}_{}", now.as_millis(), (js_sys::Math::random() * 1e9) as u64);
     let overrides: Vec<(String, serde_json::Value)> = ask.set.into_iter().collect();
-    let body = match sample.render(&event_id, now, &overrides) {
-        Ok(body) => body,
-        Err(e) => return Reply::BadRequest(e.to_string()).into_raw(),
-    };
+    let created = UnixTime(now.as_millis() - i64::from(ask.older_by_secs) * 1000);
+    let body = sample.render(&event_id, created, &overrides).map_err(|e| Reply::BadRequest(e.to_string()))?;
     let signing = hookfeed_core::signature::SigningInput {
         body: &body,
         timestamp: now,
         event_id: &event_id,
         event_type: &ask.event,
     };
-    let headers = source.scheme.verifier().sign(&signing, &source.secrets);
+    let forged;
+    let secrets = if ask.forge {
+        forged = [hookfeed_core::Secret::from_bytes("not the source's secret")];
+        &forged[..]
+    } else {
+        &source.secrets[..]
+    };
+    Ok((source, (source.scheme.verifier().sign(&signing, secrets), body)))
+}
+
+/// `POST /dev/send {source, event, set}` (dev mode only): signs a sample delivery with the
+/// source's secret, exactly as its provider would, then checks it as `POST /hooks/{source}`
+/// does ([`verify_delivery`]) and hands it to the feed. The demo page's buttons use it;
+/// nothing about ingest is bypassed.
+async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Answer {
+    let (source, (headers, body)) = match dev_delivery(&mut req, config).await {
+        Ok(signed) => signed,
+        Err(reply) => return reply.into_raw(),
+    };
+    let now = now();
     let delivery = match verify_delivery(source, &headers, &body, now) {
         Ok(delivery) => delivery,
         Err(e) => {
@@ -593,4 +642,20 @@ async fn dev_send(mut req: Request, env: &Env, config: &Config) -> Answer {
         }
     };
     hand_off(env, source, &delivery, &Uint8Array::from(body.as_slice()).into()).await
+}
+
+/// `POST /dev/sign {source, event, set, older_by_secs?, forge?}` (dev mode only): a
+/// sample delivery signed as its provider would sign it (or, with `forge`, as a forger
+/// would), not sent: `{path, headers, body}` for the demo page to `POST` to
+/// `/hooks/{source}` itself, once or twice, in any order.
+async fn dev_sign(mut req: Request, config: &Config) -> Answer {
+    match dev_delivery(&mut req, config).await {
+        Ok((source, (headers, body))) => Reply::Json(json!({
+            "path": format!("/hooks/{}", source.name),
+            "headers": headers.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect::<serde_json::Map<_, _>>(),
+            "body": String::from_utf8_lossy(&body),
+        }))
+        .into_raw(),
+        Err(reply) => reply.into_raw(),
+    }
 }

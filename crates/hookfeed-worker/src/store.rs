@@ -2,6 +2,7 @@
 
 use hookfeed_core::fanout::StoredDoc;
 use hookfeed_core::ledger::{Appended, FeedStore, LogEntry, LoggedEvent, RedeliveryRecord, Seq};
+use hookfeed_core::log::{LogCursor, LogOutcome, LogQuery};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::projection::DocumentState;
 use hookfeed_core::{Event, UnixTime};
@@ -52,9 +53,26 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_by_at ON deliveries (at);
 ";
 
-/// Creates the tables a feed keeps, if they are not there.
+/// Creates the tables a feed keeps, if they are not there, and adds the columns later
+/// versions added to a feed created before them.
 pub fn create_schema(sql: &SqlStorage) -> worker::Result<()> {
     sql.exec(SCHEMA, None)?;
+    #[derive(Deserialize)]
+    struct Found {
+        found: f64,
+    }
+    let late: Found =
+        sql.exec("SELECT count(*) AS found FROM pragma_table_info('events') WHERE name = 'late'", None)?.one()?;
+    if late.found == 0.0 {
+        // 1 when the event arrived after a newer one for its document (`Ingested::Stored::late`).
+        sql.exec("ALTER TABLE events ADD COLUMN late INTEGER NOT NULL DEFAULT 0", None)?;
+    }
+    Ok(())
+}
+
+/// Marks a stored event as having arrived out of order (inside the ingest transaction).
+pub fn mark_late(sql: &SqlStorage, seq: Seq) -> worker::Result<()> {
+    sql.exec("UPDATE events SET late = 1 WHERE seq = ?", vec![int(seq as i64)])?;
     Ok(())
 }
 
@@ -275,13 +293,15 @@ pub fn log_redelivery(sql: &SqlStorage, at: UnixTime, event: &Event, record: &Re
 pub struct DeliveryRow {
     /// When it arrived, Unix milliseconds.
     pub at: f64,
+    /// Its key in the log ([`LogCursor`]'s).
+    pub key: String,
     /// Its source.
     pub source: String,
     /// Its event id.
     pub event_id: Option<String>,
     /// Its event type.
     pub event_type: Option<String>,
-    /// `stored`, `duplicate` or `conflict`.
+    /// `stored`, `out_of_order`, `duplicate` or `conflict`.
     pub outcome: String,
     /// The status it was answered with.
     pub status: f64,
@@ -293,22 +313,45 @@ pub struct DeliveryRow {
     pub seq: Option<f64>,
 }
 
-/// The delivery log, newest first: stored events and redeliveries, filtered.
-pub fn read_deliveries(
-    sql: &SqlStorage,
-    source: Option<&str>,
-    outcome: Option<&str>,
-    limit: i64,
-) -> worker::Result<Vec<DeliveryRow>> {
+impl DeliveryRow {
+    /// Where it stands in the log.
+    pub fn cursor(&self) -> LogCursor {
+        LogCursor { at_ms: self.at as i64, key: self.key.clone() }
+    }
+}
+
+/// One page of the delivery log, newest first: stored events and redeliveries, filtered
+/// and before `query.before`. Keys are built as [`LogCursor`] builds them, so pages agree
+/// with the edge's merge.
+pub fn read_deliveries(sql: &SqlStorage, query: &LogQuery) -> worker::Result<Vec<DeliveryRow>> {
     let filter = |v: Option<&str>| v.map_or(SqlStorageValue::Null, text);
+    let (before_at, before_key) = match &query.before {
+        Some(cursor) => (int(cursor.at_ms), text(&cursor.key)),
+        None => (SqlStorageValue::Null, SqlStorageValue::Null),
+    };
     sql.exec(
-        "SELECT at, source, event_id, event_type, outcome, status, code, message, seq FROM (
-             SELECT at, source, event_id, event_type, outcome, status, code, message, seq FROM deliveries
+        "SELECT at, key, source, event_id, event_type, outcome, status, code, message, seq FROM (
+             SELECT at, 'd' || printf('%012d', id) AS key, source, event_id, event_type, outcome, status, code,
+                    message, seq FROM deliveries
              UNION ALL
-             SELECT received_at, source, event_id, event_type, 'stored', 200, NULL,
-                    coalesce('applied to ' || path, 'logged; not projected into a document'), seq FROM events
-         ) WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR outcome = ?2) ORDER BY at DESC LIMIT ?3",
-        vec![filter(source), filter(outcome), int(limit)],
+             SELECT received_at, 'e' || printf('%012d', seq), source, event_id, event_type,
+                    CASE WHEN late THEN 'out_of_order' ELSE 'stored' END, 200, NULL,
+                    CASE
+                      WHEN path IS NULL THEN 'logged; not projected into a document'
+                      WHEN late THEN 'arrived after a newer event for ' || path || ': fields it set later kept the newer values'
+                      ELSE 'applied to ' || path
+                    END, seq FROM events
+         ) WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR outcome = ?2) AND (?3 IS NULL OR event_id = ?3)
+             AND (?4 IS NULL OR at < ?4 OR (at = ?4 AND key < ?5))
+         ORDER BY at DESC, key DESC LIMIT ?6",
+        vec![
+            filter(query.source.as_deref()),
+            filter(query.outcome.map(LogOutcome::as_str)),
+            filter(query.event_id.as_deref()),
+            before_at,
+            before_key,
+            int(query.limit as i64),
+        ],
     )?
     .to_array()
 }
