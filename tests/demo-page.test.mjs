@@ -1,5 +1,6 @@
 // The demo page in headless Chromium: a newcomer clicks a button and watches a project
-// go from a progress bar to a finished video, with no reload.
+// go from a progress bar to a finished video, with no reload, and watches the deliveries
+// that made it arrive beside it: stored, duplicate, out of order, refused with the reason.
 
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
@@ -59,6 +60,39 @@ describe("the demo page in headless Chromium", () => {
     const card = page.locator('.job[data-status="completed"]').first();
     assert.equal(await card.locator("progress").count(), 0);
     assert.equal(await card.locator(".badge").textContent(), "completed");
+    await page.close();
+  });
+
+  it("shows deliveries arriving live beside the documents: stored, duplicate, out of order, and a forgery refused with the reason", async () => {
+    const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(edge.url);
+    await page.locator('#connection[data-state="live"]').waitFor();
+    const row = (outcome) => page.locator(`#deliveries .delivery[data-outcome="${outcome}"]`).first();
+
+    await page.click("#send-duplicate");
+    await row("duplicate").waitFor();
+    assert.match(await row("duplicate").locator(".why").textContent(), /already stored at seq \d+/);
+    assert.match(await row("stored").locator(".why").textContent(), /applied to projects\/\d+/);
+
+    await page.click("#send-late");
+    await row("out_of_order").waitFor();
+    assert.match(await row("out_of_order").locator(".why").textContent(), /arrived after a newer event for projects\/\d+/);
+    // The document shows the newer event's progress, not the late one's.
+    const id = (await row("out_of_order").locator(".why").textContent()).match(/projects\/(\d+)/)[1];
+    const card = page.locator(".job", { hasText: `Project ${id}` });
+    await card.locator("progress").waitFor();
+    assert.equal(await card.locator("progress").getAttribute("value"), "80");
+
+    await page.click("#send-forged");
+    await row("rejected").waitFor();
+    assert.match(await row("rejected").locator(".why").textContent(), /^signature_mismatch: /);
+    assert.equal(await row("rejected").locator(".outcome").textContent(), "refused");
+    // Side by side: the log's column sits to the right of the documents'.
+    const [docs, log] = await Promise.all([page.locator("#projects").boundingBox(), page.locator("#log").boundingBox()]);
+    assert.ok(log.x > docs.x + docs.width - 1, `documents at x=${docs.x}, log at x=${log.x}`);
+    assert.deepEqual(errors, []);
     await page.close();
   });
 });

@@ -111,3 +111,62 @@ async function runProject(fail) {
 $("#run-project").onclick = () => runProject(false);
 $("#fail-project").onclick = () => runProject(true);
 $("#run-video").onclick = () => send("percify", "video.completed", { videoId: `video_${Date.now() % 100000}` });
+
+// What providers also do, through the public /hooks route as they would: /dev/sign signs a
+// sample (or forges one) and the page posts it, once or twice, in the order it likes.
+const sign = (source, event, set, options = {}) =>
+  fetch("/dev/sign", { method: "POST", body: JSON.stringify({ source, event, set, ...options }) }).then((r) => r.json());
+const post = (signed) =>
+  fetch(signed.path, { method: "POST", headers: { "Content-Type": "application/json", ...signed.headers }, body: signed.body });
+const projectId = () => Math.floor(Date.now() / 1000) % 100000;
+
+$("#send-duplicate").onclick = async () => {
+  const delivery = await sign("twin-actor", "project.processing", { project_id: projectId(), progress: 50 });
+  await post(delivery);
+  await post(delivery);
+};
+$("#send-late").onclick = async () => {
+  const id = projectId();
+  const newer = await sign("twin-actor", "project.processing", { project_id: id, progress: 80 });
+  const older = await sign("twin-actor", "project.processing", { project_id: id, progress: 30 }, { older_by_secs: 30 });
+  await post(newer);
+  await post(older);
+};
+$("#send-forged").onclick = async () => post(await sign("twin-actor", "project.completed", { project_id: projectId() }, { forge: true }));
+
+// The delivery log beside the documents, as it grows: each delivery's outcome, the
+// document it changed, or why it was refused.
+const OUTCOMES = { stored: "stored", out_of_order: "out of order", duplicate: "duplicate", conflict: "conflict", rejected: "refused" };
+const shown = new Set();
+function delivery(row) {
+  const item = document.createElement("li");
+  item.className = "delivery";
+  item.dataset.outcome = row.outcome;
+  item.dataset.cursor = row.cursor;
+  const outcome = document.createElement("span");
+  outcome.className = "outcome";
+  outcome.textContent = OUTCOMES[row.outcome] ?? row.outcome;
+  const what = document.createElement("span");
+  what.className = "what";
+  what.textContent = `${new Date(row.at).toLocaleTimeString()} · ${row.source} · ${row.event_type ?? `HTTP ${row.status}`}`;
+  const why = document.createElement("span");
+  why.className = "why";
+  why.textContent = row.outcome === "rejected" ? `${row.code}: ${row.message}` : row.message ?? "";
+  item.append(outcome, what, why);
+  return item;
+}
+async function refreshDeliveries() {
+  const res = await fetch("/dev/deliveries?limit=30");
+  if (!res.ok) return;
+  const { deliveries } = await res.json();
+  if (deliveries.length === 0) return;
+  const list = $("#deliveries");
+  list.replaceChildren(...deliveries.map((row) => {
+    const item = delivery(row);
+    if (shown.size > 0 && !shown.has(row.cursor)) item.classList.add("fresh");
+    return item;
+  }));
+  for (const row of deliveries) shown.add(row.cursor);
+}
+await refreshDeliveries();
+setInterval(refreshDeliveries, 1000);
