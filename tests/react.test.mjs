@@ -30,6 +30,11 @@ async function send(edge, type, data) {
   assert.equal(res.status, 200, JSON.stringify(res.body));
 }
 
+// React comes from this package's devDependencies (19); HOOKFEED_TEST_REACT names another
+// node_modules holding react, react-dom and scheduler, e.g. React 18's (npm cannot hold both
+// as devDependencies: react-dom 18 requires react 18 as its peer).
+const REACT_MODULES = process.env.HOOKFEED_TEST_REACT ?? join(ROOT, "node_modules");
+
 /** The app as a user's project holds it: its sources, the unpacked package and React in node_modules. */
 function appProject() {
   const dir = mkdtempSync(join(tmpdir(), "hookfeed-react-app-"));
@@ -37,7 +42,7 @@ function appProject() {
   const pkg = packedPackage(["web/index.js", "web/react.js", "web/react.d.ts", "web/pkg/hookfeed_web_bg.wasm"]);
   cpSync(pkg, join(dir, "node_modules/hookfeed"), { recursive: true });
   for (const name of ["react", "react-dom", "scheduler"]) {
-    cpSync(join(ROOT, "node_modules", name), join(dir, "node_modules", name), { recursive: true, dereference: true });
+    cpSync(join(REACT_MODULES, name), join(dir, "node_modules", name), { recursive: true, dereference: true });
   }
   return dir;
 }
@@ -157,7 +162,7 @@ describe("hookfeed/react in a Vite-built React app in headless Chromium", () => 
     await page.close();
   });
 
-  it("keeps one listener for an inline reference and query across re-renders, in StrictMode", async () => {
+  it("keeps one listener for an inline reference and query across re-renders, in StrictMode", async (t) => {
     const { page, frames, errors } = await openApp();
     const id = unique(43000);
     const batch = `inline-${Date.now()}`;
@@ -168,6 +173,7 @@ describe("hookfeed/react in a Vite-built React app in headless Chromium", () => 
     }, { id, batch });
     await page.waitForFunction(() => window.renders.doc?.some((r) => r.data) && window.renders.query?.some((r) => r.data?.length === 1));
     assert.equal(await page.evaluate(() => window.appMounts), 2, "StrictMode mounted the app twice (React's development build)");
+    t.diagnostic(`React ${await page.evaluate(() => window.reactVersion)}`);
 
     const docTarget = { doc: `projects/${id}` };
     const queryTarget = { collection: "projects", where: [{ field: "batch", op: "==", value: batch }] };
