@@ -4,18 +4,18 @@
 // a real wrangler dev.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from "node:fs";
-import { createServer } from "node:http";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { build as esbuild } from "esbuild";
 import { build as vite } from "vite";
 
 import { launchChromium } from "./support/browser.mjs";
-import { ROOT, startEdge } from "./support/edge.mjs";
+import { startEdge } from "./support/edge.mjs";
+import { packedPackage } from "./support/pack.mjs";
+import { serve } from "./support/static.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
 
 // The app imports the package by its name; the bundlers resolve it through package.json,
@@ -28,28 +28,6 @@ onSnapshot(doc(db, "projects", params.get("project")), (snapshot) => {
   window.status = snapshot.data()?.status ?? "missing";
 });
 `;
-
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
-
-/** Serves `dir` on a free port of 127.0.0.1; resolves with its origin and a stop function. */
-function serve(dir) {
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
-    let file = join(dir, path);
-    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, "index.html");
-    if (!existsSync(file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({ origin: `http://127.0.0.1:${server.address().port}`, stop: () => server.close() }),
-    ),
-  );
-}
 
 function appDir() {
   const dir = mkdtempSync(join(tmpdir(), "hookfeed-app-"));
@@ -65,15 +43,7 @@ describe("the npm package in an app's bundler", () => {
   const project = String(52000 + Math.floor(Math.random() * 1000));
   before(async () => {
     // What `npm publish` would upload (the browser module is built by then), unpacked.
-    const packed = mkdtempSync(join(tmpdir(), "hookfeed-pack-"));
-    const [{ filename, files }] = JSON.parse(
-      execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", packed], { cwd: ROOT, encoding: "utf8" }),
-    );
-    for (const file of ["web/index.js", "web/index.d.ts", "web/pkg/hookfeed_web.js", "web/pkg/hookfeed_web_bg.wasm"]) {
-      assert.ok(files.some((f) => f.path === file), `the package holds ${file}`);
-    }
-    execFileSync("tar", ["-xzf", join(packed, filename), "-C", packed]);
-    pkg = join(packed, "package");
+    pkg = packedPackage(["web/index.js", "web/index.d.ts", "web/pkg/hookfeed_web.js", "web/pkg/hookfeed_web_bg.wasm"]);
     edge = await startEdge();
     browser = await launchChromium();
     const body = twinActorEvent("project.processing", { project_id: Number(project), progress: 40 });

@@ -1,7 +1,8 @@
 // The TypeScript declarations (web/index.d.ts) against Firestore-style code: tsc (the
 // pinned `typescript` devDependency) compiles tests/types/usage.ts under --strict with no
-// error, and reports exactly the deliberate errors of tests/types/misuse.ts. Both import
-// "hookfeed", which resolves to this package through package.json's "exports".
+// error, and reports exactly the deliberate errors of tests/types/misuse.ts; react.ts and
+// react-misuse.ts do the same for hookfeed/react. They import "hookfeed" and
+// "hookfeed/react", which resolve to this package through package.json's "exports".
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -30,6 +31,18 @@ function reported(output, file) {
   return [...output.matchAll(pattern)].map(([, line, code]) => `${line} ${code}`);
 }
 
+/** tsc fails on `file` with exactly the errors its `// error TSnnnn` comments mark. */
+function reportsExactlyTheMarkedErrors(file) {
+  const source = readFileSync(join(ROOT, "tests/types", file), "utf8");
+  const expected = source
+    .split("\n")
+    .flatMap((text, i) => [...text.matchAll(/\/\/ error (TS\d+)/g)].map(([, code]) => `${i + 1} ${code}`));
+  assert.ok(expected.length >= 5, `only ${expected.length} deliberate errors are marked`);
+  const { status, output } = tsc(file);
+  assert.notEqual(status, 0, "tsc accepted code with type errors");
+  assert.deepEqual(reported(output, file), expected, output);
+}
+
 describe("the TypeScript declarations", () => {
   it("compile Firestore-style usage of every documented function and snapshot member under --strict", () => {
     const { status, output } = tsc("usage.ts");
@@ -54,13 +67,16 @@ describe("the TypeScript declarations", () => {
   });
 
   it("report exactly the deliberate errors in misuse.ts, so the check is real", () => {
-    const source = readFileSync(join(ROOT, "tests/types/misuse.ts"), "utf8");
-    const expected = source
-      .split("\n")
-      .flatMap((text, i) => [...text.matchAll(/\/\/ error (TS\d+)/g)].map(([, code]) => `${i + 1} ${code}`));
-    assert.ok(expected.length >= 5, `only ${expected.length} deliberate errors are marked`);
-    const { status, output } = tsc("misuse.ts");
-    assert.notEqual(status, 0, "tsc accepted code with type errors");
-    assert.deepEqual(reported(output, "misuse.ts"), expected, output);
+    reportsExactlyTheMarkedErrors("misuse.ts");
+  });
+
+  it("compile hookfeed/react's useDocument and useQuery under --strict", () => {
+    const { status, output } = tsc("react.ts");
+    assert.equal(output, "", "tsc reported errors");
+    assert.equal(status, 0);
+  });
+
+  it("report exactly the deliberate errors in react-misuse.ts", () => {
+    reportsExactlyTheMarkedErrors("react-misuse.ts");
   });
 });
