@@ -20,6 +20,7 @@
 pub mod delivery;
 pub mod event;
 pub mod fanout;
+pub mod hub;
 pub mod identity;
 pub mod ledger;
 pub mod log;
