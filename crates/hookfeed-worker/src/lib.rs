@@ -15,6 +15,7 @@ mod refusals;
 mod reply;
 mod routes;
 mod store;
+mod subscribers;
 mod webcrypto;
 
 pub use feed::Feed;

@@ -1,0 +1,351 @@
+//! Subscriber sockets, for any object that holds them: the `Feed` (a tenant on one
+//! object) and each `Hub` (a tenant spread over many). Both accept hibernating sockets,
+//! check each frame with [`SocketState::handle_frame`], answer a listen with a snapshot,
+//! send each change to the listens it concerns ([`SubscriptionIndex::recipients`],
+//! [`window_delta`]) and end the listens of sockets whose token ran out. Where the
+//! documents come from (the feed's SQLite, a hub's mirror) is the caller's.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+
+use hookfeed_core::fanout::{
+    window_delta, ChangeFrame, SocketAction, SocketId, SocketState, StoredDoc, SubscriptionIndex,
+};
+use hookfeed_core::ledger::{ChangeKind, DocChange, Seq};
+use hookfeed_core::protocol::{CollectionQuery, ListenRequest, ServerMessage};
+use hookfeed_core::query::Filter;
+use hookfeed_core::token::TokenClaims;
+use hookfeed_core::UnixTime;
+use hookfeed_wire::SUBPROTOCOL;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{Request, Response, Result, State, WebSocket, WebSocketPair};
+
+use crate::hop::{now, CLAIMS_HEADER, CLIENT_IP_HEADER};
+use crate::reply::Reply;
+
+/// The close code of a socket whose token expired (4000-4999 are the application's).
+pub const TOKEN_EXPIRED_CLOSE: u16 = 4001;
+
+/// Snapshot frames kept for reuse while nothing changes.
+const SNAPSHOT_CACHE_LEN: usize = 32;
+
+/// An object's subscriber sockets and which listens watch what; rebuilt from the sockets'
+/// attachments after the object wakes from hibernation.
+#[derive(Default)]
+pub struct Subscribers {
+    index: Option<SubscriptionIndex>,
+    sockets: HashMap<SocketId, WebSocket>,
+    /// Snapshot frames by (target, since, guard, head), minus the listen id: when many
+    /// sockets listen to one target at once (a reconnect storm), the documents are
+    /// serialised once. Cleared on every change.
+    snapshots: Vec<(String, String)>,
+}
+
+/// A listen checked and recorded, waiting for its snapshot.
+pub struct PendingListen {
+    /// The socket's state, with the listen recorded.
+    pub state: SocketState,
+    /// The listen.
+    pub request: ListenRequest,
+    /// The owner condition it shows documents under, if any.
+    pub guard: Option<Filter>,
+}
+
+impl Subscribers {
+    /// Rebuilds the index from the sockets' attachments, once per wake-up.
+    pub fn ensure_index(&mut self, state: &State) {
+        if self.index.is_some() {
+            return;
+        }
+        let mut index = SubscriptionIndex::default();
+        for ws in state.get_websockets() {
+            if let Ok(Some(socket)) = ws.deserialize_attachment::<SocketState>() {
+                index.add_socket(&socket);
+                self.sockets.insert(socket.sid, ws);
+            }
+        }
+        self.index = Some(index);
+    }
+
+    /// The index, once built.
+    pub fn index(&self) -> Option<&SubscriptionIndex> {
+        self.index.as_ref()
+    }
+
+    /// How many sockets are open.
+    pub fn len(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// Accepts a subscriber's socket: the Worker verified its token and passed the claims
+    /// ([`CLAIMS_HEADER`]). Refuses a client address past `per_client` sockets here.
+    /// Returns the response and the token's expiry, for the caller's alarm.
+    pub fn accept(&mut self, state: &State, req: &Request, per_client: u32) -> Result<(Response, Option<i64>)> {
+        let claims: TokenClaims = match req.headers().get(CLAIMS_HEADER)?.map(|c| serde_json::from_str(&c)) {
+            Some(Ok(claims)) => claims,
+            _ => return Ok((Reply::MissingToken("the Worker passed no verified claims").into_response()?, None)),
+        };
+        self.ensure_index(state);
+        let client = req.headers().get(CLIENT_IP_HEADER)?.unwrap_or_else(|| "unknown".to_owned());
+        let open = self.index.as_ref().map_or(0, |index| index.sockets_from(&client));
+        if per_client > 0 && open >= per_client {
+            return Ok((Reply::TooManySockets(per_client).into_response()?, None));
+        }
+        let pair = WebSocketPair::new()?;
+        // From the index, which knows every open socket: no counter to store (and wait
+        // for) on each connect.
+        let index = self.index.get_or_insert_with(SubscriptionIndex::default);
+        let socket = SocketState::new(index.next_socket_id(), claims).from_client(&client);
+        index.add_socket(&socket);
+        state.accept_web_socket(&pair.server);
+        pair.server.serialize_attachment(&socket)?;
+        self.sockets.insert(socket.sid, pair.server);
+        let mut response = Response::from_websocket(pair.client)?;
+        let offered = req.headers().get("sec-websocket-protocol")?.unwrap_or_default();
+        if offered.split(',').any(|p| p.trim() == SUBPROTOCOL) {
+            response.headers_mut().set("Sec-WebSocket-Protocol", SUBPROTOCOL)?;
+        }
+        Ok((response, Some(socket.claims.exp)))
+    }
+
+    /// Checks one frame of `ws` and records what it asks. A refusal is answered here, an
+    /// unlisten done; a listen is returned for the caller to answer with a snapshot
+    /// ([`Subscribers::answer`]).
+    pub fn on_frame(&mut self, state: &State, ws: &WebSocket, text: &str) -> Result<Option<PendingListen>> {
+        let Some(mut socket) = ws.deserialize_attachment::<SocketState>()? else {
+            ws.close(Some(1011), Some("socket state lost: reconnect"))?;
+            return Ok(None);
+        };
+        self.ensure_index(state);
+        match socket.handle_frame(text, now()) {
+            Err(refusal) => ws.send_with_str(refusal.to_json())?,
+            Ok(SocketAction::Listen(request, guard)) => {
+                ws.serialize_attachment(&socket)?;
+                return Ok(Some(PendingListen { state: socket, request, guard }));
+            }
+            Ok(SocketAction::Unlisten(listen)) => {
+                ws.serialize_attachment(&socket)?;
+                if let Some(index) = self.index.as_mut() {
+                    index.remove(socket.sid, &listen);
+                }
+            }
+            Ok(SocketAction::Nothing) => {}
+        }
+        Ok(None)
+    }
+
+    /// Sends a listen its snapshot and indexes it, so every later change reaches it.
+    /// `compute` builds the snapshot at `head` unless an identical one was built since
+    /// the last change.
+    pub fn answer(
+        &mut self,
+        ws: &WebSocket,
+        pending: &PendingListen,
+        head: Seq,
+        compute: impl FnOnce() -> Result<ServerMessage>,
+    ) -> Result<()> {
+        let key = serde_json::to_string(&(&pending.request.target, pending.request.since, &pending.guard, head))?;
+        let rest = match self.snapshots.iter().find(|(k, _)| *k == key) {
+            Some((_, rest)) => rest.clone(),
+            None => {
+                let mut message = compute()?;
+                if let ServerMessage::Snapshot { id, .. } = &mut message {
+                    *id = 0;
+                }
+                let json = message.to_json();
+                // `{"type":"snapshot","id":0,…}`: everything after the id is the same for
+                // every listen of the target.
+                let rest = json.strip_prefix(SNAPSHOT_PREFIX).map(str::to_owned).unwrap_or_default();
+                if rest.is_empty() {
+                    ws.send_with_str(message.to_json())?;
+                    self.index_listen(ws, pending);
+                    return Ok(());
+                }
+                if self.snapshots.len() >= SNAPSHOT_CACHE_LEN {
+                    self.snapshots.remove(0);
+                }
+                self.snapshots.push((key, rest.clone()));
+                rest
+            }
+        };
+        ws.send_with_str(&format!("{{\"type\":\"snapshot\",\"id\":{},{rest}", pending.request.id))?;
+        self.index_listen(ws, pending);
+        Ok(())
+    }
+
+    fn index_listen(&mut self, ws: &WebSocket, pending: &PendingListen) {
+        self.sockets.entry(pending.state.sid).or_insert_with(|| ws.clone());
+        if let (Some(index), Some(listen)) =
+            (self.index.as_mut(), pending.state.listens.iter().find(|l| l.id == pending.request.id))
+        {
+            index.add(pending.state.sid, listen);
+        }
+    }
+
+    /// Forgets a closed socket.
+    pub fn forget(&mut self, ws: &WebSocket) {
+        if let Ok(Some(socket)) = ws.deserialize_attachment::<SocketState>() {
+            self.sockets.remove(&socket.sid);
+            if let Some(index) = self.index.as_mut() {
+                index.remove_socket(&socket);
+            }
+        }
+    }
+
+    /// Sends `change` to the listens it concerns, then ends the listens of sockets whose
+    /// token ran out. `collection` gives the change's collection as committed, for limited
+    /// queries (read only if one listens).
+    pub fn broadcast(&mut self, change: &DocChange, collection: impl FnOnce() -> Result<Vec<StoredDoc>>) {
+        self.snapshots.clear();
+        let now = now();
+        let mut expired: Vec<SocketId> = Vec::new();
+        self.send_changes(change, now, &mut expired);
+        self.send_window_deltas(change, collection, now, &mut expired);
+        for sid in expired {
+            if let Some(ws) = self.sockets.get(&sid).cloned() {
+                self.end_listens(&ws);
+            }
+        }
+    }
+
+    /// The change frames of the listens `change` reaches (all but limited queries). The
+    /// frame text is built and turned into a JS string once per (listen id, kind) — most
+    /// clients number their first listen 1 — so a broadcast to a thousand sockets encodes
+    /// the document once, not a thousand times.
+    fn send_changes(&self, change: &DocChange, now: UnixTime, expired: &mut Vec<SocketId>) {
+        let Some(index) = &self.index else { return };
+        let recipients = index.recipients(change);
+        let Some(first) = recipients.iter().find_map(|r| self.sockets.get(&r.sid)) else { return };
+        let Ok(send) = js_sys::Reflect::get(AsRef::<web_sys::WebSocket>::as_ref(first), &JsValue::from_str("send"))
+            .and_then(|f| f.dyn_into::<js_sys::Function>())
+        else {
+            return;
+        };
+        let frame = ChangeFrame::new(change);
+        let mut texts: Vec<((u32, ChangeKind), JsValue)> = Vec::new();
+        for recipient in &recipients {
+            let Some(ws) = self.sockets.get(&recipient.sid) else { continue };
+            // A token that ran out stops the change here: the socket's listens end, and its
+            // client refreshes and resumes from the seq it has.
+            if index.expired(recipient.sid, now) {
+                if !expired.contains(&recipient.sid) {
+                    expired.push(recipient.sid);
+                }
+                continue;
+            }
+            let key = (recipient.listen_id, recipient.kind);
+            let text = match texts.iter().find(|(k, _)| *k == key) {
+                Some((_, text)) => text.clone(),
+                None => {
+                    let text = JsValue::from_str(&frame.for_recipient(recipient));
+                    texts.push((key, text.clone()));
+                    text
+                }
+            };
+            // A socket that fails here is closing; its close event unindexes it.
+            let _ = send.call1(AsRef::<web_sys::WebSocket>::as_ref(ws), &text);
+        }
+    }
+
+    /// Limited queries of the change's collection: which documents each holds is
+    /// recomputed from the collection (read once, and once per distinct query), and a
+    /// listener whose window changed gets a delta snapshot.
+    fn send_window_deltas(
+        &self,
+        change: &DocChange,
+        collection: impl FnOnce() -> Result<Vec<StoredDoc>>,
+        now: UnixTime,
+        expired: &mut Vec<SocketId>,
+    ) {
+        let Some(index) = &self.index else { return };
+        let limited = index.limited_recipients(change);
+        if limited.is_empty() {
+            return;
+        }
+        let after = match collection() {
+            Ok(docs) => docs,
+            Err(e) => {
+                worker::console_error!("could not read {} for its limited queries: {e}", change.path.collection());
+                return;
+            }
+        };
+        let mut deltas: Vec<(&CollectionQuery, Option<ServerMessage>)> = Vec::new();
+        for (sid, listen_id, query) in limited {
+            let Some(ws) = self.sockets.get(&sid) else { continue };
+            if index.expired(sid, now) {
+                if !expired.contains(&sid) {
+                    expired.push(sid);
+                }
+                continue;
+            }
+            let delta = match deltas.iter().find(|(q, _)| *q == query) {
+                Some((_, delta)) => delta.clone(),
+                None => {
+                    let delta = window_delta(0, query, &after, change);
+                    deltas.push((query, delta.clone()));
+                    delta
+                }
+            };
+            if let Some(mut delta) = delta {
+                if let ServerMessage::Snapshot { id, .. } = &mut delta {
+                    *id = listen_id;
+                }
+                let _ = ws.send_with_str(delta.to_json());
+            }
+        }
+    }
+
+    /// Ends every listen of a socket whose token has expired: each gets `unauthenticated`
+    /// (the browser module then asks `getToken` for a fresh token and listens again with
+    /// `since`, so nothing is lost or repeated), and the socket is closed.
+    pub fn end_listens(&mut self, ws: &WebSocket) {
+        let Ok(Some(mut socket)) = ws.deserialize_attachment::<SocketState>() else { return };
+        self.forget(ws);
+        let (_, frames) = socket.expire();
+        for frame in frames {
+            let _ = ws.send_with_str(frame.to_json());
+        }
+        let _ = ws.close(Some(TOKEN_EXPIRED_CLOSE), Some("token expired: refresh it and reconnect"));
+    }
+
+    /// Ends the listens of every socket whose token has run out at `now`; returns when the
+    /// next open socket's token runs out.
+    pub fn end_expired(&mut self, state: &State, now: UnixTime) -> Option<i64> {
+        self.ensure_index(state);
+        let expired: Vec<WebSocket> = {
+            let sids = self.index.as_ref().map(|index| index.expired_sockets(now)).unwrap_or_default();
+            sids.iter().filter_map(|sid| self.sockets.get(sid).cloned()).collect()
+        };
+        for ws in &expired {
+            self.end_listens(ws);
+        }
+        self.index.as_ref().and_then(SubscriptionIndex::next_expiry)
+    }
+}
+
+const SNAPSHOT_PREFIX: &str = "{\"type\":\"snapshot\",\"id\":0,";
+
+/// Makes sure the object's alarm fires at `at` or earlier. `known` remembers the alarm
+/// once read or set (`None`: not known yet), so that most calls cost nothing.
+pub async fn alarm_by(state: &State, known: &Cell<Option<Option<UnixTime>>>, at: UnixTime) {
+    let storage = state.storage();
+    let scheduled = match known.get() {
+        Some(scheduled) => scheduled,
+        None => match storage.get_alarm().await {
+            Ok(ms) => ms.map(UnixTime),
+            Err(e) => {
+                worker::console_error!("could not read the alarm: {e}");
+                return;
+            }
+        },
+    };
+    if scheduled.is_some_and(|t| t <= at) {
+        known.set(Some(scheduled));
+        return;
+    }
+    let offset_ms = (at.as_millis() - now().as_millis()).max(0);
+    match storage.set_alarm(offset_ms).await {
+        Ok(()) => known.set(Some(Some(at))),
+        Err(e) => worker::console_error!("could not schedule the alarm: {e}"),
+    }
+}
