@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{parse_event, Event, EventError, ParseFailure};
-use crate::signature::{Headers, ReplayWindow, SignatureError, SignedContent, SignedHeaders, Tag};
+use crate::signature::{Algorithm, Headers, ReplayWindow, SignatureError, SignedContent, SignedHeaders, Tag};
 use crate::source::Source;
 use crate::time::UnixTime;
 
@@ -98,7 +98,7 @@ impl VerifiedDelivery {
             event_id: handoff.event_id.as_deref(),
             event_type: handoff.event_type.as_deref(),
         };
-        let event = parse_event(source.scheme, &source.name, &signed, &raw)?;
+        let event = parse_event(source.scheme.verifier(), &source.name, &signed, &raw)?;
         Ok(Self {
             event,
             raw,
@@ -168,7 +168,8 @@ pub fn begin_delivery<'a>(
 }
 
 /// A delivery whose headers were read and whose signed timestamp is inside the window,
-/// waiting for its body and the MACs of its signed content: `prefix() ++ body` under each
+/// waiting for its body and the MACs of its signed content: `prefix() ++ body ++ suffix()`
+/// (under [`algorithm`](Self::algorithm)) under each
 /// of the source's secrets, in the order [`Source::secrets`] lists them.
 #[derive(Debug)]
 pub struct PendingDelivery<'a> {
@@ -181,6 +182,16 @@ impl PendingDelivery<'_> {
     /// The bytes the signed content holds before the body, joined.
     pub fn prefix(&self) -> Vec<u8> {
         self.content.prefix()
+    }
+
+    /// The bytes the signed content holds after the body (most schemes: none), joined.
+    pub fn suffix(&self) -> Vec<u8> {
+        self.content.suffix()
+    }
+
+    /// The hash the MACs use.
+    pub fn algorithm(&self) -> Algorithm {
+        self.content.algorithm()
     }
 
     /// Computes the MACs of `prefix ++ body` under the source's secrets in software, then
@@ -206,7 +217,7 @@ impl PendingDelivery<'_> {
         signed: SignedHeaders<'_>,
         body: &[u8],
     ) -> Result<VerifiedDelivery, DeliveryError> {
-        let event = parse_event(source.scheme, &source.name, &signed, body)?;
+        let event = parse_event(source.scheme.verifier(), &source.name, &signed, body)?;
         if source.scheme.window_on_body_created() {
             // Without a signed timestamp the body's own `created` is the only clock. Every
             // event the provider documents carries one (its test events too); a body without

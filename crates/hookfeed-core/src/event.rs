@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::delivery::DeliveryError;
-use crate::signature::{Scheme, SignatureError, SignedHeaders};
+use crate::signature::{SignatureError, SignatureScheme, SignedHeaders};
 use crate::time::UnixTime;
 
 /// Longest event id or type accepted.
@@ -97,7 +97,7 @@ impl From<EventError> for ParseFailure {
 
 /// Reads a verified body in `scheme`'s format.
 pub(crate) fn parse_event(
-    scheme: Scheme,
+    scheme: &dyn SignatureScheme,
     source: &str,
     signed: &SignedHeaders<'_>,
     body: &[u8],
@@ -111,11 +111,10 @@ pub(crate) fn parse_event(
         return Err(EventError::NotAnObject.into());
     };
 
-    let EventParts { id, event_type, created, data } =
-        scheme.verifier().read_event(object, signed).map_err(|e| match e {
-            DeliveryError::Event(e) => ParseFailure::Event(e),
-            DeliveryError::Signature(e) => ParseFailure::Signature(e),
-        })?;
+    let EventParts { id, event_type, created, data } = scheme.read_event(object, signed).map_err(|e| match e {
+        DeliveryError::Event(e) => ParseFailure::Event(e),
+        DeliveryError::Signature(e) => ParseFailure::Signature(e),
+    })?;
     check_token(&id, "id")?;
     check_token(&event_type, "type")?;
     Ok(Event { source: source.to_owned(), id, event_type, created, data })

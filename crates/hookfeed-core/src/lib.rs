@@ -4,8 +4,9 @@
 //!
 //! 1. [`signature`]: check the delivery's HMAC signature under its source's
 //!    [`Scheme`](signature::Scheme) (percify, twin-actor, standard-webhooks, stripe,
-//!    github) and replay window, producing a [`VerifiedDelivery`](delivery::VerifiedDelivery)
-//!    that only [`verify_delivery`](delivery::verify_delivery) can construct.
+//!    github) or configured [`HmacProfile`](signature::HmacProfile) and replay window,
+//!    producing a [`VerifiedDelivery`](delivery::VerifiedDelivery) that only
+//!    [`verify_delivery`](delivery::verify_delivery) can construct.
 //! 2. [`event`]: read the verified body as one normalized [`Event`](event::Event).
 //! 3. [`projection`]: turn the event into an update of a document (`projects/42`) by a
 //!    [`ProjectionRule`](projection::ProjectionRule).

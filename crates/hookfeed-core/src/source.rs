@@ -5,12 +5,16 @@
 //! `.dev.vars` locally), comma-separated when several are active during a rotation.
 
 use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::projection::{builtin_rules, ProjectionRule};
 use crate::secret::Secret;
-use crate::signature::{Scheme, SecretError};
+use crate::signature::configured::{HmacProfile, ProfileError};
+use crate::signature::{Scheme, SecretError, SignatureScheme, UnknownScheme};
 
 /// The default cap on a delivery's body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -26,7 +30,7 @@ pub struct Source {
     /// Its name, the `{source}` of `POST /hooks/{source}`.
     pub name: String,
     /// How its provider signs.
-    pub scheme: Scheme,
+    pub scheme: SourceScheme,
     /// The tenant (feed) its events go to.
     pub tenant: String,
     /// Active secrets, newest first.
@@ -41,14 +45,120 @@ pub struct Source {
     pub rate_limit_per_minute: u32,
 }
 
+/// How a source's deliveries are signed: a built-in scheme, or a configured HMAC profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceScheme {
+    /// One of the built-in schemes.
+    Builtin(Scheme),
+    /// `"scheme": "hmac"` with its profile (shared: sources are cloned per request).
+    Hmac(Arc<HmacProfile>),
+}
+
+impl SourceScheme {
+    /// The implementation that verifies, signs and reads this source's deliveries.
+    pub fn verifier(&self) -> &dyn SignatureScheme {
+        match self {
+            Self::Builtin(scheme) => scheme.verifier(),
+            Self::Hmac(profile) => profile.as_ref(),
+        }
+    }
+
+    /// The name shown in logs and `/healthz`: the built-in scheme's, or `hmac:<preset>`
+    /// (`hmac` for a profile written out).
+    pub fn name(&self) -> String {
+        match self {
+            Self::Builtin(scheme) => scheme.name().to_owned(),
+            Self::Hmac(profile) if profile.name() == "hmac" => "hmac".to_owned(),
+            Self::Hmac(profile) => format!("hmac:{}", profile.name()),
+        }
+    }
+
+    /// The built-in scheme, if it is one (samples and built-in rules exist only for those).
+    pub fn builtin(&self) -> Option<Scheme> {
+        match self {
+            Self::Builtin(scheme) => Some(*scheme),
+            Self::Hmac(_) => None,
+        }
+    }
+
+    /// Whether the replay window applies to the body's `created` (no signed timestamp).
+    pub fn window_on_body_created(&self) -> bool {
+        self.verifier().window_on_body_created()
+    }
+}
+
+impl From<Scheme> for SourceScheme {
+    fn from(scheme: Scheme) -> Self {
+        Self::Builtin(scheme)
+    }
+}
+
+impl PartialEq<Scheme> for SourceScheme {
+    fn eq(&self, other: &Scheme) -> bool {
+        self.builtin() == Some(*other)
+    }
+}
+
+impl fmt::Display for SourceScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// A scheme as `HOOKFEED_SOURCES` names it: a built-in one, or `hmac` (whose profile is
+/// the source's `hmac` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemeName {
+    /// A built-in scheme.
+    Builtin(Scheme),
+    /// `hmac`.
+    Hmac,
+}
+
+impl From<Scheme> for SchemeName {
+    fn from(scheme: Scheme) -> Self {
+        Self::Builtin(scheme)
+    }
+}
+
+impl FromStr for SchemeName {
+    type Err = UnknownScheme;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "hmac" => Ok(Self::Hmac),
+            _ => name.parse().map(Self::Builtin),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SchemeName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for SchemeName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Builtin(scheme) => scheme.serialize(serializer),
+            Self::Hmac => serializer.serialize_str("hmac"),
+        }
+    }
+}
+
 /// The configuration of one source, as written in `HOOKFEED_SOURCES`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Its name.
     pub name: String,
-    /// Its scheme's name.
-    pub scheme: Scheme,
+    /// Its scheme's name: a built-in scheme, or `hmac`.
+    pub scheme: SchemeName,
+    /// The `hmac` scheme's profile: a preset's name (`"shopify"`) or a profile object.
+    #[serde(default)]
+    pub hmac: Option<serde_json::Value>,
     /// Its tenant.
     #[serde(default)]
     pub tenant: Option<String>,
@@ -97,6 +207,19 @@ pub enum ConfigError {
         /// Why.
         error: SecretError,
     },
+    /// The `hmac` scheme's profile is missing, or cannot be used.
+    #[error("source `{source_name}`: `hmac` {error}")]
+    BadHmac {
+        /// The source.
+        source_name: String,
+        /// Why.
+        error: ProfileError,
+    },
+    /// A source that is not `hmac` has an `hmac` profile (a scheme set by mistake?).
+    #[error(
+        "source `{0}` has an `hmac` profile but its scheme is not `hmac`: set \"scheme\": \"hmac\", or remove `hmac`"
+    )]
+    StrayHmac(String),
     /// A projection rule names an invalid collection.
     #[error("source `{source_name}` has a rule with an invalid collection: {reason}")]
     BadRule {
@@ -190,10 +313,27 @@ impl SourceConfig {
     /// Resolves the source's secrets with `secret_of` (a variable lookup) and applies defaults.
     pub fn resolve(self, secret_of: &dyn Fn(&str) -> Option<String>) -> Result<Source, ConfigError> {
         check_source_name(&self.name)?;
+        let scheme = match (self.scheme, &self.hmac) {
+            (SchemeName::Builtin(scheme), None) => SourceScheme::Builtin(scheme),
+            (SchemeName::Builtin(_), Some(_)) => return Err(ConfigError::StrayHmac(self.name)),
+            (SchemeName::Hmac, Some(profile)) => SourceScheme::Hmac(Arc::new(
+                HmacProfile::from_json(profile)
+                    .map_err(|error| ConfigError::BadHmac { source_name: self.name.clone(), error })?,
+            )),
+            (SchemeName::Hmac, None) => {
+                return Err(ConfigError::BadHmac {
+                    source_name: self.name,
+                    error: ProfileError::Shape(
+                        "is missing: name a preset (\"hmac\": \"shopify\") or write a profile (see README.md)"
+                            .to_owned(),
+                    ),
+                })
+            }
+        };
         let var = secret_var(&self.name);
         let configured = secret_of(&var).unwrap_or_default();
         let secrets = split_secrets(&configured)
-            .map(|s| self.scheme.parse_secret(s))
+            .map(|s| scheme.verifier().parse_secret(s.trim()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| ConfigError::BadSecret { source_name: self.name.clone(), var: var.clone(), error })?;
         if secrets.is_empty() {
@@ -204,14 +344,14 @@ impl SourceConfig {
                 .map_err(|e| ConfigError::BadRule { source_name: self.name.clone(), reason: e.to_string() })?;
         }
         let mut rules = self.rules;
-        rules.extend(builtin_rules(self.scheme));
+        rules.extend(scheme.builtin().map(builtin_rules).unwrap_or_default());
         Ok(Source {
             tenant: self.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
-            tolerance_secs: self.tolerance_secs.unwrap_or_else(|| self.scheme.default_tolerance_secs()),
+            tolerance_secs: self.tolerance_secs.unwrap_or_else(|| scheme.verifier().default_tolerance_secs()),
             max_body_bytes: self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
             rate_limit_per_minute: self.rate_limit_per_minute.unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
             name: self.name,
-            scheme: self.scheme,
+            scheme,
             secrets,
             rules,
         })
@@ -299,6 +439,42 @@ mod tests {
             load_sources(r#"[{"name":"twin-actor","scheme":"paypal"}]"#, &secrets),
             Err(ConfigError::InvalidJson(_))
         ));
+    }
+
+    #[test]
+    fn hmac_sources_take_a_preset_or_a_profile_and_name_what_is_wrong() {
+        let json = r#"[
+          {"name": "shop", "scheme": "hmac", "hmac": "shopify"},
+          {"name": "acme", "scheme": "hmac", "tolerance_secs": 60, "hmac": {
+             "algorithm": "sha512", "content": "{id}.{timestamp}.{url}.{body}!",
+             "signature": {"header": "Acme-Signature", "encoding": "base64", "prefix": "s=", "separator": ";"},
+             "timestamp": {"header": "Acme-Signature", "prefix": "ts=", "separator": ";", "format": "rfc3339"},
+             "secret": {"prefix": "acme_", "encoding": "base64"},
+             "id": {"header": "Acme-Id"}, "type": {"field": ["type", "data.job_id"]}}}
+        ]"#;
+        let sources = load_sources(json, &|_| Some("acme_aGVsbG8gaG9va2ZlZWQ=".to_owned())).expect("valid config");
+        assert_eq!(sources[0].scheme.name(), "hmac:shopify");
+        assert!(sources[0].rules.is_empty(), "no built-in rules for a configured scheme");
+        assert_eq!(sources[1].scheme.name(), "hmac");
+        assert_eq!(sources[1].secrets[0].expose(), b"hello hookfeed");
+        assert_eq!(sources[1].tolerance_secs, 60);
+
+        let err = |json: &str| load_sources(json, &secrets).expect_err("refused").to_string();
+        assert_eq!(
+            err(r#"[{"name":"twin-actor","scheme":"hmac"}]"#),
+            "source `twin-actor`: `hmac` is missing: name a preset (\"hmac\": \"shopify\") or write a profile (see README.md)"
+        );
+        assert!(err(r#"[{"name":"twin-actor","scheme":"stripe","hmac":"slack"}]"#).contains("its scheme is not `hmac`"));
+        assert_eq!(
+            err(
+                r#"[{"name":"twin-actor","scheme":"hmac","hmac":{"signature":{"header":"X"},"content":"{ts}{body}","id":{"field":"id"},"type":{"field":"type"}}}]"#
+            ),
+            "source `twin-actor`: `hmac` `content`: unknown placeholder `{ts}`: use {body}, {timestamp}, {id}, {url}"
+        );
+        assert_eq!(
+            err(r#"[{"name":"twin-actor","scheme":"hmac","hmac":"clerk"}]"#),
+            "secret SECRET_TWIN_ACTOR of source `twin-actor` is unusable: secret is not base64 (the profile's `secret.encoding`)"
+        );
     }
 
     #[test]

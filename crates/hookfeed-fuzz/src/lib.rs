@@ -26,8 +26,11 @@ use hookfeed_core::path::{check_collection, DocPath};
 use hookfeed_core::projection::project;
 use hookfeed_core::protocol::parse_client_message;
 use hookfeed_core::refusal::{quote, Refusal, RefusalLog};
-use hookfeed_core::signature::{Headers, SigningInput};
-use hookfeed_core::source::{load_sources, split_secrets, switch_setting, whole_number_setting, Source, SourceConfig};
+use hookfeed_core::signature::configured::{presets, URL_HEADER};
+use hookfeed_core::signature::{Headers, ReplayWindow, SignatureScheme, SigningInput};
+use hookfeed_core::source::{
+    load_sources, split_secrets, switch_setting, whole_number_setting, SchemeName, Source, SourceConfig, SourceScheme,
+};
 use hookfeed_core::token::{mint_token, verify_token, Jwt, TokenClaims};
 use hookfeed_core::{verify_delivery, Event, Scheme, Secret, UnixTime, VerifiedDelivery};
 
@@ -50,10 +53,11 @@ pub struct Target {
 }
 
 /// Every target, in the order `scripts/fuzz.sh all` runs them (`cargo fuzz list`'s).
-pub const TARGETS: [Target; 10] = [
+pub const TARGETS: [Target; 11] = [
     Target { name: "client_frames", run: client_frames },
     Target { name: "config", run: config },
     Target { name: "delivery_github", run: delivery_github },
+    Target { name: "delivery_hmac", run: delivery_hmac },
     Target { name: "delivery_percify", run: delivery_percify },
     Target { name: "delivery_standard_webhooks", run: delivery_standard_webhooks },
     Target { name: "delivery_stripe", run: delivery_stripe },
@@ -223,7 +227,8 @@ pub fn default_secret(scheme: Scheme) -> &'static str {
 pub fn source(scheme: Scheme, secrets: &str) -> Option<Source> {
     let config = SourceConfig {
         name: scheme.name().to_owned(),
-        scheme,
+        scheme: scheme.into(),
+        hmac: None,
         tenant: None,
         tolerance_secs: None,
         max_body_bytes: None,
@@ -243,8 +248,45 @@ pub fn source(scheme: Scheme, secrets: &str) -> Option<Source> {
 pub fn delivery(scheme: Scheme, data: &[u8]) {
     let delivery = parse_delivery(data);
     let Some(source) = source(scheme, &delivery.secrets) else { return };
-    match verify_delivery(&source, &delivery.headers, delivery.body, delivery.now) {
-        Ok(verified) => store(&source, &verified),
+    deliver(&source, &delivery);
+}
+
+/// A source with the `hmac` scheme and the preset `preset`, resolved as [`source`] does.
+pub fn hmac_source(preset: &str, secrets: &str) -> Option<Source> {
+    let config = SourceConfig {
+        name: format!("hmac-{preset}"),
+        scheme: SchemeName::Hmac,
+        hmac: Some(Value::String(preset.to_owned())),
+        tenant: None,
+        tolerance_secs: None,
+        max_body_bytes: None,
+        rules: Vec::new(),
+        rate_limit_per_minute: None,
+    };
+    let source = config.clone().resolve(&|_| Some(secrets.to_owned())).ok();
+    source.or_else(|| {
+        let example = hookfeed_core::signature::HmacProfile::preset(preset).ok()?.example_secret();
+        config.resolve(&|_| Some(example.to_owned())).ok()
+    })
+}
+
+/// `delivery_hmac`: the delivery to a source of every preset `hmac` profile in turn
+/// (every shape a profile can take is among them: hex and base64, SHA-1 to SHA-512,
+/// prefixes, separators, a timestamp in its own header or in the signature's, Unix,
+/// millisecond and RFC 3339 times, `{url}`, body-field and header ids). The `config`
+/// target covers profiles written out.
+pub fn delivery_hmac(data: &[u8]) {
+    let delivery = parse_delivery(data);
+    for (preset, _) in presets() {
+        if let Some(source) = hmac_source(&preset, &delivery.secrets) {
+            deliver(&source, &delivery);
+        }
+    }
+}
+
+fn deliver(source: &Source, delivery: &Delivery<'_>) {
+    match verify_delivery(source, &delivery.headers, delivery.body, delivery.now) {
+        Ok(verified) => store(source, &verified),
         Err(refused) => {
             let client = delivery.headers.header("CF-Connecting-IP").unwrap_or(CLIENT);
             let mut log = RefusalLog::default();
@@ -555,12 +597,37 @@ pub fn config(data: &[u8]) {
                 for event in events() {
                     let _ = project(&event, now(), &source.rules);
                 }
+                round_trip(source);
             }
         }
         Err(e) => {
             let _ = e.to_string();
         }
     }
+}
+
+/// Whatever shape a loaded source's scheme has (a configured `hmac` profile above all),
+/// what it signs it verifies, and a body it did not sign it refuses; with garbage in
+/// every header it reads, it refuses without a panic.
+fn round_trip(source: &Source) {
+    const URL: &str = "https://edge.example.com/hooks/fuzz";
+    let body = br#"{"id":"evt_1","type":"job.done","created_at":"2024-03-20T10:15:00Z","data":{"job_id":"j"}}"#;
+    let input = SigningInput { body, timestamp: now(), event_id: "evt_1", event_type: "job.done" };
+    let verifier = source.scheme.verifier();
+    let mut headers = match &source.scheme {
+        SourceScheme::Hmac(profile) => profile.sign_with_url(&input, URL, &source.secrets),
+        SourceScheme::Builtin(_) => verifier.sign(&input, &source.secrets),
+    };
+    headers.push((URL_HEADER.to_owned(), URL.to_owned()));
+    let window = ReplayWindow { now: now(), tolerance_secs: source.tolerance_secs };
+    let signed = verifier.verify(&headers, body, &source.secrets, window);
+    assert!(signed.is_ok(), "{} must verify what it signs: {headers:?} gave {signed:?}", source.scheme);
+    let altered = verifier.verify(&headers, b"{}", &source.secrets, window);
+    assert!(altered.is_err(), "{} must refuse a body it did not sign", source.scheme);
+    let _ = verify_delivery(source, &headers, body, now());
+    let garbage: Vec<(String, String)> =
+        verifier.header_names().into_iter().map(|name| (name.to_owned(), "t=1;v1=;,ts= =zz".to_owned())).collect();
+    let _ = verify_delivery(source, &garbage, body, now()).map_err(|e| e.to_string());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -587,6 +654,22 @@ pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
             let Some(source) = source(scheme, secret) else { continue };
             let headers = scheme.verifier().sign(&input, &source.secrets);
             seeds.push(format_delivery(NOW, secret, &headers, &body));
+        }
+        return seeds;
+    }
+    if target == "delivery_hmac" {
+        // The providers' vectors, and a delivery signed by every preset.
+        let mut seeds: Vec<Vec<u8>> = hmac_vectors(vectors)
+            .into_iter()
+            .map(|v| format_delivery(v.now, &v.secret, &v.headers, v.body.as_bytes()))
+            .collect();
+        let body = br#"{"id":"evt_seed","type":"job.done","event_id":"evt_seed","event_type":"job.done"}"#;
+        let input = SigningInput { body, timestamp: now(), event_id: "evt_seed", event_type: "job.done" };
+        for (preset, _) in presets() {
+            let Some(source) = hmac_source(&preset, "") else { continue };
+            let secret = source.scheme.verifier().example_secret();
+            let headers = source.scheme.verifier().sign(&input, &source.secrets);
+            seeds.push(format_delivery(NOW, secret, &headers, body));
         }
         return seeds;
     }
@@ -633,7 +716,22 @@ pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
    "rules": [{"types": ["job.*"], "collection": "jobs", "id_field": "job_id",
               "status_from_type": true, "progress": true}]}
 ]"#;
+            let hmac = r#"[
+  {"name": "shop", "scheme": "hmac", "hmac": "shopify"},
+  {"name": "acme", "scheme": "hmac", "tolerance_secs": 60, "hmac": {
+     "algorithm": "sha512", "content": "{id}.{timestamp}.{url}.{body}!",
+     "signature": {"header": "Acme-Signature", "encoding": "base64", "prefix": "s=", "separator": ";"},
+     "timestamp": {"header": "Acme-Signature", "prefix": "ts=", "separator": ";", "format": "rfc3339"},
+     "secret": {"prefix": "acme_", "encoding": "base64"},
+     "id": {"header": "Acme-Id"}, "type": {"field": ["type", "data.job_id"]},
+     "created": {"field": "created_at", "format": "rfc3339"}}},
+  {"name": "legacy", "scheme": "hmac", "hmac": {"algorithm": "sha1",
+     "signature": {"header": "X-Hub-Signature", "prefix": "sha1="},
+     "id": {"field": "id"}, "type": {"field": "type"},
+     "created": {"field": "created", "format": "unix_ms", "window": true}}}
+]"#;
             vec![
+                format!("aGVsbG8gaG9va2ZlZWQ=\n7\n{hmac}").into_bytes(),
                 format!("twin-actor-demo-secret\n7\n{sources}").into_bytes(),
                 format!("whsec_aG9va2ZlZWQtZGVtby1zdGFuZGFyZC13ZWJob29rcy1rZXk=, old\non\n{sources}").into_bytes(),
                 br#"s
@@ -671,9 +769,22 @@ struct Vector {
     now: i64,
 }
 
+/// The vectors of every `hmac` vector file (`"scheme": "hmac"`).
+fn hmac_vectors(dir: &Path) -> Vec<Vector> {
+    read_vector_files(dir).into_iter().filter(|(scheme, _)| scheme == "hmac").flat_map(|(_, v)| v).collect()
+}
+
 /// Every vector file's scheme and vectors; files that do not read are skipped (the core
 /// test `every_scheme_passes_its_test_vectors` reports those).
 fn vector_files(dir: &Path) -> Vec<(Scheme, Vec<Vector>)> {
+    read_vector_files(dir)
+        .into_iter()
+        .filter_map(|(scheme, vectors)| Some((scheme.parse::<Scheme>().ok()?, vectors)))
+        .collect()
+}
+
+/// Every vector file's scheme name and vectors.
+fn read_vector_files(dir: &Path) -> Vec<(String, Vec<Vector>)> {
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
@@ -686,7 +797,7 @@ fn vector_files(dir: &Path) -> Vec<(Scheme, Vec<Vector>)> {
         else {
             continue;
         };
-        let Some(scheme) = file["scheme"].as_str().and_then(|s| s.parse::<Scheme>().ok()) else { continue };
+        let Some(scheme) = file["scheme"].as_str().map(str::to_owned) else { continue };
         let vectors = file["vectors"]
             .as_array()
             .map(Vec::as_slice)

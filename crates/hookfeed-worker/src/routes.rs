@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use hookfeed_core::identity::{begin_identity, is_identity_token};
 use hookfeed_core::log::{page, LogCursor, LogOutcome, LogQuery};
 use hookfeed_core::query::Filter;
+use hookfeed_core::signature::URL_HEADER;
 use hookfeed_core::source::Source;
 use hookfeed_core::token::{verify_token, Jwt, TokenClaims};
 use hookfeed_core::{begin_delivery, verify_delivery, UnixTime, VerifiedDelivery};
@@ -231,11 +232,13 @@ async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Confi
     if declared_length(&req.headers()).is_some_and(|len| len > source.max_body_bytes) {
         return refuse(Reply::TooLarge(source.max_body_bytes));
     }
-    // Only the headers the scheme reads cross into wasm.
+    // Only the headers the scheme reads cross into wasm; a profile that signs `{url}`
+    // gets the URL the provider posted to as a pseudo-header.
     let request_headers = req.headers();
     let mut headers: Vec<(&str, String)> = Vec::with_capacity(3);
     for header in source.scheme.verifier().header_names() {
-        if let Some(value) = request_headers.get(header)? {
+        let value = if header == URL_HEADER { Some(req.url()) } else { request_headers.get(header)? };
+        if let Some(value) = value {
             headers.push((header, value));
         }
     }
@@ -249,7 +252,7 @@ async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Confi
     };
     let large = config.webcrypto_min_bytes.is_some_and(|min| body.len() >= min as usize);
     let verified = if large {
-        let macs = webcrypto::macs(source, &pending.prefix(), &buffer).await?;
+        let macs = webcrypto::macs(source, &pending, &buffer).await?;
         pending.finish(&body, &macs)
     } else {
         pending.finish_in_software(&body)
@@ -595,7 +598,8 @@ async fn dev_delivery<'c>(req: &mut Request, config: &'c Config) -> std::result:
         .await
         .map_err(|e| Reply::BadRequest(format!("expected {{source, event, set, older_by_secs?, forge?}}: {e}")))?;
     let source = config.source(&ask.source).ok_or(Reply::UnknownSource(ask.source))?;
-    let sample = hookfeed_core::samples::sample(source.scheme, &ask.event).ok_or_else(|| {
+    let sample = source.scheme.builtin().and_then(|scheme| hookfeed_core::samples::sample(scheme, &ask.event));
+    let sample = sample.ok_or_else(|| {
         Reply::BadRequest(format!(
             "no sample for {} events of type `{}`",
             source.scheme,

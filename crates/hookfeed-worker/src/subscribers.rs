@@ -67,16 +67,6 @@ impl Subscribers {
         self.index = Some(index);
     }
 
-    /// The index, once built.
-    pub fn index(&self) -> Option<&SubscriptionIndex> {
-        self.index.as_ref()
-    }
-
-    /// How many sockets are open.
-    pub fn len(&self) -> usize {
-        self.sockets.len()
-    }
-
     /// Accepts a subscriber's socket: the Worker verified its token and passed the claims
     /// ([`CLAIMS_HEADER`]). Refuses a client address past `per_client` sockets here.
     /// Returns the response and the token's expiry, for the caller's alarm.
@@ -168,7 +158,7 @@ impl Subscribers {
                 rest
             }
         };
-        ws.send_with_str(&format!("{{\"type\":\"snapshot\",\"id\":{},{rest}", pending.request.id))?;
+        ws.send_with_str(format!("{{\"type\":\"snapshot\",\"id\":{},{rest}", pending.request.id))?;
         self.index_listen(ws, pending);
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! HMAC-SHA256 with the Workers runtime's WebCrypto, for large bodies.
+//! HMAC (SHA-256, or a configured profile's SHA-1 or SHA-512) with the Workers runtime's
+//! WebCrypto, for large bodies.
 //!
 //! wasm has no SHA extensions: hashing 64 KiB in wasm costs several times what the
 //! runtime's native BoringSSL does (bench/load/README.md has the figures). Small bodies
@@ -11,6 +12,7 @@ use std::collections::HashMap;
 
 use hookfeed_core::signature::Tag;
 use hookfeed_core::source::Source;
+use hookfeed_core::PendingDelivery;
 use js_sys::futures::JsFuture;
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -27,14 +29,15 @@ fn subtle() -> Result<web_sys::SubtleCrypto> {
     Ok(crypto.unchecked_into::<web_sys::Crypto>().subtle())
 }
 
-/// The source's secrets as non-extractable HMAC-SHA256 keys, imported once per isolate.
-async fn keys(subtle: &web_sys::SubtleCrypto, source: &Source) -> Result<Vec<web_sys::CryptoKey>> {
+/// The source's secrets as non-extractable HMAC keys for `hash` (one per source: its
+/// scheme fixes the hash), imported once per isolate.
+async fn keys(subtle: &web_sys::SubtleCrypto, source: &Source, hash: &str) -> Result<Vec<web_sys::CryptoKey>> {
     if let Some(keys) = KEYS.with(|k| k.borrow().get(&source.name).cloned()) {
         return Ok(keys);
     }
     let algorithm = Object::new();
     js_sys::Reflect::set(&algorithm, &"name".into(), &"HMAC".into())?;
-    js_sys::Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into())?;
+    js_sys::Reflect::set(&algorithm, &"hash".into(), &hash.into())?;
     let usages = Array::of1(&"sign".into());
     let mut keys = Vec::with_capacity(source.secrets.len());
     for secret in &source.secrets {
@@ -46,29 +49,29 @@ async fn keys(subtle: &web_sys::SubtleCrypto, source: &Source) -> Result<Vec<web
     Ok(keys)
 }
 
-/// HMAC-SHA256 of `prefix ++ body` under each of the source's secrets, in their order.
-/// `body` is the platform's buffer of the raw body, so it is never copied out of wasm.
-pub async fn macs(source: &Source, prefix: &[u8], body: &JsValue) -> Result<Vec<Tag>> {
+/// The MAC of `prefix ++ body ++ suffix` (as `pending` says) under each of the source's
+/// secrets, in their order. `body` is the platform's buffer of the raw body, so it is
+/// never copied out of wasm when nothing surrounds it.
+pub async fn macs(source: &Source, pending: &PendingDelivery<'_>, body: &JsValue) -> Result<Vec<Tag>> {
     let subtle = subtle()?;
-    let keys = keys(&subtle, source).await?;
-    let data: Object = if prefix.is_empty() {
+    let algorithm = pending.algorithm();
+    let keys = keys(&subtle, source, algorithm.webcrypto_name()).await?;
+    let (prefix, suffix) = (pending.prefix(), pending.suffix());
+    let data: Object = if prefix.is_empty() && suffix.is_empty() {
         body.clone().unchecked_into()
     } else {
         let body = Uint8Array::new(body);
-        let joined = Uint8Array::new_with_length(prefix.len() as u32 + body.length());
-        joined.set(&Uint8Array::from(prefix), 0);
+        let joined = Uint8Array::new_with_length(prefix.len() as u32 + body.length() + suffix.len() as u32);
+        joined.set(&Uint8Array::from(prefix.as_slice()), 0);
         joined.set(&body, prefix.len() as u32);
+        joined.set(&Uint8Array::from(suffix.as_slice()), prefix.len() as u32 + body.length());
         joined.into()
     };
     let mut macs = Vec::with_capacity(keys.len());
     for key in &keys {
         let signature = JsFuture::from(subtle.sign_with_str_and_buffer_source("HMAC", key, &data)?).await?;
-        let signature = Uint8Array::new(&signature);
-        let mut tag = [0u8; 32];
-        if signature.length() as usize == tag.len() {
-            signature.copy_to(&mut tag);
-        }
-        macs.push(tag);
+        // A tag of another length than the hash's cannot match: core compares lengths too.
+        macs.push(Tag::from_slice(&Uint8Array::new(&signature).to_vec()));
     }
     Ok(macs)
 }

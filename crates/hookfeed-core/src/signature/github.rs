@@ -26,11 +26,12 @@ pub const EVENT_HEADER: &str = "X-GitHub-Event";
 pub struct Github;
 
 impl SignatureScheme for Github {
-    fn signed_content<'h>(&self, headers: &'h dyn Headers, _window: ReplayWindow) -> SignedContentResult<'h> {
+    fn signed_content<'h>(&'h self, headers: &'h dyn Headers, _window: ReplayWindow) -> SignedContentResult<'h> {
         let value = required(headers, SIGNATURE_HEADER)?;
-        let hex = value
-            .strip_prefix("sha256=")
-            .ok_or(SignatureError::MalformedHeader { header: SIGNATURE_HEADER, reason: "expected `sha256=<hex>`" })?;
+        let hex = value.strip_prefix("sha256=").ok_or(SignatureError::MalformedHeader {
+            header: SIGNATURE_HEADER.into(),
+            reason: "expected `sha256=<hex>`",
+        })?;
         let candidate = decode_hex_mac(hex, SIGNATURE_HEADER)?;
         let event_id = required(headers, DELIVERY_HEADER)?;
         let event_type = required(headers, EVENT_HEADER)?;
@@ -38,8 +39,8 @@ impl SignatureScheme for Github {
         Ok(SignedContent::new(&[], Tags::one(candidate), claims))
     }
 
-    fn header_names(&self) -> &'static [&'static str] {
-        &[SIGNATURE_HEADER, DELIVERY_HEADER, EVENT_HEADER]
+    fn header_names(&self) -> Vec<&str> {
+        vec![SIGNATURE_HEADER, DELIVERY_HEADER, EVENT_HEADER]
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {

@@ -1,24 +1,29 @@
 //! Signature schemes: one module each, behind one small trait.
 //!
-//! Every scheme MACs the raw bytes received (never re-serialised JSON) with HMAC-SHA256,
+//! Every scheme MACs the raw bytes received (never re-serialised JSON) with HMAC (SHA-256
+//! for the built-in schemes; SHA-1, SHA-256 or SHA-512 for a configured [`HmacProfile`]),
 //! accepts any of several active secrets (rotation) and any of several signatures in its
 //! header, and compares in constant time. Schemes with a signed timestamp check it in both
 //! directions against the caller's `now` and the source's tolerance.
 
+pub mod configured;
 pub mod github;
 pub mod percify;
 pub mod standard_webhooks;
 pub mod stripe;
 pub mod twin_actor;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha1::Sha1;
+use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
+pub use configured::{HmacProfile, URL_HEADER};
 pub use github::Github;
 pub use percify::Percify;
 pub use standard_webhooks::StandardWebhooks;
@@ -66,13 +71,13 @@ pub enum SignatureError {
     #[error("missing header `{header}`: is this source configured with the provider's scheme?")]
     MissingHeader {
         /// The header's canonical name.
-        header: &'static str,
+        header: Cow<'static, str>,
     },
     /// The header is present but not in the scheme's format.
     #[error("malformed header `{header}`: {reason}")]
     MalformedHeader {
         /// The header's canonical name.
-        header: &'static str,
+        header: Cow<'static, str>,
         /// What is wrong with it.
         reason: &'static str,
     },
@@ -80,7 +85,7 @@ pub enum SignatureError {
     #[error("bad encoding in header `{header}`: expected {expected}")]
     BadEncoding {
         /// The header's canonical name.
-        header: &'static str,
+        header: Cow<'static, str>,
         /// The encoding the scheme uses.
         expected: &'static str,
     },
@@ -176,52 +181,86 @@ impl ReplayWindow {
     }
 }
 
+/// Most pieces of headers and literal text a signed content holds around the body.
+pub const MAX_PIECES: usize = 8;
+
 /// What a delivery's headers say was signed, read before any MAC is computed: the bytes
-/// that precede the body in the signed content, the signatures offered, and what the
+/// around the body in the signed content, the signatures offered, the hash, and what the
 /// headers claim once one of them matches.
 ///
-/// Every scheme signs `prefix ++ body`, so each scheme only parses its headers (and checks
-/// its replay window); computing and comparing MACs is written once, here. The MAC may come
-/// from this crate ([`SignedContent::verify`]) or from the caller's engine, such as the
-/// Workers runtime's WebCrypto for large bodies ([`SignedContent::check`]).
+/// Every scheme signs `prefix ++ body ++ suffix` (the built-in ones with an empty suffix),
+/// so each scheme only parses its headers (and checks its replay window); computing and
+/// comparing MACs is written once, here. The MAC may come from this crate
+/// ([`SignedContent::verify`]) or from the caller's engine, such as the Workers runtime's
+/// WebCrypto for large bodies ([`SignedContent::check`]).
 #[derive(Debug, Clone)]
 pub struct SignedContent<'h> {
-    /// What precedes the body, as pieces of the headers (no copy): at most `{id}`, `.`,
-    /// `{ts}`, `.`.
-    prefix: [&'h [u8]; 4],
-    /// How many of `prefix`'s pieces are used.
+    /// What surrounds the body, as pieces of the headers or the profile (no copy): the
+    /// first `body_at` precede it, the rest up to `pieces` follow it.
+    around: [&'h [u8]; MAX_PIECES],
+    /// How many of `around`'s pieces are used.
     pieces: usize,
+    /// How many of them precede the body.
+    body_at: usize,
+    algorithm: Algorithm,
     candidates: Tags,
     claims: SignedHeaders<'h>,
 }
 
 impl<'h> SignedContent<'h> {
-    /// The signed content is `prefix ++ body` (the prefix in up to four pieces, joined);
-    /// `candidates` are the signatures offered.
+    /// The signed content is `prefix ++ body` (the prefix in up to four pieces, joined),
+    /// MACed with HMAC-SHA256; `candidates` are the signatures offered.
     pub(crate) fn new(prefix: &[&'h [u8]], candidates: Tags, claims: SignedHeaders<'h>) -> Self {
-        let mut pieces: [&'h [u8]; 4] = [&[]; 4];
-        for (slot, piece) in pieces.iter_mut().zip(prefix) {
+        Self::around(prefix, &[], Algorithm::Sha256, candidates, claims)
+    }
+
+    /// The signed content is `prefix ++ body ++ suffix` under `algorithm`. Pieces past
+    /// [`MAX_PIECES`] in all are dropped: callers bound them ([`HmacProfile`] refuses longer
+    /// templates when it is configured).
+    pub(crate) fn around(
+        prefix: &[&'h [u8]],
+        suffix: &[&'h [u8]],
+        algorithm: Algorithm,
+        candidates: Tags,
+        claims: SignedHeaders<'h>,
+    ) -> Self {
+        let mut around: [&'h [u8]; MAX_PIECES] = [&[]; MAX_PIECES];
+        let mut pieces = 0;
+        for (slot, piece) in around.iter_mut().zip(prefix.iter().chain(suffix)) {
             *slot = piece;
+            pieces += 1;
         }
-        Self { prefix: pieces, pieces: prefix.len().min(4), candidates, claims }
+        Self { around, pieces, body_at: prefix.len().min(pieces), algorithm, candidates, claims }
     }
 
     /// The bytes the signed content holds before the body (`"{t}."`, `"{id}.{ts}."`, or
     /// nothing), joined, for a caller whose MAC engine wants one buffer.
     pub fn prefix(&self) -> Vec<u8> {
-        self.prefix.concat()
+        self.around[..self.body_at].concat()
     }
 
-    /// HMAC-SHA256 of `prefix ++ body` under `secret`, in software, without joining them.
+    /// The bytes the signed content holds after the body (nothing for most schemes), joined.
+    pub fn suffix(&self) -> Vec<u8> {
+        self.around[self.body_at..self.pieces].concat()
+    }
+
+    /// The hash the MAC uses.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The MAC of `prefix ++ body ++ suffix` under `secret`, in software, without joining them.
     pub fn mac(&self, secret: &Secret, body: &[u8]) -> Tag {
-        let mut parts: [&[u8]; 5] = [&[]; 5];
-        parts[..self.pieces].copy_from_slice(&self.prefix[..self.pieces]);
-        parts[self.pieces] = body;
-        mac(secret, &parts[..=self.pieces])
+        let mut parts: [&[u8]; MAX_PIECES + 1] = [&[]; MAX_PIECES + 1];
+        parts[..self.body_at].copy_from_slice(&self.around[..self.body_at]);
+        parts[self.body_at] = body;
+        parts[self.body_at + 1..=self.pieces].copy_from_slice(&self.around[self.body_at..self.pieces]);
+        self.algorithm.mac(secret, &parts[..=self.pieces])
     }
 
-    /// Accepts when any of `macs` (one per active secret, over `prefix ++ body`) equals any
-    /// signature offered. Every pair is compared in constant time, with no early exit.
+    /// Accepts when any of `macs` (one per active secret, over `prefix ++ body ++ suffix`)
+    /// equals any signature offered. Every pair is compared in constant time, with no
+    /// early exit.
     pub fn check(self, macs: &[Tag]) -> Result<SignedHeaders<'h>, SignatureError> {
         let mut matched = subtle::Choice::from(0);
         for expected in macs {
@@ -266,11 +305,11 @@ pub trait SignatureScheme {
     /// Reads the signature headers: the signed content's prefix, the signatures offered,
     /// and what the headers claim; checks the signed timestamp against `window`. Refuses
     /// missing, oversized or malformed headers. Computes no MAC.
-    fn signed_content<'h>(&self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h>;
+    fn signed_content<'h>(&'h self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h>;
 
     /// Checks `body` against the signature headers under any of `secrets`.
     fn verify<'h>(
-        &self,
+        &'h self,
         headers: &'h dyn Headers,
         body: &[u8],
         secrets: &[Secret],
@@ -279,8 +318,10 @@ pub trait SignatureScheme {
         self.signed_content(headers, window)?.verify(body, secrets)
     }
 
-    /// The headers [`verify`](Self::verify) reads, so a caller can fetch just those.
-    fn header_names(&self) -> &'static [&'static str];
+    /// The headers [`verify`](Self::verify) reads, so a caller can fetch just those. A
+    /// configured profile that signs `{url}` lists [`configured::URL_HEADER`], which the
+    /// caller fills with the request's URL.
+    fn header_names(&self) -> Vec<&str>;
 
     /// The headers a provider would send for `input`, one signature per secret.
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)>;
@@ -427,6 +468,76 @@ pub enum SecretError {
     /// A Standard Webhooks secret that is not `whsec_` + base64.
     #[error("standard-webhooks secrets are `whsec_` followed by base64")]
     NotBase64,
+    /// A secret that does not decode as its profile says it is written.
+    #[error("secret is not {expected}")]
+    BadEncoding {
+        /// How the profile says it is written.
+        expected: &'static str,
+    },
+}
+
+/// The hash under an HMAC: SHA-256 for every built-in scheme; a configured profile
+/// picks one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// HMAC-SHA1 (20-byte tags), still used by a few providers.
+    Sha1,
+    /// HMAC-SHA256 (32-byte tags).
+    #[default]
+    Sha256,
+    /// HMAC-SHA512 (64-byte tags).
+    Sha512,
+}
+
+impl Algorithm {
+    /// The tag length in bytes.
+    pub const fn tag_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha256 => 32,
+            Self::Sha512 => 64,
+        }
+    }
+
+    /// The hash's name in WebCrypto (`SHA-256`), for a caller that MACs there.
+    pub const fn webcrypto_name(self) -> &'static str {
+        match self {
+            Self::Sha1 => "SHA-1",
+            Self::Sha256 => "SHA-256",
+            Self::Sha512 => "SHA-512",
+        }
+    }
+
+    /// The configuration name (`sha256`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sha1 => "sha1",
+            Self::Sha256 => "sha256",
+            Self::Sha512 => "sha512",
+        }
+    }
+
+    /// The HMAC of the concatenation of `parts` under `secret`.
+    pub fn mac(self, secret: &Secret, parts: &[&[u8]]) -> Tag {
+        match self {
+            Self::Sha1 => Tag::from_slice(&hmac_of::<Hmac<Sha1>>(secret, parts)),
+            Self::Sha256 => Tag::from(mac(secret, parts)),
+            Self::Sha512 => Tag::from_slice(&hmac_of::<Hmac<Sha512>>(secret, parts)),
+        }
+    }
+}
+
+/// HMAC with any of the hashes, over the concatenation of `parts`.
+fn hmac_of<M: Mac + hmac::digest::KeyInit>(secret: &Secret, parts: &[&[u8]]) -> Vec<u8> {
+    // new_from_slice only fails for fixed-size keys; HMAC takes keys of any length.
+    let Ok(mut mac) = <M as Mac>::new_from_slice(secret.expose()) else {
+        unreachable!("HMAC accepts keys of every length")
+    };
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().to_vec()
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -435,7 +546,7 @@ type HmacSha256 = Hmac<Sha256>;
 /// in a fresh buffer.
 pub(crate) fn mac(secret: &Secret, parts: &[&[u8]]) -> [u8; 32] {
     // new_from_slice only fails for fixed-size keys; HMAC takes keys of any length.
-    let mut mac = match HmacSha256::new_from_slice(secret.expose()) {
+    let mut mac = match <HmacSha256 as Mac>::new_from_slice(secret.expose()) {
         Ok(mac) => mac,
         Err(_) => unreachable!("HMAC accepts keys of every length"),
     };
@@ -445,8 +556,51 @@ pub(crate) fn mac(secret: &Secret, parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// An HMAC-SHA256 tag as sent in a header.
-pub type Tag = [u8; 32];
+/// Longest tag of any [`Algorithm`] (SHA-512's).
+pub const MAX_TAG_LEN: usize = 64;
+
+/// A MAC as sent in a header or computed: up to [`MAX_TAG_LEN`] bytes, on the stack.
+///
+/// Equality is constant-time over all [`MAX_TAG_LEN`] bytes and the length, so tags of
+/// different hashes never compare equal and no comparison depends on where they differ.
+#[derive(Clone, Copy)]
+pub struct Tag {
+    bytes: [u8; MAX_TAG_LEN],
+    len: u8,
+}
+
+impl Tag {
+    /// A tag of `bytes`; longer than [`MAX_TAG_LEN`] is cut there (no HMAC here is longer).
+    pub fn from_slice(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(MAX_TAG_LEN);
+        let mut tag = Self { bytes: [0; MAX_TAG_LEN], len: len as u8 };
+        tag.bytes[..len].copy_from_slice(&bytes[..len]);
+        tag
+    }
+
+    /// The tag's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl From<[u8; 32]> for Tag {
+    fn from(bytes: [u8; 32]) -> Self {
+        Self::from_slice(&bytes)
+    }
+}
+
+impl ConstantTimeEq for Tag {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.bytes.ct_eq(&other.bytes) & self.len.ct_eq(&other.len)
+    }
+}
+
+impl fmt::Debug for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tag({})", hex::encode(self.as_bytes()))
+    }
+}
 
 /// The signatures found in a header: at most [`MAX_SIGNATURES`], kept on the stack.
 #[derive(Debug, Clone)]
@@ -457,15 +611,14 @@ pub(crate) struct Tags {
 
 impl Tags {
     pub(crate) const fn new() -> Self {
-        Self { tags: [[0; 32]; MAX_SIGNATURES], len: 0 }
+        Self { tags: [Tag { bytes: [0; MAX_TAG_LEN], len: 0 }; MAX_SIGNATURES], len: 0 }
     }
 
     /// Adds a tag, refusing more than [`MAX_SIGNATURES`].
-    pub(crate) fn push(&mut self, tag: Tag, header: &'static str) -> Result<(), SignatureError> {
-        let slot = self
-            .tags
-            .get_mut(self.len)
-            .ok_or(SignatureError::MalformedHeader { header, reason: "too many signatures" })?;
+    pub(crate) fn push(&mut self, tag: Tag, header: &str) -> Result<(), SignatureError> {
+        let Some(slot) = self.tags.get_mut(self.len) else {
+            return Err(SignatureError::MalformedHeader { header: owned(header), reason: "too many signatures" });
+        };
         *slot = tag;
         self.len += 1;
         Ok(())
@@ -498,43 +651,56 @@ fn equals_any(expected: &Tag, candidates: &[Tag]) -> subtle::Choice {
     matched
 }
 
-/// True when any candidate equals the MAC of `parts` under any secret (subscriber tokens).
-pub(crate) fn any_matches(secrets: &[Secret], parts: &[&[u8]], candidates: &[Tag]) -> bool {
+/// True when any candidate equals the HMAC-SHA256 of `parts` under any secret
+/// (subscriber tokens).
+pub(crate) fn any_matches(secrets: &[Secret], parts: &[&[u8]], candidates: &[[u8; 32]]) -> bool {
+    let candidates: Vec<Tag> = candidates.iter().map(|c| Tag::from(*c)).collect();
     let mut matched = subtle::Choice::from(0);
     for secret in secrets {
-        matched |= equals_any(&mac(secret, parts), candidates);
+        matched |= equals_any(&Tag::from(mac(secret, parts)), &candidates);
     }
     matched.into()
 }
 
+/// A header name for an error. Configured profiles name their headers at run time, so
+/// errors own the name; it is copied only on the refusal path.
+pub(crate) fn owned(header: &str) -> Cow<'static, str> {
+    Cow::Owned(header.to_owned())
+}
+
 /// The value of a header, refusing absent and oversized ones.
-pub(crate) fn required<'h>(headers: &'h dyn Headers, name: &'static str) -> Result<&'h str, SignatureError> {
-    let value = headers.header(name).ok_or(SignatureError::MissingHeader { header: name })?;
+pub(crate) fn required<'h>(headers: &'h dyn Headers, name: &str) -> Result<&'h str, SignatureError> {
+    let value = headers.header(name).ok_or_else(|| SignatureError::MissingHeader { header: owned(name) })?;
     if value.len() > MAX_HEADER_LEN {
-        return Err(SignatureError::MalformedHeader { header: name, reason: "longer than 8 KiB" });
+        return Err(SignatureError::MalformedHeader { header: owned(name), reason: "longer than 8 KiB" });
     }
     Ok(value.trim())
 }
 
 /// A Unix timestamp in whole seconds, as the `t=` and `webhook-timestamp` headers carry it.
-pub(crate) fn parse_unix_secs(text: &str, header: &'static str) -> Result<UnixTime, SignatureError> {
-    if text.is_empty() || text.len() > 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(SignatureError::MalformedHeader { header, reason: "timestamp is not Unix seconds" });
+pub(crate) fn parse_unix_secs(text: &str, header: &str) -> Result<UnixTime, SignatureError> {
+    parse_unix(text, header, 12).map(UnixTime::from_secs)
+}
+
+/// A whole number of at most `digits` digits, for a Unix timestamp.
+pub(crate) fn parse_unix(text: &str, header: &str, digits: usize) -> Result<i64, SignatureError> {
+    let malformed = || SignatureError::MalformedHeader { header: owned(header), reason: "timestamp is not Unix time" };
+    if text.is_empty() || text.len() > digits || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed());
     }
-    text.parse::<i64>()
-        .map(UnixTime::from_secs)
-        .map_err(|_| SignatureError::MalformedHeader { header, reason: "timestamp is not Unix seconds" })
+    text.parse::<i64>().map_err(|_| malformed())
 }
 
 /// Hex-decodes one signature, as a 32-byte MAC.
-pub(crate) fn decode_hex_mac(text: &str, header: &'static str) -> Result<Tag, SignatureError> {
+pub(crate) fn decode_hex_mac(text: &str, header: &str) -> Result<Tag, SignatureError> {
     let text = text.trim();
     if text.len() != 64 {
-        return Err(SignatureError::BadEncoding { header, expected: "64 hex digits (HMAC-SHA256)" });
+        return Err(SignatureError::BadEncoding { header: owned(header), expected: "64 hex digits (HMAC-SHA256)" });
     }
     let mut tag = [0u8; 32];
-    hex::decode_to_slice(text, &mut tag).map_err(|_| SignatureError::BadEncoding { header, expected: "hex" })?;
-    Ok(tag)
+    hex::decode_to_slice(text, &mut tag)
+        .map_err(|_| SignatureError::BadEncoding { header: owned(header), expected: "hex" })?;
+    Ok(Tag::from(tag))
 }
 
 /// The `t=<unix>,v1=<hex>[,v1=<hex>…]` header shared by Twin.Actor and Stripe.
@@ -542,28 +708,24 @@ pub(crate) fn decode_hex_mac(text: &str, header: &'static str) -> Result<Tag, Si
 /// Unknown keys (Stripe's `v0`, future versions) are skipped; `t` must appear once.
 pub(crate) fn parse_timestamped_hex<'v>(
     value: &'v str,
-    header: &'static str,
+    header: &str,
 ) -> Result<(UnixTime, &'v str, Tags), SignatureError> {
+    let malformed = |reason| SignatureError::MalformedHeader { header: owned(header), reason };
     let mut timestamp = None;
     let mut signatures = Tags::new();
     for item in value.split(',') {
-        let (key, val) = item
-            .trim()
-            .split_once('=')
-            .ok_or(SignatureError::MalformedHeader { header, reason: "expected comma-separated key=value pairs" })?;
+        let (key, val) =
+            item.trim().split_once('=').ok_or_else(|| malformed("expected comma-separated key=value pairs"))?;
         match key.trim() {
-            "t" if timestamp.is_some() => {
-                return Err(SignatureError::MalformedHeader { header, reason: "more than one `t=`" })
-            }
+            "t" if timestamp.is_some() => return Err(malformed("more than one `t=`")),
             "t" => timestamp = Some((parse_unix_secs(val.trim(), header)?, val.trim())),
             "v1" => signatures.push(decode_hex_mac(val, header)?, header)?,
             _ => {}
         }
     }
-    let (timestamp, timestamp_text) =
-        timestamp.ok_or(SignatureError::MalformedHeader { header, reason: "no `t=` timestamp" })?;
+    let (timestamp, timestamp_text) = timestamp.ok_or_else(|| malformed("no `t=` timestamp"))?;
     if signatures.is_empty() {
-        return Err(SignatureError::MalformedHeader { header, reason: "no `v1=` signature" });
+        return Err(malformed("no `v1=` signature"));
     }
     Ok((timestamp, timestamp_text, signatures))
 }

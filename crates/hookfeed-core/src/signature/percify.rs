@@ -26,7 +26,7 @@ pub const SIGNATURE_HEADER: &str = "X-Percify-Signature";
 pub struct Percify;
 
 impl SignatureScheme for Percify {
-    fn signed_content<'h>(&self, headers: &'h dyn Headers, _window: ReplayWindow) -> SignedContentResult<'h> {
+    fn signed_content<'h>(&'h self, headers: &'h dyn Headers, _window: ReplayWindow) -> SignedContentResult<'h> {
         let value = required(headers, SIGNATURE_HEADER)?;
         // Tolerate the `sha256=` prefix some senders add; the docs send bare hex.
         let value = value.strip_prefix("sha256=").unwrap_or(value);
@@ -34,8 +34,8 @@ impl SignatureScheme for Percify {
         Ok(SignedContent::new(&[], Tags::one(candidate), SignedHeaders::default()))
     }
 
-    fn header_names(&self) -> &'static [&'static str] {
-        &[SIGNATURE_HEADER]
+    fn header_names(&self) -> Vec<&str> {
+        vec![SIGNATURE_HEADER]
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {

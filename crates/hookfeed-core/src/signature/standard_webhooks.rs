@@ -40,7 +40,7 @@ pub(super) fn parse_secret(configured: &str) -> Result<Secret, SecretError> {
 }
 
 impl SignatureScheme for StandardWebhooks {
-    fn signed_content<'h>(&self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
+    fn signed_content<'h>(&'h self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
         let id = required(headers, ID_HEADER)?;
         let ts_text = required(headers, TIMESTAMP_HEADER)?;
         let timestamp = parse_unix_secs(ts_text, TIMESTAMP_HEADER)?;
@@ -49,7 +49,7 @@ impl SignatureScheme for StandardWebhooks {
         let mut saw_other_length = false;
         for item in value.split_ascii_whitespace() {
             let (version, sig) = item.split_once(',').ok_or(SignatureError::MalformedHeader {
-                header: SIGNATURE_HEADER,
+                header: SIGNATURE_HEADER.into(),
                 reason: "expected space-separated `v1,<base64>` entries",
             })?;
             if version != "v1" {
@@ -58,26 +58,29 @@ impl SignatureScheme for StandardWebhooks {
             let mut decoded = [0u8; 48];
             let len = STANDARD
                 .decode_slice(sig, &mut decoded)
-                .map_err(|_| SignatureError::BadEncoding { header: SIGNATURE_HEADER, expected: "base64" })?;
+                .map_err(|_| SignatureError::BadEncoding { header: SIGNATURE_HEADER.into(), expected: "base64" })?;
             // A signature of another length cannot match; it still counts as present.
             let mut tag = [0u8; 32];
             if len == tag.len() {
                 tag.copy_from_slice(&decoded[..len]);
-                candidates.push(tag, SIGNATURE_HEADER)?;
+                candidates.push(tag.into(), SIGNATURE_HEADER)?;
             } else {
                 saw_other_length = true;
             }
         }
         if candidates.is_empty() && !saw_other_length {
-            return Err(SignatureError::MalformedHeader { header: SIGNATURE_HEADER, reason: "no `v1,` signature" });
+            return Err(SignatureError::MalformedHeader {
+                header: SIGNATURE_HEADER.into(),
+                reason: "no `v1,` signature",
+            });
         }
         window.check(timestamp)?;
         let claims = SignedHeaders { timestamp: Some(timestamp), event_id: Some(id), event_type: None };
         Ok(SignedContent::new(&[id.as_bytes(), b".", ts_text.as_bytes(), b"."], candidates, claims))
     }
 
-    fn header_names(&self) -> &'static [&'static str] {
-        &[ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER]
+    fn header_names(&self) -> Vec<&str> {
+        vec![ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER]
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {

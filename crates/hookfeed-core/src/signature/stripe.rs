@@ -21,7 +21,7 @@ pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 pub struct Stripe;
 
 impl SignatureScheme for Stripe {
-    fn signed_content<'h>(&self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
+    fn signed_content<'h>(&'h self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
         let (timestamp, t, candidates) = parse_timestamped_hex(required(headers, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
         window.check(timestamp)?;
         // The digits as sent are what was signed.
@@ -29,8 +29,8 @@ impl SignatureScheme for Stripe {
         Ok(SignedContent::new(&[t.as_bytes(), b"."], candidates, claims))
     }
 
-    fn header_names(&self) -> &'static [&'static str] {
-        &[SIGNATURE_HEADER]
+    fn header_names(&self) -> Vec<&str> {
+        vec![SIGNATURE_HEADER]
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {

@@ -28,7 +28,7 @@ pub const EVENT_HEADER: &str = "X-Webhook-Event";
 pub struct TwinActor;
 
 impl SignatureScheme for TwinActor {
-    fn signed_content<'h>(&self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
+    fn signed_content<'h>(&'h self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
         let (timestamp, t, candidates) = parse_timestamped_hex(required(headers, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
         let event_id = required(headers, ID_HEADER)?;
         let event_type = required(headers, EVENT_HEADER)?;
@@ -39,8 +39,8 @@ impl SignatureScheme for TwinActor {
         Ok(SignedContent::new(&[t.as_bytes(), b"."], candidates, claims))
     }
 
-    fn header_names(&self) -> &'static [&'static str] {
-        &[SIGNATURE_HEADER, ID_HEADER, EVENT_HEADER]
+    fn header_names(&self) -> Vec<&str> {
+        vec![SIGNATURE_HEADER, ID_HEADER, EVENT_HEADER]
     }
 
     fn sign(&self, input: &SigningInput<'_>, secrets: &[Secret]) -> Vec<(String, String)> {

@@ -28,7 +28,8 @@ pub fn signed_sample(
     at: UnixTime,
     overrides: &[(String, serde_json::Value)],
 ) -> (Vec<(String, String)>, Vec<u8>) {
-    let sample = hookfeed_core::samples::sample(source.scheme, event_type).expect("known type");
+    let scheme = source.scheme.builtin().expect("a built-in scheme has samples");
+    let sample = hookfeed_core::samples::sample(scheme, event_type).expect("known type");
     let body = sample.render(event_id, at, overrides).expect("renders");
     let headers = source
         .scheme
