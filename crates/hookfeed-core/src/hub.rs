@@ -253,6 +253,49 @@ impl HubMirror {
     }
 }
 
+/// The variable that spreads tenants over hubs.
+pub const HUBS_VAR: &str = "HOOKFEED_HUBS";
+
+/// How many hubs each tenant's sockets are spread over (`HOOKFEED_HUBS`): `{"demo": 8}`,
+/// with `"*"` for every tenant not named. 0 (the default) keeps a tenant on its feed alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubPlan {
+    tenants: BTreeMap<String, u32>,
+    default: u32,
+}
+
+impl HubPlan {
+    /// Reads `HOOKFEED_HUBS` (unset or empty: no hubs).
+    pub fn parse(text: &str) -> Result<Self, crate::source::ConfigError> {
+        let bad = |expected: &'static str| crate::source::ConfigError::BadSetting {
+            var: HUBS_VAR.to_owned(),
+            value: crate::refusal::quote(text),
+            expected,
+        };
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let map: BTreeMap<String, u32> = serde_json::from_str(text).map_err(|_| {
+            bad("use a JSON object of tenant → number of hubs, like {\"demo\": 8} (\"*\" for every other tenant)")
+        })?;
+        if map.values().any(|n| *n > MAX_HUBS) {
+            return Err(bad("at most 256 hubs per tenant"));
+        }
+        let default = map.get("*").copied().unwrap_or(0);
+        Ok(Self { tenants: map.into_iter().filter(|(t, _)| t != "*").collect(), default })
+    }
+
+    /// How many hubs `tenant`'s sockets are spread over; 0: its feed holds them.
+    pub fn hubs_for(&self, tenant: &str) -> u32 {
+        self.tenants.get(tenant).copied().unwrap_or(self.default)
+    }
+
+    /// Whether any tenant uses hubs.
+    pub fn is_empty(&self) -> bool {
+        self.default == 0 && self.tenants.values().all(|n| *n == 0)
+    }
+}
+
 /// Which hub of `hubs` a new socket goes to: spread by a hash of the client's address and
 /// a per-connection nonce, so sockets of one address spread too (each hub bounds its own
 /// sockets per address).
@@ -382,6 +425,18 @@ mod tests {
             "changed and added, in seq order; the unchanged one is not repeated"
         );
         assert_eq!(hub.apply(path("projects/3"), 6, data(json!({"p": 0}))), None, "the stream starts after 6");
+    }
+
+    #[test]
+    fn the_hub_plan_names_tenants_a_default_and_refuses_what_cannot_work() {
+        let plan = HubPlan::parse(r#"{"demo": 4, "*": 2, "small": 0}"#).expect("valid");
+        assert_eq!((plan.hubs_for("demo"), plan.hubs_for("other"), plan.hubs_for("small")), (4, 2, 0));
+        assert!(HubPlan::parse("").expect("unset").is_empty());
+        assert_eq!(HubPlan::parse("{}").expect("none").hubs_for("demo"), 0);
+        for bad in ["4", "[1]", r#"{"demo": -1}"#, r#"{"demo": 1000}"#, r#"{"demo": "4"}"#] {
+            let err = HubPlan::parse(bad).expect_err(bad).to_string();
+            assert!(err.contains("HOOKFEED_HUBS"), "{bad}: {err}");
+        }
     }
 
     #[test]

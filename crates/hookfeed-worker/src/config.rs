@@ -10,6 +10,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use hookfeed_core::hub::{HubPlan, HUBS_VAR};
 use hookfeed_core::identity::{load_identity, IdentityProvider, IDENTITY_VAR};
 use hookfeed_core::source::{
     load_sources, split_secrets, switch_setting, threshold_setting, whole_number_setting, ConfigError, Source,
@@ -33,6 +34,8 @@ pub struct Config {
     pub sources: Vec<Source>,
     /// Secrets that sign subscriber tokens, newest first.
     pub token_secrets: Vec<Secret>,
+    /// How many hubs each tenant's sockets are spread over (`HOOKFEED_HUBS`).
+    pub hubs: HubPlan,
     /// Identity providers whose tokens subscribers may present (`HOOKFEED_IDENTITY`).
     pub identity: Vec<IdentityProvider>,
     /// The bearer token of the admin API, if set.
@@ -98,6 +101,7 @@ pub fn load(env: &Env) -> Result<Rc<Config>, ConfigError> {
             .map(|v| split_secrets(&v).map(|s| Secret::from_bytes(s.as_bytes())).collect())
             .unwrap_or_default(),
         identity: load_identity(&text(env, IDENTITY_VAR).unwrap_or_default())?,
+        hubs: HubPlan::parse(&text(env, HUBS_VAR).unwrap_or_default())?,
         admin_token: text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::from_bytes(t.trim())),
         retention_days: number(env, "HOOKFEED_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?.max(1),
         sockets_per_client: number(env, "HOOKFEED_SOCKETS_PER_CLIENT", DEFAULT_SOCKETS_PER_CLIENT)?,

@@ -30,7 +30,7 @@ use worker::{
 };
 
 use crate::config;
-use crate::hop::{now, query, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH};
+use crate::hop::{now, query, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH, MIRROR_PATH};
 use crate::reply::Reply;
 use crate::store::{self, head_seq, read_documents, DocumentCache, SqlFeedStore};
 use crate::subscribers::{alarm_by, Subscribers};
@@ -215,6 +215,20 @@ impl Feed {
         Ok(())
     }
 
+    /// [`MIRROR_PATH`]: what a hub loads, a collection or one document, each with the seq
+    /// of its last change, and the seq they are current at. One object, one thread: the
+    /// two are consistent.
+    fn mirror(&self, req: &Request) -> Result<Response> {
+        let sql = self.sql();
+        let docs = match (query(req, "path").and_then(|p| p.parse::<DocPath>().ok()), query(req, "collection")) {
+            (Some(path), _) => read_documents(&sql, Some(&path), path.collection(), None)?,
+            (None, Some(collection)) => read_documents(&sql, None, &collection, None)?,
+            (None, None) => return Reply::BadRequest("pass ?collection= or ?path=".to_owned()).into_response(),
+        };
+        let docs: Vec<_> = docs.into_iter().map(|d| json!({"path": d.path, "data": d.data, "seq": d.seq})).collect();
+        Reply::Json(json!({"docs": docs, "seq": self.head()?})).into_response()
+    }
+
     /// `GET /docs`: a document or a collection, as the Worker asks on a subscriber's
     /// behalf. Under an owner-scoped token, only documents that meet its guard are shown;
     /// another owner's document is not found, like one that does not exist.
@@ -316,6 +330,7 @@ impl DurableObject for Feed {
             HANDOFF_PATH => self.ingest(req).await,
             "/subscribe" => self.subscribe(&req).await,
             "/docs" => self.documents(&req),
+            MIRROR_PATH => self.mirror(&req),
             "/deliveries" => self.deliveries(&req),
             "/health" => self.health(),
             _ => Reply::NotFound("no such feed route".to_owned()).into_response(),

@@ -19,6 +19,13 @@ pub const CLAIMS_HEADER: &str = "x-hookfeed-claims";
 pub const GUARD_PARAM: &str = "guard";
 /// A verified delivery's [`Handoff`](hookfeed_core::delivery::Handoff), as JSON.
 pub const HANDOFF_HEADER: &str = "x-hookfeed-handoff";
+/// Which hub of its tenant a socket was placed on; the hub echoes it on its 101, so that
+/// clients (and tests) can see how sockets spread.
+pub const HUB_INDEX_HEADER: &str = "x-hookfeed-hub";
+/// The feed's route for a hub's loads: `?collection=` or `?path=`, answered with
+/// `{docs: [{path, data, seq}], seq}` (the documents with the seq of their last change,
+/// and the feed's seq they are current at).
+pub const MIRROR_PATH: &str = "/mirror";
 /// The feed's route for verified deliveries.
 pub const HANDOFF_PATH: &str = "/verified";
 

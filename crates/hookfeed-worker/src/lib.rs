@@ -10,6 +10,7 @@
 mod config;
 mod feed;
 mod hop;
+mod hub;
 mod identity;
 mod refusals;
 mod reply;

@@ -29,13 +29,18 @@ use worker::worker_sys::Context;
 use worker::{Env, Request, Result, Url};
 
 use crate::config::{self, Config};
-use crate::hop::{now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH};
+use crate::hop::{
+    now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH, HUB_INDEX_HEADER,
+};
 use crate::refusals;
 use crate::reply::Reply;
 use crate::webcrypto;
 
 /// The Durable Object binding of the feeds.
-const FEED_BINDING: &str = "FEED";
+/// The binding of the `Feed` Durable Object class.
+pub const FEED_BINDING: &str = "FEED";
+/// The binding of the `Hub` Durable Object class.
+pub const HUB_BINDING: &str = "HUB";
 
 /// What a route answers: the platform's own response, so that one coming from a feed is
 /// passed on as it is (the `worker` crate's `Response` would wrap its body in a new one).
@@ -346,9 +351,22 @@ async fn subscribe(req: Request, env: &Env, config: &Config) -> Answer {
     }
     let init = web_sys::RequestInit::new();
     init.set_headers(&headers);
-    let response =
-        forward(env, &claims.tenant, &web_sys::Request::new_with_str_and_init("https://feed/subscribe", &init)?)
-            .await?;
+    let hubs = config.hubs.hubs_for(&claims.tenant);
+    let response = if hubs == 0 {
+        forward(env, &claims.tenant, &web_sys::Request::new_with_str_and_init("https://feed/subscribe", &init)?).await?
+    } else {
+        // A tenant spread over hubs: the socket goes to one of them, which streams from the
+        // feed (`hub.rs`). Placement only spreads load; any hub serves any listen exactly.
+        let client = req.headers().get(CLIENT_IP_HEADER)?.unwrap_or_default();
+        let nonce = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+        let index = hookfeed_core::hub::place(&client, nonce, hubs);
+        headers.set(HUB_INDEX_HEADER, &index.to_string())?;
+        let stub =
+            env.durable_object(HUB_BINDING)?.id_from_name(&format!("{}/hub/{index}", claims.tenant))?.get_stub()?;
+        let hub_request = web_sys::Request::new_with_str_and_init("https://hub/subscribe", &init)?;
+        let stub: worker::worker_sys::DurableObject = stub.into_rpc();
+        JsFuture::from(stub.fetch_with_request(&hub_request)?).await?.dyn_into()?
+    };
     if config.websocket_compression || response.status() != 101 {
         return Ok(response);
     }
@@ -531,7 +549,18 @@ async fn healthz(req: &Request, env: &Env, config: &Config) -> Answer {
     let mut feeds = serde_json::Map::new();
     for tenant in tenants {
         let health = forward_get(env, tenant, "https://feed/health").await?;
-        let health: serde_json::Value = worker::Response::from(health).json().await?;
+        let mut health: serde_json::Value = worker::Response::from(health).json().await?;
+        let hubs = config.hubs.hubs_for(tenant);
+        if hubs > 0 {
+            let mut each = Vec::with_capacity(hubs as usize);
+            for index in 0..hubs {
+                let stub =
+                    env.durable_object(HUB_BINDING)?.id_from_name(&format!("{tenant}/hub/{index}"))?.get_stub()?;
+                let mut answer = stub.fetch_with_str("https://hub/health").await?;
+                each.push(answer.json::<serde_json::Value>().await?);
+            }
+            health["hubs"] = json!(each);
+        }
         feeds.insert(tenant.to_owned(), health);
     }
     let sources: Vec<_> = config

@@ -313,11 +313,19 @@ impl Subscribers {
     }
 }
 
+/// The furthest ahead an alarm is set: a year.
+const MAX_ALARM_AHEAD_MS: i64 = 365 * 24 * 60 * 60 * 1000;
+
 const SNAPSHOT_PREFIX: &str = "{\"type\":\"snapshot\",\"id\":0,";
 
 /// Makes sure the object's alarm fires at `at` or earlier. `known` remembers the alarm
 /// once read or set (`None`: not known yet), so that most calls cost nothing.
 pub async fn alarm_by(state: &State, known: &Cell<Option<Option<UnixTime>>>, at: UnixTime) {
+    // Nothing is due that far off (a hub's upstream socket never expires): the alarm is
+    // set when something nearer needs it.
+    if at.as_millis() - now().as_millis() > MAX_ALARM_AHEAD_MS {
+        return;
+    }
     let storage = state.storage();
     let scheduled = match known.get() {
         Some(scheduled) => scheduled,

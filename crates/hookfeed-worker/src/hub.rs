@@ -1,0 +1,390 @@
+//! The `Hub` Durable Object: the fan-out tier of a tenant spread over many objects.
+//!
+//! A tenant configured with hubs (`HOOKFEED_HUBS`) has its subscriber sockets placed on
+//! `hubs` of these objects by the Worker. Each hub is one subscriber of the tenant's feed:
+//! one upstream socket, one listen per collection its own subscribers read. The feed sends
+//! each change once per hub; the hub sends it on to its sockets with the same code the feed
+//! uses ([`Subscribers`]). What a hub answers listens from is core's [`HubMirror`]:
+//! documents loaded from the feed's `/mirror` route once the upstream listen is live, and
+//! every load and change merged by seq, so that no subscriber misses a change or sees one
+//! twice, whichever hub (or the feed) it resumes on.
+//!
+//! A hub keeps nothing durable. If its upstream socket closes, it reconnects and reloads
+//! what it held, and the differences go out as changes; if the hub itself is restarted,
+//! its sockets close and their clients resume elsewhere with `since`.
+
+// `#[durable_object]` generates undocumented glue; the items written here are documented.
+#![allow(missing_docs)]
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use hookfeed_core::fanout::{snapshot, StoredDoc};
+use hookfeed_core::hub::{HubMirror, MirrorNeed, LIVE_ONLY_SINCE};
+use hookfeed_core::ledger::{DocChange, Seq};
+use hookfeed_core::path::DocPath;
+use hookfeed_core::protocol::{ErrorCode, ServerMessage};
+use hookfeed_core::token::TokenClaims;
+use hookfeed_core::UnixTime;
+use serde::Deserialize;
+use serde_json::json;
+use wasm_bindgen::JsValue;
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
+    WebSocketRequestResponsePair,
+};
+
+use crate::config;
+use crate::hop::{now, CLAIMS_HEADER, CLIENT_IP_HEADER, HUB_INDEX_HEADER, MIRROR_PATH};
+use crate::reply::Reply;
+use crate::subscribers::{alarm_by, PendingListen, Subscribers};
+
+/// The upstream socket's claims never expire in practice (a NumericDate in the year
+/// 3,170,000): a hub is no subscriber with a session.
+const UPSTREAM_EXP: i64 = 100_000_000_000_000;
+
+/// How long a listen waits for the upstream socket to stream a collection.
+const STREAM_WAIT: Duration = Duration::from_secs(10);
+
+/// The hub's link to its feed, and what it knows of the feed's documents.
+#[derive(Default)]
+struct Upstream {
+    tenant: Option<String>,
+    socket: Option<WebSocket>,
+    connecting: bool,
+    mirror: HubMirror,
+    /// The upstream listen of each collection, by its id.
+    listens: Vec<(u32, String)>,
+    next_id: u32,
+}
+
+/// One hub of a tenant.
+#[durable_object]
+pub struct Hub {
+    state: State,
+    env: Env,
+    subscribers: Rc<RefCell<Subscribers>>,
+    upstream: Rc<RefCell<Upstream>>,
+    alarm_at: Cell<Option<Option<UnixTime>>>,
+}
+
+/// A page of documents from the feed's `/mirror` route.
+#[derive(Deserialize)]
+struct MirrorPage {
+    docs: Vec<MirrorDoc>,
+    seq: Seq,
+}
+
+#[derive(Deserialize)]
+struct MirrorDoc {
+    path: DocPath,
+    data: serde_json::Map<String, serde_json::Value>,
+    seq: Seq,
+}
+
+impl MirrorPage {
+    fn into_docs(self) -> (Vec<StoredDoc>, Seq) {
+        (self.docs.into_iter().map(|d| StoredDoc { path: d.path, data: d.data, seq: d.seq }).collect(), self.seq)
+    }
+}
+
+/// Sends changes to the hub's sockets; limited queries read the mirror's collection.
+fn fan_out(subscribers: &RefCell<Subscribers>, upstream: &RefCell<Upstream>, changes: &[DocChange]) {
+    for change in changes {
+        let collection = change.path.collection().to_owned();
+        subscribers.borrow_mut().broadcast(change, || Ok(upstream.borrow().mirror.collection_docs(&collection)));
+    }
+}
+
+impl Hub {
+    fn feed(&self, tenant: &str) -> Result<worker::Stub> {
+        self.env.durable_object(crate::routes::FEED_BINDING)?.id_from_name(tenant)?.get_stub()
+    }
+
+    /// Opens the upstream socket to the tenant's feed, as one privileged subscriber, and
+    /// starts reading it.
+    async fn connect_upstream(&self) -> Result<()> {
+        let Some(tenant) = self.upstream.borrow().tenant.clone() else {
+            return Err(worker::Error::RustError("a hub learns its tenant from its first subscriber".into()));
+        };
+        // Another listen is connecting: wait for it rather than open a second socket.
+        let started = now();
+        while self.upstream.borrow().connecting {
+            if now().as_millis() - started.as_millis() > STREAM_WAIT.as_millis() as i64 {
+                return Err(worker::Error::RustError("the upstream socket did not open in time".into()));
+            }
+            worker::Delay::from(Duration::from_millis(10)).await;
+        }
+        if self.upstream.borrow().socket.is_some() {
+            return Ok(());
+        }
+        self.upstream.borrow_mut().connecting = true;
+        let result = self.open_upstream(&tenant).await;
+        self.upstream.borrow_mut().connecting = false;
+        let ws = result?;
+        self.upstream.borrow_mut().socket = Some(ws.clone());
+        self.subscribers.borrow_mut().ensure_index(&self.state);
+        let (subscribers, upstream) = (self.subscribers.clone(), self.upstream.clone());
+        js_sys::futures::spawn_local(async move {
+            let Ok(mut events) = ws.events() else { return };
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(worker::WebsocketEvent::Message(message)) => {
+                        if let Some(text) = message.text() {
+                            on_upstream_frame(&subscribers, &upstream, &text);
+                        }
+                    }
+                    Ok(worker::WebsocketEvent::Close(_)) | Err(_) => break,
+                }
+            }
+            // The feed went away (a deploy, an eviction): what streamed is no longer live.
+            // The next listen, or the reconnect below, loads what changed meanwhile.
+            let mut up = upstream.borrow_mut();
+            up.socket = None;
+            up.listens.clear();
+            up.mirror.upstream_lost();
+            worker::console_log!("hub: the upstream socket closed; reconnecting on the next need");
+        });
+        Ok(())
+    }
+
+    async fn open_upstream(&self, tenant: &str) -> Result<WebSocket> {
+        let headers = worker::Headers::new();
+        headers.set("Upgrade", "websocket")?;
+        // The hub reads everything of its tenant: its own subscribers' listens are checked
+        // against their tokens here, by the same code the feed runs.
+        let claims = TokenClaims::new(tenant.to_owned(), vec!["*".to_owned()], UPSTREAM_EXP);
+        headers.set(CLAIMS_HEADER, &serde_json::to_string(&claims)?)?;
+        headers.set(CLIENT_IP_HEADER, "hub")?;
+        let mut init = worker::RequestInit::new();
+        init.with_headers(headers);
+        let req = Request::new_with_init("https://feed/subscribe", &init)?;
+        let response = self.feed(tenant)?.fetch_with_request(req).await?;
+        let status = response.status_code();
+        let ws = response.websocket().ok_or_else(|| {
+            worker::Error::RustError(format!("the feed did not accept the hub's socket (it answered {status})"))
+        })?;
+        ws.accept()?;
+        Ok(ws)
+    }
+
+    /// Makes the upstream socket stream `collection`, and waits until it does.
+    async fn stream(&self, collection: &str) -> Result<()> {
+        self.connect_upstream().await?;
+        let listening = self.upstream.borrow().listens.iter().any(|(_, c)| c == collection);
+        if !listening {
+            let (id, socket) = {
+                let mut up = self.upstream.borrow_mut();
+                up.next_id += 1;
+                let id = up.next_id;
+                up.listens.push((id, collection.to_owned()));
+                (id, up.socket.clone())
+            };
+            let frame =
+                json!({"type": "listen", "id": id, "target": {"collection": collection}, "since": LIVE_ONLY_SINCE});
+            match socket {
+                Some(socket) => socket.send_with_str(frame.to_string())?,
+                None => {
+                    self.upstream.borrow_mut().listens.retain(|(i, _)| *i != id);
+                    return Err(worker::Error::RustError("the upstream socket closed".into()));
+                }
+            }
+        }
+        let started = now();
+        while !self.upstream.borrow().mirror.collection(collection).is_some_and(|m| m.is_streaming()) {
+            if now().as_millis() - started.as_millis() > STREAM_WAIT.as_millis() as i64 {
+                return Err(worker::Error::RustError(format!("the feed did not stream {collection} in time")));
+            }
+            worker::Delay::from(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    /// Loads from the feed what `need` names, and fans out what changed compared with
+    /// what the mirror held (after a reconnect).
+    async fn load(&self, need: &MirrorNeed) -> Result<()> {
+        let tenant = self.upstream.borrow().tenant.clone().unwrap_or_default();
+        let mut url = worker::Url::parse(&format!("https://feed{MIRROR_PATH}"))?;
+        match need {
+            MirrorNeed::Stream(collection) => return self.stream(collection).await,
+            MirrorNeed::Collection(collection) => url.query_pairs_mut().append_pair("collection", collection),
+            MirrorNeed::Document(path) => url.query_pairs_mut().append_pair("path", path.as_str()),
+        };
+        let mut response = self.feed(&tenant)?.fetch_with_str(url.as_str()).await?;
+        if response.status_code() != 200 {
+            return Err(worker::Error::RustError(format!("the feed answered {} to {url}", response.status_code())));
+        }
+        let (docs, seq) = response.json::<MirrorPage>().await?.into_docs();
+        let changes = {
+            let mut up = self.upstream.borrow_mut();
+            match need {
+                MirrorNeed::Collection(collection) => up.mirror.load_collection(collection, docs, seq),
+                MirrorNeed::Document(path) => {
+                    up.mirror.load_document(path, docs.into_iter().find(|d| d.path == *path), seq).into_iter().collect()
+                }
+                MirrorNeed::Stream(_) => Vec::new(),
+            }
+        };
+        fan_out(&self.subscribers, &self.upstream, &changes);
+        Ok(())
+    }
+
+    /// A listen at this hub: the mirror is made able to answer it (streamed and loaded),
+    /// then it gets its snapshot, computed as the feed computes it.
+    async fn answer(&self, ws: &WebSocket, pending: PendingListen) -> Result<()> {
+        // Each round does one step; a change between steps can add at most a reload.
+        let mut failure = String::new();
+        for _ in 0..6 {
+            let Some(need) = self.upstream.borrow().mirror.need(&pending.request) else { break };
+            if let Err(e) = self.load(&need).await {
+                worker::console_error!("hub could not prepare a listen: {e}");
+                failure = e.to_string();
+                break;
+            }
+        }
+        let Some((docs, head)) = self.upstream.borrow().mirror.snapshot_docs(&pending.request) else {
+            let refusal = ServerMessage::Error {
+                id: Some(pending.request.id),
+                code: ErrorCode::Unavailable,
+                message: format!("the feed could not be reached: listen again shortly ({failure})"),
+            };
+            return ws.send_with_str(refusal.to_json());
+        };
+        self.subscribers
+            .borrow_mut()
+            .answer(ws, &pending, head, || Ok(snapshot(&pending.request, pending.guard.as_ref(), docs, head)))
+    }
+
+    async fn subscribe(&self, req: &Request) -> Result<Response> {
+        if let Some(claims) =
+            req.headers().get(CLAIMS_HEADER)?.and_then(|c| serde_json::from_str::<TokenClaims>(&c).ok())
+        {
+            self.upstream.borrow_mut().tenant.get_or_insert(claims.tenant);
+        }
+        let per_client = config::load(&self.env).map_or(config::DEFAULT_SOCKETS_PER_CLIENT, |c| c.sockets_per_client);
+        let (mut response, exp) = self.subscribers.borrow_mut().accept(&self.state, req, per_client)?;
+        if let Some(exp) = exp {
+            alarm_by(&self.state, &self.alarm_at, UnixTime::from_secs(exp)).await;
+            if let Some(index) = req.headers().get(HUB_INDEX_HEADER)? {
+                response.headers_mut().set(HUB_INDEX_HEADER, &index)?;
+            }
+        }
+        Ok(response)
+    }
+
+    fn health(&self) -> Result<Response> {
+        let up = self.upstream.borrow();
+        Reply::Json(json!({
+            "subscribers": self.state.get_websockets().len(),
+            "upstream": up.socket.is_some(),
+            "collections": up.mirror.collections().collect::<Vec<_>>(),
+        }))
+        .into_response()
+    }
+}
+
+/// One frame from the feed: a listen's acknowledgement (its snapshot: streaming from its
+/// seq), or a change to apply to the mirror and fan out.
+fn on_upstream_frame(subscribers: &RefCell<Subscribers>, upstream: &RefCell<Upstream>, text: &str) {
+    let Ok(message) = serde_json::from_str::<ServerMessage>(text) else {
+        worker::console_error!("hub: an upstream frame did not parse");
+        return;
+    };
+    let change = {
+        let mut up = upstream.borrow_mut();
+        let collection_of = |up: &Upstream, id: u32| up.listens.iter().find(|(i, _)| *i == id).map(|(_, c)| c.clone());
+        match message {
+            ServerMessage::Snapshot { id, seq, .. } => {
+                if let Some(collection) = collection_of(&up, id) {
+                    up.mirror.streaming(&collection, seq);
+                }
+                None
+            }
+            ServerMessage::Change { path, seq, data: Some(data), .. } => up.mirror.apply(path, seq, data),
+            ServerMessage::Change { .. } => None,
+            ServerMessage::Error { id, code, message } => {
+                worker::console_error!("hub: the feed refused an upstream listen ({}): {message}", code.as_str());
+                if let Some(id) = id {
+                    up.listens.retain(|(i, _)| *i != id);
+                }
+                None
+            }
+        }
+    };
+    if let Some(change) = change {
+        fan_out(subscribers, upstream, &[change]);
+    }
+}
+
+impl DurableObject for Hub {
+    fn new(state: State, env: Env) -> Self {
+        let state = State::from(state._inner());
+        if let Ok(pair) = WebSocketRequestResponsePair::new("ping", "pong") {
+            state.set_websocket_auto_response(&pair);
+        }
+        Self {
+            state,
+            env,
+            subscribers: Rc::new(RefCell::new(Subscribers::default())),
+            upstream: Rc::new(RefCell::new(Upstream::default())),
+            alarm_at: Cell::new(None),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        match req.path().as_str() {
+            "/subscribe" => self.subscribe(&req).await,
+            "/health" => self.health(),
+            _ => Reply::NotFound("no such hub route".to_owned()).into_response(),
+        }
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        match message {
+            WebSocketIncomingMessage::String(text) => {
+                let pending = self.subscribers.borrow_mut().on_frame(&self.state, &ws, &text)?;
+                if self.upstream.borrow().tenant.is_none() {
+                    if let Ok(Some(socket)) = ws.deserialize_attachment::<hookfeed_core::fanout::SocketState>() {
+                        self.upstream.borrow_mut().tenant = Some(socket.claims.tenant);
+                    }
+                }
+                match pending {
+                    Some(pending) => self.answer(&ws, pending).await,
+                    None => Ok(()),
+                }
+            }
+            WebSocketIncomingMessage::Binary(_) => {
+                let refusal = ServerMessage::Error {
+                    id: None,
+                    code: ErrorCode::InvalidArgument,
+                    message: "binary frames are not part of the protocol: send JSON text".to_owned(),
+                };
+                ws.send_with_str(refusal.to_json())
+            }
+        }
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> Result<()> {
+        self.subscribers.borrow_mut().forget(&ws);
+        let code = u16::try_from(code).ok().filter(|c| *c != 1005 && *c != 1006).unwrap_or(1000);
+        let _ = ws.close(Some(code), Some(reason));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        self.subscribers.borrow_mut().forget(&ws);
+        Ok(())
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.alarm_at.set(Some(None));
+        let next = self.subscribers.borrow_mut().end_expired(&self.state, now());
+        if let Some(next) = next {
+            alarm_by(&self.state, &self.alarm_at, UnixTime::from_secs(next)).await;
+        }
+        let _ = JsValue::NULL;
+        Response::ok("expired")
+    }
+}

@@ -1,0 +1,187 @@
+// A tenant past one object, under a real wrangler dev (every object in one workerd): with
+// HOOKFEED_HUBS, subscriber sockets spread over hub objects, each one subscriber of the
+// feed. One event reaches every socket exactly once; a client that drops mid-stream and
+// resumes on whichever hub it lands on misses nothing and sees nothing twice; tokens'
+// scopes, owner guards and expiry hold on every hub as on the feed.
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import { createToken } from "hookfeed/server";
+
+import { startEdge } from "./support/edge.mjs";
+import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
+import { Subscriber } from "./support/subscriber.mjs";
+
+const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
+const HUBS = 4;
+const ADMIN = { Authorization: `Bearer ${DEMO.ADMIN_TOKEN}` };
+
+let nextProject = 80000 + Math.floor(Math.random() * 10000);
+const projectIds = (n) => Array.from({ length: n }, () => nextProject++);
+const send = async (edge, id, progress, extra = {}) => {
+  const res = await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: id, progress, ...extra }));
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.seq;
+};
+
+/** The feed's and each hub's figures, from the admin's /healthz. */
+async function health(edge) {
+  const res = await fetch(`${edge.url}/healthz`, { headers: ADMIN });
+  return (await res.json()).feeds.demo;
+}
+
+describe("a tenant spread over hubs", () => {
+  let edge;
+  before(async () => {
+    edge = await startEdge({ vars: { HOOKFEED_HUBS: JSON.stringify({ demo: HUBS }) } });
+  });
+  after(async () => { await edge?.stop(); });
+
+  it("spreads subscribers over every hub, and one event reaches every socket exactly once", async () => {
+    const [id] = projectIds(1);
+    const token = mintToken();
+    const subs = await Promise.all(Array.from({ length: 32 }, () => Subscriber.connect(edge, token)));
+    for (const sub of subs) {
+      sub.listen(1, { doc: `projects/${id}` });
+      sub.listen(2, { collection: "projects", where: [{ field: "project_id", op: "==", value: id }] });
+    }
+    await Promise.all(subs.map((s) => s.next((f) => f.type === "snapshot" && f.id === 1)));
+    await Promise.all(subs.map((s) => s.next((f) => f.type === "snapshot" && f.id === 2)));
+    const seqs = [];
+    for (const progress of [10, 20, 30]) seqs.push(await send(edge, id, progress));
+    for (const sub of subs) {
+      for (const listen of [1, 2]) {
+        for (const [i, seq] of seqs.entries()) {
+          const change = await sub.next((f) => f.type === "change" && f.id === listen);
+          assert.deepEqual([change.seq, change.data.progress], [seq, [10, 20, 30][i]]);
+        }
+      }
+    }
+    await new Promise((ok) => setTimeout(ok, 300));
+    assert.deepEqual(subs.flatMap((s) => s.frames.filter((f) => f.type === "change")), [], "no change arrives twice");
+
+    const figures = await health(edge);
+    assert.equal(figures.hubs.length, HUBS);
+    const counts = figures.hubs.map((h) => h.subscribers);
+    assert.equal(counts.reduce((a, b) => a + b, 0), 32, `sockets per hub: ${counts}`);
+    assert.ok(counts.every((n) => n > 0), `every hub holds sockets: ${counts}`);
+    assert.ok(figures.hubs.every((h) => h.upstream && h.collections.includes("projects")));
+    assert.equal(figures.subscribers, HUBS, "the feed holds one socket per hub, not one per subscriber");
+    await Promise.all(subs.map((s) => s.close()));
+  });
+
+  it("a query's snapshot and a resume after since are the feed's, whichever hub answers", async () => {
+    const ids = projectIds(3);
+    for (const [i, id] of ids.entries()) await send(edge, id, i + 1, { batch: ids[0] });
+    const token = mintToken();
+    const query = { collection: "projects", where: [{ field: "batch", op: "==", value: ids[0] }], orderBy: [{ field: "progress", direction: "desc" }] };
+    const first = await Subscriber.connect(edge, token);
+    first.listen(1, query);
+    const snap = await first.next((f) => f.type === "snapshot");
+    assert.deepEqual(snap.docs.map((d) => d.path), ids.map((id) => `projects/${id}`).reverse(), "ordered as asked");
+    await first.close();
+
+    // While away: two changes and one document leaving the query.
+    const missed = [await send(edge, ids[0], 50, { batch: ids[0] }), await send(edge, ids[1], 60, { batch: "other" })];
+    const again = await Subscriber.connect(edge, token);
+    again.listen(1, query, snap.seq);
+    const resume = await again.next((f) => f.type === "snapshot");
+    assert.equal(resume.since, snap.seq);
+    assert.deepEqual(resume.docs.map((d) => [d.path, d.data.progress]), [[`projects/${ids[0]}`, 50]]);
+    assert.deepEqual(resume.removed, [`projects/${ids[1]}`]);
+    assert.ok(resume.seq >= missed[1]);
+    await again.close();
+  });
+
+  it("clients dropping mid-stream and resuming on any hub end with every change once, in order", async () => {
+    const [id] = projectIds(1);
+    const token = mintToken();
+    const seen = new Map(); // client → list of progress values seen
+    const clients = Array.from({ length: 8 }, (_, c) => ({ c, last: 0, sub: null }));
+    const connect = async (client) => {
+      client.sub = await Subscriber.connect(edge, token);
+      client.sub.listen(1, { doc: `projects/${id}` }, client.last || undefined);
+      const snap = await client.sub.next((f) => f.type === "snapshot");
+      for (const d of snap.docs) record(client, snap.seq, d.data.progress);
+      client.last = Math.max(client.last, snap.seq);
+    };
+    const record = (client, seq, progress) => {
+      const list = seen.get(client.c) ?? [];
+      list.push([seq, progress]);
+      seen.set(client.c, list);
+    };
+    const drain = (client) => {
+      for (const f of client.sub.frames.splice(0)) {
+        if (f.type === "change") {
+          record(client, f.seq, f.data.progress);
+          client.last = f.seq;
+        }
+      }
+    };
+    await Promise.all(clients.map(connect));
+    const sent = [];
+    for (let progress = 1; progress <= 24; progress++) {
+      sent.push([await send(edge, id, progress), progress]);
+      if (progress % 6 === 0) {
+        // A third of the clients drop without warning and come back, wherever placed.
+        for (const client of clients.filter((c) => c.c % 3 === progress % 3)) {
+          drain(client);
+          client.sub.ws.close();
+          await client.sub.closed;
+          await connect(client);
+        }
+      }
+    }
+    for (const client of clients) {
+      // The last change arrives as a change, or (for a client that came back after it)
+      // in its resume snapshot.
+      if (client.last < sent.at(-1)[0]) {
+        await client.sub.next((f) => f.type === "change" && f.seq === sent.at(-1)[0]).then((f) => client.sub.frames.push(f));
+      }
+      drain(client);
+      const got = seen.get(client.c);
+      // Every change after the first snapshot, exactly once and in seq order (a resume
+      // snapshot carries the document as of its seq: it may fold several changes).
+      const seqs = got.map(([s]) => s);
+      assert.deepEqual(seqs, [...new Set(seqs)].sort((a, b) => a - b), `client ${client.c}: ${JSON.stringify(got)}`);
+      assert.deepEqual(got.at(-1), sent.at(-1), `client ${client.c} ends at the last change`);
+      await client.sub.close();
+    }
+  });
+
+  it("enforces each token's scopes, owner guard and expiry on every hub", async () => {
+    const [mine, theirs] = projectIds(2);
+    await send(edge, mine, 5, { user_id: "alice" });
+    await send(edge, theirs, 5, { user_id: "bob" });
+    const scoped = await Subscriber.connect(edge, mintToken({ scopes: [`projects/${mine}`] }));
+    scoped.listen(1, { doc: `projects/${theirs}` });
+    assert.equal((await scoped.next((f) => f.id === 1)).code, "permission-denied");
+    scoped.listen(2, { doc: `projects/${mine}` });
+    assert.equal((await scoped.next((f) => f.id === 2)).type, "snapshot");
+    await scoped.close();
+
+    const alice = await createToken({ tenant: "demo", sub: "alice", owner: { projects: "user_id" }, secret: DEMO.TOKEN_SECRET });
+    const owner = await Subscriber.connect(edge, alice);
+    owner.listen(1, { collection: "projects" });
+    assert.equal((await owner.next((f) => f.id === 1)).code, "permission-denied");
+    owner.listen(2, { doc: `projects/${theirs}` });
+    const hidden = await owner.next((f) => f.id === 2);
+    assert.deepEqual([hidden.type, hidden.docs], ["snapshot", []], "another owner's document does not exist here");
+    owner.listen(3, { collection: "projects", where: [{ field: "user_id", op: "==", value: "alice" }] });
+    const own = await owner.next((f) => f.id === 3);
+    assert.ok(own.docs.some((d) => d.path === `projects/${mine}`) && own.docs.every((d) => d.data.user_id === "alice"));
+    await send(edge, theirs, 6, { user_id: "bob" });
+    await send(edge, mine, 7, { user_id: "alice" });
+    const change = await owner.next((f) => f.type === "change");
+    assert.deepEqual([change.path, change.data.progress], [`projects/${mine}`, 7], "bob's change never reaches alice");
+    await owner.close();
+
+    const shortLived = await Subscriber.connect(edge, mintToken({ ttlSecs: 2 }));
+    shortLived.listen(1, { doc: `projects/${mine}` });
+    await shortLived.next((f) => f.type === "snapshot");
+    const ended = await shortLived.next((f) => f.type === "error", 10_000);
+    assert.equal(ended.code, "unauthenticated");
+    assert.equal((await shortLived.closed).code, 4001);
+  });
+});
