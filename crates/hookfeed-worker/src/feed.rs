@@ -294,6 +294,7 @@ impl Feed {
             "events": events,
             "documents": documents,
             "subscribers": self.state.get_websockets().len(),
+            "frames_sent": self.subscribers.borrow().frames_sent(),
             "seq": self.head()?,
             "database_bytes": sql.database_size(),
             "requests_since_wake": self.live.borrow().requests,

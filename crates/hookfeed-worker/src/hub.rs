@@ -278,6 +278,7 @@ impl Hub {
         let up = self.upstream.borrow();
         Reply::Json(json!({
             "subscribers": self.state.get_websockets().len(),
+            "frames_sent": self.subscribers.borrow().frames_sent(),
             "upstream": up.socket.is_some(),
             "collections": up.mirror.collections().collect::<Vec<_>>(),
         }))

@@ -39,6 +39,9 @@ pub struct Subscribers {
     /// sockets listen to one target at once (a reconnect storm), the documents are
     /// serialised once. Cleared on every change.
     snapshots: Vec<(String, String)>,
+    /// Change and window frames sent since the object woke: with hubs, what the feed sends
+    /// per event is one per hub, not one per socket (`/healthz`, the benchmark).
+    frames_sent: Cell<u64>,
 }
 
 /// A listen checked and recorded, waiting for its snapshot.
@@ -234,6 +237,7 @@ impl Subscribers {
             };
             // A socket that fails here is closing; its close event unindexes it.
             let _ = send.call1(AsRef::<web_sys::WebSocket>::as_ref(ws), &text);
+            self.frames_sent.set(self.frames_sent.get() + 1);
         }
     }
 
@@ -281,8 +285,14 @@ impl Subscribers {
                     *id = listen_id;
                 }
                 let _ = ws.send_with_str(delta.to_json());
+                self.frames_sent.set(self.frames_sent.get() + 1);
             }
         }
+    }
+
+    /// Change and window frames sent since the object woke.
+    pub fn frames_sent(&self) -> u64 {
+        self.frames_sent.get()
     }
 
     /// Ends every listen of a socket whose token has expired: each gets `unauthenticated`
