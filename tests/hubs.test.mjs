@@ -184,4 +184,42 @@ describe("a tenant spread over hubs", () => {
     assert.equal(ended.code, "unauthenticated");
     assert.equal((await shortLived.closed).code, 4001);
   });
+
+  it("a hub whose feed connection drops reconnects, and its subscribers miss nothing and see nothing twice", async () => {
+    const ids = projectIds(2);
+    for (const id of ids) await send(edge, id, 1, { batch: ids[0] });
+    const token = mintToken();
+    const subs = await Promise.all(Array.from({ length: 12 }, () => Subscriber.connect(edge, token)));
+    for (const sub of subs) {
+      sub.listen(1, { doc: `projects/${ids[0]}` });
+      sub.listen(2, { collection: "projects", where: [{ field: "batch", op: "==", value: ids[0] }] });
+    }
+    await Promise.all(subs.flatMap((s) => [1, 2].map((id) => s.next((f) => f.type === "snapshot" && f.id === id))));
+
+    // The feed closes every hub's upstream socket (what a deploy or an eviction does), and
+    // deliveries go on meanwhile.
+    const dropped = await (await fetch(`${edge.url}/dev/drop-hubs`, { method: "POST" })).json();
+    assert.equal(dropped.dropped, HUBS, "each hub had one upstream socket");
+    const sent = [];
+    for (let progress = 2; progress <= 9; progress++) sent.push([await send(edge, ids[progress % 2], progress, { batch: ids[0] }), progress, ids[progress % 2]]);
+    const last = sent.at(-1)[0];
+    const lastOf = (id) => sent.filter(([, , i]) => i === id).at(-1);
+    for (const sub of subs) {
+      // Each listen ends at the last change, having seen seqs only rising: a change the
+      // hub missed while away arrives once, folded into the reload or on its own.
+      await sub.next((f) => f.type === "change" && f.id === 2 && f.seq === last).then((f) => sub.frames.push(f));
+      const doc = sub.frames.filter((f) => f.type === "change" && f.id === 1);
+      const query = sub.frames.filter((f) => f.type === "change" && f.id === 2);
+      for (const list of [doc, query]) {
+        const seqs = list.map((f) => f.seq);
+        assert.deepEqual(seqs, [...new Set(seqs)].sort((a, b) => a - b), JSON.stringify(seqs));
+      }
+      assert.deepEqual([doc.at(-1).seq, doc.at(-1).data.progress], lastOf(ids[0]).slice(0, 2));
+      const final = new Map(query.map((f) => [f.path, f.data.progress]));
+      assert.deepEqual(final.get(`projects/${ids[1]}`), lastOf(ids[1])[1]);
+    }
+    const figures = await health(edge);
+    assert.ok(figures.hubs.every((h) => h.upstream || h.subscribers === 0), `every hub with subscribers is connected again: ${JSON.stringify(figures.hubs)}`);
+    await Promise.all(subs.map((s) => s.close()));
+  });
 });

@@ -30,7 +30,7 @@ use worker::{
 };
 
 use crate::config;
-use crate::hop::{now, query, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH, MIRROR_PATH};
+use crate::hop::{now, query, DROP_HUBS_PATH, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH, HUB_CLIENT, MIRROR_PATH};
 use crate::reply::Reply;
 use crate::store::{self, head_seq, read_documents, DocumentCache, SqlFeedStore};
 use crate::subscribers::{alarm_by, Subscribers};
@@ -215,6 +215,26 @@ impl Feed {
         Ok(())
     }
 
+    /// [`DROP_HUBS_PATH`] (dev mode's fault injection): closes every hub's upstream socket,
+    /// as a deploy or an eviction of this object would, so that tests can watch hubs
+    /// reconnect and their subscribers miss nothing.
+    fn drop_hubs(&self) -> Result<Response> {
+        let mut dropped = 0;
+        for ws in self.state.get_websockets() {
+            let is_hub = ws
+                .deserialize_attachment::<hookfeed_core::fanout::SocketState>()
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.client.as_deref() == Some(HUB_CLIENT));
+            if is_hub {
+                self.subscribers.borrow_mut().forget(&ws);
+                let _ = ws.close(Some(1012), Some("the feed is restarting"));
+                dropped += 1;
+            }
+        }
+        Reply::Json(json!({ "dropped": dropped })).into_response()
+    }
+
     /// [`MIRROR_PATH`]: what a hub loads, a collection or one document, each with the seq
     /// of its last change, and the seq they are current at. One object, one thread: the
     /// two are consistent.
@@ -332,6 +352,7 @@ impl DurableObject for Feed {
             "/subscribe" => self.subscribe(&req).await,
             "/docs" => self.documents(&req),
             MIRROR_PATH => self.mirror(&req),
+            DROP_HUBS_PATH => self.drop_hubs(),
             "/deliveries" => self.deliveries(&req),
             "/health" => self.health(),
             _ => Reply::NotFound("no such feed route".to_owned()).into_response(),

@@ -30,14 +30,13 @@ use hookfeed_core::token::TokenClaims;
 use hookfeed_core::UnixTime;
 use serde::Deserialize;
 use serde_json::json;
-use wasm_bindgen::JsValue;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
     WebSocketRequestResponsePair,
 };
 
 use crate::config;
-use crate::hop::{now, CLAIMS_HEADER, CLIENT_IP_HEADER, HUB_INDEX_HEADER, MIRROR_PATH};
+use crate::hop::{now, CLAIMS_HEADER, CLIENT_IP_HEADER, HUB_CLIENT, HUB_INDEX_HEADER, MIRROR_PATH};
 use crate::reply::Reply;
 use crate::subscribers::{alarm_by, PendingListen, Subscribers};
 
@@ -63,12 +62,24 @@ struct Upstream {
 /// One hub of a tenant.
 #[durable_object]
 pub struct Hub {
+    core: Rc<HubCore>,
+}
+
+/// The hub's state, shared with the task that reads the upstream socket (which outlives
+/// any one request).
+struct HubCore {
     state: State,
     env: Env,
-    subscribers: Rc<RefCell<Subscribers>>,
-    upstream: Rc<RefCell<Upstream>>,
+    subscribers: RefCell<Subscribers>,
+    upstream: RefCell<Upstream>,
     alarm_at: Cell<Option<Option<UnixTime>>>,
 }
+
+/// Attempts to restore a lost upstream socket before the hub gives up and closes its
+/// sockets (their clients then resume on a hub that can reach the feed).
+const RECOVER_ATTEMPTS: u32 = 6;
+/// Above this many documents loaded one by one, a reload takes the whole collection.
+const RELOAD_WHOLE_ABOVE: usize = 64;
 
 /// A page of documents from the feed's `/mirror` route.
 #[derive(Deserialize)]
@@ -98,14 +109,14 @@ fn fan_out(subscribers: &RefCell<Subscribers>, upstream: &RefCell<Upstream>, cha
     }
 }
 
-impl Hub {
+impl HubCore {
     fn feed(&self, tenant: &str) -> Result<worker::Stub> {
         self.env.durable_object(crate::routes::FEED_BINDING)?.id_from_name(tenant)?.get_stub()
     }
 
     /// Opens the upstream socket to the tenant's feed, as one privileged subscriber, and
     /// starts reading it.
-    async fn connect_upstream(&self) -> Result<()> {
+    async fn connect_upstream(self: &Rc<Self>) -> Result<()> {
         let Some(tenant) = self.upstream.borrow().tenant.clone() else {
             return Err(worker::Error::RustError("a hub learns its tenant from its first subscriber".into()));
         };
@@ -126,26 +137,31 @@ impl Hub {
         let ws = result?;
         self.upstream.borrow_mut().socket = Some(ws.clone());
         self.subscribers.borrow_mut().ensure_index(&self.state);
-        let (subscribers, upstream) = (self.subscribers.clone(), self.upstream.clone());
+        let core = self.clone();
         js_sys::futures::spawn_local(async move {
             let Ok(mut events) = ws.events() else { return };
             while let Some(event) = events.next().await {
                 match event {
                     Ok(worker::WebsocketEvent::Message(message)) => {
                         if let Some(text) = message.text() {
-                            on_upstream_frame(&subscribers, &upstream, &text);
+                            on_upstream_frame(&core.subscribers, &core.upstream, &text);
                         }
                     }
                     Ok(worker::WebsocketEvent::Close(_)) | Err(_) => break,
                 }
             }
-            // The feed went away (a deploy, an eviction): what streamed is no longer live.
-            // The next listen, or the reconnect below, loads what changed meanwhile.
-            let mut up = upstream.borrow_mut();
-            up.socket = None;
-            up.listens.clear();
-            up.mirror.upstream_lost();
-            worker::console_log!("hub: the upstream socket closed; reconnecting on the next need");
+            drop(events);
+            // The feed went away (a deploy, an eviction, a fault): nothing streams now.
+            // Reconnect, and load again what the hub held: the differences are the changes
+            // its subscribers missed, and go out as changes.
+            {
+                let mut up = core.upstream.borrow_mut();
+                up.socket = None;
+                up.listens.clear();
+                up.mirror.upstream_lost();
+            }
+            worker::console_log!("hub: the upstream socket closed; reconnecting");
+            core.recover().await;
         });
         Ok(())
     }
@@ -157,7 +173,7 @@ impl Hub {
         // against their tokens here, by the same code the feed runs.
         let claims = TokenClaims::new(tenant.to_owned(), vec!["*".to_owned()], UPSTREAM_EXP);
         headers.set(CLAIMS_HEADER, &serde_json::to_string(&claims)?)?;
-        headers.set(CLIENT_IP_HEADER, "hub")?;
+        headers.set(CLIENT_IP_HEADER, HUB_CLIENT)?;
         let mut init = worker::RequestInit::new();
         init.with_headers(headers);
         let req = Request::new_with_init("https://feed/subscribe", &init)?;
@@ -171,7 +187,7 @@ impl Hub {
     }
 
     /// Makes the upstream socket stream `collection`, and waits until it does.
-    async fn stream(&self, collection: &str) -> Result<()> {
+    async fn stream(self: &Rc<Self>, collection: &str) -> Result<()> {
         self.connect_upstream().await?;
         let listening = self.upstream.borrow().listens.iter().any(|(_, c)| c == collection);
         if !listening {
@@ -204,7 +220,7 @@ impl Hub {
 
     /// Loads from the feed what `need` names, and fans out what changed compared with
     /// what the mirror held (after a reconnect).
-    async fn load(&self, need: &MirrorNeed) -> Result<()> {
+    async fn load(self: &Rc<Self>, need: &MirrorNeed) -> Result<()> {
         let tenant = self.upstream.borrow().tenant.clone().unwrap_or_default();
         let mut url = worker::Url::parse(&format!("https://feed{MIRROR_PATH}"))?;
         match need {
@@ -233,7 +249,7 @@ impl Hub {
 
     /// A listen at this hub: the mirror is made able to answer it (streamed and loaded),
     /// then it gets its snapshot, computed as the feed computes it.
-    async fn answer(&self, ws: &WebSocket, pending: PendingListen) -> Result<()> {
+    async fn answer(self: &Rc<Self>, ws: &WebSocket, pending: PendingListen) -> Result<()> {
         // Each round does one step; a change between steps can add at most a reload.
         let mut failure = String::new();
         for _ in 0..6 {
@@ -272,6 +288,46 @@ impl Hub {
             }
         }
         Ok(response)
+    }
+
+    /// Restores the upstream socket and every collection the hub held, fanning out what
+    /// changed meanwhile; after [`RECOVER_ATTEMPTS`] failures, closes the hub's sockets
+    /// (1012) so that their clients resume where the feed can be reached.
+    async fn recover(self: Rc<Self>) {
+        if self.state.get_websockets().is_empty() {
+            return;
+        }
+        let mut backoff = hookfeed_wire::backoff::Backoff::default();
+        for attempt in 0..RECOVER_ATTEMPTS {
+            if attempt > 0 {
+                let wait = backoff.next_delay_ms(js_sys::Math::random());
+                worker::Delay::from(Duration::from_millis(wait as u64)).await;
+            }
+            match self.resync().await {
+                Ok(()) => return,
+                Err(e) => worker::console_error!("hub: reconnecting to the feed failed (attempt {}): {e}", attempt + 1),
+            }
+        }
+        for ws in self.state.get_websockets() {
+            self.subscribers.borrow_mut().forget(&ws);
+            let _ = ws.close(Some(1012), Some("the hub lost its feed: reconnect and resume"));
+        }
+    }
+
+    async fn resync(self: &Rc<Self>) -> Result<()> {
+        self.connect_upstream().await?;
+        let collections: Vec<String> = self.upstream.borrow().mirror.collections().map(str::to_owned).collect();
+        for collection in collections {
+            self.stream(&collection).await?;
+            let mut needs = self.upstream.borrow().mirror.reload(&collection);
+            if needs.len() > RELOAD_WHOLE_ABOVE {
+                needs = vec![MirrorNeed::Collection(collection.clone())];
+            }
+            for need in &needs {
+                self.load(need).await?;
+            }
+        }
+        Ok(())
     }
 
     fn health(&self) -> Result<Response> {
@@ -325,34 +381,36 @@ impl DurableObject for Hub {
         if let Ok(pair) = WebSocketRequestResponsePair::new("ping", "pong") {
             state.set_websocket_auto_response(&pair);
         }
-        Self {
+        let core = HubCore {
             state,
             env,
-            subscribers: Rc::new(RefCell::new(Subscribers::default())),
-            upstream: Rc::new(RefCell::new(Upstream::default())),
+            subscribers: RefCell::new(Subscribers::default()),
+            upstream: RefCell::new(Upstream::default()),
             alarm_at: Cell::new(None),
-        }
+        };
+        Self { core: Rc::new(core) }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
         match req.path().as_str() {
-            "/subscribe" => self.subscribe(&req).await,
-            "/health" => self.health(),
+            "/subscribe" => self.core.subscribe(&req).await,
+            "/health" => self.core.health(),
             _ => Reply::NotFound("no such hub route".to_owned()).into_response(),
         }
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        let core = &self.core;
         match message {
             WebSocketIncomingMessage::String(text) => {
-                let pending = self.subscribers.borrow_mut().on_frame(&self.state, &ws, &text)?;
-                if self.upstream.borrow().tenant.is_none() {
+                let pending = core.subscribers.borrow_mut().on_frame(&core.state, &ws, &text)?;
+                if core.upstream.borrow().tenant.is_none() {
                     if let Ok(Some(socket)) = ws.deserialize_attachment::<hookfeed_core::fanout::SocketState>() {
-                        self.upstream.borrow_mut().tenant = Some(socket.claims.tenant);
+                        core.upstream.borrow_mut().tenant = Some(socket.claims.tenant);
                     }
                 }
                 match pending {
-                    Some(pending) => self.answer(&ws, pending).await,
+                    Some(pending) => core.answer(&ws, pending).await,
                     None => Ok(()),
                 }
             }
@@ -368,24 +426,24 @@ impl DurableObject for Hub {
     }
 
     async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> Result<()> {
-        self.subscribers.borrow_mut().forget(&ws);
+        self.core.subscribers.borrow_mut().forget(&ws);
         let code = u16::try_from(code).ok().filter(|c| *c != 1005 && *c != 1006).unwrap_or(1000);
         let _ = ws.close(Some(code), Some(reason));
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        self.subscribers.borrow_mut().forget(&ws);
+        self.core.subscribers.borrow_mut().forget(&ws);
         Ok(())
     }
 
     async fn alarm(&self) -> Result<Response> {
-        self.alarm_at.set(Some(None));
-        let next = self.subscribers.borrow_mut().end_expired(&self.state, now());
+        let core = &self.core;
+        core.alarm_at.set(Some(None));
+        let next = core.subscribers.borrow_mut().end_expired(&core.state, now());
         if let Some(next) = next {
-            alarm_by(&self.state, &self.alarm_at, UnixTime::from_secs(next)).await;
+            alarm_by(&core.state, &core.alarm_at, UnixTime::from_secs(next)).await;
         }
-        let _ = JsValue::NULL;
         Response::ok("expired")
     }
 }

@@ -30,7 +30,8 @@ use worker::{Env, Request, Result, Url};
 
 use crate::config::{self, Config};
 use crate::hop::{
-    now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH, HUB_INDEX_HEADER,
+    now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, DROP_HUBS_PATH, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH,
+    HUB_INDEX_HEADER,
 };
 use crate::refusals;
 use crate::reply::Reply;
@@ -68,6 +69,8 @@ enum Route {
     DevSign,
     /// `GET /dev/deliveries` (dev mode only).
     DevDeliveries,
+    /// `POST /dev/drop-hubs` (dev mode only).
+    DevDropHubs,
     /// Anything else.
     NotFound,
 }
@@ -89,6 +92,7 @@ impl Route {
             ("POST", ["dev", "send"]) => Self::DevSend,
             ("POST", ["dev", "sign"]) => Self::DevSign,
             ("GET", ["dev", "deliveries"]) => Self::DevDeliveries,
+            ("POST", ["dev", "drop-hubs"]) => Self::DevDropHubs,
             _ => Self::NotFound,
         }
     }
@@ -122,9 +126,20 @@ async fn handle(route: Route, req: web_sys::Request, env: Env, ctx: Context) -> 
         Route::DevSend if config.dev_mode => dev_send(req.into(), &env, &config).await,
         Route::DevSign if config.dev_mode => dev_sign(req.into(), &config).await,
         Route::DevDeliveries if config.dev_mode => delivery_log(&req.into(), &env, &config).await,
-        Route::DevToken | Route::DevSend | Route::DevSign | Route::DevDeliveries | Route::NotFound => {
-            Reply::NotFound("no such route: see README.md for the API".to_owned()).into_raw()
+        // Fault injection for tests: the tenant's feed closes its hubs' upstream sockets.
+        Route::DevDropHubs if config.dev_mode => {
+            let tenant = config.tenants().next().unwrap_or(hookfeed_core::source::DEFAULT_TENANT).to_owned();
+            let init = web_sys::RequestInit::new();
+            init.set_method("POST");
+            let url = format!("https://feed{DROP_HUBS_PATH}");
+            forward(&env, &tenant, &web_sys::Request::new_with_str_and_init(&url, &init)?).await
         }
+        Route::DevToken
+        | Route::DevSend
+        | Route::DevSign
+        | Route::DevDeliveries
+        | Route::DevDropHubs
+        | Route::NotFound => Reply::NotFound("no such route: see README.md for the API".to_owned()).into_raw(),
     }
 }
 
