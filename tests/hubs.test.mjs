@@ -9,6 +9,8 @@ import { after, before, describe, it } from "node:test";
 
 import { createToken } from "hookfeed/server";
 
+import { launchChromium } from "./support/browser.mjs";
+
 import { startEdge } from "./support/edge.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
 import { Subscriber } from "./support/subscriber.mjs";
@@ -221,5 +223,42 @@ describe("a tenant spread over hubs", () => {
     const figures = await health(edge);
     assert.ok(figures.hubs.every((h) => h.upstream || h.subscribers === 0), `every hub with subscribers is connected again: ${JSON.stringify(figures.hubs)}`);
     await Promise.all(subs.map((s) => s.close()));
+  });
+
+  it("runs the browser module's limited query with docChanges over hubs, and resumes it across a restart of wrangler dev", { timeout: 180_000 }, async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${edge.url}/healthz`);
+      const batch = `h${Date.now()}`;
+      await page.evaluate(async ({ url, token, batch }) => {
+        window.log = [];
+        const { initializeFeed, collection, query, where, orderBy, limit, onSnapshot } = await import("/hookfeed/index.js");
+        const db = initializeFeed({ url, token, persistence: false });
+        const q = query(collection(db, "projects"), where("batch", "==", batch), orderBy("progress", "desc"), limit(2));
+        onSnapshot(q, (snap) => window.log.push({ ids: snap.docs.map((d) => d.id), fromCache: snap.metadata.fromCache,
+          changes: snap.docChanges().map((c) => `${c.type}:${c.doc.id}`) }));
+      }, { url: edge.url, token: mintToken({ ttlSecs: 3600 }), batch });
+      await page.waitForFunction(() => window.log.length === 1);
+      const [a, b, c] = projectIds(3);
+      for (const [id, progress] of [[a, 10], [b, 50], [c, 30]]) await send(edge, id, progress, { batch });
+      await page.waitForFunction(({ b, c }) => JSON.stringify(window.log.at(-1).ids) === JSON.stringify([String(b), String(c)]), { b, c });
+      const before = await page.evaluate(() => window.log);
+      assert.ok(before.some((s) => s.changes.includes(`removed:${a}`)), JSON.stringify(before));
+
+      const { port, persistTo } = edge;
+      await edge.stop();
+      edge = await startEdge({ port, persistTo, vars: { HOOKFEED_HUBS: JSON.stringify({ demo: HUBS }) } });
+      // Sent while the page is still in its backoff: it must come by resuming.
+      await send(edge, a, 90, { batch });
+      await page.waitForFunction(({ a, b }) => JSON.stringify(window.log.at(-1).ids) === JSON.stringify([String(a), String(b)]) && !window.log.at(-1).fromCache, { a, b }, { timeout: 60_000 });
+      const log = await page.evaluate(() => window.log);
+      const after = log.slice(before.length);
+      const added = after.flatMap((s) => s.changes).filter((ch) => ch === `added:${a}`);
+      assert.equal(added.length, 1, `the document re-entering the window is added once: ${JSON.stringify(after)}`);
+      await page.close();
+    } finally {
+      await browser.close();
+    }
   });
 });
