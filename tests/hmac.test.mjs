@@ -5,10 +5,15 @@
 // provider's documentation says, independently of hookfeed-core's Rust.
 
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 
-import { startEdge } from "./support/edge.mjs";
+import { ROOT, startEdge } from "./support/edge.mjs";
 import { DEMO } from "./support/sign.mjs";
 
 const SECRETS = {
@@ -133,5 +138,24 @@ describe("HMAC providers by configuration", () => {
     } finally {
       await misconfigured.stop();
     }
+  });
+
+  it("hookfeed send --hmac signs as a preset or a written-out profile does, and --tamper is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hookfeed-hmac-"));
+    const order = join(dir, "order.json");
+    writeFileSync(order, JSON.stringify({ id: Date.now(), financial_status: "paid" }));
+    const send = (...args) => promisify(execFile)(join(ROOT, "target/debug/hookfeed"), ["send", "--url", edge.url, "--json", ...args], { cwd: dir });
+    const shop = JSON.parse((await send("--source", "shop", "--hmac", "shopify", "--event", "orders/paid", "--body", order, "--secret", SECRETS.SECRET_SHOP)).stdout);
+    assert.equal(shop.status, 200, JSON.stringify(shop));
+    const acme = SOURCES.find((s) => s.name === "acme").hmac;
+    const render = join(dir, "render.json");
+    writeFileSync(render, JSON.stringify({ kind: "render.processing", render_id: "r_cli" }));
+    const out = JSON.parse((await send("--source", "acme", "--hmac", JSON.stringify(acme), "--body", render, "--secret", SECRETS.SECRET_ACME)).stdout);
+    assert.equal(out.status, 200, JSON.stringify(out));
+    await assert.rejects(
+      send("--source", "shop", "--hmac", "shopify", "--event", "orders/paid", "--body", order, "--secret", SECRETS.SECRET_SHOP, "--tamper"),
+      (e) => JSON.parse(e.stdout).status === 401,
+    );
+    await assert.rejects(send("--source", "shop", "--hmac", "nosuch", "--body", order, "--secret", "s"), (e) => /--hmac `nosuch` cannot sign/.test(e.stderr) && /shopify/.test(e.stderr));
   });
 });

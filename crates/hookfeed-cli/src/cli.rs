@@ -28,6 +28,7 @@ current directory, the same files `npm run dev` reads.",
 Examples:
   hookfeed send --source twin-actor --event project.completed --set project_id=42
   hookfeed send --source percify --event video.completed --tamper      # expect 401
+  hookfeed send --source shop --hmac shopify --event orders/paid --body order.json
   hookfeed sign --scheme stripe --secret whsec_test < body.json
   hookfeed token --tenant demo --scope 'projects/*' --ttl 1h
   hookfeed tail --doc projects/42
@@ -165,6 +166,11 @@ pub struct SendArgs {
     /// How to sign [default: the source's name, when it is a scheme name].
     #[arg(long, value_name = "SCHEME", value_parser = scheme_parser())]
     pub scheme: Option<Scheme>,
+
+    /// Sign as a `"scheme": "hmac"` source does: a preset's name (`shopify`, `slack`, …) or
+    /// a profile as JSON (the source's `hmac` value). Needs --body (there are no samples).
+    #[arg(long, value_name = "PRESET|JSON", conflicts_with = "scheme", requires = "body")]
+    pub hmac: Option<String>,
 
     /// The event type whose sample to send (see `hookfeed events`).
     ///

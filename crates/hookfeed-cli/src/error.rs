@@ -126,6 +126,14 @@ pub enum CliError {
         "pass at least one --scope or --owner: --scope projects/42 (one document), --scope 'projects/*' (a collection), --scope '*' (everything), or --owner projects=user_id --sub <user id>"
     )]
     ScopeRequired,
+    /// `send --hmac` with a profile that cannot sign.
+    #[error("--hmac `{given}` cannot sign: {reason}")]
+    BadProfile {
+        /// The preset or profile given.
+        given: String,
+        /// Why.
+        reason: String,
+    },
     /// An owner scope that is not `collection=field`.
     #[error("owner scope `{given}` is not valid ({reason}): use collection=field, like projects=user_id")]
     BadOwner {

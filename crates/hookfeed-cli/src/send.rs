@@ -4,7 +4,9 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use hookfeed_core::samples::sample;
-use hookfeed_core::source::secret_var;
+use hookfeed_core::signature::configured::HmacProfile;
+use hookfeed_core::signature::{SignatureScheme, SigningInput};
+use hookfeed_core::source::{secret_var, split_secrets};
 use hookfeed_core::{Scheme, UnixTime};
 use serde_json::{json, Value};
 
@@ -38,8 +40,12 @@ pub struct Request {
 /// Runs `hookfeed send`.
 pub fn run(args: &SendArgs, out: &mut dyn Write) -> Result<(), CliError> {
     check_source_name(&args.source)?;
-    let scheme = resolve_scheme(args.scheme, &args.source)?;
     let url = hooks_url(&args.url, &args.source)?;
+    if let Some(profile) = &args.hmac {
+        let request = build_hmac(args, profile, url, clock::now()?)?;
+        return finish(args, &request, None, out);
+    }
+    let scheme = resolve_scheme(args.scheme, &args.source)?;
     let found = secrets::find(
         Lookup {
             flag: args.secret.as_deref(),
@@ -50,17 +56,58 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> Result<(), CliError> {
         &std::env::current_dir().map_err(|source| CliError::Read { path: "the current directory".into(), source })?,
     )?;
     let request = build(args, scheme, url, &found, clock::now()?)?;
+    finish(args, &request, Some(&found), out)
+}
+
+/// Prints the request (`--dry-run`), or sends it and prints the answer.
+fn finish(args: &SendArgs, request: &Request, found: Option<&Found>, out: &mut dyn Write) -> Result<(), CliError> {
     if args.dry_run {
-        return print_request(&request, args.json, out);
+        return print_request(request, args.json, out);
     }
-    let (status, body) = transmit(&request, &args.url)?;
-    print_response(&request, status, &body, args.json, out)?;
+    let (status, body) = transmit(request, &args.url)?;
+    print_response(request, status, &body, args.json, out)?;
     if (200..300).contains(&status.as_u16()) {
         Ok(())
     } else {
         out.flush()?;
-        Err(CliError::Rejected { status: status_line(status), hint: hint(status.as_u16(), args, &found) })
+        let hint = found.map_or_else(String::new, |found| hint(status.as_u16(), args, found));
+        Err(CliError::Rejected { status: status_line(status), hint })
     }
+}
+
+/// A delivery signed as a `"scheme": "hmac"` source with `profile` (a preset's name or a
+/// profile's JSON) verifies it: core's [`HmacProfile`] signs, as the server checks.
+fn build_hmac(args: &SendArgs, profile: &str, url: String, now: UnixTime) -> Result<Request, CliError> {
+    let bad = |reason: String| CliError::BadProfile { given: hookfeed_core::refusal::quote(profile), reason };
+    let value = serde_json::from_str::<Value>(profile).unwrap_or_else(|_| Value::String(profile.to_owned()));
+    let profile = HmacProfile::from_json(&value).map_err(|e| bad(e.to_string()))?;
+    let found = secrets::find(
+        Lookup {
+            flag: args.secret.as_deref(),
+            flag_env: "HOOKFEED_SECRET",
+            var: &secret_var(&args.source),
+            what: &format!("source `{}`", args.source),
+        },
+        &std::env::current_dir().map_err(|source| CliError::Read { path: "the current directory".into(), source })?,
+    )?;
+    let secrets = split_secrets(&found.value)
+        .map(|text| profile.parse_secret(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("the secret from {} is unusable: {e}", found.origin)))?;
+    if !args.set.is_empty() {
+        return Err(CliError::SetWithBody);
+    }
+    let mut body = delivery::read_body(args.body.as_deref())?;
+    let event_id = args.id.clone().unwrap_or_else(clock::fresh_event_id);
+    let event_type = args.event.clone().unwrap_or_else(|| "test".to_owned());
+    let signed_at = if args.stale { UnixTime(now.as_millis() - STALE_SIGNATURE_SECS * 1000) } else { now };
+    let input = SigningInput { body: &body, timestamp: signed_at, event_id: &event_id, event_type: &event_type };
+    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+    headers.extend(profile.sign_with_url(&input, &url, &secrets));
+    if args.tamper {
+        delivery::tamper(&mut body);
+    }
+    Ok(Request { url, headers, body, event_id })
 }
 
 /// `{base}/hooks/{source}`, for http:// and https:// URLs.
