@@ -208,6 +208,22 @@ describe("fan-out: GET /feed", () => {
     assert.equal(change.id, 2, "only the remaining listen hears changes");
     await sub.close();
   });
+
+  it("serialises a collection's snapshot once for a storm of listeners, not once per socket", async () => {
+    const batch = `storm${Date.now()}`;
+    for (let i = 0; i < 30; i++) await send(edge, "project.processing", { project_id: 96000 + i, batch, progress: i });
+    const figures = async () => (await (await fetch(`${edge.url}/healthz`, { headers: { Authorization: `Bearer ${DEMO.ADMIN_TOKEN}` } })).json()).feeds.demo.sent;
+    const token = mintToken();
+    const subs = await Promise.all(Array.from({ length: 50 }, () => Subscriber.connect(edge, token)));
+    const before = await figures();
+    for (const sub of subs) sub.listen(7, { collection: "projects", where: [{ field: "batch", op: "==", value: batch }] });
+    const snaps = await Promise.all(subs.map((s) => s.next((f) => f.type === "snapshot")));
+    assert.ok(snaps.every((s) => s.id === 7 && s.docs.length === 30));
+    const after = await figures();
+    assert.equal(after.snapshots_sent - before.snapshots_sent, 50);
+    assert.equal(after.snapshots_built - before.snapshots_built, 1, "one snapshot built, sent fifty times");
+    await Promise.all(subs.map((s) => s.close()));
+  });
 });
 
 describe("fan-out with HOOKFEED_WEBSOCKET_COMPRESSION=on", () => {

@@ -261,4 +261,21 @@ describe("a tenant spread over hubs", () => {
       await browser.close();
     }
   });
+
+  it("a storm of listeners of one collection builds its snapshot once per hub, not once per socket", async () => {
+    const batch = `storm${Date.now()}`;
+    for (const id of projectIds(20)) await send(edge, id, 1, { batch });
+    const token = mintToken();
+    const subs = await Promise.all(Array.from({ length: 40 }, () => Subscriber.connect(edge, token)));
+    const before = await health(edge);
+    const query = { collection: "projects", where: [{ field: "batch", op: "==", value: batch }] };
+    for (const sub of subs) sub.listen(1, query);
+    const snaps = await Promise.all(subs.map((s) => s.next((f) => f.type === "snapshot")));
+    assert.ok(snaps.every((s) => s.docs.length === 20 && s.seq === snaps[0].seq));
+    const after = await health(edge);
+    const delta = (key) => after.hubs.reduce((n, h, i) => n + h.sent[key] - before.hubs[i].sent[key], 0);
+    assert.equal(delta("snapshots_sent"), 40);
+    assert.ok(delta("snapshots_built") <= HUBS, `built ${delta("snapshots_built")} snapshots for 40 listens on ${HUBS} hubs`);
+    await Promise.all(subs.map((s) => s.close()));
+  });
 });

@@ -314,6 +314,7 @@ impl Feed {
             "events": events,
             "documents": documents,
             "subscribers": self.state.get_websockets().len(),
+            "sent": self.subscribers.borrow().figures(),
             "frames_sent": self.subscribers.borrow().frames_sent(),
             "seq": self.head()?,
             "database_bytes": sql.database_size(),

@@ -334,6 +334,7 @@ impl HubCore {
         let up = self.upstream.borrow();
         Reply::Json(json!({
             "subscribers": self.state.get_websockets().len(),
+            "sent": self.subscribers.borrow().figures(),
             "frames_sent": self.subscribers.borrow().frames_sent(),
             "upstream": up.socket.is_some(),
             "collections": up.mirror.collections().collect::<Vec<_>>(),

@@ -42,6 +42,9 @@ pub struct Subscribers {
     /// Change and window frames sent since the object woke: with hubs, what the feed sends
     /// per event is one per hub, not one per socket (`/healthz`, the benchmark).
     frames_sent: Cell<u64>,
+    /// Snapshots answered, and how many of them had to be built: the rest reused one.
+    snapshots_sent: u64,
+    snapshots_built: u64,
 }
 
 /// A listen checked and recorded, waiting for its snapshot.
@@ -138,9 +141,11 @@ impl Subscribers {
         compute: impl FnOnce() -> Result<ServerMessage>,
     ) -> Result<()> {
         let key = serde_json::to_string(&(&pending.request.target, pending.request.since, &pending.guard, head))?;
+        self.snapshots_sent += 1;
         let rest = match self.snapshots.iter().find(|(k, _)| *k == key) {
             Some((_, rest)) => rest.clone(),
             None => {
+                self.snapshots_built += 1;
                 let mut message = compute()?;
                 if let ServerMessage::Snapshot { id, .. } = &mut message {
                     *id = 0;
@@ -288,6 +293,16 @@ impl Subscribers {
                 self.frames_sent.set(self.frames_sent.get() + 1);
             }
         }
+    }
+
+    /// What the object sent since it woke, for `/healthz`: change and window frames,
+    /// snapshots, and how many snapshots had to be built.
+    pub fn figures(&self) -> serde_json::Value {
+        serde_json::json!({
+            "frames_sent": self.frames_sent.get(),
+            "snapshots_sent": self.snapshots_sent,
+            "snapshots_built": self.snapshots_built,
+        })
     }
 
     /// Change and window frames sent since the object woke.
