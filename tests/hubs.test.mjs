@@ -50,6 +50,7 @@ describe("a tenant spread over hubs", () => {
     }
     await Promise.all(subs.map((s) => s.next((f) => f.type === "snapshot" && f.id === 1)));
     await Promise.all(subs.map((s) => s.next((f) => f.type === "snapshot" && f.id === 2)));
+    const feedBefore = (await health(edge)).frames_sent;
     const seqs = [];
     for (const progress of [10, 20, 30]) seqs.push(await send(edge, id, progress));
     for (const sub of subs) {
@@ -70,6 +71,7 @@ describe("a tenant spread over hubs", () => {
     assert.ok(counts.every((n) => n > 0), `every hub holds sockets: ${counts}`);
     assert.ok(figures.hubs.every((h) => h.upstream && h.collections.includes("projects")));
     assert.equal(figures.subscribers, HUBS, "the feed holds one socket per hub, not one per subscriber");
+    assert.equal(figures.frames_sent - feedBefore, 3 * HUBS, "the feed sends each event once per hub, not once per socket (64 listens)");
     await Promise.all(subs.map((s) => s.close()));
   });
 
