@@ -561,6 +561,8 @@ async function feedHealth(edge, tenant = "demo") {
       // Requests the feed object served since it woke (sockets' frames are not requests):
       // with hubs, their /mirror loads.
       requests: feed.requests_since_wake ?? null,
+      // Counters restart when the object wakes (from hibernation or eviction).
+      wokeAt: feed.woke_at ?? null,
       hubs: hubs.length,
       hubSubscribers: hubs.map((x) => x.subscribers),
       hubFramesSent: hubs.reduce((a, x) => a + (x.frames_sent ?? 0), 0),
@@ -573,7 +575,8 @@ async function feedHealth(edge, tenant = "demo") {
 
 /** What the feed (and its hubs) sent between two feedHealth() readings, per event. */
 function framesDelta(before, after, events) {
-  if (!before || !after) return null;
+  // The feed woke meanwhile: its counters restarted, the difference means nothing.
+  if (!before || !after || before.wokeAt !== after.wokeAt) return null;
   const feed = after.framesSent - before.framesSent;
   const hubs = after.hubFramesSent - before.hubFramesSent;
   return {
@@ -1363,7 +1366,8 @@ async function stormWave(edge, via, n, listensOf) {
       feedEventsDuring: healthBefore && healthAfter ? healthAfter.events - healthBefore.events : null,
       // Requests the feed served during the wave (hubs' /mirror loads; the sockets' own
       // upgrades when they connect to the feed), less the healthz that read it.
-      feedRequestsDuring: healthBefore?.requests != null && healthAfter?.requests != null ? healthAfter.requests - healthBefore.requests - 1 : null,
+      feedRequestsDuring:
+        healthBefore?.requests != null && healthAfter?.requests != null && healthBefore.wokeAt === healthAfter.wokeAt ? healthAfter.requests - healthBefore.requests - 1 : null,
       hubSockets: healthAfter?.hubSubscribers ?? null,
       feedSockets: healthAfter?.subscribers ?? null,
     },
