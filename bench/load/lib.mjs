@@ -225,7 +225,8 @@ export async function freePort() {
 export async function startWrangler({ name, configArgs, cwd = ROOT, readyTimeoutMs, logLevel }) {
   const port = await freePort();
   const inspectorPort = await freePort();
-  const persist = mkdtempSync(join(tmpdir(), `hookfeed-load-${name}-`));
+  // An edge name may carry settings (`hookfeed:HOOKFEED_HUBS={"*":8}`): not in a file name.
+  const persist = mkdtempSync(join(tmpdir(), `hookfeed-load-${name.replace(/[^\w.=-]+/g, "_")}-`));
   const logPath = `${persist}.log`;
   const logFd = openSync(logPath, "a");
   const args = [

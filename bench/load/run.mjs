@@ -14,6 +14,8 @@
 //   capacity   subscribers ramped 1,000 → 10,000 on one document until p99 > 1 s or errors
 //   refusal    runtime CPU per genuine, per forged (401) and per over-budget (429) delivery
 //   abuse      10,000 forged deliveries from 250 addresses while genuine ones flow at 10/s
+//   storm      N sockets on a 2,000-document collection and their own document all reconnect
+//              at once, resuming with `since`, then without (full snapshots)
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, readFileSync } from "node:fs";
@@ -92,6 +94,13 @@ const { values: argv } = parseArgs({
     "abuse-concurrency": { type: "string", default: "32" },
     "abuse-genuine-ms": { type: "string", default: "100" },
     "abuse-control-ms": { type: "string", default: "5000" },
+    "storm-subs": { type: "string" },
+    "storm-docs": { type: "string" },
+    "storm-changes": { type: "string", default: "20" },
+    "storm-concurrency": { type: "string", default: "1000" },
+    "storm-modes": { type: "string", default: "since,full" },
+    "storm-timeout-ms": { type: "string", default: "120000" },
+    "storm-own": { type: "string", default: "voice_clones" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -128,6 +137,15 @@ const O = {
   isolationRate: Number(argv["isolation-rate"]),
   capacitySteps: list(argv["capacity-steps"], quick ? [500, 1000] : [1000, 2500, 5000, 10000, 15000]),
   capacityEvents: Number(argv["capacity-events"]),
+  stormSubs: list(argv["storm-subs"], quick ? [200] : [1000]),
+  stormDocs: num(argv["storm-docs"], quick ? 200 : 2000),
+  stormChanges: Number(argv["storm-changes"]),
+  stormConcurrency: Number(argv["storm-concurrency"]),
+  stormModes: argv["storm-modes"].split(","),
+  stormTimeoutMs: Number(argv["storm-timeout-ms"]),
+  // The collection each socket's own document is in: another than the storm's (every hub
+  // then loads each one from the feed), or `projects`, the storm's (a hub has it already).
+  stormOwn: argv["storm-own"],
   capacityP99Ms: Number(argv["capacity-p99-ms"]),
   via: argv.via,
   ingestVia: argv["ingest-via"].split(","),
@@ -139,8 +157,31 @@ const O = {
 if (O.ingestBytes[0] !== O.bytes) O.ingestBytes = [O.bytes, ...O.ingestBytes.filter((b) => b !== O.bytes)];
 const SCENARIOS = new Set(argv.scenarios.split(","));
 // `both`, one edge, or a comma-separated order (`hookfeed,baseline`, `before,hookfeed`).
-const EDGE_NAMES = argv.edge === "both" ? ["baseline", "hookfeed"] : argv.edge.split(",");
+// Commas inside a setting's JSON (`hookfeed:HOOKFEED_HUBS={"demo":8,"acme":2}`) do not split.
+const EDGE_NAMES = argv.edge === "both" ? ["baseline", "hookfeed"] : splitTopLevel(argv.edge);
 for (const e of EDGE_NAMES) if (!["hookfeed", "baseline", "before", "hookfeed-nolimiter"].includes(e.split(":")[0])) throw new Error(`--edge: unknown ${e}`);
+/** Splits `text` at commas outside braces, brackets and double quotes. */
+function splitTopLevel(text) {
+  const out = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === "\\") i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") depth--;
+    else if (c === "," && depth === 0) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start));
+  return out.filter(Boolean);
+}
 /** The edge hookfeed's figures are divided by: `--reference`, else before when it runs, else baseline. */
 const REFERENCE = argv.reference ?? (EDGE_NAMES.includes("before") ? "before" : "baseline");
 /** The pre-move build: a worktree made by bench/build-before.sh (its default directory). */
@@ -248,7 +289,9 @@ function noLimiterEdge() {
  * beside `hookfeed:HOOKFEED_WEBCRYPTO_MIN_BYTES=off`: two builds' settings in one run).
  */
 function edgeDef(name) {
-  const [base, ...settings] = name.split(":");
+  // Settings split at a `:` that starts the next NAME=, so a value may hold colons
+  // (`hookfeed:HOOKFEED_HUBS={"*":8}`: JSON).
+  const [base, ...settings] = name.split(/:(?=[A-Za-z_][A-Za-z0-9_]*=)/);
   const def = EDGES[base];
   if (!settings.length) return def;
   if (base === "baseline") throw new Error(`--edge ${name}: settings apply to hookfeed and before only`);
@@ -496,9 +539,62 @@ function collector() {
   return c;
 }
 
+/**
+ * The tenant's feed object as admin `GET /healthz` shows it: change frames it sent since it
+ * woke (`frames_sent`: one per socket on the feed, one per hub with hubs), its sockets, its
+ * events, and the same per hub when the tenant is spread over hubs. Null without the
+ * admin token or on an edge that does not report it (the baseline).
+ */
+async function feedHealth(edge, tenant = "demo") {
+  const admin = edge.def.vars.ADMIN_TOKEN;
+  if (!admin || edge.def.name.startsWith("baseline")) return null;
+  try {
+    const h = await getHealthz(edge.h.base, admin);
+    const feed = h?.feeds?.[tenant];
+    if (!feed || typeof feed.frames_sent !== "number") return null;
+    const hubs = Array.isArray(feed.hubs) ? feed.hubs : [];
+    return {
+      framesSent: feed.frames_sent,
+      subscribers: feed.subscribers,
+      events: feed.events,
+      seq: feed.seq ?? null,
+      // Requests the feed object served since it woke (sockets' frames are not requests):
+      // with hubs, their /mirror loads.
+      requests: feed.requests_since_wake ?? null,
+      // Counters restart when the object wakes (from hibernation or eviction).
+      wokeAt: feed.woke_at ?? null,
+      hubs: hubs.length,
+      hubSubscribers: hubs.map((x) => x.subscribers),
+      hubFramesSent: hubs.reduce((a, x) => a + (x.frames_sent ?? 0), 0),
+      hubsUpstream: hubs.filter((x) => x.upstream).length,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** What the feed (and its hubs) sent between two feedHealth() readings, per event. */
+function framesDelta(before, after, events) {
+  // The feed woke meanwhile: its counters restarted, the difference means nothing.
+  if (!before || !after || before.wokeAt !== after.wokeAt) return null;
+  const feed = after.framesSent - before.framesSent;
+  const hubs = after.hubFramesSent - before.hubFramesSent;
+  return {
+    feedFrames: feed,
+    feedFramesPerEvent: round(feed / events, 3),
+    hubFrames: hubs,
+    hubFramesPerEvent: round(hubs / events, 3),
+    hubs: after.hubs,
+    feedSockets: after.subscribers,
+    hubSockets: after.hubSubscribers,
+  };
+}
+
 /** Runs one broadcast phase: events to `doc`'s project from `send`, measured. */
-async function broadcastPhase(edge, col, { tag, subscribers, events, send, waitMs = 10000 }) {
+async function broadcastPhase(edge, col, { tag, subscribers, events, send, waitMs = 10000, frames = false }) {
   col.arm(tag, subscribers * events);
+  // The feed's frame counters, read outside the CPU window (healthz asks every hub).
+  const healthBefore = frames ? await feedHealth(edge) : null;
   const before = edge.cpu();
   const t0 = nowMs();
   const acks = await send();
@@ -506,6 +602,7 @@ async function broadcastPhase(edge, col, { tag, subscribers, events, send, waitM
   const complete = await col.wait(waitMs);
   await sleep(SETTLE_MS);
   const cpu = cpuDelta(before, edge.cpu());
+  const healthAfter = frames ? await feedHealth(edge) : null;
   const lat = summarize(col.latencies);
   const spanMs = (col.lastAt ?? sendDoneAt) - t0;
   const received = col.received;
@@ -530,6 +627,7 @@ async function broadcastPhase(edge, col, { tag, subscribers, events, send, waitM
     runtimeCpuMsPerMsg: received ? round(cpu.runtime / received, 5) : null,
     runtimeCpuMsPerMsgNetOfIngest: received && ingestCpu !== null ? round((cpu.runtime - ingestCpu) / received, 5) : null,
     proxyCpuMsPerMsg: received ? round(cpu.proxy / received, 5) : null,
+    frames: framesDelta(healthBefore, healthAfter, events),
   };
 }
 
@@ -932,9 +1030,20 @@ async function scenarioFanout(edge) {
   for (const n of O.fanoutSubs) {
     const col = collector();
     const doc = "projects/1";
+    // Control: the same events, back to back, to a document nobody listens to: what an
+    // event costs the runtime without any send (the Worker, the feed's ingest and commit).
+    const base0 = edge.url(O.via);
+    const tagC = `fan${n}-control-${Date.now()}`;
+    const cBefore = edge.cpu();
+    const cAcks = await sendSequential(base0, O.fanoutEvents, (i) => edge.benchEvent(`evt_${tagC}_${pad(i)}`, 2, tagC, i));
+    await sleep(SETTLE_MS);
+    const cCpu = cpuDelta(cBefore, edge.cpu());
+    const control = { events: O.fanoutEvents, ackErrors: ackErrors(cAcks), runtimeCpuMsPerEvent: round(cCpu.runtime / O.fanoutEvents, 4), cpuMs: cpuFigures(cCpu) };
     log(`${edge.def.name} fanout: connecting ${n} subscribers to ${doc}`);
     const { subs, connect } = await connectSubscribers(edge, O.via, n, () => doc, col.onChange);
-    const r = { subscribers: n, doc, via: O.via, connect };
+    const r = { subscribers: n, doc, via: O.via, control, connect };
+    // Net of the control: runtime CPU per delivered message beyond what the events cost alone.
+    const net = (phase) => (phase.received ? round((phase.cpuMs.runtime - control.runtimeCpuMsPerEvent * phase.events) / phase.received, 5) : null);
     try {
       if (connect.failed) throw new Error(`${connect.failed} of ${n} subscribers failed: ${connect.failureSample.join("; ")}`);
       const base = edge.url(O.via);
@@ -945,8 +1054,10 @@ async function scenarioFanout(edge) {
         subscribers: ok,
         events: O.fanoutEvents,
         send: () => sendPaced(base, O.fanoutEvents, O.rate, (i) => edge.benchEvent(`evt_${tagP}_${pad(i)}`, 1, tagP, i), { ordered: true }),
+        frames: true,
       });
       r.paced.ratePerSec = O.rate;
+      r.paced.runtimeCpuMsPerMsgNetOfControl = net(r.paced);
       log(`${edge.def.name} fanout ${n} paced ${O.rate}/s: p50 ${r.paced.latencyMs.p50} p99 ${r.paced.latencyMs.p99} max ${r.paced.latencyMs.max} ms, ${r.paced.received}/${r.paced.expected} msgs, ${r.paced.runtimeCpuMsPerMsg} ms CPU/msg; slowest events ${r.paced.slowestEvents.map((e) => `#${e.event} ${e.maxMs} ms`).join(", ")}`);
       const tagB = `fan${n}-burst-${Date.now()}`;
       r.burst = await broadcastPhase(edge, col, {
@@ -955,8 +1066,10 @@ async function scenarioFanout(edge) {
         events: O.fanoutEvents,
         send: () => sendSequential(base, O.fanoutEvents, (i) => edge.benchEvent(`evt_${tagB}_${pad(i)}`, 1, tagB, i)),
         waitMs: 30000,
+        frames: true,
       });
-      log(`${edge.def.name} fanout ${n} back-to-back: ${r.burst.msgsPerSec} msgs/s, p99 ${r.burst.latencyMs.p99} ms, ${r.burst.received}/${r.burst.expected} msgs, ${r.burst.runtimeCpuMsPerMsg} ms CPU/msg`);
+      r.burst.runtimeCpuMsPerMsgNetOfControl = net(r.burst);
+      log(`${edge.def.name} fanout ${n} back-to-back: ${r.burst.msgsPerSec} msgs/s, p99 ${r.burst.latencyMs.p99} ms, ${r.burst.received}/${r.burst.expected} msgs, ${r.burst.runtimeCpuMsPerMsg} ms CPU/msg (${r.burst.runtimeCpuMsPerMsgNetOfControl} net of the control's ${control.runtimeCpuMsPerEvent} ms/event); feed frames/event ${r.burst.frames?.feedFramesPerEvent ?? "–"}, hub frames/event ${r.burst.frames?.hubFramesPerEvent ?? "–"}`);
     } catch (e) {
       r.error = String(e.message ?? e);
       log(`${edge.def.name} fanout ${n}: ${r.error}`);
@@ -1134,6 +1247,209 @@ async function scenarioCapacity(edge) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Storm: every socket of a tenant reconnects at once (a deploy closes them all)
+
+/**
+ * One storm socket: listens 1..k from `listens` ({target, since}) sent on open; resolves
+ * once each has its snapshot (or an error), with the time from connect to the last one,
+ * the bytes received and each listen's seq and document count. Snapshots are not parsed
+ * whole when large (a 2,000-document collection is ~2 MB): the head is read for the id and
+ * seq, and documents are counted by their `"path":` keys.
+ */
+function openStormSocket(url, listens, { timeoutMs }) {
+  return new Promise((resolveOpen) => {
+    const t0 = nowMs();
+    const s = { ok: false, bytes: 0, frames: 0, seqs: {}, docs: {}, errors: [], closed: false, ws: null };
+    let pending = listens.length;
+    let settled = false;
+    const done = (ok, why) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      s.ok = ok;
+      s.liveMs = nowMs() - t0;
+      if (!ok) s.error = why;
+      resolveOpen(s);
+    };
+    const timer = setTimeout(() => done(false, "timeout waiting for the snapshots"), timeoutMs);
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (e) {
+      done(false, String(e));
+      return;
+    }
+    s.ws = ws;
+    ws.onopen = () => {
+      s.openMs = nowMs() - t0;
+      listens.forEach((l, k) => ws.send(JSON.stringify({ type: "listen", id: k + 1, target: l.target, ...(l.since === undefined ? {} : { since: l.since }) })));
+    };
+    ws.onmessage = (ev) => {
+      const text = typeof ev.data === "string" ? ev.data : "";
+      s.bytes += text.length;
+      s.frames++;
+      const head = text.slice(0, 120);
+      const type = head.match(/^\{"type":"(\w+)"/)?.[1];
+      const id = Number(head.match(/"id":(\d+)/)?.[1]);
+      if (type === "snapshot" && !(id in s.seqs)) {
+        s.seqs[id] = Number(head.match(/"seq":(\d+)/)?.[1] ?? text.match(/"seq":(\d+)\}?$/)?.[1]);
+        if (!Number.isFinite(s.seqs[id])) s.seqs[id] = JSON.parse(text).seq;
+        let count = 0;
+        for (let i = text.indexOf('"path":'); i !== -1; i = text.indexOf('"path":', i + 7)) count++;
+        s.docs[id] = count;
+        if (--pending === 0) done(true);
+      } else if (type === "change") {
+        // A change after the snapshot: keep the listen's seq current for the next resume.
+        const f = JSON.parse(text);
+        if (f.seq > (s.seqs[f.id] ?? 0)) s.seqs[f.id] = f.seq;
+      } else if (type === "error") {
+        s.errors.push(head);
+        done(false, head);
+      }
+    };
+    ws.onerror = (ev) => done(false, `socket error: ${ev?.message ?? "?"}`);
+    ws.onclose = (ev) => {
+      s.closed = true;
+      done(false, `closed ${ev.code} ${ev.reason}`);
+    };
+  });
+}
+
+/** Waits (bounded) until the feed and its hubs hold no subscriber sockets but the hubs' own. */
+async function waitDrained(edge, timeoutMs = 30000) {
+  const deadline = nowMs() + timeoutMs;
+  let h = null;
+  while (nowMs() < deadline) {
+    h = await feedHealth(edge);
+    if (!h) return null;
+    const onHubs = h.hubSubscribers.reduce((a, b) => a + b, 0);
+    if (onHubs === 0 && h.subscribers <= h.hubs) return h;
+    await sleep(250);
+  }
+  return h;
+}
+
+/** One reconnect wave: `n` sockets at once (up to --storm-concurrency in flight), measured. */
+async function stormWave(edge, via, n, listensOf) {
+  const url = edge.feedUrl(via);
+  await sleep(SETTLE_MS);
+  const healthBefore = await feedHealth(edge);
+  const before = edge.cpu();
+  const t0 = nowMs();
+  const socks = await pool(
+    Array.from({ length: n }, (_, i) => () => openStormSocket(url, listensOf(i), { timeoutMs: O.stormTimeoutMs })),
+    O.stormConcurrency,
+  );
+  const allLiveMs = nowMs() - t0;
+  await sleep(SETTLE_MS);
+  const cpu = cpuDelta(before, edge.cpu());
+  const healthAfter = await feedHealth(edge);
+  const ok = socks.filter((s) => s.ok);
+  const live = summarize(socks.map((s) => s.liveMs));
+  const bytes = socks.reduce((a, s) => a + s.bytes, 0);
+  return {
+    socks,
+    figures: {
+      sockets: n,
+      failed: n - ok.length,
+      failureSample: [...new Set(socks.filter((s) => !s.ok).map((s) => s.error))].slice(0, 3),
+      allLiveSeconds: round(allLiveMs / 1000, 3),
+      liveMs: { p50: round(live.p50, 1), p99: round(live.p99, 1), max: round(live.max, 1) },
+      bytesReceived: bytes,
+      bytesPerSocket: round(bytes / n, 0),
+      collectionDocsPerSocket: median(ok.map((s) => s.docs[1])),
+      cpuMs: cpuFigures(cpu),
+      runtimeCpuMsPerSocket: round(cpu.runtime / n, 4),
+      runtimeCpuSeconds: round(cpu.runtime / 1000, 2),
+      proxyCpuMsPerSocket: round(cpu.proxy / n, 4),
+      driverCpuMsPerSocket: round(cpu.driver / n, 4),
+      feedEventsDuring: healthBefore && healthAfter ? healthAfter.events - healthBefore.events : null,
+      // Requests the feed served during the wave (hubs' /mirror loads; the sockets' own
+      // upgrades when they connect to the feed), less the healthz that read it.
+      feedRequestsDuring:
+        healthBefore?.requests != null && healthAfter?.requests != null && healthBefore.wokeAt === healthAfter.wokeAt ? healthAfter.requests - healthBefore.requests - 1 : null,
+      hubSockets: healthAfter?.hubSubscribers ?? null,
+      feedSockets: healthAfter?.subscribers ?? null,
+    },
+  };
+}
+
+/**
+ * N sockets each listen to one collection of --storm-docs documents (~--bytes each, seeded
+ * by signed deliveries first) and to a document of their own (in another collection, not
+ * written: `exists()` false); then all close at once, --storm-changes events change the
+ * collection meanwhile, and all reconnect at once resuming with `since` (each listen's last
+ * seq: only what changed comes back), and again without it (a full snapshot each). Reports
+ * how long until every socket is live (connect → its last snapshot), runtime CPU and bytes.
+ */
+async function scenarioStorm(edge) {
+  const via = O.via;
+  const base = edge.url(via);
+  const collection = "projects";
+  const first = 500000;
+  const r = { via, collection, ownCollection: O.stormOwn, documents: O.stormDocs, bytes: O.bytes, changes: O.stormChanges, concurrency: O.stormConcurrency, bySubscribers: [] };
+  // Seed the collection: one delivery per document, at concurrency.
+  log(`${edge.def.name} storm: seeding ${O.stormDocs} documents of ${collection}`);
+  const t0 = nowMs();
+  const seedAcks = await pool(
+    Array.from({ length: O.stormDocs }, (_, k) => () =>
+      postDelivery(base, twinActorDelivery({ secret: edge.secret, id: `evt_storm_seed_${pad(k)}`, type: "project.processing", projectId: first + k, createdAt: edge.nextCreated(), progress: k % 100, bytes: O.bytes })),
+    ),
+    O.concurrency,
+  );
+  r.seed = { errors: ackErrors(seedAcks), seconds: round((nowMs() - t0) / 1000, 2) };
+  if (r.seed.errors.count) throw new Error(`seeding: ${r.seed.errors.count} errors, ${r.seed.errors.sample[0]}`);
+  let changeNo = 0;
+  for (const n of O.stormSubs) {
+    const own = (i) => ({ doc: `${O.stormOwn}/${900000 + i}` });
+    const s = { subscribers: n, sockets: n };
+    r.bySubscribers.push(s);
+    let socks = [];
+    try {
+      // Everyone connects once (resuming from the seq the seeding ended at, so this first
+      // wave is cheap), and learns each listen's seq.
+      const head = Math.max(...seedAcks.map((a) => a.json.seq), 0);
+      log(`${edge.def.name} storm ${n}: connecting`);
+      let wave = await stormWave(edge, via, n, (i) => [{ target: { collection }, since: head }, { target: own(i), since: head }]);
+      socks = wave.socks;
+      s.connect = wave.figures;
+      if (wave.figures.failed) throw new Error(`connect: ${wave.figures.failed} of ${n} failed: ${wave.figures.failureSample.join("; ")}`);
+      for (const mode of O.stormModes) {
+        // The deploy: every socket closes at once.
+        await closeAll(socks, 30000);
+        const drained = await waitDrained(edge);
+        // Meanwhile the collection changes (each event after the previous ack, in order).
+        const tagC = `storm${n}-${mode}-${Date.now()}`;
+        const acks = await sendSequential(base, O.stormChanges, (i) =>
+          twinActorDelivery({ secret: edge.secret, id: `evt_${tagC}_${pad(i)}`, type: "project.processing", projectId: first + ((changeNo++ * 7) % O.stormDocs), createdAt: edge.nextCreated(), progress: i % 100, bytes: O.bytes }),
+        );
+        const seqs = socks.map((x) => x.seqs);
+        log(`${edge.def.name} storm ${n}: all reconnect at once (${mode === "since" ? "resuming with since" : "full snapshots"})`);
+        wave = await stormWave(edge, via, n, (i) =>
+          mode === "since"
+            ? [{ target: { collection }, since: seqs[i][1] }, { target: own(i), since: seqs[i][2] }]
+            : [{ target: { collection } }, { target: own(i) }],
+        );
+        socks = wave.socks;
+        s[mode] = { ...wave.figures, changesWhileAway: O.stormChanges, changeErrors: ackErrors(acks).count, drained: drained ? { feedSockets: drained.subscribers, hubSockets: drained.hubSubscribers } : null };
+        const f = s[mode];
+        log(
+          `${edge.def.name} storm ${n} ${mode}: all live in ${f.allLiveSeconds} s (connect → snapshots p50 ${f.liveMs.p50} p99 ${f.liveMs.p99} max ${f.liveMs.max} ms), ${f.failed} failed, ${(f.bytesReceived / 1e6).toFixed(1)} MB (${f.collectionDocsPerSocket} collection docs/socket), runtime ${f.runtimeCpuSeconds} s CPU (${f.runtimeCpuMsPerSocket} ms/socket), feed requests ${f.feedRequestsDuring}`,
+        );
+        if (f.failed) break;
+      }
+    } catch (e) {
+      s.error = String(e.message ?? e);
+      log(`${edge.def.name} storm ${n}: ${s.error}`);
+    } finally {
+      await closeAll(socks, 30000);
+      await waitDrained(edge);
+    }
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------
 // One edge
 
 async function runEdge(name) {
@@ -1166,6 +1482,8 @@ async function runEdge(name) {
     out.settings = Object.fromEntries(
       ["version", "refusal_limiter", "webcrypto_min_bytes", "websocket_compression", "dev_mode"].filter((k) => k in (health ?? {})).map((k) => [k, health[k]]),
     );
+    const hubs = health?.feeds?.demo?.hubs;
+    if (Array.isArray(hubs)) out.settings.hubs = hubs.length;
     log(`${name} settings: ${JSON.stringify(out.settings)}`);
     out.probe = await probe(edge);
     log(`${name} probe: ingest ${out.probe.ingest.ok ? "ok" : "NOT READY " + out.probe.ingest.first}; feed ${out.probe.feed.ok ? "ok" : "NOT READY " + out.probe.feed.error}`);
@@ -1205,6 +1523,7 @@ async function runEdge(name) {
     await run("fanout", scenarioFanout, true);
     await run("isolation", scenarioIsolation, true);
     await run("capacity", scenarioCapacity, true);
+    await run("storm", scenarioStorm, true);
   } catch (e) {
     out.error = String(e.stack ?? e);
     log(`${name}: ${out.error}`);
@@ -1260,7 +1579,7 @@ function noiseOf(res, key) {
 
 /** The keys of a round's scenario results (ingest at each size and route, and the rest). */
 function scenarioKeys(res) {
-  return Object.keys(res).filter((k) => k.startsWith("ingest") || ["fanout", "isolation", "capacity", "refusal", "abuse"].includes(k));
+  return Object.keys(res).filter((k) => k.startsWith("ingest") || ["fanout", "isolation", "capacity", "refusal", "abuse", "storm"].includes(k));
 }
 
 /** A round's results without the scenarios that failed or ran across a runtime restart. */
@@ -1381,7 +1700,7 @@ function markdown(rows, results, ref = "baseline") {
       if (v.warning) notes.push(`- ${who} ${key}: ${v.warning}`);
       if (v.median?.errors > 0) notes.push(`- ${who} ${key}: delivery errors (${v.runs.map((x) => x.errors.sample[0]).filter(Boolean)[0]}); left out of the comparison`);
       if (key === "capacity" && v.stoppedBecause) notes.push(`- ${who} capacity stopped: ${v.stoppedBecause}`);
-      for (const f of v.bySubscribers ?? []) if (f.error) notes.push(`- ${who} fanout ${f.subscribers}: ${f.error}`);
+      for (const f of v.bySubscribers ?? []) if (f.error) notes.push(`- ${who} ${key} ${f.subscribers}: ${f.error}`);
     }
   }
   if (notes.length) lines.push("", ...notes);
@@ -1486,6 +1805,61 @@ function edgeTables(results, ref) {
       row("other processes' load (cores, noise)", (r) => at(r).flood.cpuMs.otherCores, { ratio: false });
     }
   }
+  if (edges.some((e) => results[e].some((r) => r.fanout?.bySubscribers))) {
+    // The same round of the reference edge (one object: every send is the feed's), whose
+    // runtime CPU per message net of the control prices one send of the feed.
+    const refRound = (r) => (ref ? usable(results[ref].find((x) => x.round === r.round) ?? {}) : null);
+    for (const n of O.fanoutSubs) {
+      const at = (r) => fanoutAt(r, n);
+      section(`Fan-out: ${n} subscribers on one document (${O.via}); ${O.fanoutEvents} events at ${O.rate}/s, then ${O.fanoutEvents} back to back`);
+      row("paced: latency p50 ms (post → message)", (r) => at(r).paced.latencyMs.p50);
+      row("paced: latency p99 ms", (r) => at(r).paced.latencyMs.p99);
+      row("paced: missing messages", (r) => at(r).paced.missing, { ratio: false });
+      row("back to back: delivered msgs/s", (r) => at(r).burst.msgsPerSec, { better: "higher" });
+      row("back to back: latency p50 ms", (r) => at(r).burst.latencyMs.p50);
+      row("back to back: latency p99 ms", (r) => at(r).burst.latencyMs.p99);
+      row("back to back: missing messages", (r) => at(r).burst.missing, { ratio: false });
+      row("feed object: change frames sent per event (healthz frames_sent, back to back)", (r) => at(r).burst.frames.feedFramesPerEvent);
+      row("hubs: change frames sent per event (sum over hubs)", (r) => at(r).burst.frames.hubFramesPerEvent, { ratio: false });
+      row("runtime CPU ms per event with nobody listening (control)", (r) => at(r).control.runtimeCpuMsPerEvent);
+      row("total runtime CPU ms per delivered message, paced", (r) => at(r).paced.runtimeCpuMsPerMsg);
+      row("total runtime CPU ms per delivered message, back to back", (r) => at(r).burst.runtimeCpuMsPerMsg);
+      row("same, net of the control (the sends: per message)", (r) => at(r).burst.runtimeCpuMsPerMsgNetOfControl);
+      row("total runtime CPU ms per event, back to back", (r) => at(r).burst.cpuMs.runtime / at(r).burst.events);
+      row(
+        `feed-object CPU ms per event, modelled: control + feed frames/event × ${ref ?? "reference"}'s net CPU per message`,
+        (r) => at(r).control.runtimeCpuMsPerEvent + at(r).burst.frames.feedFramesPerEvent * at(refRound(r)).burst.runtimeCpuMsPerMsgNetOfControl,
+      );
+      row("runtime CPU ms per subscriber connect", (r) => at(r).connect.runtimeCpuMsPerSubscriber);
+      row("other processes' load (cores, noise), back to back", (r) => at(r).burst.cpuMs.otherCores, { ratio: false });
+    }
+  }
+  if (edges.some((e) => results[e].some((r) => r.storm?.bySubscribers))) {
+    for (const n of O.stormSubs) {
+      const at = (r) => {
+        const x = r.storm.bySubscribers.find((y) => y.subscribers === n);
+        if (x.error) throw new Error(x.error);
+        return x;
+      };
+      section(
+        `Reconnect storm: ${n} sockets, each on a ${O.stormDocs}-document collection and a document of its own (in ${O.stormOwn}), all reconnecting at once (${O.stormConcurrency} in flight, ${O.via}); ${O.stormChanges} changes while away`,
+      );
+      for (const mode of O.stormModes) {
+        const what = mode === "since" ? "resuming with since" : "without since (full snapshots)";
+        row(`${what}: seconds until all live`, (r) => at(r)[mode].allLiveSeconds);
+        row(`${what}: connect → snapshots p50 ms`, (r) => at(r)[mode].liveMs.p50);
+        row(`${what}: connect → snapshots p99 ms`, (r) => at(r)[mode].liveMs.p99);
+        row(`${what}: connect → snapshots max ms`, (r) => at(r)[mode].liveMs.max);
+        row(`${what}: sockets failed`, (r) => at(r)[mode].failed, { ratio: false });
+        row(`${what}: collection documents per socket`, (r) => at(r)[mode].collectionDocsPerSocket, { ratio: false });
+        row(`${what}: MB received (all sockets)`, (r) => at(r)[mode].bytesReceived / 1e6);
+        row(`${what}: runtime CPU s`, (r) => at(r)[mode].runtimeCpuSeconds);
+        row(`${what}: runtime CPU ms per socket`, (r) => at(r)[mode].runtimeCpuMsPerSocket);
+        row(`${what}: requests + socket messages the feed object served (upgrades, listens; hubs' /mirror loads)`, (r) => at(r)[mode].feedRequestsDuring);
+        row(`${what}: other processes' load (cores, noise)`, (r) => at(r)[mode].cpuMs.otherCores, { ratio: false });
+      }
+    }
+  }
   const rounds = Math.max(...edges.map((e) => results[e].length));
   const lines = [
     "",
@@ -1510,7 +1884,8 @@ function fmtBytes(b) {
 
 /** Everything the report prints: hookfeed vs the reference (the original table), then the edge tables. */
 function fullMarkdown(results, ref) {
-  const rows = results.hookfeed?.length && results[ref]?.length ? comparisonRows(results.hookfeed, results[ref]) : [];
+  // hookfeed against itself (variants of one build, e.g. with hubs): the edge tables say it all.
+  const rows = ref !== "hookfeed" && results.hookfeed?.length && results[ref]?.length ? comparisonRows(results.hookfeed, results[ref]) : [];
   const classic = markdown(rows, results, ref);
   return { rows, md: [classic, edgeTables(results, ref)].filter(Boolean).join("\n") };
 }
