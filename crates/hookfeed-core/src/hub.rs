@@ -233,6 +233,16 @@ impl HubMirror {
         Some(DocChange { path, kind, seq, before, data })
     }
 
+    /// The seq a listen's snapshot would be current at, once [`HubMirror::need`] says
+    /// nothing: cheap, so that a snapshot already built for it can be reused without
+    /// copying the documents ([`HubMirror::snapshot_docs`]).
+    pub fn head_for(&self, request: &ListenRequest) -> Option<Seq> {
+        if self.need(request).is_some() {
+            return None;
+        }
+        self.collections.get(request.target.collection()).map(|m| m.as_of)
+    }
+
     /// The documents a listen's snapshot is computed from ([`fanout::snapshot`](crate::fanout::snapshot))
     /// and the seq it is current at; `None` until [`HubMirror::need`] says nothing.
     pub fn snapshot_docs(&self, request: &ListenRequest) -> Option<(Vec<StoredDoc>, Seq)> {

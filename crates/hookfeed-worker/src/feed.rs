@@ -238,12 +238,28 @@ impl Feed {
     /// [`MIRROR_PATH`]: what a hub loads, a collection or one document, each with the seq
     /// of its last change, and the seq they are current at. One object, one thread: the
     /// two are consistent.
-    fn mirror(&self, req: &Request) -> Result<Response> {
+    async fn mirror(&self, mut req: Request) -> Result<Response> {
+        #[derive(serde::Deserialize)]
+        struct Paths {
+            paths: Vec<DocPath>,
+        }
         let sql = self.sql();
-        let docs = match (query(req, "path").and_then(|p| p.parse::<DocPath>().ok()), query(req, "collection")) {
-            (Some(path), _) => read_documents(&sql, Some(&path), path.collection(), None)?,
-            (None, Some(collection)) => read_documents(&sql, None, &collection, None)?,
-            (None, None) => return Reply::BadRequest("pass ?collection= or ?path=".to_owned()).into_response(),
+        let docs = match query(&req, "collection") {
+            Some(collection) => read_documents(&sql, None, &collection, None)?,
+            // A batch of documents, as `POST {"paths": [...]}`.
+            None => match req.json::<Paths>().await {
+                Ok(Paths { paths }) => {
+                    let mut docs = Vec::with_capacity(paths.len());
+                    for path in &paths {
+                        docs.extend(read_documents(&sql, Some(path), path.collection(), None)?);
+                    }
+                    docs
+                }
+                Err(e) => {
+                    return Reply::BadRequest(format!("pass ?collection= or POST {{\"paths\": [...]}}: {e}"))
+                        .into_response()
+                }
+            },
         };
         let docs: Vec<_> = docs.into_iter().map(|d| json!({"path": d.path, "data": d.data, "seq": d.seq})).collect();
         Reply::Json(json!({"docs": docs, "seq": self.head()?})).into_response()
@@ -352,7 +368,7 @@ impl DurableObject for Feed {
             HANDOFF_PATH => self.ingest(req).await,
             "/subscribe" => self.subscribe(&req).await,
             "/docs" => self.documents(&req),
-            MIRROR_PATH => self.mirror(&req),
+            MIRROR_PATH => self.mirror(req).await,
             DROP_HUBS_PATH => self.drop_hubs(),
             "/deliveries" => self.deliveries(&req),
             "/health" => self.health(),

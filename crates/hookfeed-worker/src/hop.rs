@@ -26,7 +26,8 @@ pub const HUB_INDEX_HEADER: &str = "x-hookfeed-hub";
 pub const HUB_CLIENT: &str = "hub";
 /// The feed's fault-injection route (dev mode): closes every hub's upstream socket.
 pub const DROP_HUBS_PATH: &str = "/drop-hubs";
-/// The feed's route for a hub's loads: `?collection=` or `?path=`, answered with
+/// The feed's route for a hub's loads: `GET ?collection=`, or `POST {"paths": [...]}` for
+/// a batch of documents, answered with
 /// `{docs: [{path, data, seq}], seq}` (the documents with the seq of their last change,
 /// and the feed's seq they are current at).
 pub const MIRROR_PATH: &str = "/mirror";

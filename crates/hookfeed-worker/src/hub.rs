@@ -30,6 +30,7 @@ use hookfeed_core::token::TokenClaims;
 use hookfeed_core::UnixTime;
 use serde::Deserialize;
 use serde_json::json;
+use wasm_bindgen::JsValue;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
     WebSocketRequestResponsePair,
@@ -57,6 +58,11 @@ struct Upstream {
     /// The upstream listen of each collection, by its id.
     listens: Vec<(u32, String)>,
     next_id: u32,
+    /// Documents listens wait for, loaded together in one request to the feed: after a
+    /// deploy every socket comes back at once, each to its own document.
+    doc_queue: Vec<DocPath>,
+    /// A batch of documents is being loaded.
+    loading_docs: bool,
 }
 
 /// One hub of a tenant.
@@ -74,6 +80,9 @@ struct HubCore {
     upstream: RefCell<Upstream>,
     alarm_at: Cell<Option<Option<UnixTime>>>,
 }
+
+/// Most documents one load asks the feed for.
+const MIRROR_BATCH: usize = 500;
 
 /// Attempts to restore a lost upstream socket before the hub gives up and closes its
 /// sockets (their clients then resume on a hub that can reach the feed).
@@ -218,6 +227,88 @@ impl HubCore {
         Ok(())
     }
 
+    /// Loads one document, in a batch with every other document listens of this moment
+    /// wait for: one request to the feed per batch, not per socket.
+    async fn load_document(self: &Rc<Self>, path: &DocPath) -> Result<()> {
+        {
+            let mut up = self.upstream.borrow_mut();
+            if !up.doc_queue.contains(path) {
+                up.doc_queue.push(path.clone());
+            }
+        }
+        let started = now();
+        loop {
+            let (known, loading) = {
+                let up = self.upstream.borrow();
+                let known = up.mirror.collection(path.collection()).is_some_and(|m| m.knows(path))
+                    && !up.doc_queue.contains(path);
+                (known, up.loading_docs)
+            };
+            if known {
+                return Ok(());
+            }
+            if !loading {
+                break;
+            }
+            if now().as_millis() - started.as_millis() > STREAM_WAIT.as_millis() as i64 {
+                return Err(worker::Error::RustError(format!("{path} did not load in time")));
+            }
+            worker::Delay::from(Duration::from_millis(5)).await;
+        }
+        // This listen loads the batch; listens arriving meanwhile join the next one.
+        self.upstream.borrow_mut().loading_docs = true;
+        let result = self.load_queued_documents().await;
+        self.upstream.borrow_mut().loading_docs = false;
+        result
+    }
+
+    async fn load_queued_documents(self: &Rc<Self>) -> Result<()> {
+        let tenant = self.upstream.borrow().tenant.clone().unwrap_or_default();
+        loop {
+            let batch: Vec<DocPath> = {
+                let mut up = self.upstream.borrow_mut();
+                let take = up.doc_queue.len().min(MIRROR_BATCH);
+                up.doc_queue.drain(..take).collect()
+            };
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let mut init = worker::RequestInit::new();
+            init.with_method(worker::Method::Post)
+                .with_body(Some(JsValue::from_str(&json!({"paths": batch}).to_string())));
+            let req = Request::new_with_init(&format!("https://feed{MIRROR_PATH}"), &init)?;
+            let loaded = async {
+                let mut response = self.feed(&tenant)?.fetch_with_request(req).await?;
+                if response.status_code() != 200 {
+                    return Err(worker::Error::RustError(format!(
+                        "the feed answered {} to a load",
+                        response.status_code()
+                    )));
+                }
+                response.json::<MirrorPage>().await
+            }
+            .await;
+            let (docs, seq) = match loaded {
+                Ok(page) => page.into_docs(),
+                Err(e) => {
+                    // Put the batch back for the listens still waiting, then report.
+                    self.upstream.borrow_mut().doc_queue.extend(batch);
+                    return Err(e);
+                }
+            };
+            let changes: Vec<DocChange> = {
+                let mut up = self.upstream.borrow_mut();
+                batch
+                    .iter()
+                    .filter_map(|path| {
+                        up.mirror.load_document(path, docs.iter().find(|d| d.path == *path).cloned(), seq)
+                    })
+                    .collect()
+            };
+            fan_out(&self.subscribers, &self.upstream, &changes);
+        }
+    }
+
     /// Loads from the feed what `need` names, and fans out what changed compared with
     /// what the mirror held (after a reconnect).
     async fn load(self: &Rc<Self>, need: &MirrorNeed) -> Result<()> {
@@ -225,8 +316,8 @@ impl HubCore {
         let mut url = worker::Url::parse(&format!("https://feed{MIRROR_PATH}"))?;
         match need {
             MirrorNeed::Stream(collection) => return self.stream(collection).await,
+            MirrorNeed::Document(path) => return self.load_document(path).await,
             MirrorNeed::Collection(collection) => url.query_pairs_mut().append_pair("collection", collection),
-            MirrorNeed::Document(path) => url.query_pairs_mut().append_pair("path", path.as_str()),
         };
         let mut response = self.feed(&tenant)?.fetch_with_str(url.as_str()).await?;
         if response.status_code() != 200 {
@@ -237,10 +328,7 @@ impl HubCore {
             let mut up = self.upstream.borrow_mut();
             match need {
                 MirrorNeed::Collection(collection) => up.mirror.load_collection(collection, docs, seq),
-                MirrorNeed::Document(path) => {
-                    up.mirror.load_document(path, docs.into_iter().find(|d| d.path == *path), seq).into_iter().collect()
-                }
-                MirrorNeed::Stream(_) => Vec::new(),
+                MirrorNeed::Document(_) | MirrorNeed::Stream(_) => Vec::new(),
             }
         };
         fan_out(&self.subscribers, &self.upstream, &changes);
@@ -260,7 +348,7 @@ impl HubCore {
                 break;
             }
         }
-        let Some((docs, head)) = self.upstream.borrow().mirror.snapshot_docs(&pending.request) else {
+        let Some(head) = self.upstream.borrow().mirror.head_for(&pending.request) else {
             let refusal = ServerMessage::Error {
                 id: Some(pending.request.id),
                 code: ErrorCode::Unavailable,
@@ -268,9 +356,13 @@ impl HubCore {
             };
             return ws.send_with_str(refusal.to_json());
         };
-        self.subscribers
-            .borrow_mut()
-            .answer(ws, &pending, head, || Ok(snapshot(&pending.request, pending.guard.as_ref(), docs, head)))
+        // The documents are copied out of the mirror only when no listen of the same target
+        // had its snapshot built since the last change (a reconnect storm builds it once).
+        let upstream = &self.upstream;
+        self.subscribers.borrow_mut().answer(ws, &pending, head, || {
+            let (docs, head) = upstream.borrow().mirror.snapshot_docs(&pending.request).unwrap_or_default();
+            Ok(snapshot(&pending.request, pending.guard.as_ref(), docs, head))
+        })
     }
 
     async fn subscribe(&self, req: &Request) -> Result<Response> {
@@ -323,6 +415,12 @@ impl HubCore {
             if needs.len() > RELOAD_WHOLE_ABOVE {
                 needs = vec![MirrorNeed::Collection(collection.clone())];
             }
+            // Documents are queued together first, so they load in as few batches as fit.
+            let documents: Vec<DocPath> = needs
+                .iter()
+                .filter_map(|n| if let MirrorNeed::Document(p) = n { Some(p.clone()) } else { None })
+                .collect();
+            self.upstream.borrow_mut().doc_queue.extend(documents.iter().cloned());
             for need in &needs {
                 self.load(need).await?;
             }
