@@ -28,6 +28,7 @@ use hookfeed_core::path::DocPath;
 use hookfeed_core::protocol::{ErrorCode, ServerMessage};
 use hookfeed_core::token::TokenClaims;
 use hookfeed_core::UnixTime;
+use js_sys::futures::JsFuture;
 use serde::Deserialize;
 use serde_json::json;
 use wasm_bindgen::JsValue;
@@ -61,8 +62,28 @@ struct Upstream {
     /// Documents listens wait for, loaded together in one request to the feed: after a
     /// deploy every socket comes back at once, each to its own document.
     doc_queue: Vec<DocPath>,
-    /// A batch of documents is being loaded.
-    loading_docs: bool,
+    /// A batch of documents is being loaded: settled when it is done, so waiting listens
+    /// sleep on it instead of polling.
+    loading_docs: Option<Signal>,
+}
+
+/// A one-shot wake-up for every listen waiting on the same load: a JS promise and its
+/// resolver (one promise, however many wait).
+struct Signal {
+    promise: js_sys::Promise,
+    resolve: js_sys::Function,
+}
+
+impl Signal {
+    fn new() -> Self {
+        let mut resolve = None;
+        let promise = js_sys::Promise::new(&mut |ok, _| resolve = Some(ok));
+        Self { promise, resolve: resolve.unwrap_or_else(|| js_sys::Function::new_no_args("")) }
+    }
+
+    fn fire(&self) {
+        let _ = self.resolve.call0(&JsValue::UNDEFINED);
+    }
 }
 
 /// One hub of a tenant.
@@ -81,6 +102,8 @@ struct HubCore {
     alarm_at: Cell<Option<Option<UnixTime>>>,
 }
 
+/// How long a batch of document loads waits for more listens to join it.
+const BATCH_GATHER: Duration = Duration::from_millis(5);
 /// Most documents one load asks the feed for.
 const MIRROR_BATCH: usize = 500;
 
@@ -236,35 +259,35 @@ impl HubCore {
                 up.doc_queue.push(path.clone());
             }
         }
-        let started = now();
         loop {
-            let (known, loading) = {
+            let (known, waiting) = {
                 let up = self.upstream.borrow();
                 let known = up.mirror.collection(path.collection()).is_some_and(|m| m.knows(path))
                     && !up.doc_queue.contains(path);
-                (known, up.loading_docs)
+                (known, up.loading_docs.as_ref().map(|signal| signal.promise.clone()))
             };
             if known {
                 return Ok(());
             }
-            if !loading {
-                break;
-            }
-            if now().as_millis() - started.as_millis() > STREAM_WAIT.as_millis() as i64 {
-                return Err(worker::Error::RustError(format!("{path} did not load in time")));
-            }
-            worker::Delay::from(Duration::from_millis(5)).await;
+            let Some(batch_done) = waiting else { break };
+            // Another listen is loading a batch: sleep until it is done, then look again
+            // (this path may be in the next batch).
+            JsFuture::from(batch_done).await?;
         }
-        // This listen loads the batch; listens arriving meanwhile join the next one.
-        self.upstream.borrow_mut().loading_docs = true;
+        // This listen loads the batch; listens arriving meanwhile join it or the next one.
+        self.upstream.borrow_mut().loading_docs = Some(Signal::new());
         let result = self.load_queued_documents().await;
-        self.upstream.borrow_mut().loading_docs = false;
+        if let Some(signal) = self.upstream.borrow_mut().loading_docs.take() {
+            signal.fire();
+        }
         result
     }
 
     async fn load_queued_documents(self: &Rc<Self>) -> Result<()> {
         let tenant = self.upstream.borrow().tenant.clone().unwrap_or_default();
         loop {
+            // A moment for the listens of the same storm to join the batch.
+            worker::Delay::from(BATCH_GATHER).await;
             let batch: Vec<DocPath> = {
                 let mut up = self.upstream.borrow_mut();
                 let take = up.doc_queue.len().min(MIRROR_BATCH);
