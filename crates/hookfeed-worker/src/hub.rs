@@ -362,12 +362,10 @@ impl HubCore {
     /// then it gets its snapshot, computed as the feed computes it.
     async fn answer(self: &Rc<Self>, ws: &WebSocket, pending: PendingListen) -> Result<()> {
         // Each round does one step; a change between steps can add at most a reload.
-        let mut failure = String::new();
         for _ in 0..6 {
             let Some(need) = self.upstream.borrow().mirror.need(&pending.request) else { break };
             if let Err(e) = self.load(&need).await {
                 worker::console_error!("hub could not prepare a listen: {e}");
-                failure = e.to_string();
                 break;
             }
         }
@@ -375,7 +373,7 @@ impl HubCore {
             let refusal = ServerMessage::Error {
                 id: Some(pending.request.id),
                 code: ErrorCode::Unavailable,
-                message: format!("the feed could not be reached: listen again shortly ({failure})"),
+                message: "the feed could not be reached: listen again shortly".to_owned(),
             };
             return ws.send_with_str(refusal.to_json());
         };
