@@ -197,6 +197,18 @@ pub enum ConfigError {
         /// The variable to set.
         var: String,
     },
+    /// More secrets than a delivery can carry signatures for.
+    #[error(
+        "source `{source_name}` has {count} secrets in {var}: at most 16 (the current one and those still rotating out)"
+    )]
+    TooManySecrets {
+        /// The source.
+        source_name: String,
+        /// The variable they came from.
+        var: String,
+        /// How many there are.
+        count: usize,
+    },
     /// A secret cannot be used.
     #[error("secret {var} of source `{source_name}` is unusable: {error}")]
     BadSecret {
@@ -339,6 +351,12 @@ impl SourceConfig {
         if secrets.is_empty() {
             return Err(ConfigError::MissingSecret { source_name: self.name, var });
         }
+        // A delivery carries at most this many signatures (one per secret its sender holds):
+        // more secrets than that could never all be in use, and a sender signing with each
+        // would be refused.
+        if secrets.len() > crate::signature::MAX_SIGNATURES {
+            return Err(ConfigError::TooManySecrets { source_name: self.name, var, count: secrets.len() });
+        }
         for rule in &self.rules {
             rule.validate()
                 .map_err(|e| ConfigError::BadRule { source_name: self.name.clone(), reason: e.to_string() })?;
@@ -407,6 +425,10 @@ mod tests {
                        {"name":"hooks","scheme":"standard-webhooks","tolerance_secs":600}]"#;
         let sources = load_sources(json, &secrets).expect("valid config");
         assert_eq!(sources[0].secrets.len(), 2);
+        let many = vec!["s"; 17].join(",");
+        let err =
+            load_sources(r#"[{"name":"stripe","scheme":"stripe"}]"#, &|_| Some(many.clone())).expect_err("17 secrets");
+        assert!(matches!(err, ConfigError::TooManySecrets { count: 17, .. }), "{err}");
         assert_eq!(sources[0].tenant, "acme");
         assert_eq!(sources[0].tolerance_secs, 300);
         assert!(sources[0].rules.iter().any(|r| r.collection == "projects"));
