@@ -8,25 +8,13 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 
-import { launchChromium } from "./support/browser.mjs";
+import { appPage, launchChromium } from "./support/browser.mjs";
 import { ROOT, startEdge } from "./support/edge.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
 
 const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
 const cli = (edge, ...args) =>
   promisify(execFile)(join(ROOT, "target/debug/hookfeed"), [...args, "--url", edge.url], { cwd: ROOT });
-
-/** A page of the edge's origin that imports hookfeed as an app would, with `window.log` collecting lines. */
-async function appPage(browser, edge) {
-  const page = await browser.newPage();
-  page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
-  await page.goto(`${edge.url}/healthz`);
-  await page.evaluate(async () => {
-    window.log = [];
-    window.hookfeed = await import("/hookfeed/index.js");
-  });
-  return page;
-}
 
 describe("the browser module in headless Chromium", () => {
   let edge;

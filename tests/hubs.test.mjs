@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 
 import { createToken } from "hookfeed/server";
 
-import { launchChromium } from "./support/browser.mjs";
+import { appPage, launchChromium } from "./support/browser.mjs";
 
 import { startEdge } from "./support/edge.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
@@ -230,12 +230,10 @@ describe("a tenant spread over hubs", () => {
   it("runs the browser module's limited query with docChanges over hubs, and resumes it across a restart of wrangler dev", { timeout: 180_000 }, async () => {
     const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
-      await page.goto(`${edge.url}/healthz`);
+      const page = await appPage(browser, edge);
       const batch = `h${Date.now()}`;
-      await page.evaluate(async ({ url, token, batch }) => {
-        window.log = [];
-        const { initializeFeed, collection, query, where, orderBy, limit, onSnapshot } = await import("/hookfeed/index.js");
+      await page.evaluate(({ url, token, batch }) => {
+        const { initializeFeed, collection, query, where, orderBy, limit, onSnapshot } = window.hookfeed;
         const db = initializeFeed({ url, token, persistence: false });
         const q = query(collection(db, "projects"), where("batch", "==", batch), orderBy("progress", "desc"), limit(2));
         onSnapshot(q, (snap) => window.log.push({ ids: snap.docs.map((d) => d.id), fromCache: snap.metadata.fromCache,

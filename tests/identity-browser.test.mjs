@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
-import { launchChromium } from "./support/browser.mjs";
+import { appPage, launchChromium } from "./support/browser.mjs";
 import { startEdge } from "./support/edge.mjs";
 import { FIREBASE, firebaseIdToken, signingKey, startJwksServer } from "./support/identity.mjs";
 import { DEMO, deliver, nowSecs, twinActorEvent } from "./support/sign.mjs";
@@ -19,19 +19,6 @@ let nextProject = 40000 + Math.floor(Math.random() * 50000);
 const projectIds = (n) => Array.from({ length: n }, () => nextProject++);
 /** A Firebase Auth uid: 28 characters. */
 const newUid = () => randomBytes(14).toString("hex");
-
-/** A page of the edge's origin that imports hookfeed as an app would, with `window.log` collecting lines. */
-async function appPage(browser, edge) {
-  const page = await browser.newPage();
-  page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
-  await page.goto(`${edge.url}/healthz`);
-  await page.evaluate(async () => {
-    window.log = [];
-    window.errors = [];
-    window.hookfeed = await import("/hookfeed/index.js");
-  });
-  return page;
-}
 
 describe("the browser module with a Firebase Auth ID token", () => {
   let edge;

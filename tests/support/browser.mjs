@@ -12,3 +12,19 @@ export async function launchChromium() {
   const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
   return chromium.launch({ executablePath, args: ARGS });
 }
+
+/**
+ * A page of the edge's origin that imports hookfeed as an app would, as `window.hookfeed`,
+ * with `window.log` and `window.errors` collecting what the app reports.
+ */
+export async function appPage(browser, edge) {
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
+  await page.goto(`${edge.url}/healthz`);
+  await page.evaluate(async () => {
+    window.log = [];
+    window.errors = [];
+    window.hookfeed = await import("/hookfeed/index.js");
+  });
+  return page;
+}
