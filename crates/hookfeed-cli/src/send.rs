@@ -46,7 +46,15 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> Result<(), CliError> {
         return finish(args, &request, None, out);
     }
     let scheme = resolve_scheme(args.scheme, &args.source)?;
-    let found = secrets::find(
+    let found = source_secret(args)?;
+    let request = build(args, scheme, url, &found, clock::now()?)?;
+    finish(args, &request, Some(&found), out)
+}
+
+/// The source's secret: `--secret`, then `SECRET_<SOURCE>` in the environment, `.dev.vars`
+/// or `.dev.vars.example`.
+fn source_secret(args: &SendArgs) -> Result<Found, CliError> {
+    secrets::find(
         Lookup {
             flag: args.secret.as_deref(),
             flag_env: "HOOKFEED_SECRET",
@@ -54,9 +62,7 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> Result<(), CliError> {
             what: &format!("source `{}`", args.source),
         },
         &std::env::current_dir().map_err(|source| CliError::Read { path: "the current directory".into(), source })?,
-    )?;
-    let request = build(args, scheme, url, &found, clock::now()?)?;
-    finish(args, &request, Some(&found), out)
+    )
 }
 
 /// Prints the request (`--dry-run`), or sends it and prints the answer.
@@ -81,15 +87,7 @@ fn build_hmac(args: &SendArgs, profile: &str, url: String, now: UnixTime) -> Res
     let bad = |reason: String| CliError::BadProfile { given: hookfeed_core::refusal::quote(profile), reason };
     let value = serde_json::from_str::<Value>(profile).unwrap_or_else(|_| Value::String(profile.to_owned()));
     let profile = HmacProfile::from_json(&value).map_err(|e| bad(e.to_string()))?;
-    let found = secrets::find(
-        Lookup {
-            flag: args.secret.as_deref(),
-            flag_env: "HOOKFEED_SECRET",
-            var: &secret_var(&args.source),
-            what: &format!("source `{}`", args.source),
-        },
-        &std::env::current_dir().map_err(|source| CliError::Read { path: "the current directory".into(), source })?,
-    )?;
+    let found = source_secret(args)?;
     let secrets = split_secrets(&found.value)
         .map(|text| profile.parse_secret(text))
         .collect::<Result<Vec<_>, _>>()
