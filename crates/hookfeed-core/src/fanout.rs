@@ -433,8 +433,9 @@ impl ChangeFrame {
     }
 }
 
-/// A stored document as the feed reads it for a snapshot.
-#[derive(Debug, Clone, PartialEq)]
+/// A stored document as the feed reads it for a snapshot (and, as JSON
+/// `{path, data, seq}`, as a hub loads it from the feed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDoc {
     /// Its path.
     pub path: DocPath,

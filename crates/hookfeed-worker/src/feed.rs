@@ -18,7 +18,7 @@ use hookfeed_core::fanout::snapshot;
 use hookfeed_core::ledger::{ingest, retention, DocChange, Ingested, Seq};
 use hookfeed_core::log::LogQuery;
 use hookfeed_core::path::DocPath;
-use hookfeed_core::protocol::{ErrorCode, ListenRequest, ServerMessage, Target};
+use hookfeed_core::protocol::{ListenRequest, ServerMessage, Target};
 use hookfeed_core::query::Filter;
 use hookfeed_core::rate::RateLimiter;
 use hookfeed_core::{UnixTime, VerifiedDelivery};
@@ -261,7 +261,6 @@ impl Feed {
                 }
             },
         };
-        let docs: Vec<_> = docs.into_iter().map(|d| json!({"path": d.path, "data": d.data, "seq": d.seq})).collect();
         Reply::Json(json!({"docs": docs, "seq": self.head()?})).into_response()
     }
 
@@ -381,22 +380,12 @@ impl DurableObject for Feed {
         self.ensure_schema()?;
         match message {
             WebSocketIncomingMessage::String(text) => self.on_frame(&ws, &text),
-            WebSocketIncomingMessage::Binary(_) => {
-                let refusal = ServerMessage::Error {
-                    id: None,
-                    code: ErrorCode::InvalidArgument,
-                    message: "binary frames are not part of the protocol: send JSON text".to_owned(),
-                };
-                ws.send_with_str(refusal.to_json())
-            }
+            WebSocketIncomingMessage::Binary(_) => Subscribers::refuse_binary(&ws),
         }
     }
 
     async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> Result<()> {
-        self.subscribers.borrow_mut().forget(&ws);
-        // Echo the close, as the protocol asks; 1005/1006 are not codes one may send.
-        let code = u16::try_from(code).ok().filter(|c| *c != 1005 && *c != 1006).unwrap_or(1000);
-        let _ = ws.close(Some(code), Some(reason));
+        self.subscribers.borrow_mut().closed(&ws, code, reason);
         Ok(())
     }
 

@@ -116,21 +116,8 @@ const RELOAD_WHOLE_ABOVE: usize = 64;
 /// A page of documents from the feed's `/mirror` route.
 #[derive(Deserialize)]
 struct MirrorPage {
-    docs: Vec<MirrorDoc>,
+    docs: Vec<StoredDoc>,
     seq: Seq,
-}
-
-#[derive(Deserialize)]
-struct MirrorDoc {
-    path: DocPath,
-    data: serde_json::Map<String, serde_json::Value>,
-    seq: Seq,
-}
-
-impl MirrorPage {
-    fn into_docs(self) -> (Vec<StoredDoc>, Seq) {
-        (self.docs.into_iter().map(|d| StoredDoc { path: d.path, data: d.data, seq: d.seq }).collect(), self.seq)
-    }
 }
 
 /// Sends changes to the hub's sockets; limited queries read the mirror's collection.
@@ -311,8 +298,8 @@ impl HubCore {
                 response.json::<MirrorPage>().await
             }
             .await;
-            let (docs, seq) = match loaded {
-                Ok(page) => page.into_docs(),
+            let MirrorPage { docs, seq } = match loaded {
+                Ok(page) => page,
                 Err(e) => {
                     // Put the batch back for the listens still waiting, then report.
                     self.upstream.borrow_mut().doc_queue.extend(batch);
@@ -346,7 +333,7 @@ impl HubCore {
         if response.status_code() != 200 {
             return Err(worker::Error::RustError(format!("the feed answered {} to {url}", response.status_code())));
         }
-        let (docs, seq) = response.json::<MirrorPage>().await?.into_docs();
+        let MirrorPage { docs, seq } = response.json().await?;
         let changes = {
             let mut up = self.upstream.borrow_mut();
             match need {
@@ -534,21 +521,12 @@ impl DurableObject for Hub {
                     None => Ok(()),
                 }
             }
-            WebSocketIncomingMessage::Binary(_) => {
-                let refusal = ServerMessage::Error {
-                    id: None,
-                    code: ErrorCode::InvalidArgument,
-                    message: "binary frames are not part of the protocol: send JSON text".to_owned(),
-                };
-                ws.send_with_str(refusal.to_json())
-            }
+            WebSocketIncomingMessage::Binary(_) => Subscribers::refuse_binary(&ws),
         }
     }
 
     async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> Result<()> {
-        self.core.subscribers.borrow_mut().forget(&ws);
-        let code = u16::try_from(code).ok().filter(|c| *c != 1005 && *c != 1006).unwrap_or(1000);
-        let _ = ws.close(Some(code), Some(reason));
+        self.core.subscribers.borrow_mut().closed(&ws, code, reason);
         Ok(())
     }
 

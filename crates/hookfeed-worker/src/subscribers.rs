@@ -180,6 +180,24 @@ impl Subscribers {
         }
     }
 
+    /// Answers a binary frame: the protocol is JSON text.
+    pub fn refuse_binary(ws: &WebSocket) -> Result<()> {
+        let refusal = ServerMessage::Error {
+            id: None,
+            code: hookfeed_core::protocol::ErrorCode::InvalidArgument,
+            message: "binary frames are not part of the protocol: send JSON text".to_owned(),
+        };
+        ws.send_with_str(refusal.to_json())
+    }
+
+    /// Forgets a socket its client closed, and echoes the close, as the protocol asks
+    /// (1005 and 1006 are not codes one may send).
+    pub fn closed(&mut self, ws: &WebSocket, code: usize, reason: String) {
+        self.forget(ws);
+        let code = u16::try_from(code).ok().filter(|c| *c != 1005 && *c != 1006).unwrap_or(1000);
+        let _ = ws.close(Some(code), Some(reason));
+    }
+
     /// Forgets a closed socket.
     pub fn forget(&mut self, ws: &WebSocket) {
         if let Ok(Some(socket)) = ws.deserialize_attachment::<SocketState>() {
