@@ -121,13 +121,20 @@ impl SocketState {
                 Some(i) => SocketAction::Unlisten(self.listens.remove(i)),
                 None => SocketAction::Nothing,
             }),
-            ClientMessage::Listen(request) => {
+            ClientMessage::Listen(mut request) => {
                 let id = Some(request.id);
                 if self.claims.expired(now) {
                     return Err(refuse(id, ErrorCode::Unauthenticated, "token expired: reconnect with a fresh token"));
                 }
                 let guard =
                     self.claims.access(&request.target).map_err(|e| refuse(id, ErrorCode::from(&e), e.to_string()))?;
+                // A resume names what changed after `since`, removals included: only a token
+                // that reads the whole target may have one. Any other listen (an owner's
+                // query, an owner-guarded document) gets a full snapshot of what it may read
+                // now, so a resume reveals no path, seq or existence outside its view.
+                if !self.claims.resumes(&request.target) {
+                    request.since = None;
+                }
                 if self.listens.iter().any(|l| l.id == request.id) {
                     return Err(refuse(
                         id,
@@ -450,11 +457,19 @@ pub struct StoredDoc {
 ///
 /// `docs` are the candidate documents: the one document, or the collection's documents
 /// (the caller may already have dropped those not changed after `since`). A document the
-/// listen's `guard` does not let it show is left out as if it did not exist (on a resume,
-/// it is among the `removed`).
+/// listen's `guard` does not let it show is left out as if it did not exist.
+///
+/// Resume rule: a delta (changes after `since`, with `removed`) is answered only to a
+/// listen without a guard whose `since` is not ahead of `head`. A guarded listen gets a
+/// full snapshot whatever `since` says ([`SocketState::handle_frame`] already drops the
+/// `since` of every listen its token does not read whole), so its answer is the same for
+/// another owner's document as for a missing one; a `since` ahead of the feed (another
+/// feed's seq, or made up) gets a full snapshot too, which costs no more than a first
+/// listen.
 pub fn snapshot(request: &ListenRequest, guard: Option<&Filter>, docs: Vec<StoredDoc>, head: Seq) -> ServerMessage {
     let matches = |d: &StoredDoc| request.target.matches(&d.path, &d.data) && shown(guard, &d.data);
-    if let Some(since) = request.resume_since() {
+    let since = request.resume_since().filter(|since| guard.is_none() && *since <= head);
+    if let Some(since) = since {
         let (current, gone): (Vec<_>, Vec<_>) = docs.into_iter().filter(|d| d.seq > since).partition(matches);
         return ServerMessage::Snapshot {
             id: request.id,
@@ -586,14 +601,39 @@ mod tests {
             panic!("snapshot")
         };
         assert_eq!(docs.len(), 1);
-        // A resume after the document passed to another owner: it is among the removed.
-        let resume = ListenRequest { since: Some(2), ..request.clone() };
-        let ServerMessage::Snapshot { docs, removed, .. } = snapshot(&resume, Some(&guard), vec![stored("bob", 3)], 3)
+        // A resume after the document passed to another owner: a full snapshot, the same
+        // as for a document that does not exist, whatever `since` says (no `removed` that
+        // would tell the two apart, nor the seq of its last change).
+        for since in [0, 2, 3, 9] {
+            let resume = ListenRequest { since: Some(since), ..request.clone() };
+            let elsewhere = snapshot(&resume, Some(&guard), vec![stored("bob", 3)], 3);
+            assert_eq!(elsewhere, snapshot(&resume, Some(&guard), Vec::new(), 3), "since {since}");
+            assert!(
+                matches!(elsewhere, ServerMessage::Snapshot { since: None, ref removed, .. } if removed.is_empty())
+            );
+        }
+        // The socket drops the `since` of a listen its token reads only through the owner
+        // scope, documents and queries alike; one it reads whole keeps it.
+        let resume =
+            |id: u32, target: Value| json!({"type": "listen", "id": id, "target": target, "since": 5}).to_string();
+        let Ok(SocketAction::Listen(request, _)) =
+            state.handle_frame(&resume(2, json!({"doc": "projects/8"})), UnixTime(0))
         else {
-            panic!("snapshot")
+            panic!("listen")
         };
-        assert!(docs.is_empty());
-        assert_eq!(removed, [path("projects/7")]);
+        assert_eq!(request.since, None);
+        let own = json!({"collection": "projects", "where": [{"field": "user_id", "op": "==", "value": "alice"}]});
+        let Ok(SocketAction::Listen(request, None)) = state.handle_frame(&resume(3, own), UnixTime(0)) else {
+            panic!("listen")
+        };
+        assert_eq!(request.since, None);
+        let Ok(SocketAction::Listen(request, None)) =
+            state.handle_frame(&resume(4, json!({"doc": "news/1"})), UnixTime(0))
+        else {
+            panic!("listen")
+        };
+        assert_eq!(request.since, Some(5));
+        state.listens.retain(|l| l.id == 1);
 
         // Every change: it enters as it becomes alice's, leaves as it stops being hers,
         // and nothing of it reaches her while it is someone else's.

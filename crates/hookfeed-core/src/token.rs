@@ -265,6 +265,17 @@ impl TokenClaims {
         }
     }
 
+    /// Whether the token reads the whole of `target`, with no owner condition: only then
+    /// may a listen resume with a delta (`since`), which names what changed and what was
+    /// removed. A listen read through an owner scope gets a full snapshot instead, so that
+    /// a resume reveals nothing of documents outside its view.
+    pub fn resumes(&self, target: &Target) -> bool {
+        match target {
+            Target::Document(path) => self.allows_document(path),
+            Target::Collection(q) => self.allows_collection(&q.collection),
+        }
+    }
+
     /// The condition an owner scope puts on `collection`'s documents: its owner field
     /// equals the token's `sub`. `None` without an owner scope for it, or without a `sub`.
     pub fn owner_guard(&self, collection: &str) -> Option<Filter> {
