@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{parse_event, Event, EventError, ParseFailure};
+use crate::replay::ReplayKey;
 use crate::signature::{Algorithm, Headers, ReplayWindow, SignatureError, SignedContent, SignedHeaders, Tag};
 use crate::source::Source;
 use crate::time::UnixTime;
@@ -20,6 +21,12 @@ pub struct VerifiedDelivery {
     /// The event id and type as the signature headers carried them, for the hand-off.
     header_id: Option<String>,
     header_type: Option<String>,
+    /// What the signature covers besides the body ([`SignedContent::context_digest`]).
+    signed_context: [u8; 32],
+    /// Whether a clock stops its replay: a signed timestamp, or the body's `created`
+    /// inside the source's window. Without one, only its [`ReplayKey`] does, which is
+    /// therefore kept longer than the event log.
+    time_protected: bool,
 }
 
 /// What the edge Worker tells a feed beside a delivery's raw body, once it verified it:
@@ -45,6 +52,11 @@ pub struct Handoff {
     /// The event type from a header, for schemes that send one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<String>,
+    /// What the signature covers besides the body, hex ([`SignedContent::context_digest`]):
+    /// the feed keys dedup on it and the body's digest. Absent from an edge older than
+    /// it, which keys on the body alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_context: Option<String>,
 }
 
 impl VerifiedDelivery {
@@ -68,6 +80,19 @@ impl VerifiedDelivery {
         self.received_at
     }
 
+    /// What identifies this delivery's signed content within its source, with `body_digest`
+    /// ([`body_digest`](crate::ledger::body_digest), of [`raw`](Self::raw)): the same for
+    /// every replay of it, whatever unsigned headers (an id, an event type) come with it.
+    pub fn replay_key(&self, body_digest: &[u8; 32]) -> ReplayKey {
+        ReplayKey::new(&self.event.source, &self.signed_context, body_digest)
+    }
+
+    /// Whether a clock stops a replay of it (a signed timestamp, or the body's `created`
+    /// inside the source's window); if not, only its [`ReplayKey`] does.
+    pub fn time_protected(&self) -> bool {
+        self.time_protected
+    }
+
     /// The time the event is ordered by: the provider's `created`, else the signed
     /// timestamp, else arrival.
     pub fn ordered_at(&self) -> UnixTime {
@@ -82,6 +107,7 @@ impl VerifiedDelivery {
             received_at: self.received_at,
             event_id: self.header_id.clone(),
             event_type: self.header_type.clone(),
+            signed_context: Some(hex::encode(self.signed_context)),
         }
     }
 
@@ -99,6 +125,13 @@ impl VerifiedDelivery {
             event_type: handoff.event_type.as_deref(),
         };
         let event = parse_event(source.scheme.verifier(), &source.name, &signed, &raw)?;
+        // An edge older than the context sends none: the key is then the body's alone.
+        let signed_context = handoff
+            .signed_context
+            .as_deref()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .unwrap_or_default();
         Ok(Self {
             event,
             raw,
@@ -106,6 +139,8 @@ impl VerifiedDelivery {
             received_at: handoff.received_at,
             header_id: handoff.event_id.clone(),
             header_type: handoff.event_type.clone(),
+            signed_context,
+            time_protected: handoff.signed_at.is_some() || source.scheme.window_on_body_created(),
         })
     }
 }
@@ -198,8 +233,9 @@ impl PendingDelivery<'_> {
     /// finishes as [`finish`](Self::finish) does.
     pub fn finish_in_software(self, body: &[u8]) -> Result<VerifiedDelivery, DeliveryError> {
         let Self { source, content, window } = self;
+        let context = content.context_digest();
         let signed = content.verify(body, &source.secrets)?;
-        Self::read(source, window, signed, body)
+        Self::read(source, window, signed, context, body)
     }
 
     /// Compares `macs` (computed by the caller, one per secret) with the signatures
@@ -207,14 +243,16 @@ impl PendingDelivery<'_> {
     /// clock where the scheme signs none.
     pub fn finish(self, body: &[u8], macs: &[Tag]) -> Result<VerifiedDelivery, DeliveryError> {
         let Self { source, content, window } = self;
+        let context = content.context_digest();
         let signed = content.check(macs)?;
-        Self::read(source, window, signed, body)
+        Self::read(source, window, signed, context, body)
     }
 
     fn read(
         source: &Source,
         window: ReplayWindow,
         signed: SignedHeaders<'_>,
+        signed_context: [u8; 32],
         body: &[u8],
     ) -> Result<VerifiedDelivery, DeliveryError> {
         let event = parse_event(source.scheme.verifier(), &source.name, &signed, body)?;
@@ -232,6 +270,8 @@ impl PendingDelivery<'_> {
             received_at: window.now,
             header_id: signed.event_id.map(str::to_owned),
             header_type: signed.event_type.map(str::to_owned),
+            signed_context,
+            time_protected: signed.timestamp.is_some() || source.scheme.window_on_body_created(),
             event,
         })
     }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::delivery::VerifiedDelivery;
 use crate::path::DocPath;
 use crate::projection::{project, DocumentState, Projection, ProjectionRule};
+pub use crate::replay::ReplayKey;
 use crate::time::UnixTime;
 
 /// A position in a feed's log; strictly increasing.
@@ -55,6 +56,11 @@ pub struct LogEntry<'a> {
     pub raw: &'a [u8],
     /// The document it was projected into, if any.
     pub path: Option<&'a DocPath>,
+    /// Its signed content's key: a delivery with the same key is the same delivery.
+    pub replay_key: ReplayKey,
+    /// Whether the key must outlive the log: no clock stops a replay of it
+    /// ([`VerifiedDelivery::time_protected`]).
+    pub key_outlives_log: bool,
 }
 
 /// Storage for one feed. Implementations run all calls of one [`ingest`] in one transaction.
@@ -62,8 +68,9 @@ pub trait FeedStore {
     /// The storage's failure.
     type Error;
 
-    /// Appends to the log unless an event with the same (source, id) is there already,
-    /// in which case it returns that one. One call, so SQLite does it in one statement.
+    /// Appends to the log unless the same delivery was stored before: one with the same
+    /// [`ReplayKey`] (whatever its id), or an event with the same (source, id), in which
+    /// case it returns that one; a new event's key is kept with it.
     fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Appended, Self::Error>;
     /// A document's stored state.
     fn load_document(&mut self, path: &DocPath) -> Result<Option<DocumentState>, Self::Error>;
@@ -156,15 +163,27 @@ impl Ingested {
 pub mod retention {
     use crate::time::UnixTime;
 
-    /// Days the event log (and so dedup) is kept unless configured: providers retry for
-    /// hours (Twin.Actor for over 3), so days, not minutes.
+    /// Days the event log (and so dedup by event id) is kept unless configured: providers
+    /// retry for hours (Twin.Actor for over 3), so days, not minutes.
     pub const DEFAULT_DAYS: u32 = 7;
+    /// Days the replay key of a delivery no clock protects (no signed timestamp, no
+    /// `created` window: GitHub, Shopify, HeyGen, Paystack, …) is kept unless configured
+    /// (`HOOKFEED_REPLAY_DAYS`): a captured delivery replayed within it is a duplicate.
+    /// Keys of time-protected deliveries go with the log, since their window refuses an
+    /// older replay anyway.
+    pub const DEFAULT_REPLAY_DAYS: u32 = 365;
+    /// Bytes a replay key costs the feed's SQLite, about: 16 for the key, 8 for the seq and
+    /// its time, and the row's and the index's overhead. A source with 10,000 deliveries a
+    /// day no clock protects keeps about 3.65 million keys, about 220 MB, at the default.
+    pub const REPLAY_KEY_BYTES: u64 = 60;
     /// Rows of the delivery log (duplicates and conflicts) kept at most, whatever their age.
     pub const MAX_DELIVERY_ROWS: i64 = 10_000;
     /// How often the log is pruned, in milliseconds.
     pub const PRUNE_EVERY_MS: i64 = 60 * 60 * 1000;
 
-    /// Events and delivery rows received before this are pruned.
+    /// Events, delivery rows and time-protected replay keys received before this are
+    /// pruned (with `days` the log's retention); other replay keys with `days` the replay
+    /// retention, never shorter than the log's.
     pub fn cutoff(now: UnixTime, days: u32) -> UnixTime {
         UnixTime(now.as_millis() - i64::from(days.max(1)) * 24 * 60 * 60 * 1000)
     }
@@ -208,14 +227,17 @@ pub fn body_digest(raw: &[u8]) -> String {
     hex::encode(Sha256::digest(raw))
 }
 
-/// Logs and projects one verified delivery, exactly once per (source, event id).
+/// Logs and projects one verified delivery, exactly once per signed content and per
+/// (source, event id): a replay of stored content, whatever its unsigned headers say, is
+/// a duplicate; a provider's retry of an event (same id, re-signed) is one too.
 pub fn ingest<S: FeedStore>(
     store: &mut S,
     delivery: &VerifiedDelivery,
     rules: &[ProjectionRule],
 ) -> Result<Ingested, S::Error> {
     let event = delivery.event();
-    let digest = body_digest(delivery.raw());
+    let sha: [u8; 32] = Sha256::digest(delivery.raw()).into();
+    let digest = hex::encode(sha);
     let projection = project(event, delivery.ordered_at(), rules);
     let update = match &projection {
         Projection::Update(update) => Some(update),
@@ -230,6 +252,8 @@ pub fn ingest<S: FeedStore>(
         digest: digest.clone(),
         raw: delivery.raw(),
         path: update.map(|u| &u.path),
+        replay_key: delivery.replay_key(&sha),
+        key_outlives_log: !delivery.time_protected(),
     })?;
     let seq = match appended {
         Appended::New(seq) => seq,
@@ -261,6 +285,7 @@ pub fn ingest<S: FeedStore>(
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     events: BTreeMap<(String, String), LoggedEvent>,
+    replay_keys: BTreeMap<ReplayKey, LoggedEvent>,
     documents: BTreeMap<DocPath, (DocumentState, Seq)>,
     next_seq: Seq,
 }
@@ -281,12 +306,17 @@ impl FeedStore for MemoryStore {
     type Error = std::convert::Infallible;
 
     fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Appended, Self::Error> {
+        if let Some(logged) = self.replay_keys.get(&entry.replay_key) {
+            return Ok(Appended::Existing(logged.clone()));
+        }
         let key = (entry.source.to_owned(), entry.event_id.to_owned());
         if let Some(logged) = self.events.get(&key) {
             return Ok(Appended::Existing(logged.clone()));
         }
         self.next_seq += 1;
-        self.events.insert(key, LoggedEvent { seq: self.next_seq, digest: entry.digest.clone() });
+        let logged = LoggedEvent { seq: self.next_seq, digest: entry.digest.clone() };
+        self.events.insert(key, logged.clone());
+        self.replay_keys.insert(entry.replay_key, logged);
         Ok(Appended::New(self.next_seq))
     }
 

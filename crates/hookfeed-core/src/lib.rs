@@ -10,7 +10,7 @@
 //! 2. [`event`]: read the verified body as one normalized [`Event`](event::Event).
 //! 3. [`projection`]: turn the event into an update of a document (`projects/42`) by a
 //!    [`ProjectionRule`](projection::ProjectionRule).
-//! 4. [`ledger`]: dedup by (source, event id), order by `created`, and merge the update into
+//! 4. [`ledger`]: dedup by signed content ([`replay`]) and by (source, event id), order by `created`, and merge the update into
 //!    the stored document so that any order of any duplicates converges.
 //!
 //! Subscribers hold a [`token`] and speak the [`protocol`].
@@ -31,6 +31,7 @@ pub mod protocol;
 pub mod query;
 pub mod rate;
 pub mod refusal;
+pub mod replay;
 pub mod samples;
 pub mod secret;
 pub mod signature;

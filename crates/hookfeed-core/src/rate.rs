@@ -51,6 +51,26 @@ impl RateLimiter {
         }
     }
 
+    /// Whether `key`'s bucket holds a request now, without taking it: for a caller that
+    /// spends the request only if what it admits turns out to need it
+    /// ([`check`](Self::check) then takes it).
+    pub fn peek(&self, key: &str, per_minute: u32, now: UnixTime) -> Result<(), RateLimited> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let capacity = f64::from(per_minute);
+        let per_ms = capacity / 60_000.0;
+        let Some(bucket) = self.buckets.get(key) else { return Ok(()) };
+        let elapsed = now.as_millis().saturating_sub(bucket.at.as_millis()).max(0) as f64;
+        let tokens = (bucket.tokens + elapsed * per_ms).min(capacity);
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            let wait_ms = (1.0 - tokens) / per_ms;
+            Err(RateLimited { retry_after_secs: (wait_ms / 1000.0).ceil().max(1.0) as u64 })
+        }
+    }
+
     fn forget_full(&mut self, capacity: f64, per_ms: f64, now: UnixTime) {
         self.buckets.retain(|_, b| {
             let elapsed = now.as_millis().saturating_sub(b.at.as_millis()).max(0) as f64;
@@ -76,6 +96,28 @@ mod tests {
         assert_eq!(limiter.check("k", 60, t0), Err(RateLimited { retry_after_secs: 1 }));
         assert_eq!(limiter.check("other", 60, t0), Ok(()), "keys are independent");
         assert_eq!(limiter.check("k", 60, UnixTime::from_secs(101)), Ok(()));
+    }
+
+    #[test]
+    fn peeking_takes_nothing_and_agrees_with_check() {
+        let mut limiter = RateLimiter::default();
+        let t0 = UnixTime::from_secs(100);
+        for _ in 0..100 {
+            assert_eq!(limiter.peek("k", 3, t0), Ok(()), "peeking spends nothing");
+        }
+        for _ in 0..3 {
+            assert_eq!(limiter.check("k", 3, t0), Ok(()));
+        }
+        assert_eq!(limiter.peek("k", 3, t0), limiter.clone_check("k", 3, t0));
+        assert!(limiter.peek("k", 3, t0).is_err());
+        assert_eq!(limiter.peek("k", 3, UnixTime::from_secs(120)), Ok(()), "refilled");
+    }
+
+    impl RateLimiter {
+        /// What `check` would answer, on a copy.
+        fn clone_check(&self, key: &str, per_minute: u32, now: UnixTime) -> Result<(), RateLimited> {
+            RateLimiter { buckets: self.buckets.clone() }.check(key, per_minute, now)
+        }
     }
 
     #[test]

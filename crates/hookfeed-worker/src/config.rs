@@ -21,6 +21,7 @@ use worker::Env;
 /// The variable holding the sources' JSON.
 pub const SOURCES_VAR: &str = "HOOKFEED_SOURCES";
 pub use hookfeed_core::ledger::retention::DEFAULT_DAYS as DEFAULT_RETENTION_DAYS;
+pub use hookfeed_core::ledger::retention::DEFAULT_REPLAY_DAYS;
 /// Bodies of at least this many bytes are MACed with the runtime's WebCrypto rather than
 /// in wasm (see `webcrypto`); measured in bench/load/README.md.
 pub const DEFAULT_WEBCRYPTO_MIN_BYTES: u32 = 16 * 1024;
@@ -42,6 +43,9 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// Days the event log is kept.
     pub retention_days: u32,
+    /// Days the replay keys of deliveries no clock protects are kept (never fewer than
+    /// the log's days).
+    pub replay_days: u32,
     /// Subscriber sockets one client address may hold open on one feed (0 = no limit).
     pub sockets_per_client: u32,
     /// Bodies from this size on are MACed with WebCrypto; `None`: always in wasm.
@@ -104,6 +108,9 @@ pub fn load(env: &Env) -> Result<Rc<Config>, ConfigError> {
         hubs: HubPlan::parse(&text(env, HUBS_VAR).unwrap_or_default())?,
         admin_token: text(env, "ADMIN_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::from_bytes(t.trim())),
         retention_days: number(env, "HOOKFEED_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?.max(1),
+        replay_days: number(env, "HOOKFEED_REPLAY_DAYS", DEFAULT_REPLAY_DAYS)?
+            .max(number(env, "HOOKFEED_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?)
+            .max(1),
         sockets_per_client: number(env, "HOOKFEED_SOCKETS_PER_CLIENT", DEFAULT_SOCKETS_PER_CLIENT)?,
         webcrypto_min_bytes: text(env, "HOOKFEED_WEBCRYPTO_MIN_BYTES")
             .map_or(Ok(Some(DEFAULT_WEBCRYPTO_MIN_BYTES)), |v| threshold_setting("HOOKFEED_WEBCRYPTO_MIN_BYTES", &v))?,

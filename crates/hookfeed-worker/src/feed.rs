@@ -92,9 +92,12 @@ impl Feed {
         Ok(head)
     }
 
-    /// A delivery the edge Worker verified ([`HANDOFF_PATH`]): rate-limit its source,
-    /// then store and project it in one transaction, and fan the change out. Nothing here
-    /// verifies again: see [`VerifiedDelivery::from_handoff`] for why it need not.
+    /// A delivery the edge Worker verified ([`HANDOFF_PATH`]): store and project it in
+    /// one transaction, and fan the change out. Only a new event spends its source's rate
+    /// budget: a duplicate (a provider's retry, or a replay of captured content) is
+    /// answered as one whatever the budget says, and a new event past the budget is rolled
+    /// back and refused. Nothing here verifies again: see
+    /// [`VerifiedDelivery::from_handoff`] for why it need not.
     async fn ingest(&self, mut req: Request) -> Result<Response> {
         let config = match config::load(&self.env) {
             Ok(config) => config,
@@ -107,12 +110,10 @@ impl Feed {
         let name = handoff.source.clone();
         let Some(source) = config.source(&name) else { return Reply::UnknownSource(name).into_response() };
         let now = now();
-        let limited =
-            self.live.borrow_mut().limiter.check(&format!("source:{name}"), source.rate_limit_per_minute, now);
-        if let Err(limited) = limited {
-            // The edge records it among its refusals; the feed stores nothing.
-            return Reply::RateLimited(limited).into_response();
-        }
+        let budget_key = format!("source:{name}");
+        // Looked at, not spent: nothing awaits between here and the commit, so the budget
+        // cannot change meanwhile, and it is spent below only if the event was new.
+        let over_budget = self.live.borrow().limiter.peek(&budget_key, source.rate_limit_per_minute, now).err();
         let delivery = match VerifiedDelivery::from_handoff(source, &handoff, req.bytes().await?) {
             Ok(delivery) => delivery,
             Err(e) => {
@@ -128,13 +129,26 @@ impl Feed {
         let source_name = name.clone();
         let documents = self.live.borrow().documents.clone();
         let cache = documents.clone();
+        let refused = Rc::new(Cell::new(false));
+        let refused_in = refused.clone();
         let outcome = store::transaction(&self.storage, move || {
             let rules = shared.source(&source_name).map_or(&[][..], |s| s.rules.as_slice());
             let mut store = SqlFeedStore::new(&sql, &cache);
             let outcome = ingest(&mut store, &delivery, rules)?;
+            if over_budget.is_some() && matches!(outcome, Ingested::Stored { .. }) {
+                // A new event past the budget: throwing rolls back what ingest wrote.
+                refused_in.set(true);
+                return Err(worker::Error::RustError("over the source's rate limit".to_owned()));
+            }
             let written = store.into_written();
             if let Some(record) = outcome.redelivery_record() {
-                store::log_redelivery(&sql, delivery.received_at(), delivery.event(), &record)?;
+                store::log_redelivery(
+                    &sql,
+                    delivery.received_at(),
+                    delivery.event(),
+                    &record,
+                    retention::MAX_DELIVERY_ROWS,
+                )?;
             }
             if let Ingested::Stored { seq, late: true, .. } = &outcome {
                 store::mark_late(&sql, *seq)?;
@@ -146,6 +160,10 @@ impl Feed {
             outcome
         });
 
+        if let (true, Some(limited)) = (refused.get(), over_budget) {
+            // The edge records it among its refusals; the feed stored nothing.
+            return Reply::RateLimited(limited).into_response();
+        }
         let reply = match outcome {
             Err(e) => {
                 worker::console_error!("storage failed for a delivery to {name}: {e}");
@@ -154,6 +172,8 @@ impl Feed {
             Ok(Ingested::Stored { seq, change, late, .. }) => {
                 {
                     let mut live = self.live.borrow_mut();
+                    // Spent after the commit: only a new event counts against the budget.
+                    let _ = live.limiter.check(&budget_key, source.rate_limit_per_minute, now);
                     live.head = Some(live.head.map_or(seq, |h| h.max(seq)));
                 }
                 if let Some(change) = change {
@@ -324,10 +344,11 @@ impl Feed {
 
     fn health(&self) -> Result<Response> {
         let sql = self.sql();
-        let (events, documents) = store::counts(&sql)?;
+        let (events, documents, replay_keys) = store::counts(&sql)?;
         Reply::Json(json!({
             "events": events,
             "documents": documents,
+            "replay_keys": replay_keys,
             "subscribers": self.state.get_websockets().len(),
             "sent": self.subscribers.borrow().figures(),
             "frames_sent": self.subscribers.borrow().frames_sent(),
@@ -400,8 +421,16 @@ impl DurableObject for Feed {
         // Sockets whose token ran out: their listens end now, not at the next change.
         let now = now();
         let next_expiry = self.subscribers.borrow_mut().end_expired(&self.state, now);
-        let retention_days = config::load(&self.env).map_or(config::DEFAULT_RETENTION_DAYS, |c| c.retention_days);
-        store::prune(&self.sql(), retention::cutoff(now, retention_days), retention::MAX_DELIVERY_ROWS)?;
+        let (retention_days, replay_days) = config::load(&self.env)
+            .map_or((config::DEFAULT_RETENTION_DAYS, config::DEFAULT_REPLAY_DAYS), |c| {
+                (c.retention_days, c.replay_days)
+            });
+        store::prune(
+            &self.sql(),
+            retention::cutoff(now, retention_days),
+            retention::cutoff(now, replay_days),
+            retention::MAX_DELIVERY_ROWS,
+        )?;
         alarm_by(&self.state, &self.alarm_at, retention::next_alarm(now, next_expiry)).await;
         Response::ok("pruned")
     }

@@ -31,6 +31,10 @@ pub const DROP_HUBS_PATH: &str = "/drop-hubs";
 /// `{docs: [{path, data, seq}], seq}` (the documents with the seq of their last change,
 /// and the feed's seq they are current at).
 pub const MIRROR_PATH: &str = "/mirror";
+/// Set by the feed on its answer to a delivery it had stored before (a provider's retry,
+/// or a replay of captured content): the Worker charges it to the sender's refusal budget,
+/// so a replay loop is cut off per address, as forgeries are.
+pub const DUPLICATE_HEADER: &str = "x-hookfeed-duplicate";
 /// The feed's route for verified deliveries.
 pub const HANDOFF_PATH: &str = "/verified";
 

@@ -175,6 +175,7 @@ impl Reply {
             Self::TooManySockets(_) => Some(("Retry-After", "60".to_owned())),
             Self::MethodNotAllowed(allowed) => Some(("Allow", (*allowed).to_owned())),
             Self::Token(_) | Self::MissingToken(_) => Some(("WWW-Authenticate", "Bearer".to_owned())),
+            Self::Received { duplicate: true, .. } => Some((crate::hop::DUPLICATE_HEADER, "true".to_owned())),
             _ => None,
         }
     }

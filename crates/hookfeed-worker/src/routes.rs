@@ -30,8 +30,8 @@ use worker::{Env, Request, Result, Url};
 
 use crate::config::{self, Config};
 use crate::hop::{
-    now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, DROP_HUBS_PATH, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH,
-    HUB_INDEX_HEADER,
+    now, query, CLAIMS_HEADER, CLIENT_IP_HEADER, DROP_HUBS_PATH, DUPLICATE_HEADER, GUARD_PARAM, HANDOFF_HEADER,
+    HANDOFF_PATH, HUB_INDEX_HEADER,
 };
 use crate::refusals;
 use crate::reply::Reply;
@@ -286,6 +286,12 @@ async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &Confi
     // (verified deliveries only), or storage that failed. Those are refusals too.
     if let Some(reply) = Reply::from_feed_refusal(answer.status(), &answer.headers()) {
         refusals::record(name, true, &client, &reply, now);
+    }
+    // A duplicate costs its sender what a refusal does: one captured delivery posted in a
+    // loop is cut off per address, and spends none of the source's budget (the feed
+    // counts only new events against it).
+    if answer.headers().has(DUPLICATE_HEADER)? {
+        refusals::charge(env, ctx, &client, now);
     }
     Ok(answer)
 }

@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
     seq INTEGER
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_at ON deliveries (at);
+CREATE TABLE IF NOT EXISTS replay_keys (
+    key BLOB PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    outlives_log INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS replay_keys_by_at ON replay_keys (at);
 ";
 
 /// Creates the tables a feed keeps, if they are not there, and adds the columns later
@@ -155,7 +162,20 @@ impl FeedStore for SqlFeedStore<'_> {
     type Error = worker::Error;
 
     fn append_event(&mut self, entry: &LogEntry<'_>) -> worker::Result<Appended> {
-        // The usual case (a new event) is one statement; a redelivery costs a second.
+        // Signed content stored before, whatever id its unsigned headers give it now: the
+        // same delivery (its body is the same, so is its digest).
+        let replayed: Vec<SeqRow> = self
+            .sql
+            .exec(
+                "SELECT seq FROM replay_keys WHERE key = ?",
+                vec![SqlStorageValue::Blob(entry.replay_key.0.to_vec())],
+            )?
+            .to_array()?;
+        if let Some(row) = replayed.first() {
+            return Ok(Appended::Existing(LoggedEvent { seq: row.seq as Seq, digest: entry.digest.clone() }));
+        }
+        // A new event is one more statement, its key; a redelivery of an event id costs a
+        // second read.
         let inserted: Vec<SeqRow> = self
             .sql
             .exec(
@@ -174,6 +194,15 @@ impl FeedStore for SqlFeedStore<'_> {
             )?
             .to_array()?;
         if let Some(row) = inserted.first() {
+            self.sql.exec(
+                "INSERT INTO replay_keys (key, seq, at, outlives_log) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                vec![
+                    SqlStorageValue::Blob(entry.replay_key.0.to_vec()),
+                    int(row.seq as i64),
+                    int(entry.received_at.as_millis()),
+                    int(i64::from(entry.key_outlives_log)),
+                ],
+            )?;
             return Ok(Appended::New(row.seq as Seq));
         }
         let logged: EventRow = self
@@ -269,22 +298,41 @@ pub fn head_seq(sql: &SqlStorage) -> worker::Result<Seq> {
     Ok(row.seq as Seq)
 }
 
-/// Adds a redelivery's row to the delivery log (inside the ingest transaction).
-pub fn log_redelivery(sql: &SqlStorage, at: UnixTime, event: &Event, record: &RedeliveryRecord) -> worker::Result<()> {
-    sql.exec(
-        "INSERT INTO deliveries (at, source, event_id, event_type, outcome, status, code, message, seq)
-         VALUES (?, ?, ?, ?, ?, 200, ?, ?, ?)",
-        vec![
-            int(at.as_millis()),
-            text(&event.source),
-            text(&event.id),
-            text(&event.event_type),
-            text(record.outcome),
-            record.code.map_or(SqlStorageValue::Null, text),
-            text(&record.message),
-            int(record.seq as i64),
-        ],
-    )?;
+/// Adds a redelivery's row to the delivery log (inside the ingest transaction), and every
+/// [`TRIM_EVERY`]th row trims the log to its newest `max_rows`: a replay loop (duplicates
+/// are rows too) cannot grow it between the hourly prunes.
+pub fn log_redelivery(
+    sql: &SqlStorage,
+    at: UnixTime,
+    event: &Event,
+    record: &RedeliveryRecord,
+    max_rows: i64,
+) -> worker::Result<()> {
+    /// How often a redelivery row trims the log.
+    const TRIM_EVERY: i64 = 256;
+    #[derive(Deserialize)]
+    struct IdRow {
+        id: f64,
+    }
+    let inserted: Vec<IdRow> = sql
+        .exec(
+            "INSERT INTO deliveries (at, source, event_id, event_type, outcome, status, code, message, seq)
+         VALUES (?, ?, ?, ?, ?, 200, ?, ?, ?) RETURNING id",
+            vec![
+                int(at.as_millis()),
+                text(&event.source),
+                text(&event.id),
+                text(&event.event_type),
+                text(record.outcome),
+                record.code.map_or(SqlStorageValue::Null, text),
+                text(&record.message),
+                int(record.seq as i64),
+            ],
+        )?
+        .to_array()?;
+    if inserted.first().is_some_and(|row| row.id as i64 % TRIM_EVERY == 0) {
+        sql.exec("DELETE FROM deliveries WHERE id <= (SELECT max(id) FROM deliveries) - ?", vec![int(max_rows)])?;
+    }
     Ok(())
 }
 
@@ -356,23 +404,33 @@ pub fn read_deliveries(sql: &SqlStorage, query: &LogQuery) -> worker::Result<Vec
     .to_array()
 }
 
-/// How many events and documents the feed holds.
-pub fn counts(sql: &SqlStorage) -> worker::Result<(u64, u64)> {
+/// How many events, documents and replay keys the feed holds.
+pub fn counts(sql: &SqlStorage) -> worker::Result<(u64, u64, u64)> {
     #[derive(Deserialize)]
     struct Counts {
         events: f64,
         documents: f64,
+        replay_keys: f64,
     }
     let counts: Counts = sql
-        .exec("SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM documents) AS documents", None)?
+        .exec(
+            "SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM documents) AS documents,
+                    (SELECT count(*) FROM replay_keys) AS replay_keys",
+            None,
+        )?
         .one()?;
-    Ok((counts.events as u64, counts.documents as u64))
+    Ok((counts.events as u64, counts.documents as u64, counts.replay_keys as u64))
 }
 
-/// Deletes events and delivery rows received before `cutoff`, and delivery rows past the
-/// newest `max_rows`.
-pub fn prune(sql: &SqlStorage, cutoff: UnixTime, max_rows: i64) -> worker::Result<()> {
+/// Deletes events, delivery rows and time-protected replay keys received before `cutoff`,
+/// delivery rows past the newest `max_rows`, and every replay key received before
+/// `replay_cutoff` (the keys of deliveries no clock protects outlive the log).
+pub fn prune(sql: &SqlStorage, cutoff: UnixTime, replay_cutoff: UnixTime, max_rows: i64) -> worker::Result<()> {
     sql.exec("DELETE FROM events WHERE received_at < ?", vec![int(cutoff.as_millis())])?;
+    sql.exec(
+        "DELETE FROM replay_keys WHERE at < ? AND (outlives_log = 0 OR at < ?)",
+        vec![int(cutoff.as_millis()), int(replay_cutoff.as_millis())],
+    )?;
     sql.exec("DELETE FROM deliveries WHERE at < ?", vec![int(cutoff.as_millis())])?;
     sql.exec("DELETE FROM deliveries WHERE id <= (SELECT max(id) FROM deliveries) - ?", vec![int(max_rows)])?;
     Ok(())

@@ -249,6 +249,22 @@ impl<'h> SignedContent<'h> {
         self.algorithm
     }
 
+    /// SHA-256 of everything the signature covers besides the body (the pieces before and
+    /// after it, each framed by its length, and where the body sits among them): with
+    /// the body's own digest, what identifies the signed content, so that a replay is
+    /// known whatever unsigned headers come with it
+    /// ([`ReplayKey`](crate::ledger::ReplayKey)).
+    pub fn context_digest(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let mut hash = Sha256::new();
+        hash.update((self.body_at as u64).to_be_bytes());
+        for piece in &self.around[..self.pieces] {
+            hash.update((piece.len() as u64).to_be_bytes());
+            hash.update(piece);
+        }
+        hash.finalize().into()
+    }
+
     /// The MAC of `prefix ++ body ++ suffix` under `secret`, in software, without joining them.
     pub fn mac(&self, secret: &Secret, body: &[u8]) -> Tag {
         let mut parts: [&[u8]; MAX_PIECES + 1] = [&[]; MAX_PIECES + 1];

@@ -3,6 +3,7 @@
 mod convergence;
 mod handoff;
 mod providers;
+mod replay;
 mod robustness;
 mod roundtrip;
 mod support;
