@@ -8,3 +8,4 @@ mod robustness;
 mod roundtrip;
 mod support;
 mod vectors;
+mod views;

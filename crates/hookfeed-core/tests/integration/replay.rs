@@ -102,9 +102,10 @@ fn signed() -> Vec<Captured> {
         serde_json::json!({"event": "charge.success", "data": {"id": "d3"}, "created_at": secs}),
     ];
     for (preset, _) in presets() {
-        let config: SourceConfig =
-            serde_json::from_value(serde_json::json!({"name": format!("hmac-{preset}"), "scheme": "hmac", "hmac": preset}))
-                .expect("source config");
+        let config: SourceConfig = serde_json::from_value(
+            serde_json::json!({"name": format!("hmac-{preset}"), "scheme": "hmac", "hmac": preset}),
+        )
+        .expect("source config");
         let Ok(profile) = hookfeed_core::signature::HmacProfile::preset(&preset) else { continue };
         let secret = hookfeed_core::signature::SignatureScheme::example_secret(&profile).to_owned();
         let source = config.resolve(&move |_| Some(secret.clone())).expect("preset source");
@@ -116,7 +117,8 @@ fn signed() -> Vec<Captured> {
                 continue; // signs the request URL: covered by the Square vectors' own test
             }
             headers.sort();
-            let captured = Captured { label: format!("hmac-{preset}.json"), source: source.clone(), headers, body, now };
+            let captured =
+                Captured { label: format!("hmac-{preset}.json"), source: source.clone(), headers, body, now };
             if captured.verify(&captured.headers, now).is_some() {
                 out.push(captured);
                 break;
