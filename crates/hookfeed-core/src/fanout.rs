@@ -470,7 +470,10 @@ pub fn snapshot(request: &ListenRequest, guard: Option<&Filter>, docs: Vec<Store
     let matches = |d: &StoredDoc| request.target.matches(&d.path, &d.data) && shown(guard, &d.data);
     let since = request.resume_since().filter(|since| guard.is_none() && *since <= head);
     if let Some(since) = since {
-        let (current, gone): (Vec<_>, Vec<_>) = docs.into_iter().filter(|d| d.seq > since).partition(matches);
+        // Only the target's own documents can be among the removed, whatever the caller
+        // passed: a document listen names no other path.
+        let (current, gone): (Vec<_>, Vec<_>) =
+            docs.into_iter().filter(|d| d.seq > since && request.target.holds(&d.path)).partition(matches);
         return ServerMessage::Snapshot {
             id: request.id,
             seq: head,

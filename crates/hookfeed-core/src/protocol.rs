@@ -67,6 +67,15 @@ impl Target {
         }
     }
 
+    /// Whether `path` is one the target reads at all, whatever its data: the document, or
+    /// any document of the collection.
+    pub fn holds(&self, path: &DocPath) -> bool {
+        match self {
+            Self::Document(doc) => doc == path,
+            Self::Collection(q) => path.collection() == q.collection,
+        }
+    }
+
     /// The collection the target reads.
     pub fn collection(&self) -> &str {
         match self {

@@ -467,8 +467,8 @@ fn owner_claims() -> TokenClaims {
 /// The client address the `client_frames` sockets connect from.
 const CLIENT: &str = "203.0.113.9";
 
-/// `client_frames`: one frame per line, each parsed and handed to two sockets (one that
-/// may read everything, one with narrow scopes) as the feed hands them. Each accepted
+/// `client_frames`: one frame per line, each parsed and handed to three sockets (one that
+/// may read everything, one with narrow scopes, one owner-scoped) as the feed hands them. Each accepted
 /// listen is indexed and answered with a snapshot of the stored documents; then changes
 /// are fanned out, and the narrow socket's token expires. Each socket's state must
 /// survive the attachment round trip (the feed hibernates), and closing the sockets must
@@ -492,12 +492,16 @@ pub fn client_frames(data: &[u8]) {
                     if let Some(listen) = socket.listens.iter().find(|l| l.id == request.id) {
                         index.add(socket.sid, listen);
                     }
-                    let candidates: Vec<StoredDoc> = stored_docs()
+                    // In path order, as the feed's SQL reads them (and a hub's mirror holds them).
+                    let mut candidates: Vec<StoredDoc> = stored_docs()
                         .iter()
                         .filter(|d| d.path.collection() == request.target.collection())
                         .cloned()
                         .collect();
-                    let _ = snapshot(&request, guard.as_ref(), candidates, HEAD).to_json();
+                    candidates.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
+                    let answer = snapshot(&request, guard.as_ref(), candidates.clone(), HEAD);
+                    let _ = answer.to_json();
+                    view_holds(socket, &request, guard.as_ref(), &answer, candidates);
                 }
                 Ok(SocketAction::Unlisten(listen)) => index.remove(socket.sid, &listen),
                 Ok(SocketAction::Nothing) => {}
@@ -528,6 +532,41 @@ pub fn client_frames(data: &[u8]) {
     }
     assert!(index.is_empty(), "closing every socket leaves no listen indexed");
     assert_eq!(index.sockets_from(CLIENT), 0, "closing every socket leaves no socket counted");
+}
+
+/// What a listen's first answer may name: a listen its token reads only through an owner
+/// scope never resumes (no `since`, no `removed`) and names only documents it may read;
+/// and a hub's mirror of the same documents answers it exactly as the feed does.
+fn view_holds(
+    socket: &SocketState,
+    request: &hookfeed_core::protocol::ListenRequest,
+    guard: Option<&hookfeed_core::query::Filter>,
+    answer: &hookfeed_core::protocol::ServerMessage,
+    candidates: Vec<StoredDoc>,
+) {
+    let hookfeed_core::protocol::ServerMessage::Snapshot { docs, removed, since, .. } = answer else { return };
+    if !socket.claims.resumes(&request.target) {
+        assert!(since.is_none() && removed.is_empty(), "an owner's listen resumed: {answer:?}");
+        for doc in docs {
+            assert!(guard.is_none_or(|g| g.matches(&doc.data)), "{} is not the owner's", doc.path);
+        }
+    }
+    let mut mirror = hookfeed_core::hub::HubMirror::default();
+    let collection = request.target.collection().to_owned();
+    mirror.streaming(&collection, 0);
+    match &request.target {
+        hookfeed_core::protocol::Target::Document(path) => {
+            let doc = candidates.into_iter().find(|d| d.path == *path);
+            mirror.load_document(path, doc, HEAD);
+        }
+        hookfeed_core::protocol::Target::Collection(_) => {
+            mirror.load_collection(&collection, candidates, HEAD);
+        }
+    }
+    if let Some((docs, head)) = mirror.snapshot_docs(request) {
+        let from_hub = snapshot(request, guard, docs, head);
+        assert_eq!(from_hub.to_json(), answer.to_json(), "a hub answers as the feed does");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -704,6 +743,10 @@ pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
             r#"{"type":"listen","id":3,"target":{"collection":"projects","orderBy":[{"field":"n","direction":"desc"}],"limit":5}}"#,
             r#"{"type":"listen","id":4,"target":{"collection":"users","where":[{"field":"tags","op":"array-contains-any","value":["a",1]},{"field":"error.code","op":">=","value":1}],"orderBy":[{"field":"status"},{"field":"progress"}]},"since":3}"#,
             r#"{"type":"listen","id":5,"target":{"doc":"users/users_1"}}"#,
+            // Resumes of an owner's listens (never a delta), and a since ahead of the feed.
+            r#"{"type":"listen","id":6,"target":{"collection":"projects","where":[{"field":"user_id","op":"==","value":"users_1"}]},"since":2}"#,
+            r#"{"type":"listen","id":7,"target":{"doc":"projects/projects_2"},"since":1}"#,
+            r#"{"type":"listen","id":8,"target":{"doc":"projects/projects_1"},"since":9007199254740991}"#,
         ]),
         "doc_path" => {
             lines(&["projects/42", "users/user_abc123", "projects", "/42", "projects/", "a/..", "a/b/c", "*"])
