@@ -110,10 +110,6 @@ impl Feed {
         let name = handoff.source.clone();
         let Some(source) = config.source(&name) else { return Reply::UnknownSource(name).into_response() };
         let now = now();
-        let budget_key = format!("source:{name}");
-        // Looked at, not spent: nothing awaits between here and the commit, so the budget
-        // cannot change meanwhile, and it is spent below only if the event was new.
-        let over_budget = self.live.borrow().limiter.peek(&budget_key, source.rate_limit_per_minute, now).err();
         let delivery = match VerifiedDelivery::from_handoff(source, &handoff, req.bytes().await?) {
             Ok(delivery) => delivery,
             Err(e) => {
@@ -122,6 +118,10 @@ impl Feed {
             }
         };
 
+        let budget_key = format!("source:{name}");
+        // Looked at, not spent: nothing awaits between here and the commit, so the budget
+        // cannot change meanwhile, and it is spent below only if the event was new.
+        let over_budget = self.live.borrow().limiter.peek(&budget_key, source.rate_limit_per_minute, now).err();
         let sql = self.sql();
         // The callback must own what it uses: share the configuration rather than copy
         // the source's rules.
