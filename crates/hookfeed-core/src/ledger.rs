@@ -74,8 +74,15 @@ pub trait FeedStore {
     fn append_event(&mut self, entry: &LogEntry<'_>) -> Result<Appended, Self::Error>;
     /// A document's stored state.
     fn load_document(&mut self, path: &DocPath) -> Result<Option<DocumentState>, Self::Error>;
-    /// Stores a document's state, changed at `seq`.
-    fn save_document(&mut self, path: &DocPath, state: &DocumentState, seq: Seq) -> Result<(), Self::Error>;
+    /// Stores a document's state. `changed_at` is the seq its data changed at; `None`
+    /// when only its clocks did (the document keeps the seq of its last change, which
+    /// resumes read).
+    fn save_document(
+        &mut self,
+        path: &DocPath,
+        state: &DocumentState,
+        changed_at: Option<Seq>,
+    ) -> Result<(), Self::Error>;
 }
 
 pub use hookfeed_wire::ChangeKind;
@@ -269,12 +276,14 @@ pub fn ingest<S: FeedStore>(
             let before = existing.as_ref().map(|s| s.data.clone());
             let mut state = existing.unwrap_or_default();
             let late = state.is_newer_than(&update);
-            let change = if state.merge(&update) {
-                store.save_document(&update.path, &state, seq)?;
-                Some(DocChange { path: update.path.clone(), kind, seq, before, data: state.data })
-            } else {
-                None
-            };
+            let merged = state.apply(&update);
+            if merged.clocks {
+                // Saved even when the data is the same: a newer clock for a value already
+                // held is what an older event arriving later must lose to.
+                store.save_document(&update.path, &state, merged.data.then_some(seq))?;
+            }
+            let change =
+                merged.data.then(|| DocChange { path: update.path.clone(), kind, seq, before, data: state.data });
             (ProjectionOutcome::Document(update.path), change, late)
         }
     };
@@ -324,7 +333,13 @@ impl FeedStore for MemoryStore {
         Ok(self.documents.get(path).map(|(s, _)| s.clone()))
     }
 
-    fn save_document(&mut self, path: &DocPath, state: &DocumentState, seq: Seq) -> Result<(), Self::Error> {
+    fn save_document(
+        &mut self,
+        path: &DocPath,
+        state: &DocumentState,
+        changed_at: Option<Seq>,
+    ) -> Result<(), Self::Error> {
+        let seq = changed_at.or_else(|| self.documents.get(path).map(|(_, seq)| *seq)).unwrap_or(self.next_seq);
         self.documents.insert(path.clone(), (state.clone(), seq));
         Ok(())
     }

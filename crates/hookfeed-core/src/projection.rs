@@ -214,6 +214,15 @@ fn id_text(value: &Value) -> Option<String> {
     }
 }
 
+/// What [`DocumentState::apply`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// The data subscribers see (a change to fan out).
+    pub data: bool,
+    /// A field's clock (the state to store, even when the data is the same).
+    pub clocks: bool,
+}
+
 /// A document as stored: its data, and for each field the version that wrote it.
 ///
 /// Each field is last-writer-wins by [`Version`], which makes merging commutative,
@@ -235,18 +244,26 @@ impl DocumentState {
 
     /// Applies `update` field by field; returns whether the data changed.
     pub fn merge(&mut self, update: &DocUpdate) -> bool {
-        let mut changed = false;
+        self.apply(update).data
+    }
+
+    /// Applies `update` field by field; says what changed. A field the update wins with
+    /// the value it already holds changes only its clock, and that clock must be stored
+    /// all the same: it is what makes an older event arriving later lose the field.
+    pub fn apply(&mut self, update: &DocUpdate) -> Merged {
+        let mut merged = Merged::default();
         for (field, value) in &update.fields {
             let wins = self.clocks.get(field).is_none_or(|current| update.version > *current);
             if wins {
                 if self.data.get(field) != Some(value) {
                     self.data.insert(field.clone(), value.clone());
-                    changed = true;
+                    merged.data = true;
                 }
                 self.clocks.insert(field.clone(), update.version.clone());
+                merged.clocks = true;
             }
         }
-        changed
+        merged
     }
 }
 

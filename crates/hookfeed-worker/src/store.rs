@@ -236,16 +236,19 @@ impl FeedStore for SqlFeedStore<'_> {
             .transpose()
     }
 
-    fn save_document(&mut self, path: &DocPath, state: &DocumentState, seq: Seq) -> worker::Result<()> {
+    fn save_document(&mut self, path: &DocPath, state: &DocumentState, changed_at: Option<Seq>) -> worker::Result<()> {
+        // Only a change of the data moves the document's seq (what resumes read); a new
+        // clock for the same data keeps it. A document is always inserted with a change.
         self.sql.exec(
-            "INSERT INTO documents (path, collection, data, clocks, seq) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (path) DO UPDATE SET data = excluded.data, clocks = excluded.clocks, seq = excluded.seq",
+            "INSERT INTO documents (path, collection, data, clocks, seq) VALUES (?1, ?2, ?3, ?4, coalesce(?5, 0))
+             ON CONFLICT (path) DO UPDATE SET data = excluded.data, clocks = excluded.clocks,
+                 seq = coalesce(?5, documents.seq)",
             vec![
                 text(path.as_str()),
                 text(path.collection()),
                 text(&serde_json::to_string(&state.data)?),
                 text(&serde_json::to_string(&state.clocks)?),
-                int(seq as i64),
+                changed_at.map_or(SqlStorageValue::Null, |seq| int(seq as i64)),
             ],
         )?;
         self.written.push((path.clone(), state.clone()));

@@ -34,6 +34,12 @@ fn spec() -> impl Strategy<Value = Spec> {
 }
 
 fn deliver(specs: &[Spec]) -> Vec<VerifiedDelivery> {
+    deliveries_of(specs, true)
+}
+
+/// Deliveries of `specs`, each with a field of its own (`note`) or, without, only the
+/// values they share: two events may then write the same value to a field.
+fn deliveries_of(specs: &[Spec], note: bool) -> Vec<VerifiedDelivery> {
     let src = source(Scheme::TwinActor, "s");
     let now = UnixTime::from_secs(NOW);
     specs
@@ -41,11 +47,13 @@ fn deliver(specs: &[Spec]) -> Vec<VerifiedDelivery> {
         .enumerate()
         .map(|(i, s)| {
             let created = UnixTime::from_secs(NOW - 100 + s.created_offset);
-            let overrides = [
+            let mut overrides = vec![
                 ("project_id".to_owned(), Value::from(s.project)),
                 ("progress".to_owned(), Value::from(s.progress)),
-                ("note".to_owned(), Value::from(format!("event {i}"))),
             ];
+            if note {
+                overrides.push(("note".to_owned(), Value::from(format!("event {i}"))));
+            }
             let (_, body) = signed_sample(&src, s.event_type, &format!("evt_{i}"), created, &overrides);
             // Sign time is arrival time for this test; ordering comes from the body.
             let headers = resign(&src, &[], &body, now, s.event_type, &format!("evt_{i}"));
@@ -86,8 +94,63 @@ fn two_orders() -> impl Strategy<Value = (Vec<Spec>, Vec<usize>, Vec<usize>)> {
     })
 }
 
+/// Like [`two_orders`], with values that repeat: few progress values, few times (ties in
+/// the same second among them), no field of an event's own.
+fn two_orders_of_repeated_values() -> impl Strategy<Value = (Vec<Spec>, Vec<usize>, Vec<usize>)> {
+    let repeated = (
+        prop::sample::select(vec!["project.processing", "project.processing", "project.created", "project.completed"]),
+        Just(1u8),
+        0i64..4,
+        prop::sample::select(vec![30u8, 50]),
+    )
+        .prop_map(|(event_type, project, created_offset, progress)| Spec {
+            event_type,
+            project,
+            created_offset,
+            progress,
+        });
+    prop::collection::vec((repeated, 1usize..3), 1..8).prop_flat_map(|items| {
+        let specs: Vec<Spec> = items.iter().map(|(s, _)| s.clone()).collect();
+        let sequence: Vec<usize> =
+            items.iter().enumerate().flat_map(|(i, (_, copies))| std::iter::repeat_n(i, *copies)).collect();
+        (Just(specs), Just(sequence.clone()).prop_shuffle(), Just(sequence).prop_shuffle())
+    })
+}
+
+#[test]
+fn a_newer_event_writing_the_value_already_held_still_beats_an_older_one_arriving_later() {
+    // Issue 19's example: E1 progress 50 (t-30), E3 progress 50 (t-10), E2 progress 30 (t-20).
+    let specs = [
+        Spec { event_type: "project.processing", project: 1, created_offset: 70, progress: 50 },
+        Spec { event_type: "project.processing", project: 1, created_offset: 80, progress: 30 },
+        Spec { event_type: "project.processing", project: 1, created_offset: 90, progress: 50 },
+    ];
+    let d = deliveries_of(&specs, false);
+    let in_order = apply(&[&d[0], &d[1], &d[2]]);
+    let e3_before_e2 = apply(&[&d[0], &d[2], &d[1]]);
+    assert_eq!(in_order.documents()["projects/1"]["progress"], json!(50));
+    assert_eq!(e3_before_e2.documents(), in_order.documents());
+    // And E2, arriving after E3, is reported late.
+    let rules = source(Scheme::TwinActor, "s").rules;
+    let mut store = MemoryStore::default();
+    for x in [&d[0], &d[2]] {
+        ingest(&mut store, x, &rules).expect("in memory");
+    }
+    let late = ingest(&mut store, &d[1], &rules).expect("in memory");
+    assert!(matches!(late, Ingested::Stored { late: true, change: None, .. }), "{late:?}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// With repeated values and ties, as well as unique ones: any order ends the same.
+    #[test]
+    fn any_order_of_events_repeating_values_ends_in_the_same_documents((specs, order_a, order_b) in two_orders_of_repeated_values()) {
+        let deliveries = deliveries_of(&specs, false);
+        let a = apply(&order_a.iter().map(|&i| &deliveries[i]).collect::<Vec<_>>());
+        let b = apply(&order_b.iter().map(|&i| &deliveries[i]).collect::<Vec<_>>());
+        prop_assert_eq!(a.documents(), b.documents());
+    }
 
     #[test]
     fn any_order_of_any_duplicates_ends_in_the_same_documents((specs, order_a, order_b) in two_orders()) {
@@ -208,7 +271,7 @@ impl hookfeed_core::ledger::FeedStore for FailingStore {
         &mut self,
         _: &hookfeed_core::path::DocPath,
         _: &hookfeed_core::projection::DocumentState,
-        _: u64,
+        _: Option<u64>,
     ) -> Result<(), Self::Error> {
         Err("disk full")
     }
