@@ -262,6 +262,31 @@ describe("a tenant spread over hubs", () => {
     }
   });
 
+  it("a listen with a since ahead of the feed costs the feed at most one load; a resume at the feed's head none", async () => {
+    const [id] = projectIds(1);
+    await send(edge, id, 1);
+    const sub = await Subscriber.connect(edge, mintToken());
+    const before = await health(edge);
+    sub.listen(1, { collection: "projects" }, 9007199254740991);
+    const snap = await sub.next((f) => f.id === 1);
+    assert.equal(snap.type, "snapshot", JSON.stringify(snap));
+    assert.ok(snap.since == null, "a since ahead of the feed gets a full snapshot");
+    assert.ok(snap.docs.some((d) => d.path === `projects/${id}`));
+    const first = await health(edge);
+    assert.ok(first.mirror_loads - before.mirror_loads <= 1, `one listen frame, ${first.mirror_loads - before.mirror_loads} loads`);
+    // Again and again on the same hub: no load at all (one head probe each).
+    for (let i = 2; i <= 11; i++) sub.listen(i, { collection: "projects" }, 9007199254740991);
+    for (let i = 2; i <= 11; i++) assert.equal((await sub.next((f) => f.id === i)).type, "snapshot");
+    // A resume with the feed's head, on a collection the head did not come from.
+    const head = (await health(edge)).seq;
+    sub.listen(12, { collection: "projects", where: [{ field: "project_id", op: "==", value: id }] }, head);
+    const resume = await sub.next((f) => f.id === 12);
+    assert.deepEqual([resume.type, resume.since, resume.docs], ["snapshot", head, []]);
+    const after = await health(edge);
+    assert.ok(after.mirror_loads - before.mirror_loads <= 1, `12 listen frames, ${after.mirror_loads - before.mirror_loads} loads`);
+    await sub.close();
+  });
+
   it("a storm of listeners of one collection builds its snapshot once per hub, not once per socket", async () => {
     const batch = `storm${Date.now()}`;
     for (const id of projectIds(20)) await send(edge, id, 1, { batch });
@@ -277,5 +302,47 @@ describe("a tenant spread over hubs", () => {
     assert.equal(delta("snapshots_sent"), 40);
     assert.ok(delta("snapshots_built") <= HUBS, `built ${delta("snapshots_built")} snapshots for 40 listens on ${HUBS} hubs`);
     await Promise.all(subs.map((s) => s.close()));
+  });
+});
+
+describe("a hub's upstream listens, shared between tokens", () => {
+  let edge;
+  before(async () => {
+    // One hub: every socket lands on it.
+    edge = await startEdge({ vars: { HOOKFEED_HUBS: JSON.stringify({ demo: 1 }) } });
+  });
+  after(async () => { await edge?.stop(); });
+
+  it("a token listening to many collections gets resource-exhausted past its cap, while another token's collection still streams", async () => {
+    const run = Date.now().toString(36);
+    const greedy = await Subscriber.connect(edge, mintToken());
+    const tries = 20;
+    for (let i = 1; i <= tries; i++) greedy.listen(i, { collection: `g${run}_${i}` });
+    const answers = await Promise.all(Array.from({ length: tries }, (_, i) => greedy.next((f) => f.id === i + 1)));
+    const streamed = answers.filter((f) => f.type === "snapshot");
+    const exhausted = answers.filter((f) => f.type === "error" && f.code === "resource-exhausted");
+    assert.equal(streamed.length, 16, JSON.stringify(answers));
+    assert.equal(exhausted.length, tries - 16, JSON.stringify(answers));
+    assert.match(exhausted[0].message, /unlisten/);
+
+    // Another token (other claims) still gets a new collection streamed on the same hub.
+    const other = await Subscriber.connect(edge, mintToken({ scopes: ["*", "projects/*"] }));
+    other.listen(1, { collection: `o${run}` });
+    assert.equal((await other.next((f) => f.id === 1)).type, "snapshot");
+    let figures = await health(edge);
+    assert.equal(figures.hubs.length, 1);
+    assert.ok(figures.hubs[0].collections.includes(`o${run}`));
+
+    // The greedy token stops reading one: its next collection ends that one, not fails.
+    const dropped = `g${run}_${streamed[0].id}`;
+    greedy.send({ type: "unlisten", id: streamed[0].id });
+    const refusedId = exhausted[0].id; // a refused listen's id is free again
+    greedy.listen(refusedId, { collection: `g${run}_again` });
+    assert.equal((await greedy.next((f) => f.id === refusedId)).type, "snapshot");
+    figures = await health(edge);
+    assert.ok(!figures.hubs[0].collections.includes(dropped), JSON.stringify(figures.hubs[0].collections));
+    assert.ok(figures.hubs[0].collections.includes(`g${run}_again`));
+    await greedy.close();
+    await other.close();
   });
 });

@@ -176,6 +176,9 @@ impl SocketState {
 pub struct SubscriptionIndex {
     documents: HashMap<DocPath, Vec<(SocketId, u32, Option<Filter>)>>,
     collections: HashMap<String, Vec<(SocketId, u32, CollectionQuery)>>,
+    /// Document listens per collection, so that whether anyone reads a collection costs
+    /// one lookup ([`SubscriptionIndex::reads_collection`]).
+    document_listens: HashMap<String, usize>,
     /// The largest socket id seen or handed out.
     last_sid: SocketId,
     /// Each socket's token expiry (Unix seconds), so a change never reaches a socket
@@ -243,6 +246,7 @@ impl SubscriptionIndex {
     pub fn add(&mut self, sid: SocketId, listen: &Listen) {
         match &listen.target {
             Target::Document(path) => {
+                *self.document_listens.entry(path.collection().to_owned()).or_default() += 1;
                 self.documents.entry(path.clone()).or_default().push((sid, listen.id, listen.guard.clone()))
             }
             // A query is granted to an owner-scoped token only with the owner filter among
@@ -258,9 +262,17 @@ impl SubscriptionIndex {
         match &listen.target {
             Target::Document(path) => {
                 if let Some(list) = self.documents.get_mut(path) {
+                    let before = list.len();
                     list.retain(|(s, l, _)| (*s, *l) != (sid, listen.id));
+                    let removed = before - list.len();
                     if list.is_empty() {
                         self.documents.remove(path);
+                    }
+                    if let Some(count) = self.document_listens.get_mut(path.collection()) {
+                        *count = count.saturating_sub(removed);
+                        if *count == 0 {
+                            self.document_listens.remove(path.collection());
+                        }
                     }
                 }
             }
@@ -290,6 +302,17 @@ impl SubscriptionIndex {
                 }
             }
         }
+    }
+
+    /// Whether any listen reads the document at `path` (a query of its collection aside).
+    pub fn reads_document(&self, path: &DocPath) -> bool {
+        self.documents.contains_key(path)
+    }
+
+    /// Whether any listen reads `collection`: a query of it, or a listen on one of its
+    /// documents.
+    pub fn reads_collection(&self, collection: &str) -> bool {
+        self.collections.contains_key(collection) || self.document_listens.contains_key(collection)
     }
 
     /// How many listens are indexed.

@@ -45,6 +45,9 @@ struct Live {
     /// Requests and socket events handled since the object woke, and when it woke: what
     /// shows that refused traffic never reaches it.
     requests: u64,
+    /// Loads hubs asked of [`MIRROR_PATH`] since the object woke (`/healthz`): what a
+    /// listen at a hub costs the feed.
+    mirror_loads: u64,
     woke_at: Option<UnixTime>,
     /// Shared with the storage transaction's callback, which must own what it uses.
     documents: Rc<RefCell<DocumentCache>>,
@@ -263,6 +266,7 @@ impl Feed {
         struct Paths {
             paths: Vec<DocPath>,
         }
+        self.live.borrow_mut().mirror_loads += 1;
         let sql = self.sql();
         let docs = match query(&req, "collection") {
             Some(collection) => read_documents(&sql, None, &collection, None)?,
@@ -355,6 +359,7 @@ impl Feed {
             "seq": self.head()?,
             "database_bytes": sql.database_size(),
             "requests_since_wake": self.live.borrow().requests,
+            "mirror_loads": self.live.borrow().mirror_loads,
             "woke_at": self.live.borrow().woke_at.map(UnixTime::to_rfc3339),
         }))
         .into_response()

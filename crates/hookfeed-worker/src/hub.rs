@@ -22,10 +22,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hookfeed_core::fanout::{snapshot, StoredDoc};
-use hookfeed_core::hub::{HubMirror, MirrorNeed, LIVE_ONLY_SINCE};
+use hookfeed_core::hub::{HubMirror, HubRefusal, MirrorNeed, Preparation, Step, HEAD_PROBE_PATH, LIVE_ONLY_SINCE};
 use hookfeed_core::ledger::{DocChange, Seq};
 use hookfeed_core::path::DocPath;
-use hookfeed_core::protocol::{ErrorCode, ServerMessage};
+use hookfeed_core::protocol::ServerMessage;
 use hookfeed_core::token::TokenClaims;
 use hookfeed_core::UnixTime;
 use js_sys::futures::JsFuture;
@@ -58,6 +58,8 @@ struct Upstream {
     mirror: HubMirror,
     /// The upstream listen of each collection, by its id.
     listens: Vec<(u32, String)>,
+    /// Head probes in flight: the upstream listen's id, and the probe's number.
+    probes: Vec<(u32, u64)>,
     next_id: u32,
     /// Documents listens wait for, loaded together in one request to the feed: after a
     /// deploy every socket comes back at once, each to its own document.
@@ -177,6 +179,7 @@ impl HubCore {
                 let mut up = core.upstream.borrow_mut();
                 up.socket = None;
                 up.listens.clear();
+                up.probes.clear();
                 up.mirror.upstream_lost();
             }
             worker::console_log!("hub: the upstream socket closed; reconnecting");
@@ -205,9 +208,69 @@ impl HubCore {
         Ok(ws)
     }
 
-    /// Makes the upstream socket stream `collection`, and waits until it does.
+    /// Ends collections core evicted to make room: unlistens them upstream.
+    fn end_upstream(&self, ended: &[String]) {
+        let mut up = self.upstream.borrow_mut();
+        for collection in ended {
+            up.mirror.end(collection);
+            let ids: Vec<u32> = up.listens.iter().filter(|(_, c)| c == collection).map(|(id, _)| *id).collect();
+            up.listens.retain(|(_, c)| c != collection);
+            if let Some(socket) = up.socket.clone() {
+                for id in ids {
+                    let _ = socket.send_with_str(json!({"type": "unlisten", "id": id}).to_string());
+                }
+            }
+        }
+    }
+
+    /// Waits until head probe `n` is answered, sending it upstream if it is this listen's
+    /// turn: one probe in flight at a time, shared by every listen that waits for it.
+    async fn probe(self: &Rc<Self>, n: u64) -> Result<()> {
+        self.connect_upstream().await?;
+        let started = now();
+        loop {
+            let to_send = {
+                let mut up = self.upstream.borrow_mut();
+                if up.mirror.probe_done(n) {
+                    return Ok(());
+                }
+                match (up.mirror.probe_to_send(), up.socket.clone()) {
+                    (Some(number), Some(socket)) => {
+                        up.next_id += 1;
+                        let id = up.next_id;
+                        up.probes.push((id, number));
+                        Some((socket, id, number))
+                    }
+                    (Some(number), None) => {
+                        up.mirror.probe_lost(number);
+                        return Err(worker::Error::RustError("the upstream socket closed".into()));
+                    }
+                    (None, _) => None,
+                }
+            };
+            if let Some((socket, id, number)) = to_send {
+                let frame = json!({"type": "listen", "id": id, "target": {"doc": HEAD_PROBE_PATH}});
+                if let Err(e) = socket.send_with_str(frame.to_string()) {
+                    let mut up = self.upstream.borrow_mut();
+                    up.probes.retain(|(i, _)| *i != id);
+                    up.mirror.probe_lost(number);
+                    return Err(e);
+                }
+            }
+            if now().as_millis() - started.as_millis() > STREAM_WAIT.as_millis() as i64 {
+                return Err(worker::Error::RustError("the feed did not answer a head probe in time".into()));
+            }
+            worker::Delay::from(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Makes the upstream socket stream `collection` (which core opened), and waits until
+    /// it does.
     async fn stream(self: &Rc<Self>, collection: &str) -> Result<()> {
         self.connect_upstream().await?;
+        if self.upstream.borrow().mirror.collection(collection).is_none() {
+            return Err(worker::Error::RustError(format!("{collection} was ended")));
+        }
         let listening = self.upstream.borrow().listens.iter().any(|(_, c)| c == collection);
         if !listening {
             let (id, socket) = {
@@ -229,6 +292,9 @@ impl HubCore {
         }
         let started = now();
         while !self.upstream.borrow().mirror.collection(collection).is_some_and(|m| m.is_streaming()) {
+            if self.upstream.borrow().mirror.collection(collection).is_none() {
+                return Err(worker::Error::RustError(format!("the feed refused to stream {collection}")));
+            }
             if now().as_millis() - started.as_millis() > STREAM_WAIT.as_millis() as i64 {
                 return Err(worker::Error::RustError(format!("the feed did not stream {collection} in time")));
             }
@@ -316,6 +382,17 @@ impl HubCore {
                     .collect()
             };
             fan_out(&self.subscribers, &self.upstream, &changes);
+            // Documents and missing ids nobody reads go, once a mirror holds too many.
+            let mut collections: Vec<&str> = batch.iter().map(DocPath::collection).collect();
+            collections.dedup();
+            let subscribers = self.subscribers.borrow();
+            let mut up = self.upstream.borrow_mut();
+            for collection in collections {
+                match subscribers.index() {
+                    Some(index) => up.mirror.evict_unread(collection, index),
+                    None => up.mirror.evict_unread(collection, &()),
+                };
+            }
         }
     }
 
@@ -345,32 +422,58 @@ impl HubCore {
         Ok(())
     }
 
-    /// A listen at this hub: the mirror is made able to answer it (streamed and loaded),
-    /// then it gets its snapshot, computed as the feed computes it.
-    async fn answer(self: &Rc<Self>, ws: &WebSocket, pending: PendingListen) -> Result<()> {
-        // Each round does one step; a change between steps can add at most a reload.
-        for _ in 0..6 {
-            let Some(need) = self.upstream.borrow().mirror.need(&pending.request) else { break };
-            if let Err(e) = self.load(&need).await {
-                worker::console_error!("hub could not prepare a listen: {e}");
-                break;
+    /// A listen at this hub: the mirror is made able to answer it (core's steps: opened,
+    /// streamed, loaded, its `since` checked), then it gets its snapshot, computed as the
+    /// feed computes it.
+    async fn answer(self: &Rc<Self>, ws: &WebSocket, mut pending: PendingListen) -> Result<()> {
+        let mut prep = self.upstream.borrow_mut().mirror.prepare(pending.request.clone(), &pending.state.claims);
+        let prepared = self.prepare(&mut prep).await;
+        self.upstream.borrow_mut().mirror.finish(&prep);
+        let head = match prepared {
+            Ok(head) => head,
+            Err(refusal) => {
+                return self.subscribers.borrow_mut().refuse(ws, &pending, refusal.code(), refusal.to_string());
             }
-        }
-        let Some(head) = self.upstream.borrow().mirror.head_for(&pending.request) else {
-            let refusal = ServerMessage::Error {
-                id: Some(pending.request.id),
-                code: ErrorCode::Unavailable,
-                message: "the feed could not be reached: listen again shortly".to_owned(),
-            };
-            return ws.send_with_str(refusal.to_json());
         };
+        // Its `since` dropped if it was ahead of the feed.
+        pending.request = prep.request().clone();
         // The documents are copied out of the mirror only when no listen of the same target
         // had its snapshot built since the last change (a reconnect storm builds it once).
         let upstream = &self.upstream;
         self.subscribers.borrow_mut().answer(ws, &pending, head, || {
-            let (docs, head) = upstream.borrow().mirror.snapshot_docs(&pending.request).unwrap_or_default();
+            let docs = upstream.borrow().mirror.snapshot_docs(&pending.request.target);
             Ok(snapshot(&pending.request, pending.guard.as_ref(), docs, head))
         })
+    }
+
+    /// Takes core's steps for one listen until it can be answered (the seq its snapshot is
+    /// current at) or must be refused.
+    async fn prepare(self: &Rc<Self>, prep: &mut Preparation) -> std::result::Result<Seq, HubRefusal> {
+        loop {
+            let step = {
+                let subscribers = self.subscribers.borrow();
+                let mut up = self.upstream.borrow_mut();
+                let at = now().as_millis();
+                match subscribers.index() {
+                    Some(index) => up.mirror.next_step(prep, index, at),
+                    None => up.mirror.next_step(prep, &(), at),
+                }
+            };
+            let done = match step {
+                Step::Answer { head } => return Ok(head),
+                Step::Refuse(refusal) => return Err(refusal),
+                Step::Stream { collection, ended } => {
+                    self.end_upstream(&ended);
+                    self.stream(&collection).await
+                }
+                Step::Load(need) => self.load(&need).await,
+                Step::Probe(n) => self.probe(n).await,
+            };
+            if let Err(e) = done {
+                worker::console_error!("hub could not prepare a listen: {e}");
+                return Err(HubRefusal::Unavailable);
+            }
+        }
     }
 
     async fn subscribe(&self, req: &Request) -> Result<Response> {
@@ -418,6 +521,9 @@ impl HubCore {
         self.connect_upstream().await?;
         let collections: Vec<String> = self.upstream.borrow().mirror.collections().map(str::to_owned).collect();
         for collection in collections {
+            if self.upstream.borrow().mirror.collection(&collection).is_none() {
+                continue; // ended meanwhile
+            }
             self.stream(&collection).await?;
             let mut needs = self.upstream.borrow().mirror.reload(&collection);
             if needs.len() > RELOAD_WHOLE_ABOVE {
@@ -432,6 +538,7 @@ impl HubCore {
             for need in &needs {
                 self.load(need).await?;
             }
+            self.upstream.borrow_mut().mirror.reloaded(&collection);
         }
         Ok(())
     }
@@ -444,6 +551,10 @@ impl HubCore {
             "frames_sent": self.subscribers.borrow().frames_sent(),
             "upstream": up.socket.is_some(),
             "collections": up.mirror.collections().collect::<Vec<_>>(),
+            "loads": up.mirror.loads(),
+            "probes": up.mirror.probes_sent(),
+            "missing_ids": up.mirror.missing_len(),
+            "stream_head": up.mirror.stream_head(),
         }))
         .into_response()
     }
@@ -461,7 +572,14 @@ fn on_upstream_frame(subscribers: &RefCell<Subscribers>, upstream: &RefCell<Upst
         let collection_of = |up: &Upstream, id: u32| up.listens.iter().find(|(i, _)| *i == id).map(|(_, c)| c.clone());
         match message {
             ServerMessage::Snapshot { id, seq, .. } => {
-                if let Some(collection) = collection_of(&up, id) {
+                if let Some(i) = up.probes.iter().position(|(i, _)| *i == id) {
+                    // A head probe's answer: its seq is where the socket is. Its listen ends.
+                    let (_, number) = up.probes.remove(i);
+                    up.mirror.probe_answered(number, seq);
+                    if let Some(socket) = up.socket.clone() {
+                        let _ = socket.send_with_str(json!({"type": "unlisten", "id": id}).to_string());
+                    }
+                } else if let Some(collection) = collection_of(&up, id) {
                     up.mirror.streaming(&collection, seq);
                 }
                 None
@@ -471,6 +589,14 @@ fn on_upstream_frame(subscribers: &RefCell<Subscribers>, upstream: &RefCell<Upst
             ServerMessage::Error { id, code, message } => {
                 worker::console_error!("hub: the feed refused an upstream listen ({}): {message}", code.as_str());
                 if let Some(id) = id {
+                    if let Some(i) = up.probes.iter().position(|(i, _)| *i == id) {
+                        let (_, number) = up.probes.remove(i);
+                        up.mirror.probe_lost(number);
+                    }
+                    // A refused collection is ended: the listens waiting for it give up.
+                    if let Some(collection) = collection_of(&up, id) {
+                        up.mirror.end(&collection);
+                    }
                     up.listens.retain(|(i, _)| *i != id);
                 }
                 None

@@ -180,6 +180,27 @@ impl Subscribers {
         }
     }
 
+    /// Who reads what, once the index is built: what a hub may evict.
+    pub fn index(&self) -> Option<&SubscriptionIndex> {
+        self.index.as_ref()
+    }
+
+    /// Refuses a listen [`Subscribers::on_frame`] recorded: it is dropped from the socket's
+    /// state (so the client may listen again with the same id) and answered with `code`.
+    pub fn refuse(
+        &mut self,
+        ws: &WebSocket,
+        pending: &PendingListen,
+        code: hookfeed_core::protocol::ErrorCode,
+        message: String,
+    ) -> Result<()> {
+        if let Some(mut socket) = ws.deserialize_attachment::<SocketState>()? {
+            socket.listens.retain(|l| l.id != pending.request.id);
+            ws.serialize_attachment(&socket)?;
+        }
+        ws.send_with_str(ServerMessage::Error { id: Some(pending.request.id), code, message }.to_json())
+    }
+
     /// Answers a binary frame: the protocol is JSON text.
     pub fn refuse_binary(ws: &WebSocket) -> Result<()> {
         let refusal = ServerMessage::Error {
