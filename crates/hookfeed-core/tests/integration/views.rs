@@ -124,8 +124,8 @@ fn hub_answer(
             mirror.load_collection("projects", docs.values().cloned().collect(), head);
         }
     }
-    let (candidates, at) = mirror.snapshot_docs(request).expect("the mirror can answer once loaded");
-    snapshot(request, guard, candidates, at)
+    let at = mirror.collection("projects").map_or(head, |m| m.as_of());
+    snapshot(request, guard, mirror.snapshot_docs(&request.target), at)
 }
 
 /// The paths a frame names.
