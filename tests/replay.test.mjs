@@ -14,15 +14,17 @@ const SECRET = "github-replay-secret";
 // A budget small enough that a replay loop would use it up many times over if
 // duplicates were charged to it.
 const BUDGET = 20;
-const sources = [{
-  name: "gh", scheme: "github", tenant: "replays", rate_limit_per_minute: BUDGET, secret: SECRET,
-  rules: [{ types: ["issues.*"], collection: "issues", id_field: "issue.number" }],
-}];
+const rules = [{ types: ["issues.*"], collection: "issues", id_field: "issue.number" }];
+const sources = [
+  { name: "gh", scheme: "github", tenant: "replays", rate_limit_per_minute: BUDGET, secret: SECRET, rules },
+  // The same provider at a second endpoint, with room to spare, for the per-address test.
+  { name: "gh-loop", scheme: "github", tenant: "replays", secret: SECRET, rules },
+];
 const ADMIN = { Authorization: `Bearer ${DEMO.ADMIN_TOKEN}` };
 
-/** POSTs `body` to the GitHub source with `headers` (signed ones among them) from `address`. */
-async function post(edge, body, headers, address) {
-  const res = await fetch(`${edge.url}/hooks/gh`, {
+/** POSTs `body` to a GitHub source with `headers` (signed ones among them) from `address`. */
+async function post(edge, body, headers, address, source = "gh") {
+  const res = await fetch(`${edge.url}/hooks/${source}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", "cf-connecting-ip": address, ...headers },
     body,
@@ -103,16 +105,16 @@ describe("replays of a captured delivery", () => {
 
   it("cuts off an address that replays in a loop, as it cuts off a forger, and no one else", async () => {
     const captured = genuine(3, "opened", "looped");
-    assert.equal((await post(edge, captured.body, captured.headers, "203.0.113.3")).status, 200);
+    assert.equal((await post(edge, captured.body, captured.headers, "203.0.113.3", "gh-loop")).status, 200);
     let last;
     for (let i = 0; i < 160; i++) {
-      last = await post(edge, captured.body, { ...captured.headers, "X-GitHub-Delivery": crypto.randomUUID() }, "192.0.2.77");
+      last = await post(edge, captured.body, { ...captured.headers, "X-GitHub-Delivery": crypto.randomUUID() }, "192.0.2.77", "gh-loop");
       if (last.status === 429) break;
       assert.equal(last.body.duplicate, true);
     }
     assert.equal(last.status, 429, "the looping address was cut off");
     assert.equal(last.body.error.code, "rate_limited");
     const g = genuine(4, "opened", "still fine");
-    assert.equal((await post(edge, g.body, g.headers, "203.0.113.3")).status, 200, "the provider's address is not");
+    assert.equal((await post(edge, g.body, g.headers, "203.0.113.3", "gh-loop")).status, 200, "the provider's address is not");
   });
 });
