@@ -829,7 +829,8 @@ mod tests {
         let ServerMessage::Snapshot { docs: got, since: None, .. } = snapshot(&first, None, docs, 10) else {
             panic!("snapshot")
         };
-        assert_eq!(got.iter().map(|d| d.path.as_str()).collect::<Vec<_>>(), ["projects/1", "projects/2"]);
+        // Equal statuses, ordered descending: by path descending too, as in Firestore.
+        assert_eq!(got.iter().map(|d| d.path.as_str()).collect::<Vec<_>>(), ["projects/2", "projects/1"]);
     }
 
     #[test]

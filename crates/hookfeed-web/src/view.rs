@@ -67,7 +67,8 @@ impl<D: DocData> View<D> {
         &self.docs[..n]
     }
 
-    /// hookfeed-wire's order of documents, the feed's too: by the query's fields, then path.
+    /// hookfeed-wire's order of documents, the feed's too: by the query's fields, then path
+    /// in the direction of the last field's.
     fn compare(&self, a: &(String, D), b: &(String, D)) -> Ordering {
         for o in &self.order {
             let (x, y) = (a.1.field(&o.field), b.1.field(&o.field));
@@ -76,7 +77,7 @@ impl<D: DocData> View<D> {
                 return order;
             }
         }
-        a.0.cmp(&b.0)
+        hookfeed_wire::order::compare_paths(&a.0, &b.0, self.order.last().is_some_and(|o| o.descending))
     }
 
     /// As in Firestore (and on the feed), an ordered query leaves out documents without

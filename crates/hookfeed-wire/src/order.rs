@@ -6,7 +6,7 @@
 //! no timestamps, bytes, references or geopoints). Within a type: `false < true`; numbers by
 //! value, NaN first, `-0 == 0`; strings by their UTF-8 bytes; arrays element by element,
 //! a prefix first; maps entry by entry in key order, by key then by value, a prefix first.
-//! Ties between documents are broken by their path.
+//! Ties between documents are broken by their path, in the direction of the last `orderBy`.
 
 use core::cmp::Ordering;
 
@@ -100,20 +100,36 @@ pub fn compare_fields<'a, V: Ordered<'a>>(x: Option<V>, y: Option<V>, descending
 }
 
 /// Orders two documents by `clauses` (each reads one field of each document, `None` when
-/// absent) and then by path. Documents missing an ordered field must have been left out
-/// before: here an absent field sorts first, so the order stays total.
+/// absent) and then by path, in the direction of the last clause (Firestore's implicit
+/// `orderBy(__name__)` takes the last explicit direction: equal values in a descending
+/// query list the higher path first). Documents missing an ordered field must have been
+/// left out before: here an absent field sorts first, so the order stays total.
 pub fn compare_documents<'a, V: Ordered<'a>>(
     clauses: impl IntoIterator<Item = (bool, Option<V>, Option<V>)>,
     path_a: &str,
     path_b: &str,
 ) -> Ordering {
+    let mut last_descending = false;
     for (descending, x, y) in clauses {
         let order = compare_fields(x, y, descending);
         if order.is_ne() {
             return order;
         }
+        last_descending = descending;
     }
-    path_a.cmp(path_b)
+    compare_paths(path_a, path_b, last_descending)
+}
+
+/// The tiebreak of documents whose ordered fields are equal: by path, in the direction of
+/// the query's last `orderBy` (`last_descending`), as Firestore's implicit
+/// `orderBy(__name__)`.
+pub fn compare_paths(path_a: &str, path_b: &str, last_descending: bool) -> Ordering {
+    let by_path = path_a.cmp(path_b);
+    if last_descending {
+        by_path.reverse()
+    } else {
+        by_path
+    }
 }
 
 /// A value read into memory, for callers whose values are not already [`Ordered`] (the
@@ -249,5 +265,22 @@ mod tests {
         assert_eq!(compare_documents([(true, Some(&one), Some(&two))], "c/z", "c/a"), Ordering::Greater);
         assert_eq!(compare_documents([(false, Some(&one), Some(&one))], "c/a", "c/b"), Ordering::Less);
         assert_eq!(compare_documents::<&Value>([], "c/b", "c/a"), Ordering::Greater);
+    }
+
+    #[test]
+    fn ties_go_by_path_in_the_direction_of_the_last_order_by() {
+        let one = Value::Number(1.0);
+        // Firestore: orderBy("n", "desc") lists equal n by document name descending.
+        assert_eq!(compare_documents([(true, Some(&one), Some(&one))], "c/a", "c/b"), Ordering::Greater);
+        assert_eq!(compare_documents([(false, Some(&one), Some(&one))], "c/a", "c/b"), Ordering::Less);
+        // The last clause decides, not the first.
+        assert_eq!(
+            compare_documents([(true, Some(&one), Some(&one)), (false, Some(&one), Some(&one))], "c/a", "c/b"),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_documents([(false, Some(&one), Some(&one)), (true, Some(&one), Some(&one))], "c/a", "c/b"),
+            Ordering::Greater
+        );
     }
 }
