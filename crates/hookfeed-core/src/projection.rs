@@ -38,7 +38,31 @@ pub struct ProjectionRule {
     /// Extra names for fields: `{"video_url": "final_video_url"}` copies the former into the latter.
     #[serde(default)]
     pub rename: BTreeMap<String, String>,
+    /// The lifecycle of the documents' `status`, first to last (`["pending", "paid",
+    /// "shipped", "delivered"]`): of two events stamped the same instant, the one setting a
+    /// later status wins. Empty: `created` first, then any other, then the terminal ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<String>,
+    /// Statuses after which a document is final, never overwritten by an older event or a
+    /// non-terminal one (default: [`TERMINAL_STATUSES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<Vec<String>>,
 }
+
+/// Why a configured rule cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuleError {
+    /// Its collection is not a valid collection name.
+    #[error(transparent)]
+    Collection(#[from] PathError),
+    /// Its `statuses` list one status twice, or too many.
+    #[error("`statuses` must list each status once, at most {MAX_STATUSES} of them")]
+    Statuses,
+}
+
+/// Most statuses a rule's lifecycle may list.
+pub const MAX_STATUSES: usize = 64;
 
 impl ProjectionRule {
     /// Whether the rule applies to `event_type`.
@@ -50,8 +74,36 @@ impl ProjectionRule {
     }
 
     /// Checks a configured rule.
-    pub fn validate(&self) -> Result<(), PathError> {
-        check_collection(&self.collection)
+    pub fn validate(&self) -> Result<(), RuleError> {
+        check_collection(&self.collection)?;
+        let unique = self.statuses.iter().enumerate().all(|(i, s)| !self.statuses[..i].contains(s));
+        if !unique || self.statuses.len() > MAX_STATUSES {
+            return Err(RuleError::Statuses);
+        }
+        Ok(())
+    }
+
+    /// Whether `status` is final under this rule.
+    pub fn is_terminal(&self, status: &str) -> bool {
+        match &self.terminal {
+            Some(terminal) => terminal.iter().any(|t| t == status),
+            None => TERMINAL_STATUSES.contains(&status),
+        }
+    }
+
+    /// Where `status` stands in the lifecycle, for ties within one instant: with declared
+    /// [`statuses`](Self::statuses), 1 + its place in them (0 when not listed); otherwise
+    /// 1 for `created`, 2 for any other, 3 for a terminal one. 0 without a status.
+    pub fn stage(&self, status: Option<&str>) -> u8 {
+        let Some(status) = status else { return 0 };
+        if !self.statuses.is_empty() {
+            return self.statuses.iter().position(|s| s == status).map_or(0, |i| (i + 1).min(255) as u8);
+        }
+        match status {
+            "created" => 1,
+            _ if self.is_terminal(status) => 3,
+            _ => 2,
+        }
     }
 }
 
@@ -63,6 +115,8 @@ fn rule(types: &[&str], collection: &str, id_field: &str) -> ProjectionRule {
         status_from_type: false,
         progress: false,
         rename: BTreeMap::new(),
+        statuses: Vec::new(),
+        terminal: None,
     }
 }
 
@@ -95,10 +149,17 @@ pub fn builtin_rules(scheme: Scheme) -> Vec<ProjectionRule> {
     }
 }
 
-/// The order in which updates win: terminal over non-terminal, then later `created`; for
-/// events stamped the same instant (providers stamp whole seconds), the later lifecycle
-/// stage and then the higher progress; for exact ties, source and event id. Never arrival
-/// order, so every replica and every replay picks the same winner.
+/// The order in which updates win, field by field, compared in this order:
+///
+/// | | rule |
+/// |---|---|
+/// | 1 | a terminal status (the rule's [`terminal`](ProjectionRule::terminal), default `completed`, `failed`) over any other |
+/// | 2 | the later time: the body's `created`, else the signed timestamp, else when the edge first received it |
+/// | 3 | the later lifecycle stage ([`ProjectionRule::stage`]: the rule's declared `statuses`, else `created` < other < terminal) |
+/// | 4 | the higher progress |
+/// | 5 | the source's name, then the event id, by their bytes (a stated, arbitrary tiebreak) |
+///
+/// Never arrival order, so every replica and every replay picks the same winner.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Version {
     /// Whether the update sets a terminal status.
@@ -181,7 +242,7 @@ pub fn project(event: &Event, at: UnixTime, rules: &[ProjectionRule]) -> Project
             fields.insert("progress".to_owned(), value);
         }
     }
-    let terminal = status.as_deref().is_some_and(|s| TERMINAL_STATUSES.contains(&s));
+    let terminal = status.as_deref().is_some_and(|s| rule.is_terminal(s));
     let progress = fields.get("progress").and_then(Value::as_f64).map_or(0, |p| (p.clamp(0.0, 100.0) * 100.0) as u32);
     Projection::Update(DocUpdate {
         path,
@@ -189,12 +250,7 @@ pub fn project(event: &Event, at: UnixTime, rules: &[ProjectionRule]) -> Project
         version: Version {
             terminal,
             at,
-            stage: match status.as_deref() {
-                None => 0,
-                Some("created") => 1,
-                Some(_) if terminal => 3,
-                Some(_) => 2,
-            },
+            stage: rule.stage(status.as_deref()),
             progress,
             source: event.source.clone(),
             event_id: event.id.clone(),
@@ -363,6 +419,40 @@ mod tests {
             assert_eq!(doc.data["status"], "processing");
             assert_eq!(doc.data["progress"], 30);
         }
+    }
+
+    #[test]
+    fn a_declared_lifecycle_decides_ties_within_one_instant_not_the_event_ids() {
+        // Issue 19: `order.paid` (id evt_z) must not beat `order.shipped` (id evt_a) stamped
+        // the same second, whatever their ids or arrival.
+        let orders = ProjectionRule {
+            status_from_type: true,
+            statuses: ["created", "paid", "shipped", "delivered"].map(str::to_owned).to_vec(),
+            terminal: Some(vec!["delivered".to_owned(), "cancelled".to_owned()]),
+            ..rule(&["order.*"], "orders", "order_id")
+        };
+        let at = |event: &Event| match project(event, UnixTime::from_secs(10), std::slice::from_ref(&orders)) {
+            Projection::Update(u) => u,
+            other => panic!("{other:?}"),
+        };
+        let mut paid = event("order.paid", json!({"order_id": 1}));
+        paid.id = "evt_z".into();
+        let mut shipped = event("order.shipped", json!({"order_id": 1}));
+        shipped.id = "evt_a".into();
+        let (paid, shipped) = (at(&paid), at(&shipped));
+        for order in [[&paid, &shipped], [&shipped, &paid]] {
+            let mut doc = DocumentState::default();
+            for u in order {
+                doc.merge(u);
+            }
+            assert_eq!(doc.data["status"], "shipped");
+        }
+        // Its terminal statuses are its own: `delivered` is final, `completed` means nothing.
+        assert!(at(&event("order.delivered", json!({"order_id": 1}))).version.terminal);
+        assert!(!at(&event("order.completed", json!({"order_id": 1}))).version.terminal);
+        assert_eq!(orders.stage(Some("refunded")), 0, "a status it does not list comes first");
+        let twice = ProjectionRule { statuses: vec!["a".into(), "a".into()], ..orders.clone() };
+        assert_eq!(twice.validate(), Err(RuleError::Statuses));
     }
 
     #[test]
