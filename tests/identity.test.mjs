@@ -282,14 +282,6 @@ describe("subscriber tokens from the customer's own identity provider", () => {
     assert.deepEqual(JSON.parse(body), {
       error: { code: "invalid_token", message: "token is not valid here: mint a fresh one for this service (the reason is in the service's log)" },
     });
-    // The reasons are in the service's log, and the tokens are not.
-    const logged = edge.log();
-    assert.match(logged, /subscriber token refused: token issuer `https:\/\/evil\.test\/` is not configured/);
-    assert.match(logged, /subscriber token refused: token claim `aud` is refused/);
-    for (const [token] of Object.values(cases)) {
-      const [, , signature] = token.split(".");
-      if (signature) assert.ok(!logged.includes(signature), "a token's signature appeared in the log");
-    }
     // The same token, unaltered, is good: each refusal is for what the case changed.
     assert.notEqual((await read(edge, path(1), good)).status, 401);
   });
