@@ -706,18 +706,15 @@ mod tests {
     #[test]
     fn check_token_sends_identity_tokens_to_the_providers_and_the_rest_to_token_secret() {
         let providers = providers();
-        let secret = Secret::from_bytes("token-secret");
+        let secrets = [Secret::from_bytes("token-secret")];
         let now = UnixTime::from_secs(NOW);
         let id_token = token("RS256", Some("k1"), firebase_claims("uid_ada"), 256);
-        assert!(matches!(
-            check_token(&id_token, &[secret.clone()], &providers, None, now),
-            Ok(CheckedToken::Pending(_))
-        ));
+        assert!(matches!(check_token(&id_token, &secrets, &providers, None, now), Ok(CheckedToken::Pending(_))));
         // Without providers, an RS256 token is an algorithm TOKEN_SECRET does not sign with.
-        assert!(matches!(check_token(&id_token, &[secret.clone()], &[], None, now), Err(TokenError::Algorithm(_))));
-        let hs = crate::token::mint_token(&TokenClaims::new("demo", vec!["*".into()], NOW + 60), &secret);
-        assert!(matches!(check_token(&hs, &[secret.clone()], &providers, None, now), Ok(CheckedToken::Verified(_))));
-        assert_eq!(check_token("junk", &[secret], &providers, None, now).map(drop), Err(TokenError::Malformed));
+        assert!(matches!(check_token(&id_token, &secrets, &[], None, now), Err(TokenError::Algorithm(_))));
+        let hs = crate::token::mint_token(&TokenClaims::new("demo", vec!["*".into()], NOW + 60), &secrets[0]);
+        assert!(matches!(check_token(&hs, &secrets, &providers, None, now), Ok(CheckedToken::Verified(_))));
+        assert_eq!(check_token("junk", &secrets, &providers, None, now).map(drop), Err(TokenError::Malformed));
     }
 
     #[test]
