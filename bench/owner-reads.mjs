@@ -102,7 +102,10 @@ async function start(name, src) {
   const t0 = Date.now();
   const answers = await pool(seeds.map((send) => () => deliver(send)), 8);
   const refused = answers.filter((a) => a.status !== 200);
-  if (refused.length) throw new Error(`${name}: ${refused.length} seed deliveries refused, e.g. ${JSON.stringify(refused[0])}`);
+  if (refused.length) {
+    await handle.stop();
+    throw new Error(`${name}: ${refused.length} seed deliveries refused, e.g. ${JSON.stringify(refused[0])}`);
+  }
   log(`${name}: seeded ${DOCS} projects of ${OWNERS} owners in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const tokens = Array.from({ length: OWNERS }, (_, i) => ownerToken(vars.TOKEN_SECRET, owner(i)));
   return { name, handle, tokens };
