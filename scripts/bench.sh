@@ -7,26 +7,28 @@
 #   4. edge:   the trust boundary: ingest at 1 KiB and 64 KiB, the CPU of a refusal, and a
 #              forged flood beside genuine deliveries, against the build before verification
 #              moved to the Worker (bench/build-before.sh), and wasm vs WebCrypto MACs
+#   5. owner:  an owner-scoped GET /docs of a 10,000-document collection of 100 owners,
+#              against the build before owner reads were narrowed in SQL (bench/owner-reads.mjs)
 # Pass a subset to run only those: `npm run bench -- verify web`.
 source "$(dirname "$0")/lib.sh"
 bootstrap
 ensure_chromium
 bash scripts/build.sh
 mkdir -p target/bench
-which=("${@:-verify load web edge}")
+which=("${@:-verify load web edge owner}")
 for bench in ${which[*]}; do
   case "$bench" in
     verify)
-      step "Benchmark 1/4: signature verification (bench/verify.sh)"
+      step "Benchmark 1/5: signature verification (bench/verify.sh)"
       BENCH_JSON="$ROOT/target/bench/verify.jsonl" bash bench/verify.sh ;;
     load)
-      step "Benchmark 2/4: ingest and fan-out vs partyserver (bench/load/run.mjs, about 10 minutes)"
+      step "Benchmark 2/5: ingest and fan-out vs partyserver (bench/load/run.mjs, about 10 minutes)"
       node bench/load/run.mjs --edge both --json "$ROOT/target/bench/load.json" ;;
     web)
-      step "Benchmark 3/4: browser bundle size and time to first snapshot (bench/web/run.mjs)"
+      step "Benchmark 3/5: browser bundle size and time to first snapshot (bench/web/run.mjs)"
       node bench/web/run.mjs --json "$ROOT/target/bench/web.json" ;;
     edge)
-      step "Benchmark 4/4: the trust boundary, before vs after (bench/load/README.md, about 15 minutes)"
+      step "Benchmark 4/5: the trust boundary, before vs after (bench/load/README.md, about 15 minutes)"
       bash bench/build-before.sh
       node bench/load/run.mjs --edge before,hookfeed --scenarios ingest,refusal --ingest-bytes 1024,65536 \
         --ingest-count 1000 --ingest-runs 1 --refusal-count 1000 --refusal-runs 1 --rounds 3 --json "$ROOT/target/bench/edge.json"
@@ -35,6 +37,11 @@ for bench in ${which[*]}; do
       node bench/load/run.mjs --edge hookfeed:HOOKFEED_WEBCRYPTO_MIN_BYTES=off,hookfeed:HOOKFEED_WEBCRYPTO_MIN_BYTES=0 \
         --reference hookfeed:HOOKFEED_WEBCRYPTO_MIN_BYTES=off --scenarios ingest --ingest-bytes 1024,65536 --ingest-via direct \
         --ingest-count 1000 --ingest-runs 1 --rounds 3 --json "$ROOT/target/bench/webcrypto.json" ;;
-    *) die "unknown benchmark '$bench': use verify, load, web or edge" ;;
+    owner)
+      step "Benchmark 5/5: an owner's read of a large collection, before vs after (bench/owner-reads.mjs, about 5 minutes)"
+      # The last commit before owner reads were narrowed in SQL (issue 17, item 7).
+      bash bench/build-before.sh 209954a target/bench-owner-before
+      node bench/owner-reads.mjs --before target/bench-owner-before --json "$ROOT/target/bench/owner-reads.json" ;;
+    *) die "unknown benchmark '$bench': use verify, load, web, edge or owner" ;;
   esac
 done

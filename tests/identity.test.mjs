@@ -52,21 +52,22 @@ async function connectWithBearer(edge, token) {
   return sub;
 }
 
-/** `GET /docs/{docPath}` with `token` in the query string (or as a Bearer header): status and JSON. */
-async function read(edge, docPath, token, { bearer = false } = {}) {
+/** `GET /docs/{docPath}` with `token` in the query string (or as a Bearer header), `tenant` as ?tenant=: status, JSON and text. */
+async function read(edge, docPath, token, { bearer = false, tenant } = {}) {
+  const search = tenant ? `tenant=${encodeURIComponent(tenant)}` : "";
   const res = bearer
-    ? await fetch(`${edge.url}/docs/${docPath}`, { headers: { Authorization: `Bearer ${token}` } })
-    : await fetch(`${edge.url}/docs/${docPath}?token=${encodeURIComponent(token)}`);
+    ? await fetch(`${edge.url}/docs/${docPath}?${search}`, { headers: { Authorization: `Bearer ${token}` } })
+    : await fetch(`${edge.url}/docs/${docPath}?token=${encodeURIComponent(token)}&${search}`);
   const text = await res.text();
   let body;
   try { body = JSON.parse(text); } catch { body = text; }
-  return { status: res.status, body };
+  return { status: res.status, body, text };
 }
 
-/** A browser's WebSocket upgrade of GET /feed, the token in Sec-WebSocket-Protocol: the answer's status and error code. */
-function upgrade(edge, token) {
+/** A browser's WebSocket upgrade of GET /feed, the token in Sec-WebSocket-Protocol: the answer's status, error code and body. */
+function upgrade(edge, token, { search = "" } = {}) {
   return new Promise((ok, fail) => {
-    const req = request(`${edge.url}/feed`, {
+    const req = request(`${edge.url}/feed${search}`, {
       headers: {
         Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
         "Sec-WebSocket-Protocol": `hookfeed, ${token}`,
@@ -78,7 +79,7 @@ function upgrade(edge, token) {
       res.on("end", () => {
         let code;
         try { code = JSON.parse(text).error?.code; } catch {}
-        ok({ status: res.statusCode, code });
+        ok({ status: res.statusCode, code, text });
       });
     });
     req.on("upgrade", (res, socket) => { socket.destroy(); ok({ status: res.statusCode }); });
@@ -194,16 +195,21 @@ describe("subscriber tokens from the customer's own identity provider", () => {
     assert.equal(rest.status, 403, JSON.stringify(rest.body));
   });
 
-  it("refuses forged, altered, misaddressed, expired and algorithm-confused tokens with 401", async () => {
+  it("refuses forged, altered, misaddressed, expired and algorithm-confused tokens with 401, one identical answer for every unverified token", async () => {
     const { alice, bob } = users();
     const claims = idpClaims(alice);
     const good = await idToken(keys.rsa, claims);
     const header = { alg: "RS256", kid: keys.rsa.kid, typ: "JWT" };
     const without = (name) => Object.fromEntries(Object.entries(claims).filter(([k]) => k !== name));
     const uid = `fb${randomBytes(12).toString("hex")}`;
-    // name → [token, expected code]; `unsigned` ones have an empty third part, which the
-    // Sec-WebSocket-Protocol carrier does not take for a token at all.
+    // name → [token, expected code, options]; `unsigned` ones have an empty third part, which
+    // the Sec-WebSocket-Protocol carrier does not take for a token at all; `tenant` is the
+    // tenant the request asks for (?tenant=). Every unverified token gets the same body,
+    // whatever was wrong with it: which issuers, audiences and tenants exist is no one's
+    // to learn by probing. Only a token whose signature verified may be told it expired.
     const cases = {
+      "garbage": ["garbage.garbage.garbage"],
+      "a tenant the issuer does not serve": [good, "invalid_token", { tenant: "globex" }],
       "an issuer no provider names": [await idToken(keys.rsa, { ...claims, iss: "https://evil.test/" })],
       "the issuer without its trailing slash": [await idToken(keys.rsa, { ...claims, iss: "https://idp.test" })],
       "another audience": [await idToken(keys.rsa, { ...claims, aud: "someone-else" })],
@@ -232,6 +238,11 @@ describe("subscriber tokens from the customer's own identity provider", () => {
       "not valid before two minutes from now": [await idToken(keys.rsa, { ...claims, nbf: nowSecs() + 120 })],
       "no expiry": [await idToken(keys.rsa, without("exp"))],
       "expired two minutes ago": [await idToken(keys.rsa, { ...claims, iat: nowSecs() - 3720, exp: nowSecs() - 120 }), "token_expired"],
+      "expired two minutes ago, signed by a key not in the JWKS": [await idToken(keys.stranger, { ...claims, iat: nowSecs() - 3720, exp: nowSecs() - 120 })],
+      "expired, under a kid that is, signed by a key not in the JWKS": [await handMadeJwt(header, { ...claims, iat: nowSecs() - 3720, exp: nowSecs() - 120 }, keys.stranger)],
+      "altered claims: expired": [withClaims(good, { ...claims, exp: nowSecs() - 120 })],
+      "expired, of an issuer no provider names": [await idToken(keys.rsa, { ...claims, iss: "https://evil.test/", exp: nowSecs() - 120 })],
+      "expired, of another audience": [await idToken(keys.rsa, { ...claims, aud: "someone-else", exp: nowSecs() - 120 })],
       "a Firebase token of another project": [await firebaseIdToken(keys.firebase, uid, { projectId: "other-project" })],
       "a Firebase token with another project's audience": [await idToken(keys.firebase, { ...firebaseClaims(uid), aud: "other-project" })],
       "a Firebase token signed by a key Google did not publish": [await firebaseIdToken(keys.stranger, uid)],
@@ -251,17 +262,26 @@ describe("subscriber tokens from the customer's own identity provider", () => {
 
     const expected = {};
     const got = {};
-    for (const [name, [token, code = "invalid_token", { unsigned = false } = {}]] of Object.entries(cases)) {
+    const invalid = new Set();
+    for (const [name, [token, code = "invalid_token", { unsigned = false, tenant } = {}]] of Object.entries(cases)) {
       expected[`${name}, GET /docs`] = `401 ${code}`;
-      const rest = await read(edge, path(1), token);
+      const rest = await read(edge, path(1), token, { tenant });
       got[`${name}, GET /docs`] = `${rest.status} ${rest.body?.error?.code}`;
       if (rest.status === 401) assert.equal(typeof rest.body.error.message, "string", name);
+      if (code === "invalid_token") invalid.add(rest.text);
       if (unsigned) continue;
       expected[`${name}, GET /feed`] = `401 ${code}`;
-      const feed = await upgrade(edge, token);
+      const feed = await upgrade(edge, token, { search: tenant ? `?tenant=${tenant}` : "" });
       got[`${name}, GET /feed`] = `${feed.status} ${feed.code}`;
+      if (code === "invalid_token") invalid.add(feed.text);
     }
     assert.deepEqual(got, expected);
+    // One body, byte for byte, for every unverified token on both routes.
+    assert.equal(invalid.size, 1, [...invalid].join("\n"));
+    const [body] = invalid;
+    assert.deepEqual(JSON.parse(body), {
+      error: { code: "invalid_token", message: "token is not valid here: mint a fresh one for this service (the reason is in the service's log)" },
+    });
     // The same token, unaltered, is good: each refusal is for what the case changed.
     assert.notEqual((await read(edge, path(1), good)).status, 401);
   });

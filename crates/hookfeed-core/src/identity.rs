@@ -14,6 +14,11 @@
 //! claims a configured issuer and audience and has not expired), then the platform
 //! verifies the signature with [`IdentityToken::key`] (WebCrypto, in the Worker), and only
 //! [`IdentityToken::accept`] of a verified signature gives the claims.
+//!
+//! Every refusal before the signature is verified is answered alike
+//! ([`TokenError::public`]), so the checks' order is no oracle. An expired token whose
+//! other claims hold is verified all the same (with the keys held: it never prompts a
+//! refetch for its `kid`), and is refused as expired only if its signature verifies.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +27,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::secret::Secret;
 use crate::source::ConfigError;
 use crate::time::UnixTime;
 use crate::token::{check_scope, Jwt, TokenClaims, TokenError};
@@ -289,6 +295,8 @@ pub struct IdentityToken<'t, 'p> {
     /// takes them.
     pub signature: Vec<u8>,
     claims: TokenClaims,
+    /// Seconds since it expired, if it has: refused as expired once its signature verifies.
+    expired_for: Option<i64>,
 }
 
 impl IdentityToken<'_, '_> {
@@ -302,14 +310,24 @@ impl IdentityToken<'_, '_> {
         TokenError::UnknownKey(self.kid.as_deref().map_or_else(|| "none".to_owned(), crate::refusal::quote))
     }
 
+    /// Whether a `kid` missing from the keys held may prompt a refetch of the provider's
+    /// keys: not for an expired token, which is verified only to tell its owner it expired
+    /// (keys are still fetched when none are held or they are stale, as for any token).
+    pub fn may_refetch_keys(&self) -> bool {
+        self.expired_for.is_none()
+    }
+
     /// The token's grants, once the platform has checked the signature over
     /// [`signed`](Self::signed) with [`key`](Self::key): `signature_verified` is that
-    /// check's answer, and a `false` refuses the token as forged.
+    /// check's answer, and a `false` refuses the token as forged. A verified token that has
+    /// expired is refused as [`Expired`](TokenError::Expired): only its signature proves
+    /// that the issuer, audience and tenant it claims are real, so only then may the
+    /// answer differ from any other refusal's.
     pub fn accept(self, signature_verified: bool) -> Result<TokenClaims, TokenError> {
-        if signature_verified {
-            Ok(self.claims)
-        } else {
-            Err(TokenError::Forged)
+        match (signature_verified, self.expired_for) {
+            (false, _) => Err(TokenError::Forged),
+            (true, Some(ago)) => Err(TokenError::Expired(ago)),
+            (true, None) => Ok(self.claims),
         }
     }
 }
@@ -380,10 +398,10 @@ pub fn begin_identity<'t, 'p>(
         .as_ref()
         .and_then(numeric_date)
         .ok_or(TokenError::Claim { claim: "exp", reason: "missing or not a NumericDate" })?;
+    // Answered only after the signature (see `IdentityToken::accept`); the other claims
+    // must hold all the same.
     let left = exp.saturating_sub(now.as_secs());
-    if left <= 0 {
-        return Err(TokenError::Expired(-left));
-    }
+    let expired_for = (left <= 0).then(|| left.saturating_neg());
     let soon = now.as_secs().saturating_add(CLOCK_LEEWAY_SECS);
     if claims.nbf.as_ref().is_some_and(|nbf| numeric_date(nbf).is_none_or(|nbf| nbf > soon)) {
         return Err(TokenError::Claim { claim: "nbf", reason: "the token is not valid yet" });
@@ -438,14 +456,46 @@ pub fn begin_identity<'t, 'p>(
     if !expected_len.contains(&jwt.signature.len()) {
         return Err(TokenError::Malformed);
     }
-    Ok(IdentityToken { provider, alg, kid: jwt.kid, signed: jwt.signed, signature: jwt.signature, claims })
+    Ok(IdentityToken { provider, alg, kid: jwt.kid, signed: jwt.signed, signature: jwt.signature, claims, expired_for })
+}
+
+/// A subscriber token after the checks core can make: an HS256 token verified with
+/// `TOKEN_SECRET`, or an identity provider's token whose claims hold, waiting for the
+/// platform to verify its signature.
+#[derive(Debug)]
+pub enum CheckedToken<'t, 'p> {
+    /// Verified: what it grants.
+    Verified(TokenClaims),
+    /// An identity provider's token: verify its signature, then [`IdentityToken::accept`].
+    Pending(IdentityToken<'t, 'p>),
+}
+
+/// Checks a subscriber token as far as core can: RS256/ES256 tokens go to the identity
+/// providers when any are configured ([`begin_identity`]), every other token to
+/// [`verify_token`](crate::token::verify_token) (which refuses all but HS256). The error is
+/// precise, for the log; answer [`TokenError::public`].
+pub fn check_token<'t, 'p>(
+    token: &'t str,
+    secrets: &[Secret],
+    providers: &'p [IdentityProvider],
+    tenant: Option<&str>,
+    now: UnixTime,
+) -> Result<CheckedToken<'t, 'p>, TokenError> {
+    let jwt = Jwt::parse(token)?;
+    if is_identity_token(&jwt) && !providers.is_empty() {
+        begin_identity(jwt, providers, tenant, now).map(CheckedToken::Pending)
+    } else {
+        crate::token::verify_token(token, secrets, tenant, now).map(CheckedToken::Verified)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Just;
     use serde_json::json;
 
     use super::*;
+    use crate::token::INVALID_TOKEN_MESSAGE;
 
     const NOW: i64 = 1_800_000_000;
 
@@ -553,6 +603,118 @@ mod tests {
         claims["nbf"] = json!(NOW + 10);
         claims["iat"] = json!(NOW + 10);
         assert!(begin(&token("RS256", Some("k1"), claims, 256), None).is_ok());
+    }
+
+    #[test]
+    fn an_expired_token_is_answered_as_expired_only_once_its_signature_verifies() {
+        let providers = providers();
+        let now = UnixTime::from_secs(NOW);
+        let mut claims = firebase_claims("uid_ada");
+        claims["exp"] = json!(NOW - 5);
+        let t = token("RS256", Some("made-up"), claims.clone(), 256);
+        let pending = || begin_identity(Jwt::parse(&t).expect("jwt"), &providers, None, now).expect("claims hold");
+        assert!(!pending().may_refetch_keys(), "an expired token's kid prompts no refetch of the keys");
+        assert_eq!(pending().accept(false), Err(TokenError::Forged));
+        assert_eq!(pending().accept(false).map_err(|e| e.public()), Err(TokenError::Invalid));
+        assert_eq!(pending().accept(true), Err(TokenError::Expired(5)));
+        // Expired and another claim wrong: refused before the signature, as unverified.
+        for (claim, value) in [("aud", json!("other-project")), ("sub", json!("")), ("nbf", json!(NOW + 120))] {
+            let mut wrong = claims.clone();
+            wrong[claim] = value;
+            let refused = begin(&token("RS256", Some("k1"), wrong, 256), None).expect_err("refused");
+            assert!(refused.is_unverified(), "{claim}: {refused:?}");
+        }
+        let live = token("RS256", Some("k1"), firebase_claims("uid_ada"), 256);
+        assert!(begin_identity(Jwt::parse(&live).expect("jwt"), &providers, None, now)
+            .expect("claims hold")
+            .may_refetch_keys());
+    }
+
+    #[test]
+    fn every_refusal_before_the_signature_is_one_public_answer() {
+        let claims = |change: Value| {
+            let mut claims = firebase_claims("uid_ada");
+            for (k, v) in change.as_object().expect("object") {
+                claims[k] = v.clone();
+            }
+            claims
+        };
+        let unknown_issuer = claims(json!({"iss": "https://evil.test/"}));
+        let refusals = [
+            begin(&token("RS256", Some("k1"), unknown_issuer, 256), None),
+            // An issuer that does not serve the tenant asked for.
+            begin(&token("RS256", Some("k1"), claims(json!({})), 256), Some("acme")),
+            begin(&token("RS256", Some("k1"), claims(json!({"aud": "other-project"})), 256), None),
+            begin(&token("RS256", Some("k1"), claims(json!({"sub": 42})), 256), None),
+            begin(&token("PS256", Some("k1"), claims(json!({})), 256), None),
+            begin("not.a.token", None),
+        ];
+        let answers: Vec<_> = refusals.iter().map(|r| r.as_ref().map_err(TokenError::public)).collect();
+        for (answer, refusal) in answers.iter().zip(&refusals) {
+            assert_eq!(*answer, Err(TokenError::Invalid), "{refusal:?}");
+        }
+        // The precise reasons stay apart, for the log.
+        let reasons: std::collections::BTreeSet<_> =
+            refusals.iter().map(|r| r.as_ref().expect_err("refused").to_string()).collect();
+        assert_eq!(reasons.len(), refusals.len());
+    }
+
+    /// The public answer to a token the platform could not verify: what `check_token`
+    /// refuses, or what a pending token's failed signature check gives.
+    fn unverified_answer(token: &str, tenant: Option<&str>, now: i64) -> Result<(), TokenError> {
+        let providers = providers();
+        let secrets = [Secret::from_bytes("token-secret")];
+        match check_token(token, &secrets, &providers, tenant, UnixTime::from_secs(now)) {
+            Ok(CheckedToken::Verified(claims)) => panic!("a random token verified: {claims:?}"),
+            Ok(CheckedToken::Pending(pending)) => pending.accept(false).map(drop),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| e.public())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// Whatever failed before a signature was verified (shape, algorithm, issuer,
+        /// tenant, audience, expiry, subject, key, signature), the answer is one and the same.
+        #[test]
+        fn every_unverified_token_gets_the_one_public_answer(
+            alg in proptest::sample::select(vec!["RS256", "ES256", "HS256", "none", "PS256", "HS512", ""]),
+            kid in proptest::option::of("[a-z0-9]{0,8}"),
+            iss in proptest::sample::select(vec![
+                "https://securetoken.google.com/demo-project", "https://acme.eu.auth0.com/", "https://evil.test/", "",
+            ]),
+            aud in proptest::sample::select(vec!["demo-project", "https://api.acme.test", "other", ""]),
+            exp in proptest::prop_oneof![Just(NOW + 3600), Just(NOW - 5), Just(NOW), -(1i64 << 40)..(1i64 << 40)],
+            sub in proptest::prop_oneof!["[a-z_0-9]{0,12}", Just("x".repeat(300))],
+            tenant_claim in "[a-z]{0,6}",
+            tenant in proptest::option::of(proptest::sample::select(vec!["demo", "acme", "globex"])),
+            signature_len in proptest::prop_oneof![Just(0usize), Just(32), Just(64), Just(256), 0usize..600],
+            garbage in proptest::prop_oneof![".{0,80}", "[A-Za-z0-9_-]{0,20}\\.[A-Za-z0-9_-]{0,20}\\.[A-Za-z0-9_-]{0,20}"],
+            shaped in proptest::bool::ANY,
+        ) {
+            use proptest::prelude::*;
+            let claims = json!({"iss": iss, "aud": aud, "exp": exp, "sub": sub, "tenant": tenant_claim,
+                                "scopes": ["*"], "iat": NOW - 10});
+            let token = if shaped { token(alg, kid.as_deref(), claims, signature_len) } else { garbage };
+            let answer = unverified_answer(&token, tenant, NOW);
+            prop_assert_eq!(&answer, &Err(TokenError::Invalid));
+            prop_assert_eq!(answer.expect_err("refused").to_string(), INVALID_TOKEN_MESSAGE);
+        }
+    }
+
+    #[test]
+    fn check_token_sends_identity_tokens_to_the_providers_and_the_rest_to_token_secret() {
+        let providers = providers();
+        let secrets = [Secret::from_bytes("token-secret")];
+        let now = UnixTime::from_secs(NOW);
+        let id_token = token("RS256", Some("k1"), firebase_claims("uid_ada"), 256);
+        assert!(matches!(check_token(&id_token, &secrets, &providers, None, now), Ok(CheckedToken::Pending(_))));
+        // Without providers, an RS256 token is an algorithm TOKEN_SECRET does not sign with.
+        assert!(matches!(check_token(&id_token, &secrets, &[], None, now), Err(TokenError::Algorithm(_))));
+        let hs = crate::token::mint_token(&TokenClaims::new("demo", vec!["*".into()], NOW + 60), &secrets[0]);
+        assert!(matches!(check_token(&hs, &secrets, &providers, None, now), Ok(CheckedToken::Verified(_))));
+        assert_eq!(check_token("junk", &secrets, &providers, None, now).map(drop), Err(TokenError::Malformed));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod log;
 pub mod path;
 pub mod projection;
 pub mod protocol;
+pub mod pushdown;
 pub mod query;
 pub mod rate;
 pub mod refusal;

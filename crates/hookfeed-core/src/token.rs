@@ -128,7 +128,18 @@ impl<'a> Jwt<'a> {
     }
 }
 
+/// The one message every token refused before its signature was verified is answered
+/// with ([`TokenError::Invalid`]), whatever the reason: a stranger learns nothing of which
+/// issuers, audiences, tenants or algorithms are configured. The reason goes to the
+/// service's log ([`TokenError::public`]).
+pub const INVALID_TOKEN_MESSAGE: &str =
+    "token is not valid here: mint a fresh one for this service (the reason is in the service's log)";
+
 /// Why a token or a listen under it is refused.
+///
+/// The variants say precisely why, for the service's log. What a client is answered is
+/// [`TokenError::public`]: one [`Invalid`](TokenError::Invalid) for every refusal before
+/// the signature was verified, the precise error after.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
@@ -190,6 +201,10 @@ pub enum TokenError {
     /// The issuer's keys could not be fetched, so the token could not be checked.
     #[error("the token issuer's keys (JWKS) cannot be fetched now: retry shortly")]
     KeysUnavailable,
+    /// What a client is told of every token refused before its signature was verified
+    /// (see [`TokenError::public`]); the precise reason is logged.
+    #[error("{INVALID_TOKEN_MESSAGE}")]
+    Invalid,
 }
 
 impl TokenError {
@@ -209,7 +224,43 @@ impl TokenError {
             | Self::Expired(_)
             | Self::UnknownIssuer(_)
             | Self::UnknownKey(_)
-            | Self::Claim { .. } => ErrorCode::Unauthenticated,
+            | Self::Claim { .. }
+            | Self::Invalid => ErrorCode::Unauthenticated,
+        }
+    }
+
+    /// Whether the token was refused before its signature was verified: its shape, its
+    /// algorithm, a claim checked before the signature (issuer, audience, tenant of an
+    /// identity provider's token, …), its key, or the signature itself. Nothing the token
+    /// says is proven then, so the answer must not depend on it. [`Expired`](Self::Expired)
+    /// is only ever given for a verified signature (HS256 checks it after the MAC; an
+    /// identity token's expiry is answered only once its signature verified,
+    /// [`IdentityToken::accept`](crate::identity::IdentityToken::accept)).
+    pub fn is_unverified(&self) -> bool {
+        match self {
+            Self::Malformed
+            | Self::Algorithm(_)
+            | Self::Forged
+            | Self::UnknownIssuer(_)
+            | Self::UnknownKey(_)
+            | Self::Claim { .. }
+            | Self::Invalid => true,
+            Self::Expired(_)
+            | Self::WrongTenant { .. }
+            | Self::OutOfScope(_)
+            | Self::OwnerFilterMissing { .. }
+            | Self::KeysUnavailable => false,
+        }
+    }
+
+    /// What a client is answered: [`Invalid`](Self::Invalid), the same status, code and
+    /// message, for every [unverified](Self::is_unverified) refusal; the error itself
+    /// otherwise. Log `self`, answer `self.public()`.
+    pub fn public(&self) -> Self {
+        if self.is_unverified() {
+            Self::Invalid
+        } else {
+            self.clone()
         }
     }
 }
@@ -402,6 +453,35 @@ mod tests {
             Err(TokenError::OutOfScope("projects/43".into()))
         );
         assert_eq!(verify_token("nonsense", &[secret()], Some("acme"), now), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn refusals_before_the_signature_answer_alike_and_those_after_it_say_why() {
+        let now = UnixTime::from_secs(1_000);
+        let claims = r#"{"tenant":"acme","scopes":["*"],"exp":2000}"#;
+        let other = Secret::from_bytes("another-secret");
+        let unverified = [
+            verify_token("nonsense", &[secret()], Some("acme"), now),
+            verify_token(&jwt(r#"{"alg":"none"}"#, claims), &[secret()], Some("acme"), now),
+            verify_token(&jwt(r#"{"alg":"RS256"}"#, claims), &[secret()], Some("acme"), now),
+            verify_token(&mint_token(&self::claims(), &secret()), &[other], Some("acme"), now),
+            // Forged, whatever tenant or expiry the claims name.
+            verify_token(&mint_token(&self::claims(), &secret()), &[Secret::from_bytes("x")], Some("globex"), now),
+        ];
+        for refusal in &unverified {
+            let error = refusal.as_ref().expect_err("refused");
+            assert!(error.is_unverified(), "{error:?}");
+            assert_eq!(error.public(), TokenError::Invalid);
+            assert_eq!(error.public().to_string(), INVALID_TOKEN_MESSAGE);
+            assert_eq!(error.public().code(), ErrorCode::Unauthenticated);
+        }
+        let token = mint_token(&self::claims(), &secret());
+        let expired = verify_token(&token, &[secret()], Some("acme"), UnixTime::from_secs(2_030)).expect_err("expired");
+        assert_eq!(expired.public(), TokenError::Expired(30));
+        let elsewhere = verify_token(&token, &[secret()], Some("globex"), now).expect_err("another tenant");
+        assert!(matches!(elsewhere.public(), TokenError::WrongTenant { .. }));
+        assert_eq!(TokenError::KeysUnavailable.public(), TokenError::KeysUnavailable);
+        assert_eq!(TokenError::OutOfScope("x/1".into()).public(), TokenError::OutOfScope("x/1".into()));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 #![allow(missing_docs)]
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use hookfeed_core::delivery::Handoff;
@@ -18,7 +19,8 @@ use hookfeed_core::fanout::snapshot;
 use hookfeed_core::ledger::{ingest, retention, DocChange, Ingested, Seq};
 use hookfeed_core::log::LogQuery;
 use hookfeed_core::path::DocPath;
-use hookfeed_core::protocol::{ListenRequest, ServerMessage, Target};
+use hookfeed_core::protocol::{ServerMessage, Target};
+use hookfeed_core::pushdown::{self, FieldEquals};
 use hookfeed_core::query::Filter;
 use hookfeed_core::rate::RateLimiter;
 use hookfeed_core::{UnixTime, VerifiedDelivery};
@@ -33,7 +35,7 @@ use crate::config;
 use crate::hop::{now, query, DROP_HUBS_PATH, GUARD_PARAM, HANDOFF_HEADER, HANDOFF_PATH, HUB_CLIENT, MIRROR_PATH};
 use crate::reply::Reply;
 use crate::store::{self, head_seq, read_documents, DocumentCache, SqlFeedStore};
-use crate::subscribers::{alarm_by, Subscribers};
+use crate::subscribers::{alarm_by, PendingListen, Subscribers};
 
 /// In-memory state, rebuilt lazily after the object wakes from hibernation.
 #[derive(Default)]
@@ -51,6 +53,9 @@ struct Live {
     woke_at: Option<UnixTime>,
     /// Shared with the storage transaction's callback, which must own what it uses.
     documents: Rc<RefCell<DocumentCache>>,
+    /// The field indexes the feed holds, once read (at most
+    /// [`MAX_FIELD_INDEXES`](hookfeed_core::pushdown::MAX_FIELD_INDEXES)).
+    field_indexes: Option<BTreeSet<String>>,
 }
 
 /// One tenant's feed.
@@ -84,6 +89,25 @@ impl Feed {
             self.live.borrow_mut().schema_ready = true;
         }
         Ok(())
+    }
+
+    /// `narrow`, once the index it reads through exists: created on first use while the
+    /// feed holds fewer than the bound ([`pushdown::may_create_index`]); past it, SQL still
+    /// narrows the read, scanning the collection.
+    fn narrowed(&self, narrow: Option<FieldEquals>) -> Result<Option<FieldEquals>> {
+        let Some(narrow) = narrow else { return Ok(None) };
+        let sql = self.sql();
+        let mut live = self.live.borrow_mut();
+        if live.field_indexes.is_none() {
+            live.field_indexes = Some(store::field_indexes(&sql)?);
+        }
+        let indexes = live.field_indexes.get_or_insert_default();
+        let name = narrow.index_name();
+        if !indexes.contains(&name) && pushdown::may_create_index(indexes.len()) {
+            store::create_field_index(&sql, &narrow)?;
+            indexes.insert(name);
+        }
+        Ok(Some(narrow))
     }
 
     fn head(&self) -> Result<Seq> {
@@ -205,7 +229,7 @@ impl Feed {
         self.subscribers.borrow_mut().ensure_index(&self.state);
         let sql = self.sql();
         let collection = change.path.collection().to_owned();
-        self.subscribers.borrow_mut().broadcast(change, || read_documents(&sql, None, &collection, None));
+        self.subscribers.borrow_mut().broadcast(change, || read_documents(&sql, None, &collection, None, None));
     }
 
     async fn subscribe(&self, req: &Request) -> Result<Response> {
@@ -218,11 +242,17 @@ impl Feed {
         Ok(response)
     }
 
-    fn snapshot_for(&self, request: &ListenRequest, guard: Option<&Filter>) -> Result<ServerMessage> {
+    /// The snapshot of a listen: an owner's query reads only the owner's documents in SQL
+    /// ([`pushdown::for_listen`]); [`snapshot`] filters them as it does any.
+    fn snapshot_for(&self, pending: &PendingListen) -> Result<ServerMessage> {
+        let (request, guard) = (&pending.request, pending.guard.as_ref());
         let sql = self.sql();
         let docs = match &request.target {
-            Target::Document(path) => read_documents(&sql, Some(path), path.collection(), None)?,
-            Target::Collection(q) => read_documents(&sql, None, &q.collection, request.resume_since())?,
+            Target::Document(path) => read_documents(&sql, Some(path), path.collection(), None, None)?,
+            Target::Collection(q) => {
+                let narrow = self.narrowed(pushdown::for_listen(&pending.state.claims, &request.target, guard))?;
+                read_documents(&sql, None, &q.collection, request.resume_since(), narrow.as_ref())?
+            }
         };
         Ok(snapshot(request, guard, docs, self.head()?))
     }
@@ -231,9 +261,7 @@ impl Feed {
         let pending = self.subscribers.borrow_mut().on_frame(&self.state, ws, text)?;
         if let Some(pending) = pending {
             let head = self.head()?;
-            self.subscribers
-                .borrow_mut()
-                .answer(ws, &pending, head, || self.snapshot_for(&pending.request, pending.guard.as_ref()))?;
+            self.subscribers.borrow_mut().answer(ws, &pending, head, || self.snapshot_for(&pending))?;
         }
         Ok(())
     }
@@ -269,13 +297,13 @@ impl Feed {
         self.live.borrow_mut().mirror_loads += 1;
         let sql = self.sql();
         let docs = match query(&req, "collection") {
-            Some(collection) => read_documents(&sql, None, &collection, None)?,
+            Some(collection) => read_documents(&sql, None, &collection, None, None)?,
             // A batch of documents, as `POST {"paths": [...]}`.
             None => match req.json::<Paths>().await {
                 Ok(Paths { paths }) => {
                     let mut docs = Vec::with_capacity(paths.len());
                     for path in &paths {
-                        docs.extend(read_documents(&sql, Some(path), path.collection(), None)?);
+                        docs.extend(read_documents(&sql, Some(path), path.collection(), None, None)?);
                     }
                     docs
                 }
@@ -290,7 +318,8 @@ impl Feed {
 
     /// `GET /docs`: a document or a collection, as the Worker asks on a subscriber's
     /// behalf. Under an owner-scoped token, only documents that meet its guard are shown;
-    /// another owner's document is not found, like one that does not exist.
+    /// another owner's document is not found, like one that does not exist. A collection
+    /// read under a guard reads only the owner's documents in SQL.
     fn documents(&self, req: &Request) -> Result<Response> {
         let sql = self.sql();
         let guard: Option<Filter> = match query(req, GUARD_PARAM).map(|g| serde_json::from_str(&g)) {
@@ -302,7 +331,8 @@ impl Feed {
         };
         let shown = |data: &serde_json::Map<String, serde_json::Value>| guard.as_ref().is_none_or(|g| g.matches(data));
         if let Some(path) = query(req, "path").and_then(|p| p.parse::<DocPath>().ok()) {
-            let doc = read_documents(&sql, Some(&path), path.collection(), None)?.pop().filter(|d| shown(&d.data));
+            let doc =
+                read_documents(&sql, Some(&path), path.collection(), None, None)?.pop().filter(|d| shown(&d.data));
             return match doc {
                 Some(doc) => Reply::Json(json!({"path": doc.path, "data": doc.data, "seq": doc.seq})),
                 None => Reply::NotFound(format!("no document {path} yet")),
@@ -310,7 +340,8 @@ impl Feed {
             .into_response();
         }
         let collection = query(req, "collection").unwrap_or_default();
-        let docs: Vec<_> = read_documents(&sql, None, &collection, None)?
+        let narrow = self.narrowed(guard.as_ref().and_then(FieldEquals::from_filter))?;
+        let docs: Vec<_> = read_documents(&sql, None, &collection, None, narrow.as_ref())?
             .into_iter()
             .filter(|d| shown(&d.data))
             .map(|d| json!({"path": d.path, "data": d.data, "seq": d.seq}))

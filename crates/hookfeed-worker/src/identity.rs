@@ -63,12 +63,13 @@ pub async fn verify(pending: IdentityToken<'_, '_>) -> Result<TokenClaims, Token
     pending.accept(verified)
 }
 
-/// Whether the keys held for `url` must be fetched before `pending` can be checked.
+/// Whether the keys held for `url` must be fetched before `pending` can be checked: none
+/// held, or stale, or (for a token that has not expired) none of them its key.
 fn must_fetch(keys: Option<&ProviderKeys>, pending: &IdentityToken<'_, '_>, now: i64) -> bool {
     let Some(keys) = keys else { return true };
     let cooled = keys.attempted_at.is_none_or(|at| now - at >= REFRESH_COOLDOWN_SECS);
     let stale = keys.fetched_at.is_none_or(|at| now - at >= KEYS_MAX_AGE_SECS);
-    cooled && (stale || pending.key(&keys.set).is_none())
+    cooled && (stale || (pending.key(&keys.set).is_none() && pending.may_refetch_keys()))
 }
 
 /// The key of the provider's JWKS that `pending` names, fetching the JWKS if needed.

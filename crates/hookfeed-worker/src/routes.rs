@@ -12,12 +12,12 @@
 //! ```
 
 use futures_util::StreamExt;
-use hookfeed_core::identity::{begin_identity, is_identity_token};
+use hookfeed_core::identity::{check_token, CheckedToken};
 use hookfeed_core::log::{page, LogCursor, LogOutcome, LogQuery};
 use hookfeed_core::query::Filter;
 use hookfeed_core::signature::URL_HEADER;
 use hookfeed_core::source::Source;
-use hookfeed_core::token::{verify_token, Jwt, TokenClaims};
+use hookfeed_core::token::TokenClaims;
 use hookfeed_core::{begin_delivery, verify_delivery, UnixTime, VerifiedDelivery};
 use js_sys::futures::{future_to_promise, JsFuture};
 use js_sys::Promise;
@@ -329,18 +329,24 @@ fn token_of(req: &Request) -> Option<String> {
 
 /// Checks a subscriber token: a `TOKEN_SECRET` JWT (HS256), or an identity provider's
 /// (RS256/ES256, `HOOKFEED_IDENTITY`), whose keys may have to be fetched first.
+///
+/// Every token refused before its signature was verified gets one answer (401
+/// `invalid_token`, one message): the reason goes to the log only, never the token.
 async fn authorize(req: &Request, config: &Config) -> std::result::Result<TokenClaims, Reply> {
     let token = token_of(req).ok_or(Reply::MissingToken(
         "pass a subscriber token (`hookfeed token`) as ?token=, Authorization: Bearer, or a Sec-WebSocket-Protocol entry",
     ))?;
     let tenant = query(req, "tenant");
-    let jwt = Jwt::parse(&token).map_err(Reply::Token)?;
-    let claims = if is_identity_token(&jwt) && !config.identity.is_empty() {
-        let pending = begin_identity(jwt, &config.identity, tenant.as_deref(), now()).map_err(Reply::Token)?;
-        crate::identity::verify(pending).await.map_err(Reply::Token)?
-    } else {
-        verify_token(&token, &config.token_secrets, tenant.as_deref(), now()).map_err(Reply::Token)?
+    let checked = check_token(&token, &config.token_secrets, &config.identity, tenant.as_deref(), now());
+    let verified = match checked {
+        Ok(CheckedToken::Verified(claims)) => Ok(claims),
+        Ok(CheckedToken::Pending(pending)) => crate::identity::verify(pending).await,
+        Err(e) => Err(e),
     };
+    let claims = verified.map_err(|e| {
+        worker::console_log!("subscriber token refused: {e}");
+        Reply::Token(e.public())
+    })?;
     // A tenant no source feeds would answer every listen with nothing, forever: say so,
     // without naming the tenants that exist (they are other customers').
     if !config.tenants().any(|t| t == claims.tenant) {

@@ -5,9 +5,10 @@ use hookfeed_core::ledger::{Appended, FeedStore, LogEntry, LoggedEvent, Redelive
 use hookfeed_core::log::{LogCursor, LogOutcome, LogQuery};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::projection::DocumentState;
+use hookfeed_core::pushdown::{FieldEquals, INDEX_PREFIX};
 use hookfeed_core::{Event, UnixTime};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -263,18 +264,32 @@ struct StoredRow {
     seq: f64,
 }
 
-/// The stored documents of one path, or of a collection (changed after `since`, if given).
+/// The stored documents of one path, or of a collection (changed after `since`, if given;
+/// only those where `narrow` holds, if given: an owner's read costs the owner's documents,
+/// over the field's index when [`create_field_index`] made one).
 pub fn read_documents(
     sql: &SqlStorage,
     path: Option<&DocPath>,
     collection: &str,
     since: Option<Seq>,
+    narrow: Option<&FieldEquals>,
 ) -> worker::Result<Vec<StoredDoc>> {
-    let rows: Vec<StoredRow> = match path {
-        Some(path) => sql.exec("SELECT path, data, seq FROM documents WHERE path = ?", vec![text(path.as_str())])?,
-        None => sql.exec(
+    let since = int(since.unwrap_or(0) as i64);
+    let rows: Vec<StoredRow> = match (path, narrow) {
+        (Some(path), _) => {
+            sql.exec("SELECT path, data, seq FROM documents WHERE path = ?", vec![text(path.as_str())])?
+        }
+        (None, None) => sql.exec(
             "SELECT path, data, seq FROM documents WHERE collection = ? AND seq > ? ORDER BY path",
-            vec![text(collection), int(since.unwrap_or(0) as i64)],
+            vec![text(collection), since],
+        )?,
+        // The expression is the index's, character for character, or SQLite would not use it.
+        (None, Some(narrow)) => sql.exec(
+            &format!(
+                "SELECT path, data, seq FROM documents WHERE collection = ? AND {} = ? AND seq > ? ORDER BY path",
+                narrow.expression()
+            ),
+            vec![text(collection), text(narrow.value()), since],
         )?,
     }
     .to_array()?;
@@ -288,6 +303,36 @@ pub fn read_documents(
             )
         })
         .collect()
+}
+
+/// The field indexes the feed holds ([`create_field_index`]), by name.
+pub fn field_indexes(sql: &SqlStorage) -> worker::Result<BTreeSet<String>> {
+    #[derive(Deserialize)]
+    struct Name {
+        name: String,
+    }
+    let names: Vec<Name> = sql
+        .exec(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND substr(name, 1, ?) = ?",
+            vec![int(INDEX_PREFIX.len() as i64), text(INDEX_PREFIX)],
+        )?
+        .to_array()?;
+    Ok(names.into_iter().map(|n| n.name).collect())
+}
+
+/// Creates the index a read narrowed by `narrow`'s field uses, if it is not there: on
+/// (collection, the field, seq), so that a collection's documents of one owner, changed
+/// after a seq, are found without reading the others.
+pub fn create_field_index(sql: &SqlStorage, narrow: &FieldEquals) -> worker::Result<()> {
+    sql.exec(
+        &format!(
+            "CREATE INDEX IF NOT EXISTS {} ON documents (collection, {}, seq)",
+            narrow.index_name(),
+            narrow.expression()
+        ),
+        None,
+    )?;
+    Ok(())
 }
 
 /// The feed's latest seq: of the log, or of a document (the log may have been pruned).
