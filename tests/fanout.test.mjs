@@ -224,6 +224,20 @@ describe("fan-out: GET /feed", () => {
     assert.equal(after.snapshots_built - before.snapshots_built, 1, "one snapshot built, sent fifty times");
     await Promise.all(subs.map((s) => s.close()));
   });
+
+  it("answers a listen whose since is ahead of the feed with a full snapshot, as a hub does", async () => {
+    // Found by the attack review of issue 17: the feed read only documents after `since`
+    // before dropping it, so its "full" snapshot was empty and the client's view emptied.
+    const id = 70000 + Math.floor(Math.random() * 10000);
+    assert.equal((await send(edge, "project.processing", { project_id: id, progress: 5 })).status, 200);
+    const sub = await Subscriber.connect(edge, mintToken());
+    sub.listen(1, { collection: "projects" }, 9007199254740991);
+    const snap = await sub.next((f) => f.id === 1);
+    assert.equal(snap.type, "snapshot", JSON.stringify(snap));
+    assert.ok(snap.since == null, "a full snapshot");
+    assert.ok(snap.docs.some((d) => d.path === `projects/${id}`), `a full snapshot holds projects/${id}: ${JSON.stringify(snap)}`);
+    await sub.close();
+  });
 });
 
 describe("fan-out with HOOKFEED_WEBSOCKET_COMPRESSION=on", () => {

@@ -20,7 +20,8 @@ const ADMIN = { Authorization: `Bearer ${DEMO.ADMIN_TOKEN}` };
 const extraSources = [
   { name: "limited", scheme: "percify", tenant: "limits", rate_limit_per_minute: 3, secret: "limited-secret" },
   { name: "order-a", scheme: "twin-actor", tenant: "order-a", secret: "order-secret" },
-  { name: "order-b", scheme: "twin-actor", tenant: "order-b", secret: "order-secret" },
+  // Another tenant, so a secret of its own (sources of two tenants may not share one).
+  { name: "order-b", scheme: "twin-actor", tenant: "order-b", secret: "order-secret-b" },
 ];
 
 async function documentOf(edge, path, tenant = "demo") {
@@ -179,7 +180,7 @@ describe("ingest: POST /hooks/{source}", () => {
     ];
     for (const e of events) assert.equal((await deliver(edge, "order-a", "twin-actor", "order-secret", e)).status, 200);
     const shuffled = [events[3], events[5], events[1], events[3], events[0], events[2], events[4], events[1], events[5]];
-    for (const e of shuffled) assert.equal((await deliver(edge, "order-b", "twin-actor", "order-secret", e)).status, 200);
+    for (const e of shuffled) assert.equal((await deliver(edge, "order-b", "twin-actor", "order-secret-b", e)).status, 200);
     for (const path of ["projects/9", "projects/10"]) {
       const a = await documentOf(edge, path, "order-a");
       const b = await documentOf(edge, path, "order-b");

@@ -23,10 +23,11 @@ pub struct VerifiedDelivery {
     header_type: Option<String>,
     /// What the signature covers besides the body ([`SignedContent::context_digest`]).
     signed_context: [u8; 32],
-    /// Whether a clock stops its replay: a signed timestamp, or the body's `created`
-    /// inside the source's window. Without one, only its [`ReplayKey`] does, which is
-    /// therefore kept longer than the event log.
-    time_protected: bool,
+    /// How long a replay of it may still verify, when a clock stops it (a signed
+    /// timestamp, or the body's `created` inside the source's window): twice the source's
+    /// tolerance, since the stamp itself may be up to a tolerance away from its arrival.
+    /// `None`: no clock; only its [`ReplayKey`] stops a replay.
+    replay_window_secs: Option<u64>,
 }
 
 /// What the edge Worker tells a feed beside a delivery's raw body, once it verified it:
@@ -80,17 +81,23 @@ impl VerifiedDelivery {
         self.received_at
     }
 
-    /// What identifies this delivery's signed content within its source, with `body_digest`
+    /// What identifies this delivery's signed content within its tenant, with `body_digest`
     /// ([`body_digest`](crate::ledger::body_digest), of [`raw`](Self::raw)): the same for
     /// every replay of it, whatever unsigned headers (an id, an event type) come with it.
     pub fn replay_key(&self, body_digest: &[u8; 32]) -> ReplayKey {
-        ReplayKey::new(&self.event.source, &self.signed_context, body_digest)
+        ReplayKey::new(&self.signed_context, body_digest)
     }
 
     /// Whether a clock stops a replay of it (a signed timestamp, or the body's `created`
     /// inside the source's window); if not, only its [`ReplayKey`] does.
     pub fn time_protected(&self) -> bool {
-        self.time_protected
+        self.replay_window_secs.is_some()
+    }
+
+    /// How long after its arrival a replay of it may still verify, if a clock stops it at
+    /// all: its [`ReplayKey`] must be kept at least that long, however short the log.
+    pub fn replay_window_secs(&self) -> Option<u64> {
+        self.replay_window_secs
     }
 
     /// The time the event is ordered by: the provider's `created`, else the signed
@@ -140,9 +147,15 @@ impl VerifiedDelivery {
             header_id: handoff.event_id.clone(),
             header_type: handoff.event_type.clone(),
             signed_context,
-            time_protected: handoff.signed_at.is_some() || source.scheme.window_on_body_created(),
+            replay_window_secs: replay_window(source, handoff.signed_at.is_some()),
         })
     }
+}
+
+/// How long after arrival a replay of a delivery to `source` may verify, if a clock stops
+/// it at all (`signed_time`: the scheme signed a timestamp).
+fn replay_window(source: &Source, signed_time: bool) -> Option<u64> {
+    (signed_time || source.scheme.window_on_body_created()).then(|| source.tolerance_secs.saturating_mul(2))
 }
 
 /// Why a delivery was refused.
@@ -271,7 +284,7 @@ impl PendingDelivery<'_> {
             header_id: signed.event_id.map(str::to_owned),
             header_type: signed.event_type.map(str::to_owned),
             signed_context,
-            time_protected: signed.timestamp.is_some() || source.scheme.window_on_body_created(),
+            replay_window_secs: replay_window(source, signed.timestamp.is_some()),
             event,
         })
     }

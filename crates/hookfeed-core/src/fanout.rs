@@ -27,6 +27,25 @@ pub const MAX_LISTENS_PER_SOCKET: usize = 100;
 pub const MAX_ATTACHMENT_BYTES: usize = 16 * 1024;
 /// The attachment format's version, so a deploy can read older sockets' state.
 pub const SOCKET_STATE_VERSION: u8 = 1;
+/// The `since` a hub's upstream listen asks with: no documents, only the seq the feed is
+/// at, after which every change of the collection streams (a hub loads documents itself).
+/// The largest integer JSON carries exactly. Only a hub's socket ([`HUB_CLIENT`]) gets
+/// this meaning ([`live_only`]); from anyone else it is a `since` ahead of the feed.
+pub const LIVE_ONLY_SINCE: Seq = (1 << 53) - 1;
+/// The client address a hub's upstream socket gives, so the feed knows it for one.
+pub const HUB_CLIENT: &str = "hub";
+
+/// Whether `request`, on `socket`, is a hub's upstream listen: answered with no documents,
+/// only the seq the stream starts after ([`live_start`]).
+pub fn live_only(socket: &SocketState, request: &ListenRequest) -> bool {
+    socket.client.as_deref() == Some(HUB_CLIENT) && request.since == Some(LIVE_ONLY_SINCE)
+}
+
+/// The answer to a hub's upstream listen ([`live_only`]): nothing changed after `head`,
+/// and every change after it will stream.
+pub fn live_start(listen_id: u32, head: Seq) -> ServerMessage {
+    ServerMessage::Snapshot { id: listen_id, seq: head, docs: Vec::new(), since: Some(head), removed: Vec::new() }
+}
 
 /// One active listen of a socket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

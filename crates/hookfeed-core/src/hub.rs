@@ -25,10 +25,7 @@ use crate::path::DocPath;
 use crate::protocol::{ErrorCode, ListenRequest, Target};
 use crate::token::TokenClaims;
 
-/// The `since` a hub's upstream listen asks with: no documents, only the seq the feed is
-/// at, after which every change of the collection streams (a hub loads documents itself).
-/// The largest integer JSON carries exactly.
-pub const LIVE_ONLY_SINCE: Seq = (1 << 53) - 1;
+pub use crate::fanout::{HUB_CLIENT, LIVE_ONLY_SINCE};
 
 /// Hubs a tenant may be spread over.
 pub const MAX_HUBS: u32 = 256;

@@ -58,9 +58,10 @@ pub struct LogEntry<'a> {
     pub path: Option<&'a DocPath>,
     /// Its signed content's key: a delivery with the same key is the same delivery.
     pub replay_key: ReplayKey,
-    /// Whether the key must outlive the log: no clock stops a replay of it
-    /// ([`VerifiedDelivery::time_protected`]).
-    pub key_outlives_log: bool,
+    /// How long after arrival a replay of it may still verify, when a clock stops it
+    /// ([`VerifiedDelivery::replay_window_secs`]): the key is kept at least that long. `None`:
+    /// no clock, the key is kept for the replay retention.
+    pub replay_window_secs: Option<u64>,
 }
 
 /// Storage for one feed. Implementations run all calls of one [`ingest`] in one transaction.
@@ -195,6 +196,23 @@ pub mod retention {
         UnixTime(now.as_millis() - i64::from(days.max(1)) * 24 * 60 * 60 * 1000)
     }
 
+    /// Until when a delivery's replay key is kept (the feed's prune deletes it after this,
+    /// in SQL): the log's `log_days` and, where a clock protects it, its own
+    /// `replay_window_secs`, whichever is longer; where none does, `replay_days`.
+    pub fn replay_key_kept_until(
+        received: UnixTime,
+        replay_window_secs: Option<u64>,
+        log_days: u32,
+        replay_days: u32,
+    ) -> UnixTime {
+        let days = |d: u32| i64::from(d.max(1)) * 24 * 60 * 60 * 1000;
+        let kept_ms = match replay_window_secs {
+            Some(window) => days(log_days).max(i64::try_from(window.saturating_mul(1000)).unwrap_or(i64::MAX)),
+            None => days(replay_days.max(log_days)),
+        };
+        UnixTime(received.as_millis().saturating_add(kept_ms))
+    }
+
     /// When the feed's alarm must next fire: the next pruning, or the next socket's token
     /// expiry (Unix seconds) if that comes first.
     pub fn next_alarm(now: UnixTime, next_expiry: Option<i64>) -> UnixTime {
@@ -260,7 +278,7 @@ pub fn ingest<S: FeedStore>(
         raw: delivery.raw(),
         path: update.map(|u| &u.path),
         replay_key: delivery.replay_key(&sha),
-        key_outlives_log: !delivery.time_protected(),
+        replay_window_secs: delivery.replay_window_secs(),
     })?;
     let seq = match appended {
         Appended::New(seq) => seq,

@@ -5,8 +5,11 @@
 
 use sha2::{Digest, Sha256};
 
-/// What identifies a delivery's signed content within its source: 16 bytes of SHA-256
-/// over the source, what the signature covers besides the body, and the body's digest.
+/// What identifies a delivery's signed content within its tenant: 16 bytes of SHA-256 over
+/// what the signature covers besides the body and the body's digest. Not the source: the
+/// path a delivery is posted to is not signed, so a delivery re-posted to a sibling source
+/// sharing its secret is the same delivery (sources of different tenants may not share a
+/// secret: [`load_sources`](crate::source::load_sources) refuses it).
 ///
 /// A replay of a captured delivery must carry the same signed content (anything else
 /// fails the signature), so it has the same key whatever unsigned headers come with it: a
@@ -18,14 +21,12 @@ use sha2::{Digest, Sha256};
 pub struct ReplayKey(pub [u8; 16]);
 
 impl ReplayKey {
-    /// The key of `source`'s signed content: its context (
+    /// The key of signed content: its context (
     /// [`SignedContent::context_digest`](crate::signature::SignedContent::context_digest))
     /// and its body's SHA-256.
-    pub fn new(source: &str, signed_context: &[u8; 32], body_digest: &[u8; 32]) -> Self {
+    pub fn new(signed_context: &[u8; 32], body_digest: &[u8; 32]) -> Self {
         let mut hash = Sha256::new();
-        hash.update(b"hookfeed replay key v1");
-        hash.update((source.len() as u64).to_be_bytes());
-        hash.update(source.as_bytes());
+        hash.update(b"hookfeed replay key v2");
         hash.update(signed_context);
         hash.update(body_digest);
         let full: [u8; 32] = hash.finalize().into();
@@ -41,12 +42,9 @@ mod tests {
 
     #[test]
     fn the_key_changes_with_each_part_of_the_signed_content_and_only_with_it() {
-        let base = ReplayKey::new("github", &[0; 32], &[1; 32]);
-        assert_eq!(base, ReplayKey::new("github", &[0; 32], &[1; 32]));
-        assert_ne!(base, ReplayKey::new("github2", &[0; 32], &[1; 32]));
-        assert_ne!(base, ReplayKey::new("github", &[2; 32], &[1; 32]));
-        assert_ne!(base, ReplayKey::new("github", &[0; 32], &[3; 32]));
-        // The source is framed by its length: a name cannot run into the context.
-        assert_ne!(ReplayKey::new("ab", &[0; 32], &[0; 32]), ReplayKey::new("a", &[0; 32], &[0; 32]));
+        let base = ReplayKey::new(&[0; 32], &[1; 32]);
+        assert_eq!(base, ReplayKey::new(&[0; 32], &[1; 32]));
+        assert_ne!(base, ReplayKey::new(&[2; 32], &[1; 32]));
+        assert_ne!(base, ReplayKey::new(&[0; 32], &[3; 32]));
     }
 }

@@ -189,6 +189,18 @@ pub enum ConfigError {
     /// Two sources share a name.
     #[error("source `{0}` is configured twice")]
     Duplicate(String),
+    /// Sources of two tenants share a secret: a delivery captured at one could be posted
+    /// to the other and verify, into another customer's documents.
+    #[error(
+        "sources `{first}` and `{second}` feed different tenants but share a secret: a delivery to one would \
+         verify at the other; give each tenant's sources secrets of their own"
+    )]
+    SharedAcrossTenants {
+        /// The first source.
+        first: String,
+        /// The second source.
+        second: String,
+    },
     /// A source has no secret.
     #[error("source `{source_name}` has no secret: set {var} (wrangler secret put {var}, or .dev.vars locally)")]
     MissingSecret {
@@ -380,7 +392,7 @@ impl SourceConfig {
 pub fn load_sources(json: &str, secret_of: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Source>, ConfigError> {
     let configs: Vec<SourceConfig> = serde_json::from_str(json).map_err(|e| ConfigError::InvalidJson(e.to_string()))?;
     let mut seen = HashSet::new();
-    configs
+    let sources = configs
         .into_iter()
         .map(|config| {
             if !seen.insert(config.name.clone()) {
@@ -388,7 +400,17 @@ pub fn load_sources(json: &str, secret_of: &dyn Fn(&str) -> Option<String>) -> R
             }
             config.resolve(secret_of)
         })
-        .collect()
+        .collect::<Result<Vec<Source>, ConfigError>>()?;
+    // Within a tenant, a delivery re-posted to a sibling source is caught by its replay key
+    // (the feed keys signed content per tenant); across tenants nothing could catch it.
+    for (i, a) in sources.iter().enumerate() {
+        for b in &sources[i + 1..] {
+            if a.tenant != b.tenant && a.secrets.iter().any(|s| b.secrets.contains(s)) {
+                return Err(ConfigError::SharedAcrossTenants { first: a.name.clone(), second: b.name.clone() });
+            }
+        }
+    }
+    Ok(sources)
 }
 
 #[cfg(test)]
@@ -401,6 +423,25 @@ mod tests {
             "SECRET_HOOKS" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
             _ => None,
         }
+    }
+
+    #[test]
+    fn sources_of_two_tenants_may_not_share_a_secret() {
+        let json = r#"[{"name": "a", "scheme": "github", "tenant": "t1"}, {"name": "b", "scheme": "github", "tenant": "t2"},
+                       {"name": "c", "scheme": "github", "tenant": "t1"}]"#;
+        let one = |_: &str| Some("shared, rotated".to_owned());
+        let err = load_sources(json, &one).expect_err("shared across tenants");
+        assert_eq!(err, ConfigError::SharedAcrossTenants { first: "a".into(), second: "b".into() });
+        assert!(!err.to_string().contains("shared,"), "the message names no secret: {err}");
+        // Within one tenant a shared secret is fine; a rotation overlapping another
+        // tenant's secret is not.
+        let same =
+            r#"[{"name": "a", "scheme": "github", "tenant": "t1"}, {"name": "c", "scheme": "github", "tenant": "t1"}]"#;
+        assert!(load_sources(same, &one).is_ok());
+        let overlap = |var: &str| Some(if var == "SECRET_A" { "new, old" } else { "old" }.to_owned());
+        let two =
+            r#"[{"name": "a", "scheme": "github", "tenant": "t1"}, {"name": "b", "scheme": "github", "tenant": "t2"}]"#;
+        assert!(load_sources(two, &overlap).is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use hookfeed_core::delivery::Handoff;
-use hookfeed_core::fanout::snapshot;
+use hookfeed_core::fanout::{live_only, live_start, snapshot};
 use hookfeed_core::ledger::{ingest, retention, DocChange, Ingested, Seq};
 use hookfeed_core::log::LogQuery;
 use hookfeed_core::path::DocPath;
@@ -246,15 +246,22 @@ impl Feed {
     /// ([`pushdown::for_listen`]); [`snapshot`] filters them as it does any.
     fn snapshot_for(&self, pending: &PendingListen) -> Result<ServerMessage> {
         let (request, guard) = (&pending.request, pending.guard.as_ref());
+        let head = self.head()?;
+        if live_only(&pending.state, request) {
+            return Ok(live_start(request.id, head));
+        }
         let sql = self.sql();
         let docs = match &request.target {
             Target::Document(path) => read_documents(&sql, Some(path), path.collection(), None, None)?,
             Target::Collection(q) => {
                 let narrow = self.narrowed(pushdown::for_listen(&pending.state.claims, &request.target, guard))?;
-                read_documents(&sql, None, &q.collection, request.resume_since(), narrow.as_ref())?
+                // A `since` ahead of the feed gets a full snapshot (`snapshot` drops it): read
+                // every document, not only those after it.
+                let since = request.resume_since().filter(|since| *since <= head);
+                read_documents(&sql, None, &q.collection, since, narrow.as_ref())?
             }
         };
-        Ok(snapshot(request, guard, docs, self.head()?))
+        Ok(snapshot(request, guard, docs, head))
     }
 
     fn on_frame(&self, ws: &WebSocket, text: &str) -> Result<()> {
@@ -463,6 +470,7 @@ impl DurableObject for Feed {
             });
         store::prune(
             &self.sql(),
+            now,
             retention::cutoff(now, retention_days),
             retention::cutoff(now, replay_days),
             retention::MAX_DELIVERY_ROWS,

@@ -22,8 +22,7 @@ pub const HANDOFF_HEADER: &str = "x-hookfeed-handoff";
 /// Which hub of its tenant a socket was placed on; the hub echoes it on its 101, so that
 /// clients (and tests) can see how sockets spread.
 pub const HUB_INDEX_HEADER: &str = "x-hookfeed-hub";
-/// The client address a hub's upstream socket gives, so the feed knows it for one.
-pub const HUB_CLIENT: &str = "hub";
+pub use hookfeed_core::fanout::HUB_CLIENT;
 /// The feed's fault-injection route (dev mode): closes every hub's upstream socket.
 pub const DROP_HUBS_PATH: &str = "/drop-hubs";
 /// The feed's route for a hub's loads: `GET ?collection=`, or `POST {"paths": [...]}` for

@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS replay_keys (
     key BLOB PRIMARY KEY,
     seq INTEGER NOT NULL,
     at INTEGER NOT NULL,
-    outlives_log INTEGER NOT NULL
+    window_ms INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS replay_keys_by_at ON replay_keys (at);
 ";
@@ -196,12 +196,14 @@ impl FeedStore for SqlFeedStore<'_> {
             .to_array()?;
         if let Some(row) = inserted.first() {
             self.sql.exec(
-                "INSERT INTO replay_keys (key, seq, at, outlives_log) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO replay_keys (key, seq, at, window_ms) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                 vec![
                     SqlStorageValue::Blob(entry.replay_key.0.to_vec()),
                     int(row.seq as i64),
                     int(entry.received_at.as_millis()),
-                    int(i64::from(entry.key_outlives_log)),
+                    entry.replay_window_secs.map_or(SqlStorageValue::Null, |secs| {
+                        int(secs.saturating_mul(1000).min(i64::MAX as u64) as i64)
+                    }),
                 ],
             )?;
             return Ok(Appended::New(row.seq as Seq));
@@ -470,14 +472,23 @@ pub fn counts(sql: &SqlStorage) -> worker::Result<(u64, u64, u64)> {
     Ok((counts.events as u64, counts.documents as u64, counts.replay_keys as u64))
 }
 
-/// Deletes events, delivery rows and time-protected replay keys received before `cutoff`,
-/// delivery rows past the newest `max_rows`, and every replay key received before
-/// `replay_cutoff` (the keys of deliveries no clock protects outlive the log).
-pub fn prune(sql: &SqlStorage, cutoff: UnixTime, replay_cutoff: UnixTime, max_rows: i64) -> worker::Result<()> {
+/// Deletes events and delivery rows received before `cutoff`, delivery rows past the
+/// newest `max_rows`, and replay keys no longer needed, as
+/// [`replay_key_kept_until`](hookfeed_core::ledger::retention::replay_key_kept_until)
+/// says: a time-protected delivery's once both the log's `cutoff` and its own replay window
+/// (at `now`) have passed, any other's once received before `replay_cutoff`.
+pub fn prune(
+    sql: &SqlStorage,
+    now: UnixTime,
+    cutoff: UnixTime,
+    replay_cutoff: UnixTime,
+    max_rows: i64,
+) -> worker::Result<()> {
     sql.exec("DELETE FROM events WHERE received_at < ?", vec![int(cutoff.as_millis())])?;
     sql.exec(
-        "DELETE FROM replay_keys WHERE at < ? AND (outlives_log = 0 OR at < ?)",
-        vec![int(cutoff.as_millis()), int(replay_cutoff.as_millis())],
+        "DELETE FROM replay_keys WHERE at < ?1
+             AND ((window_ms IS NOT NULL AND at + window_ms < ?2) OR (window_ms IS NULL AND at < ?3))",
+        vec![int(cutoff.as_millis()), int(now.as_millis()), int(replay_cutoff.as_millis())],
     )?;
     sql.exec("DELETE FROM deliveries WHERE at < ?", vec![int(cutoff.as_millis())])?;
     sql.exec("DELETE FROM deliveries WHERE id <= (SELECT max(id) FROM deliveries) - ?", vec![int(max_rows)])?;

@@ -140,7 +140,9 @@ impl Subscribers {
         head: Seq,
         compute: impl FnOnce() -> Result<ServerMessage>,
     ) -> Result<()> {
-        let key = serde_json::to_string(&(&pending.request.target, pending.request.since, &pending.guard, head))?;
+        // A hub's live-only start is answered differently from the same `since` of anyone else.
+        let live = hookfeed_core::fanout::live_only(&pending.state, &pending.request);
+        let key = serde_json::to_string(&(&pending.request.target, pending.request.since, &pending.guard, head, live))?;
         self.snapshots_sent += 1;
         let rest = match self.snapshots.iter().find(|(k, _)| *k == key) {
             Some((_, rest)) => rest.clone(),

@@ -227,3 +227,48 @@ proptest! {
         }
     }
 }
+
+/// Attack review (issue 17): a source whose replay window is wider than the log (the
+/// design invites wide tolerances for providers that keep the first attempt's timestamp on
+/// their retries). A captured delivery that still verifies after the log is pruned must
+/// still find its replay key: keys are kept for the delivery's own window when it is
+/// longer than the log.
+#[test]
+fn a_replay_that_verifies_after_the_log_is_pruned_still_has_its_key() {
+    use hookfeed_core::ledger::retention::{replay_key_kept_until, DEFAULT_DAYS, DEFAULT_REPLAY_DAYS};
+    use hookfeed_core::Scheme;
+    for scheme in Scheme::ALL {
+        for tolerance_days in [0, 1, 7, 30, 400] {
+            let mut source = crate::support::source(scheme, crate::support::secret_text(scheme));
+            source.tolerance_secs = tolerance_days * 86_400 + 300;
+            let now = UnixTime::from_secs(1_765_000_000);
+            let event_type = hookfeed_core::samples::event_types(scheme).next().expect("a sample");
+            let (headers, body) = crate::support::signed_sample(&source, event_type, "evt_wide", now, &[]);
+            let first = verify_delivery(&source, &headers, &body, now).expect("verifies");
+            let kept = replay_key_kept_until(
+                first.received_at(),
+                first.replay_window_secs(),
+                DEFAULT_DAYS,
+                DEFAULT_REPLAY_DAYS,
+            );
+            if !first.time_protected() {
+                // No clock (GitHub): the key is what stops a replay, for the replay retention.
+                let days = i64::from(DEFAULT_REPLAY_DAYS);
+                assert_eq!(kept, UnixTime::from_secs(now.as_secs() + days * 86_400), "{}", scheme.name());
+                continue;
+            }
+            // Every day from the log's end to well past the widest window: whenever the
+            // replay still verifies, its key is still kept.
+            for day in i64::from(DEFAULT_DAYS)..900 {
+                let later = UnixTime::from_secs(now.as_secs() + day * 86_400);
+                if verify_delivery(&source, &headers, &body, later).is_ok() {
+                    assert!(
+                        later < kept,
+                        "{}: tolerance {tolerance_days} d: a replay verifies on day {day} but its key is gone",
+                        scheme.name()
+                    );
+                }
+            }
+        }
+    }
+}
