@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 
 import { ROOT, startEdge } from "./support/edge.mjs";
-import { DEMO, deliver, eventId, nowSecs, twinActorEvent } from "./support/sign.mjs";
+import { DEMO, deliver, eventId, nowSecs, sign, twinActorEvent } from "./support/sign.mjs";
 
 const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
 const ADMIN = { Authorization: `Bearer ${DEMO.ADMIN_TOKEN}` };
@@ -155,6 +155,51 @@ describe("the delivery log", () => {
       const cursors = lines.map((l) => l.cursor);
       assert.equal(new Set(cursors).size, cursors.length, "no row is printed twice");
       assert.deepEqual(cursors, [...cursors].sort((a, b) => (a.split(".")[0] - b.split(".")[0]) || a.localeCompare(b)), "oldest first, like tail");
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("lists a slow delivery after the rows committed before it, so --follow prints every row once", async () => {
+    const child = spawn(CLI, ["deliveries", "--url", edge.url, "--follow", "--limit", "1", "--interval-ms", "100", "--json"], {
+      cwd: ROOT, env: { ...process.env, ADMIN_TOKEN: DEMO.ADMIN_TOKEN }, stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const lines = [];
+      child.stdout.on("data", (d) => lines.push(...String(d).split("\n").filter(Boolean).map((l) => JSON.parse(l))));
+      const until = async (predicate, what) => {
+        for (let i = 0; i < 150 && !predicate(); i++) await new Promise((ok) => setTimeout(ok, 100));
+        assert.ok(predicate(), `${what}: ${JSON.stringify(lines)}`);
+      };
+      await until(() => lines.length === 1, "the follower started");
+      // A delivery whose body arrives slowly: its request begins before the fast ones
+      // below, and commits after them.
+      const slowId = eventId();
+      const body = JSON.stringify(twinActorEvent("project.processing", { project_id: project + 70, progress: 7 }, { id: slowId }));
+      const headers = sign("twin-actor", DEMO.SECRET_TWIN_ACTOR, body, { id: slowId, type: "project.processing" });
+      let release;
+      const released = new Promise((ok) => { release = ok; });
+      const stream = new ReadableStream({
+        async pull(controller) {
+          controller.enqueue(new TextEncoder().encode(body.slice(0, 10)));
+          await released;
+          controller.enqueue(new TextEncoder().encode(body.slice(10)));
+          controller.close();
+        },
+      });
+      const slow = fetch(`${edge.url}/hooks/twin-actor`, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: stream, duplex: "half" });
+      await new Promise((ok) => setTimeout(ok, 300));
+      const fast = [eventId(), eventId(), eventId()];
+      for (const id of fast) {
+        const res = await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: project + 71, progress: 1 }, { id }));
+        assert.equal(res.status, 200);
+      }
+      await until(() => fast.every((id) => lines.some((l) => l.event_id === id)), "the fast deliveries printed");
+      release();
+      assert.equal((await slow).status, 200);
+      await until(() => lines.some((l) => l.event_id === slowId), "the slow delivery printed");
+      const cursors = lines.map((l) => l.cursor);
+      assert.equal(new Set(cursors).size, cursors.length, "no row is printed twice");
     } finally {
       child.kill();
     }

@@ -3,7 +3,8 @@
 //!
 //! A feed's stored events and redelivery rows live in its SQLite; refusals live in the
 //! edge isolate's memory ([`refusal`](crate::refusal)). Each row gets a [`LogCursor`]:
-//! its arrival time and a key unique within the log (`e…` an event's seq, `d…` a
+//! its time (a feed's rows: their [`commit_stamp`], in commit order) and a key unique within
+//! the log (`e…` an event's seq, `d…` a
 //! redelivery row's id, `r…` a refusal's number). Rows are listed newest first by
 //! (time, key), and a page asks for the rows strictly before a cursor, so a row that
 //! arrives while someone pages never shifts the pages after it.
@@ -61,7 +62,17 @@ impl fmt::Display for LogOutcome {
     }
 }
 
-/// Where a row stands in the log: its arrival (Unix milliseconds) and its key.
+/// The time a feed stamps a commit's rows with: `now`, or one millisecond after the last
+/// stamp if the clock has not moved past it. Stamps strictly increase in commit order, so a
+/// row committed after another always lists after it, however long its delivery took to
+/// arrive: a reader that follows the log from a cursor never misses one (a stamp taken
+/// when a slow delivery's request began would list it before rows committed earlier).
+pub fn commit_stamp(last: Option<i64>, now: crate::time::UnixTime) -> crate::time::UnixTime {
+    crate::time::UnixTime(last.map_or(now.as_millis(), |last| now.as_millis().max(last.saturating_add(1))))
+}
+
+/// Where a row stands in the log: when the feed committed it (Unix milliseconds; for the
+/// edge's refusals, when refused) and its key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogCursor {
     /// When the delivery arrived, Unix milliseconds.
@@ -193,6 +204,21 @@ pub fn page<T>(mut rows: Vec<(LogCursor, T)>, limit: usize) -> (Vec<(LogCursor, 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn commit_stamps_strictly_increase_whatever_the_clock_does() {
+        use crate::time::UnixTime;
+        let mut last = None;
+        let mut stamps = Vec::new();
+        for now in [100, 100, 100, 99, 250, 250, 10] {
+            let stamp = commit_stamp(last, UnixTime(now));
+            last = Some(stamp.as_millis());
+            stamps.push(stamp.as_millis());
+        }
+        assert_eq!(stamps, [100, 101, 102, 103, 250, 251, 252]);
+        assert_eq!(commit_stamp(None, UnixTime(7)), UnixTime(7));
+    }
+
     use super::*;
 
     #[test]

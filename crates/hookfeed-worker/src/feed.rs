@@ -56,6 +56,8 @@ struct Live {
     /// The field indexes the feed holds, once read (at most
     /// [`MAX_FIELD_INDEXES`](hookfeed_core::pushdown::MAX_FIELD_INDEXES)).
     field_indexes: Option<BTreeSet<String>>,
+    /// The last commit stamp given (`log::commit_stamp`), once read or given.
+    last_stamp: Option<i64>,
 }
 
 /// One tenant's feed.
@@ -110,6 +112,18 @@ impl Feed {
         Ok(Some(narrow))
     }
 
+    /// The next commit stamp: strictly after the last one, so the delivery log lists rows
+    /// in commit order ([`commit_stamp`](hookfeed_core::log::commit_stamp)).
+    fn commit_stamp(&self, now: UnixTime) -> Result<UnixTime> {
+        let last = match self.live.borrow().last_stamp {
+            Some(last) => Some(last),
+            None => store::last_commit_stamp(&self.sql())?,
+        };
+        let stamp = hookfeed_core::log::commit_stamp(last, now);
+        self.live.borrow_mut().last_stamp = Some(stamp.as_millis());
+        Ok(stamp)
+    }
+
     fn head(&self) -> Result<Seq> {
         if let Some(head) = self.live.borrow().head {
             return Ok(head);
@@ -145,6 +159,8 @@ impl Feed {
             }
         };
 
+        // The delivery log's time for what this commit writes: after every earlier commit's.
+        let stamp = self.commit_stamp(crate::hop::now())?;
         let budget_key = format!("source:{name}");
         // Looked at, not spent: nothing awaits between here and the commit, so the budget
         // cannot change meanwhile, and it is spent below only if the event was new.
@@ -160,7 +176,7 @@ impl Feed {
         let refused_in = refused.clone();
         let outcome = store::transaction(&self.storage, move || {
             let rules = shared.source(&source_name).map_or(&[][..], |s| s.rules.as_slice());
-            let mut store = SqlFeedStore::new(&sql, &cache);
+            let mut store = SqlFeedStore::new(&sql, &cache, stamp);
             let outcome = ingest(&mut store, &delivery, rules)?;
             if over_budget.is_some() && matches!(outcome, Ingested::Stored { .. }) {
                 // A new event past the budget: throwing rolls back what ingest wrote.
@@ -169,13 +185,7 @@ impl Feed {
             }
             let written = store.into_written();
             if let Some(record) = outcome.redelivery_record() {
-                store::log_redelivery(
-                    &sql,
-                    delivery.received_at(),
-                    delivery.event(),
-                    &record,
-                    retention::MAX_DELIVERY_ROWS,
-                )?;
+                store::log_redelivery(&sql, stamp, delivery.event(), &record, retention::MAX_DELIVERY_ROWS)?;
             }
             if let Ingested::Stored { seq, late: true, .. } = &outcome {
                 store::mark_late(&sql, *seq)?;

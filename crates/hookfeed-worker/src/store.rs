@@ -75,7 +75,31 @@ pub fn create_schema(sql: &SqlStorage) -> worker::Result<()> {
         // 1 when the event arrived after a newer one for its document (`Ingested::Stored::late`).
         sql.exec("ALTER TABLE events ADD COLUMN late INTEGER NOT NULL DEFAULT 0", None)?;
     }
+    let logged: Found =
+        sql.exec("SELECT count(*) AS found FROM pragma_table_info('events') WHERE name = 'logged_at'", None)?.one()?;
+    if logged.found == 0.0 {
+        // When the event was committed (`log::commit_stamp`): the delivery log's order. NULL
+        // for events stored before it, which the log reads at their `received_at`.
+        sql.exec("ALTER TABLE events ADD COLUMN logged_at INTEGER", None)?;
+    }
     Ok(())
+}
+
+/// The latest commit stamp the delivery log holds (Unix milliseconds), if any row: where a
+/// feed that woke goes on stamping from.
+pub fn last_commit_stamp(sql: &SqlStorage) -> worker::Result<Option<i64>> {
+    #[derive(Deserialize)]
+    struct Last {
+        at: Option<f64>,
+    }
+    let last: Last = sql
+        .exec(
+            "SELECT max(coalesce((SELECT max(coalesce(logged_at, received_at)) FROM events), 0),
+                        coalesce((SELECT max(at) FROM deliveries), 0)) AS at",
+            None,
+        )?
+        .one()?;
+    Ok(last.at.map(|at| at as i64).filter(|at| *at > 0))
 }
 
 /// Marks a stored event as having arrived out of order (inside the ingest transaction).
@@ -116,12 +140,15 @@ pub struct SqlFeedStore<'a> {
     sql: &'a SqlStorage,
     cache: &'a RefCell<DocumentCache>,
     written: Vec<(DocPath, DocumentState)>,
+    /// The commit stamp the events it appends are logged at.
+    logged_at: UnixTime,
 }
 
 impl<'a> SqlFeedStore<'a> {
-    /// A store over `sql`, reading documents through `cache`.
-    pub fn new(sql: &'a SqlStorage, cache: &'a RefCell<DocumentCache>) -> Self {
-        Self { sql, cache, written: Vec::new() }
+    /// A store over `sql`, reading documents through `cache`, logging what it appends at
+    /// `logged_at` (the transaction's [`commit_stamp`](hookfeed_core::log::commit_stamp)).
+    pub fn new(sql: &'a SqlStorage, cache: &'a RefCell<DocumentCache>, logged_at: UnixTime) -> Self {
+        Self { sql, cache, written: Vec::new(), logged_at }
     }
 
     /// The documents this store wrote, for [`DocumentCache::commit`] once they are committed.
@@ -180,8 +207,8 @@ impl FeedStore for SqlFeedStore<'_> {
         let inserted: Vec<SeqRow> = self
             .sql
             .exec(
-                "INSERT INTO events (source, event_id, event_type, ordered_at, received_at, digest, raw, path)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, event_id) DO NOTHING RETURNING seq",
+                "INSERT INTO events (source, event_id, event_type, ordered_at, received_at, digest, raw, path, logged_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, event_id) DO NOTHING RETURNING seq",
                 vec![
                     text(entry.source),
                     text(entry.event_id),
@@ -191,6 +218,7 @@ impl FeedStore for SqlFeedStore<'_> {
                     text(&entry.digest),
                     SqlStorageValue::Blob(entry.raw.to_vec()),
                     entry.path.map_or(SqlStorageValue::Null, |p| text(p.as_str())),
+                    int(self.logged_at.as_millis()),
                 ],
             )?
             .to_array()?;
@@ -432,7 +460,7 @@ pub fn read_deliveries(sql: &SqlStorage, query: &LogQuery) -> worker::Result<Vec
              SELECT at, 'd' || printf('%012d', id) AS key, source, event_id, event_type, outcome, status, code,
                     message, seq FROM deliveries
              UNION ALL
-             SELECT received_at, 'e' || printf('%012d', seq), source, event_id, event_type,
+             SELECT coalesce(logged_at, received_at), 'e' || printf('%012d', seq), source, event_id, event_type,
                     CASE WHEN late THEN 'out_of_order' ELSE 'stored' END, 200, NULL,
                     CASE
                       WHEN path IS NULL THEN 'logged; not projected into a document'
