@@ -1,6 +1,7 @@
 // `import "hookfeed"` anywhere, Node first: the packed package installed in a temp app
 // imports in Node 22 without reading its wasm, and a Node script watches a document on a
-// real wrangler dev through Node's own WebSocket (no IndexedDB there: no cache, no error).
+// real wrangler dev through Node's own WebSocket (no IndexedDB there: no cache, no error),
+// as does the README's Node example, run verbatim.
 // Also: the references this entry builds in JavaScript (before the wasm is loaded, for
 // Firestore's synchronous API) are exactly those the wasm builds, by the feed's rules.
 
@@ -36,14 +37,14 @@ function appProject(files) {
  * Runs `node script args…` in `dir` (Node 22, node_modules/.bin/node). Each stdout line is
  * JSON; `next(predicate)` waits for a line that matches; `exit` resolves with the exit code.
  */
-function run(dir, script, args = []) {
-  const child = spawn(NODE, [script, ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+function run(dir, script, args = [], env = {}) {
+  const child = spawn(NODE, [script, ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   const lines = [];
   let stderr = "";
   const waiting = new Set();
   child.stderr.on("data", (d) => { stderr += d; });
   createInterface({ input: child.stdout }).on("line", (line) => {
-    lines.push(JSON.parse(line));
+    lines.push(line.startsWith("{") ? JSON.parse(line) : line);
     for (const w of waiting) w();
   });
   const exit = new Promise((ok) => child.once("exit", (code) => ok(code)));
@@ -121,6 +122,12 @@ describe("hookfeed in a Node 22 script, from the packed package", () => {
     await edge?.stop();
   });
 
+  /** Delivers a Twin.Actor project event for project `id`. */
+  const send = async (id, type, data) => {
+    const res = await deliver(edge, ...TWIN, twinActorEvent(type, { project_id: Number(id), ...data }));
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  };
+
   it("imports hookfeed and hookfeed/react without reading the wasm; a listener then gets the load's error", async () => {
     const bare = mkdtempSync(join(tmpdir(), "hookfeed-no-wasm-"));
     cpSync(dir, bare, { recursive: true });
@@ -151,13 +158,9 @@ describe("hookfeed in a Node 22 script, from the packed package", () => {
     assert.deepEqual(await script.next((l) => "exists" in l),
       { exists: false, status: null, progress: null, fromCache: false });
 
-    const send = async (type, data) => {
-      const res = await deliver(edge, ...TWIN, twinActorEvent(type, { project_id: Number(id), ...data }));
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-    };
-    await send("project.processing", { progress: 40 });
+    await send(id, "project.processing", { progress: 40 });
     await script.next((l) => l.progress === 40);
-    await send("project.completed", {});
+    await send(id, "project.completed", {});
     await script.next((l) => l.unsubscribed);
     const { got } = await script.next((l) => l.got);
     assert.equal(got.status, "completed");
@@ -168,6 +171,22 @@ describe("hookfeed in a Node 22 script, from the packed package", () => {
     // Unsubscribed and answered: no socket or timer keeps Node alive.
     assert.equal(await script.exited(), 0, script.stderr());
     assert.equal(script.stderr(), "");
+  });
+
+  it("runs the README's Node example verbatim until the project completes, then exits", async () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const section = readme.split(/^## /m).find((s) => s.startsWith("Watch a document"));
+    const snippet = section?.match(/```js\n(\/\/ watch\.mjs[\s\S]*?)```/)?.[1];
+    assert.ok(snippet, "the \"Watch a document\" section has no ```js block starting // watch.mjs");
+    writeFileSync(join(dir, "watch-readme.mjs"), snippet);
+    const id = String(46000 + Math.floor(Math.random() * 1000));
+    const script = run(dir, "watch-readme.mjs", [id], { HOOKFEED_URL: edge.url, HOOKFEED_TOKEN: mintToken({ scopes: ["projects/*"] }) });
+    await script.next((l) => l === "undefined undefined"); // the first snapshot: no such project yet
+    await send(id, "project.processing", { progress: 60 });
+    await script.next((l) => l === "processing 60");
+    await send(id, "project.completed", {});
+    await script.next((l) => typeof l === "string" && l.startsWith("completed"));
+    assert.equal(await script.exited(), 0, script.stderr());
   });
 });
 
