@@ -1,6 +1,7 @@
 // TypeScript declarations for hookfeed's browser module: Firestore's listener API.
 // Code written against `firebase/firestore`'s onSnapshot types compiles with only its
-// imports and initialisation changed.
+// imports and initialisation changed. The module imports anywhere (browsers, Node, server
+// rendering, jsdom): its wasm loads on first use, and every function below returns at once.
 
 /** The fields of a document. */
 export type DocumentData = { [field: string]: any };
@@ -25,7 +26,7 @@ export interface FeedOptions {
   getToken?: () => string | Promise<string>;
   /** The feed (tenant) to read; defaults to the token's. */
   tenant?: string;
-  /** Keep the last known documents in IndexedDB (default true). */
+  /** Keep the last known documents in IndexedDB (default true; off where there is no IndexedDB, as in Node). */
   persistence?: boolean;
 }
 
@@ -109,6 +110,7 @@ export interface SnapshotListenOptions {
   readonly includeMetadataChanges?: boolean;
 }
 
+/** Stops a listener: at once, or before it attached if the wasm was still loading. */
 export type Unsubscribe = () => void;
 
 export interface Observer<T> {
@@ -117,6 +119,10 @@ export interface Observer<T> {
   complete?: () => void;
 }
 
+/**
+ * The feed at `options.url`. Starts loading the wasm (fetched beside the module in browsers,
+ * read from disk in Node); listeners registered before it is ready attach once it is.
+ */
 export declare function initializeFeed(options: FeedOptions): Feed;
 export declare function doc<T = DocumentData>(db: Feed, path: string, ...pathSegments: string[]): DocumentReference<T>;
 export declare function doc<T = DocumentData>(parent: CollectionReference<T>, id: string): DocumentReference<T>;

@@ -1,5 +1,7 @@
 // TypeScript declarations for hookfeed/react: `useDocument` and `useQuery`.
 // React is a peer dependency (18 or later); these types name none of its own.
+// Server rendering (react-dom/server, Next.js, Remix) renders each hook's loading state;
+// the listener attaches when the page hydrates.
 
 import type {
   CollectionReference, DocumentData, DocumentReference, DocumentSnapshot, FirestoreError, Query, QuerySnapshot,
@@ -14,7 +16,7 @@ export interface ListenState<Data, Snapshot> {
   readonly data: Data | undefined;
   /** The latest snapshot itself, for `docChanges()`, `metadata` and the rest. */
   readonly snapshot: Snapshot | undefined;
-  /** True until the first snapshot or error; false when given no reference. */
+  /** True until the first snapshot or error (and always on the server); false when given no reference. */
   readonly loading: boolean;
   /** Why the listener stopped, with Firestore's `code` (`permission-denied`, …); `data` keeps the last snapshot's. */
   readonly error: FirestoreError | undefined;

@@ -4,7 +4,8 @@
 // where(...)))` written inline in a component listens once, however often it renders. The
 // hooks read through `useSyncExternalStore` (React 18 and 19), which also makes StrictMode's
 // double mount a clean unsubscribe and subscribe. Only apps that import this entry pay for
-// it: `hookfeed` itself never imports React.
+// it: `hookfeed` itself never imports React. Server rendering shows the loading state
+// (`useSyncExternalStore`'s server snapshot); the listener attaches on hydration.
 
 import { useMemo, useSyncExternalStore } from "react";
 
@@ -47,9 +48,13 @@ function listenKey(target) {
  * last data, then the new listener's first snapshot).
  */
 function listenStore(target, toState) {
-  let state = target == null ? IDLE : LOADING;
+  const initial = target == null ? IDLE : LOADING;
+  let state = initial;
   return {
     get: () => state,
+    // Server rendering and hydration: loading (nothing listens on the server), so the
+    // hydrated page matches the server's HTML; the listener attaches after hydration.
+    server: () => initial,
     subscribe(onChange) {
       if (target == null) return () => {};
       let live = true;
@@ -110,7 +115,7 @@ function useListen(target, toState) {
   // The store is kept while the key is equal: a new but equal reference reuses it.
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const store = useMemo(() => listenStore(target, toState), [key]);
-  return useSyncExternalStore(store.subscribe, store.get, store.get);
+  return useSyncExternalStore(store.subscribe, store.get, store.server);
 }
 
 /**
