@@ -26,7 +26,8 @@ const SECRETS = {
 
 const SOURCES = [
   { name: "twin-actor", scheme: "twin-actor", tenant: "demo" },
-  { name: "shop", scheme: "hmac", hmac: "shopify", tenant: "demo",
+  // Shopify signs no time: a source that projects says where its orders' time is.
+  { name: "shop", scheme: "hmac", hmac: "shopify", tenant: "demo", created: { field: "updated_at", format: "rfc3339" },
     rules: [{ types: ["orders/*"], collection: "orders", id_field: "id" }] },
   { name: "slack", scheme: "hmac", hmac: "slack", tenant: "demo" },
   { name: "square", scheme: "hmac", hmac: "square", tenant: "demo",
@@ -39,6 +40,7 @@ const SOURCES = [
       content: "{id}.{body}",
       id: { header: "X-Acme-Delivery" },
       type: { field: "kind" },
+      created: { field: "at", format: "unix" },
     },
     rules: [{ types: ["render.*"], collection: "renders", id_field: "render_id", status_from_type: true }] },
 ];
@@ -58,7 +60,7 @@ describe("HMAC providers by configuration", () => {
 
   it("accepts a Shopify delivery (base64 HMAC of the body, id and topic in headers) and projects it", async () => {
     const id = String(Date.now());
-    const body = JSON.stringify({ id: Number(id), financial_status: "paid", total_price: "12.00" });
+    const body = JSON.stringify({ id: Number(id), financial_status: "paid", total_price: "12.00", updated_at: new Date().toISOString() });
     const headers = {
       "X-Shopify-Hmac-Sha256": mac("sha256", SECRETS.SECRET_SHOP, body, "base64"),
       "X-Shopify-Webhook-Id": `b54557e4-${id}`,
@@ -115,7 +117,7 @@ describe("HMAC providers by configuration", () => {
   it("accepts a provider described by a profile written out (SHA-512 over the delivery id and body) and projects it", async () => {
     const renderId = `r${randomBytes(4).toString("hex")}`;
     const delivery = `dlv_${randomBytes(6).toString("hex")}`;
-    const body = JSON.stringify({ kind: "render.completed", render_id: renderId, url: "https://cdn.example/r.mp4" });
+    const body = JSON.stringify({ kind: "render.completed", render_id: renderId, url: "https://cdn.example/r.mp4", at: Math.floor(Date.now() / 1000) });
     const headers = { "X-Acme-Delivery": delivery, "X-Acme-Signature": `sha512=${mac("sha512", SECRETS.SECRET_ACME, `${delivery}.${body}`)}` };
     const res = await post("acme", body, headers);
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -143,13 +145,13 @@ describe("HMAC providers by configuration", () => {
   it("hookfeed send --hmac signs as a preset or a written-out profile does, and --tamper is refused", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hookfeed-hmac-"));
     const order = join(dir, "order.json");
-    writeFileSync(order, JSON.stringify({ id: Date.now(), financial_status: "paid" }));
+    writeFileSync(order, JSON.stringify({ id: Date.now(), financial_status: "paid", updated_at: new Date().toISOString() }));
     const send = (...args) => promisify(execFile)(join(ROOT, "target/debug/hookfeed"), ["send", "--url", edge.url, "--json", ...args], { cwd: dir });
     const shop = JSON.parse((await send("--source", "shop", "--hmac", "shopify", "--event", "orders/paid", "--body", order, "--secret", SECRETS.SECRET_SHOP)).stdout);
     assert.equal(shop.status, 200, JSON.stringify(shop));
     const acme = SOURCES.find((s) => s.name === "acme").hmac;
     const render = join(dir, "render.json");
-    writeFileSync(render, JSON.stringify({ kind: "render.processing", render_id: "r_cli" }));
+    writeFileSync(render, JSON.stringify({ kind: "render.processing", render_id: "r_cli", at: Math.floor(Date.now() / 1000) }));
     const out = JSON.parse((await send("--source", "acme", "--hmac", JSON.stringify(acme), "--body", render, "--secret", SECRETS.SECRET_ACME)).stdout);
     assert.equal(out.status, 200, JSON.stringify(out));
     await assert.rejects(

@@ -18,10 +18,12 @@ const BUDGET = 20;
 // before them (2 in the first test, 1 captured), 2 under the budget, refill aside.
 const GENUINE = BUDGET - 5;
 const rules = [{ types: ["issues.*"], collection: "issues", id_field: "issue.number" }];
+// GitHub's events carry no common time: a source that projects says where it is.
+const created = { field: "issue.updated_at", format: "rfc3339" };
 const sources = [
-  { name: "gh", scheme: "github", tenant: "replays", rate_limit_per_minute: BUDGET, secret: SECRET, rules },
+  { name: "gh", scheme: "github", tenant: "replays", rate_limit_per_minute: BUDGET, secret: SECRET, rules, created },
   // The same provider at a second endpoint, with room to spare, for the per-address test.
-  { name: "gh-loop", scheme: "github", tenant: "replays", secret: SECRET, rules },
+  { name: "gh-loop", scheme: "github", tenant: "replays", secret: SECRET, rules, created },
 ];
 const ADMIN = { Authorization: `Bearer ${DEMO.ADMIN_TOKEN}` };
 
@@ -35,9 +37,13 @@ async function post(edge, body, headers, address, source = "gh") {
   return { status: res.status, body: await res.json() };
 }
 
+let made = 0;
+
 /** A genuine GitHub delivery: a fresh body, signed, with its own delivery id. */
 function genuine(number, action, title) {
-  const body = JSON.stringify({ action, issue: { number, title }, sent: Math.random() });
+  // Each genuine event a millisecond after the last: the order the provider made them in.
+  const updatedAt = new Date(Date.now() + ++made).toISOString();
+  const body = JSON.stringify({ action, issue: { number, title, updated_at: updatedAt }, sent: Math.random() });
   return { body, headers: sign("github", SECRET, body, { id: crypto.randomUUID(), type: "issues" }) };
 }
 

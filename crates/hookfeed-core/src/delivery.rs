@@ -131,7 +131,7 @@ impl VerifiedDelivery {
             event_id: handoff.event_id.as_deref(),
             event_type: handoff.event_type.as_deref(),
         };
-        let event = parse_event(source.scheme.verifier(), &source.name, &signed, &raw)?;
+        let event = with_event_time(source, parse_event(source.scheme.verifier(), &source.name, &signed, &raw)?)?;
         // An edge older than the context sends none: the key is then the body's alone.
         let signed_context = handoff
             .signed_context
@@ -150,6 +150,21 @@ impl VerifiedDelivery {
             replay_window_secs: replay_window(source, handoff.signed_at.is_some()),
         })
     }
+}
+
+/// `event` with its time read where `source` says (`created`), if its scheme read none. A
+/// projected event that still has none is refused: a document follows its events' times,
+/// never their arrival, and a signed timestamp is the attempt's, not the event's.
+fn with_event_time(source: &Source, mut event: Event) -> Result<Event, EventError> {
+    if event.created.is_none() {
+        if let (Some(created), serde_json::Value::Object(data)) = (&source.created, &event.data) {
+            event.created = crate::signature::configured::read_time(data, created)?;
+        }
+    }
+    if event.created.is_none() && source.rules.iter().any(|rule| rule.matches(&event.event_type)) {
+        return Err(EventError::NoEventTime);
+    }
+    Ok(event)
 }
 
 /// How long after arrival a replay of a delivery to `source` may verify, if a clock stops
@@ -268,7 +283,7 @@ impl PendingDelivery<'_> {
         signed_context: [u8; 32],
         body: &[u8],
     ) -> Result<VerifiedDelivery, DeliveryError> {
-        let event = parse_event(source.scheme.verifier(), &source.name, &signed, body)?;
+        let event = with_event_time(source, parse_event(source.scheme.verifier(), &source.name, &signed, body)?)?;
         if source.scheme.window_on_body_created() {
             // Without a signed timestamp the body's own `created` is the only clock. Every
             // event the provider documents carries one (its test events too); a body without

@@ -44,6 +44,13 @@ pub enum EventError {
     /// A required field is absent or not a string.
     #[error("missing or non-string field `{0}`")]
     MissingField(&'static str),
+    /// A projected event says nothing of when it happened: applied by arrival, a retried
+    /// older event would beat a newer one.
+    #[error(
+        "the event says nothing of when it happened, and it updates a document: send its time \
+         (the provider's created field), or configure where it is (`created` of the source)"
+    )]
+    NoEventTime,
     /// A field has an unusable value.
     #[error("invalid field `{field}`: {reason}")]
     InvalidField {
@@ -60,7 +67,7 @@ impl EventError {
         match self {
             Self::NotJson { .. } => "invalid_json",
             Self::NotAnObject => "invalid_json",
-            Self::MissingField(_) => "missing_field",
+            Self::MissingField(_) | Self::NoEventTime => "missing_field",
             Self::InvalidField { .. } => "invalid_field",
         }
     }

@@ -43,6 +43,9 @@ pub struct Source {
     pub rules: Vec<ProjectionRule>,
     /// Deliveries per minute accepted from this source (0 = unlimited).
     pub rate_limit_per_minute: u32,
+    /// Where its events say when they happened, for a scheme that reads no such time
+    /// (GitHub; a profile without `created`): a dotted path inside the event's data.
+    pub created: Option<crate::signature::configured::CreatedConfig>,
 }
 
 /// How a source's deliveries are signed: a built-in scheme, or a configured HMAC profile.
@@ -174,6 +177,9 @@ pub struct SourceConfig {
     /// Rate limit per minute.
     #[serde(default)]
     pub rate_limit_per_minute: Option<u32>,
+    /// Where its events' time is, for a scheme that reads none (`{"field": "issue.updated_at"}`).
+    #[serde(default)]
+    pub created: Option<crate::signature::configured::CreatedConfig>,
 }
 
 /// A configuration that cannot be used; the message says what to fix.
@@ -189,6 +195,16 @@ pub enum ConfigError {
     /// Two sources share a name.
     #[error("source `{0}` is configured twice")]
     Duplicate(String),
+    /// A source projects events that say nothing of when they happened: its documents
+    /// would follow arrival order, so a retried older event would beat a newer one.
+    #[error(
+        "source `{source_name}` has rules, but its scheme's events carry no time: add \
+         \"created\": {{\"field\": \"<dotted path in the event's data>\", \"format\": \"rfc3339\"}} (or unix, unix_ms)"
+    )]
+    NoEventTime {
+        /// The source.
+        source_name: String,
+    },
     /// Sources of two tenants share a secret: a delivery captured at one could be posted
     /// to the other and verify, into another customer's documents.
     #[error(
@@ -369,6 +385,9 @@ impl SourceConfig {
         if secrets.len() > crate::signature::MAX_SIGNATURES {
             return Err(ConfigError::TooManySecrets { source_name: self.name, var, count: secrets.len() });
         }
+        if !self.rules.is_empty() && !scheme.verifier().reads_event_time() && self.created.is_none() {
+            return Err(ConfigError::NoEventTime { source_name: self.name });
+        }
         for rule in &self.rules {
             rule.validate()
                 .map_err(|e| ConfigError::BadRule { source_name: self.name.clone(), reason: e.to_string() })?;
@@ -380,6 +399,7 @@ impl SourceConfig {
             tolerance_secs: self.tolerance_secs.unwrap_or_else(|| scheme.verifier().default_tolerance_secs()),
             max_body_bytes: self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
             rate_limit_per_minute: self.rate_limit_per_minute.unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
+            created: self.created,
             name: self.name,
             scheme,
             secrets,

@@ -234,6 +234,7 @@ pub fn source(scheme: Scheme, secrets: &str) -> Option<Source> {
         max_body_bytes: None,
         rules: Vec::new(),
         rate_limit_per_minute: None,
+        created: None,
     };
     config
         .clone()
@@ -262,6 +263,7 @@ pub fn hmac_source(preset: &str, secrets: &str) -> Option<Source> {
         max_body_bytes: None,
         rules: Vec::new(),
         rate_limit_per_minute: None,
+        created: None,
     };
     let source = config.clone().resolve(&|_| Some(secrets.to_owned())).ok();
     source.or_else(|| {

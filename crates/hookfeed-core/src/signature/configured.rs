@@ -576,6 +576,10 @@ impl SignatureScheme for HmacProfile {
     }
 
     /// Without a signed timestamp, `created` with `window` is the replay window's clock.
+    fn reads_event_time(&self) -> bool {
+        self.config.created.is_some()
+    }
+
     fn window_on_body_created(&self) -> bool {
         self.config.timestamp.is_none() && self.config.created.as_ref().is_some_and(|c| c.window)
     }
@@ -689,7 +693,9 @@ fn read_value(
     Ok(joined)
 }
 
-fn read_time(object: &Map<String, Value>, created: &CreatedConfig) -> Result<Option<UnixTime>, EventError> {
+/// The time at `created`'s field of `object`, if it holds one; an error if it holds
+/// something else.
+pub(crate) fn read_time(object: &Map<String, Value>, created: &CreatedConfig) -> Result<Option<UnixTime>, EventError> {
     let invalid = |reason| EventError::InvalidField { field: "created", reason };
     let at = match (lookup(object, &created.field), created.format) {
         (None | Some(Value::Null), _) => return Ok(None),
@@ -700,7 +706,7 @@ fn read_time(object: &Map<String, Value>, created: &CreatedConfig) -> Result<Opt
             UnixTime::from_secs(n.as_i64().ok_or(invalid("not whole Unix seconds"))?)
         }
         (Some(Value::Number(n)), TimeFormat::UnixMs) => UnixTime(n.as_i64().ok_or(invalid("not whole Unix ms"))?),
-        _ => return Err(invalid("not in the profile's `created.format`")),
+        _ => return Err(invalid("not in the configured `created.format`")),
     };
     Ok(Some(at))
 }

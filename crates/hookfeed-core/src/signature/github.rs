@@ -54,6 +54,12 @@ impl SignatureScheme for Github {
         ]
     }
 
+    /// GitHub's bodies have no common time field: a source that projects names one
+    /// (`"created": {"field": "issue.updated_at"}`).
+    fn reads_event_time(&self) -> bool {
+        false
+    }
+
     fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> EventResult {
         let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
         let event = signed.event_type.ok_or(EventError::MissingField("type"))?.to_owned();

@@ -370,6 +370,14 @@ pub trait SignatureScheme {
     fn window_on_body_created(&self) -> bool {
         false
     }
+
+    /// Whether its events say when they happened (a `created` it reads from the body). A
+    /// signed timestamp does not count: providers sign each attempt, so a retry's is newer
+    /// than the event. Without one, a source that projects must say where the time is
+    /// (`"created"` in its configuration), or projection would follow arrival order.
+    fn reads_event_time(&self) -> bool {
+        true
+    }
 }
 
 /// The schemes hookfeed verifies, one line each: the variant, its configuration name and

@@ -328,3 +328,91 @@ fn a_backends_own_event_gives_a_providers_document_its_owner_in_any_order() {
         assert_eq!((&doc["user_id"], &doc["status"]), (&json!("alice"), &json!("completed")), "{doc:?}");
     }
 }
+
+/// A GitHub source that projects `issues.*` into `issues/{issue.number}`, its events'
+/// time at `issue.updated_at`.
+fn github_issues(created: bool) -> Result<hookfeed_core::Source, hookfeed_core::source::ConfigError> {
+    let mut config = json!({"name": "gh", "scheme": "github",
+        "rules": [{"types": ["issues.*"], "collection": "issues", "id_field": "issue.number"}]});
+    if created {
+        config["created"] = json!({"field": "issue.updated_at", "format": "rfc3339"});
+    }
+    let config: hookfeed_core::source::SourceConfig = serde_json::from_value(config).expect("config");
+    config.resolve(&|_| Some("gh-secret".to_owned()))
+}
+
+fn github_delivery(
+    src: &hookfeed_core::Source,
+    id: &str,
+    body: &Value,
+    now: UnixTime,
+) -> Result<VerifiedDelivery, String> {
+    let body = serde_json::to_vec(body).expect("json");
+    let input =
+        hookfeed_core::signature::SigningInput { body: &body, timestamp: now, event_id: id, event_type: "issues" };
+    let headers = src.scheme.verifier().sign(&input, &src.secrets);
+    verify_delivery(src, &headers, &body, now).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_source_that_projects_events_without_a_time_must_say_where_their_time_is() {
+    let err = github_issues(false).expect_err("no time to order by");
+    assert!(err.to_string().contains("\"created\""), "{err}");
+    let src = github_issues(true).expect("with created");
+    let now = UnixTime::from_secs(NOW);
+    // A projected event without its time is refused (400), not applied by arrival.
+    let untimed = github_delivery(&src, "d1", &json!({"action": "opened", "issue": {"number": 1}}), now);
+    assert!(untimed.expect_err("refused").contains("says nothing of when it happened"));
+    // An event no rule projects needs none (GitHub's `ping`).
+    assert!(github_delivery(&src, "d2", &json!({"zen": "Keep it logically awesome."}), now).is_ok());
+    // A Twin.Actor event without `created_at` is refused too: its signed `t` is the attempt's.
+    let twin = source(Scheme::TwinActor, "s");
+    let body = br#"{"id":"evt_1","type":"project.processing","data":{"project_id":1}}"#;
+    let input = hookfeed_core::signature::SigningInput {
+        body,
+        timestamp: now,
+        event_id: "evt_1",
+        event_type: "project.processing",
+    };
+    let headers = twin.scheme.verifier().sign(&input, &twin.secrets);
+    let refused = verify_delivery(&twin, &headers, body, now).expect_err("no created_at");
+    assert_eq!(refused.code(), "missing_field");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// A retried older GitHub event arriving after a newer one loses: its time comes from
+    /// the body, whatever the arrival order (and with repeated times, the stated tiebreak).
+    #[test]
+    fn github_issues_converge_in_any_arrival_order(
+        edits in prop::collection::vec((0i64..5, prop::sample::select(vec!["a", "b", "c"])), 1..7),
+        seed in any::<u64>(),
+    ) {
+        let src = github_issues(true).expect("config");
+        let now = UnixTime::from_secs(NOW);
+        let deliveries: Vec<VerifiedDelivery> = edits
+            .iter()
+            .enumerate()
+            .map(|(i, (offset, title))| {
+                let at = UnixTime::from_secs(NOW - 100 + offset).to_rfc3339();
+                let body = json!({"action": "edited", "issue": {"number": 7, "title": title, "updated_at": at}});
+                github_delivery(&src, &format!("d{i}"), &body, now).expect("verifies")
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..deliveries.len()).collect();
+        let mut state = seed;
+        for i in (1..order.len()).rev() {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            order.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        let ingest_all = |ids: &[usize]| {
+            let mut store = MemoryStore::default();
+            for &i in ids {
+                ingest(&mut store, &deliveries[i], &src.rules).expect("in memory");
+            }
+            store.documents()
+        };
+        prop_assert_eq!(ingest_all(&order), ingest_all(&(0..deliveries.len()).collect::<Vec<_>>()));
+    }
+}
