@@ -51,6 +51,22 @@ impl RateLimiter {
         }
     }
 
+    /// Whether `key` has a bucket (it was checked since the limiter was made).
+    pub fn knows(&self, key: &str) -> bool {
+        self.buckets.contains_key(key)
+    }
+
+    /// Starts `key`'s bucket as if `used` requests had been taken in the minute before
+    /// `now`: what a limiter rebuilt after a restart (a feed waking from hibernation) reads
+    /// from the requests it stored, so that a restart does not refill the budget.
+    pub fn seed(&mut self, key: &str, used: u32, per_minute: u32, now: UnixTime) {
+        if per_minute == 0 || self.buckets.contains_key(key) {
+            return;
+        }
+        let tokens = f64::from(per_minute.saturating_sub(used));
+        self.buckets.insert(key.to_owned(), Bucket { tokens, at: now });
+    }
+
     /// Whether `key`'s bucket holds a request now, without taking it: for a caller that
     /// spends the request only if what it admits turns out to need it
     /// ([`check`](Self::check) then takes it).
@@ -118,6 +134,19 @@ mod tests {
         fn clone_check(&self, key: &str, per_minute: u32, now: UnixTime) -> Result<(), RateLimited> {
             RateLimiter { buckets: self.buckets.clone() }.check(key, per_minute, now)
         }
+    }
+
+    #[test]
+    fn a_seeded_bucket_starts_with_what_the_last_minute_left() {
+        let mut limiter = RateLimiter::default();
+        let t0 = UnixTime::from_secs(100);
+        limiter.seed("k", 58, 60, t0);
+        assert!(limiter.knows("k"));
+        assert_eq!(limiter.check("k", 60, t0), Ok(()));
+        assert_eq!(limiter.check("k", 60, t0), Ok(()));
+        assert!(limiter.check("k", 60, t0).is_err(), "a restart did not refill the budget");
+        limiter.seed("k", 0, 60, t0);
+        assert!(limiter.check("k", 60, t0).is_err(), "seeding a known bucket changes nothing");
     }
 
     #[test]

@@ -162,6 +162,12 @@ impl Feed {
         // The delivery log's time for what this commit writes: after every earlier commit's.
         let stamp = self.commit_stamp(crate::hop::now())?;
         let budget_key = format!("source:{name}");
+        if !self.live.borrow().limiter.knows(&budget_key) {
+            // Woken from hibernation (or new): the budget goes on from what the last minute
+            // spent, rather than starting full.
+            let used = store::stored_in_last_minute(&self.sql(), &name, now)?;
+            self.live.borrow_mut().limiter.seed(&budget_key, used, source.rate_limit_per_minute, now);
+        }
         // Looked at, not spent: nothing awaits between here and the commit, so the budget
         // cannot change meanwhile, and it is spent below only if the event was new.
         let over_budget = self.live.borrow().limiter.peek(&budget_key, source.rate_limit_per_minute, now).err();

@@ -85,6 +85,25 @@ pub fn create_schema(sql: &SqlStorage) -> worker::Result<()> {
     Ok(())
 }
 
+/// How many events `source` stored in the minute before `now` (by commit stamp): what its
+/// rate budget spent, for a feed that woke with its limiter empty.
+pub fn stored_in_last_minute(sql: &SqlStorage, source: &str, now: UnixTime) -> worker::Result<u32> {
+    #[derive(Deserialize)]
+    struct Count {
+        n: f64,
+    }
+    let count: Count = sql
+        .exec(
+            // `received_at` first, for its index: a delivery is committed within a request's
+            // lifetime of its arrival, well under the extra minute allowed.
+            "SELECT count(*) AS n FROM events
+             WHERE received_at > ?3 AND source = ?1 AND coalesce(logged_at, received_at) > ?2",
+            vec![text(source), int(now.as_millis() - 60_000), int(now.as_millis() - 120_000)],
+        )?
+        .one()?;
+    Ok(count.n as u32)
+}
+
 /// The latest commit stamp the delivery log holds (Unix milliseconds), if any row: where a
 /// feed that woke goes on stamping from.
 pub fn last_commit_stamp(sql: &SqlStorage) -> worker::Result<Option<i64>> {
