@@ -12,6 +12,10 @@ export const orderBy = wasm.orderBy;
 export const limit = wasm.limit;
 export const getDoc = wasm.getDoc;
 export const getDocs = wasm.getDocs;
+export const terminate = wasm.terminate;
+export const clearIndexedDbPersistence = wasm.clearIndexedDbPersistence;
+export const refEqual = wasm.refEqual;
+export const queryEqual = wasm.queryEqual;
 export const { DocumentSnapshot, QuerySnapshot, DocumentChange, Feed } = wasm;
 
 /** `doc(db, "projects", id)`, `doc(db, "projects/42")` or `doc(collectionRef, id)`. */

@@ -121,6 +121,11 @@ impl<D: DocData> View<D> {
         }
     }
 
+    /// Every visible document as added (a one-shot read's `docChanges()`).
+    pub fn all_added(&self) -> Vec<ViewChange<D>> {
+        self.diff(&[])
+    }
+
     /// Drops every document (the reader changed: another user's, or other scopes').
     /// Returns the removals.
     pub fn forget(&mut self) -> Vec<ViewChange<D>> {
