@@ -511,18 +511,22 @@ fn listen(
         Shape::Document { .. } => build_document as fn(&Listener, &[ViewChange<JsDoc>]) -> JsValue,
         Shape::Query => build_query,
     };
-    let view = View::new(order, limit);
-    let id = client.listen(Listener::new(
+    let id = client.listen(Listener {
         target,
         shape,
-        reference.clone(),
-        view,
+        reference: reference.clone(),
+        view: View::new(order, limit),
         include_metadata,
+        from_cache: false,
+        emitted: false,
         on_next,
         on_error,
         build,
         once,
-    ));
+        loaded: false,
+        cached: false,
+        offline: false,
+    });
     let weak = Rc::downgrade(client);
     Ok(callback(move |_| {
         if let Some(client) = weak.upgrade() {
@@ -592,21 +596,11 @@ pub fn terminate(db: &Feed) -> Promise {
 /// (`failed-precondition` otherwise).
 #[wasm_bindgen(js_name = clearIndexedDbPersistence)]
 pub fn clear_indexed_db_persistence(db: &Feed) -> Promise {
-    let client = db.client.clone();
-    Promise::new(&mut |resolve: Function, reject: Function| {
-        if client.started.get() && !client.terminated.get() {
-            let e = firestore_error(FAILED_PRECONDITION, "clearIndexedDbPersistence() needs a feed not yet used, or terminate(db) first");
-            let _ = reject.call1(&JsValue::NULL, &e);
-            return;
-        }
-        crate::persist::delete(callback(move |outcome: JsValue| {
-            if outcome.as_string().as_deref() == Some("error") {
-                let _ = reject.call1(&JsValue::NULL, &firestore_error("internal", "IndexedDB could not delete the cache"));
-            } else {
-                let _ = resolve.call0(&JsValue::NULL);
-            }
-        }));
-    })
+    if db.client.started.get() && !db.client.terminated.get() {
+        let e = firestore_error(FAILED_PRECONDITION, "call terminate(db) before clearIndexedDbPersistence(db)");
+        return Promise::reject(&e);
+    }
+    crate::persist::delete()
 }
 
 /// `refEqual(a, b)`: the same document or collection of the same feed.
@@ -617,9 +611,12 @@ pub fn ref_equal(a: JsValue, b: JsValue) -> bool {
 }
 
 /// `queryEqual(a, b)`: the same results of the same feed (a collection equals its query
-/// without constraints).
+/// without constraints): the same collection, filters, orders and limit.
 #[wasm_bindgen(js_name = queryEqual)]
 pub fn query_equal(a: JsValue, b: JsValue) -> bool {
-    get(&a, "firestore") == get(&b, "firestore")
-        && matches!((target_of(&a), target_of(&b)), (Ok(x), Ok(y)) if x.0 == y.0)
+    let text = |q: &JsValue| {
+        let parts = Array::of4(&get(q, "path"), &array(&get(q, wire::WHERE)), &array(&get(q, wire::ORDER_BY)), &get(q, wire::LIMIT));
+        JSON::stringify(&parts).ok().map(String::from)
+    };
+    get(&a, "firestore") == get(&b, "firestore") && text(&a) == text(&b)
 }

@@ -81,46 +81,10 @@ pub struct Listener {
     /// `getDoc`/`getDocs`: one snapshot, the feed's, or offline the cache's.
     pub once: bool,
     /// The cache was read (or there is none to read), and whether it held a record.
-    loaded: bool,
-    cached: bool,
+    pub loaded: bool,
+    pub cached: bool,
     /// A one-shot that found the feed unreachable: it settles from the cache.
-    offline: bool,
-    /// Listens again after `unavailable`.
-    backoff: Backoff,
-}
-
-impl Listener {
-    /// A listener not registered yet.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        target: String,
-        shape: Shape,
-        reference: JsValue,
-        view: View<JsDoc>,
-        include_metadata: bool,
-        on_next: Function,
-        on_error: Option<Function>,
-        build: fn(&Listener, &[ViewChange<JsDoc>]) -> JsValue,
-        once: bool,
-    ) -> Self {
-        Self {
-            target,
-            shape,
-            reference,
-            view,
-            include_metadata,
-            from_cache: false,
-            emitted: false,
-            on_next,
-            on_error,
-            build,
-            once,
-            loaded: false,
-            cached: false,
-            offline: false,
-            backoff: Backoff::default(),
-        }
-    }
+    pub offline: bool,
 }
 
 /// A Rust closure the socket or a timer calls, kept alive while it may be called.
@@ -175,11 +139,7 @@ pub struct Client {
 
 /// A token's claims, if readable.
 fn claims(token: &str) -> Option<JsValue> {
-    let (_, _, claims, _) = hookfeed_wire::token::parts(token)?;
-    // base64url → base64; atob decodes it without the padding (forgiving-base64).
-    let b64 = claims.replace('-', "+").replace('_', "/");
-    let json = global_fn("atob")?.call1(&JsValue::NULL, &JsValue::from_str(&b64)).ok()?;
-    Some(JSON::parse(&json.as_string()?).ok()?).filter(JsValue::is_object)
+    Some(persist::claims_of(token)).filter(|c| !c.is_undefined())
 }
 
 /// Whether a token cannot be used: empty, unreadable, or past its expiry.
@@ -190,15 +150,13 @@ fn unusable(token: &str) -> bool {
 /// The events that say a socket may be dead, or may work again.
 const EVENTS: [&str; 3] = ["online", "offline", "visibilitychange"];
 
-/// Adds (or removes) `f` as the listener of [`EVENTS`], on the global and its document.
+/// Adds (or removes) `f` as the listener of [`EVENTS`] on the global object (the
+/// document's `visibilitychange` bubbles up to the window).
 fn watch(f: &Function, add: bool) {
     let g = global();
-    let method = if add { "addEventListener" } else { "removeEventListener" };
-    for target in [g.clone(), get(&g, "document")] {
-        if let Ok(m) = get(&target, method).dyn_into::<Function>() {
-            for name in EVENTS {
-                let _ = m.call2(&target, &name.into(), f);
-            }
+    if let Ok(m) = get(&g, if add { "addEventListener" } else { "removeEventListener" }).dyn_into::<Function>() {
+        for name in EVENTS {
+            let _ = m.call2(&g, &name.into(), f);
         }
     }
 }
@@ -443,35 +401,36 @@ impl Client {
         let ask = self.asks.get() + 1;
         self.asks.set(ask);
         self.asking.set(ask);
-        let on_token = self.once(move |client, token| client.on_token(ask, token.as_string(), "getToken() answered an empty, unreadable or expired token"));
-        let on_error = self.once(move |client, error| {
-            let message = get(&error, "message").as_string();
-            client.on_token(ask, None, message.as_deref().unwrap_or("getToken() failed"));
-        });
-        let timeout = self.once(move |client, _| client.on_token(ask, None, "getToken() did not settle in 10 s"));
-        set_timeout(&timeout, TOKEN_WITHIN_MS);
+        // One callback for the three outcomes (a token, an error, the timeout): the first wins.
+        let settled = self.once(move |client, outcome| client.on_token(ask, &outcome));
+        set_timeout(&settled, TOKEN_WITHIN_MS);
         match get_token.call0(&JsValue::NULL) {
             Ok(token) => {
                 let promise = Promise::resolve(&token);
                 if let Ok(then) = get(&promise, "then").dyn_into::<Function>() {
-                    let _ = then.call2(&promise, &on_token, &on_error);
+                    let _ = then.call2(&promise, &settled, &settled);
                 }
             }
-            Err(error) => drop(on_error.call1(&JsValue::NULL, &error)),
+            Err(error) => drop(settled.call1(&JsValue::NULL, &error)),
         }
     }
 
-    /// The outcome of `getToken` call `ask`: a usable token, or why not.
-    fn on_token(&self, ask: u32, token: Option<String>, why: &str) {
+    /// The outcome of `getToken` call `ask`: a token (a string), an error, or nothing
+    /// (the timeout, or an answer of nothing).
+    fn on_token(&self, ask: u32, outcome: &JsValue) {
         if self.asking.get() != ask {
             return; // settled already (or timed out)
         }
         self.asking.set(0);
-        match token.filter(|t| !unusable(t)) {
+        match outcome.as_string() {
             // A second try in a row waits its turn: the feed may refuse this one too.
-            Some(token) => self.use_token(token, self.token_tries.get() <= 1),
-            None => {
-                *self.cause.borrow_mut() = why.into();
+            Some(token) if !unusable(&token) => self.use_token(token, self.token_tries.get() <= 1),
+            token => {
+                *self.cause.borrow_mut() = match get(outcome, "message").as_string() {
+                    Some(message) => message,
+                    None if token.is_some() => "getToken() answered an unreadable or expired token".into(),
+                    None => "getToken() answered no token within 10 s".into(),
+                };
                 self.schedule_reconnect();
             }
         }
@@ -507,7 +466,7 @@ impl Client {
             return;
         }
         if self.need_token.get() || unusable(&self.token.borrow()) {
-            return self.refresh("the subscriber token is missing, unreadable, expired or refused");
+            return self.refresh("the subscriber token is missing, expired or refused");
         }
         let protocols = Array::of2(&JsValue::from_str(SUBPROTOCOL), &JsValue::from_str(&self.token.borrow()));
         let Ok(ws) = WebSocket::new_with_str_sequence(&self.url, &protocols) else {
@@ -735,7 +694,6 @@ impl Client {
         // The feed took the token.
         self.token_tries.set(0);
         let changes = self.with_listener(id, |l| {
-            l.backoff.reset();
             let changes = l.view.apply_snapshot(frame.seq, frame.docs(), &frame.removed(), frame.is_delta());
             let flipped = core::mem::replace(&mut l.from_cache, false);
             if changes.is_empty() && l.emitted && !(flipped && l.include_metadata) {
@@ -765,10 +723,9 @@ impl Client {
         let code = frame.code();
         if code == ErrorCode::Unavailable.as_str() {
             // Transient (a hub could not answer now): listen again shortly on this socket,
-            // resuming from what the feed answered.
-            let Some(delay) = self.with_listener(id, |l| l.backoff.next_delay_ms(js_sys::Math::random())) else {
-                return;
-            };
+            // resuming from what the feed answered, with the connection's backoff (which the
+            // next open socket resets).
+            let delay = self.backoff.borrow_mut().next_delay_ms(js_sys::Math::random());
             self.mark_from_cache(id);
             let socket = self.socket.get();
             let again = self.once(move |client, _| {

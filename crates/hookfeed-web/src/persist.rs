@@ -10,25 +10,37 @@
 //! or blocked `indexedDB.open`) the module keeps documents in memory only, with one
 //! warning on the console.
 
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-use js_sys::{Array, Function, Object, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbOpenDbRequest, IdbTransactionMode};
+use js_sys::{Array, Function, Object};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 
 use crate::doc::JsDoc;
 use crate::js::{array, callback, clear_timer, console, get, set, set_timeout};
 
-/// The database. Version 2 keys records by reader; upgrading drops version 1's records,
-/// which were keyed by tenant alone.
-pub const DB_NAME: &str = "hookfeed";
-const VERSION: u32 = 2;
-/// key → `{seq, docs}`.
-const VIEWS: &str = "views";
-/// key → `[key, writtenAt, documents]`: what eviction reads, without the documents.
-const USED: &str = "used";
+// The platform's IndexedDB calls (src/platform.js): smaller in JS than through web-sys.
+#[wasm_bindgen(module = "/src/platform.js")]
+extern "C" {
+    /// A JWT's claims, or `undefined` when unreadable.
+    #[wasm_bindgen(js_name = claimsOf)]
+    pub fn claims_of(token: &str) -> JsValue;
+    #[wasm_bindgen(js_name = idbOpen)]
+    fn idb_open(done: &Function) -> JsValue;
+    #[wasm_bindgen(js_name = idbGet)]
+    fn idb_get(db: &JsValue, key: &JsValue, done: &Function);
+    #[wasm_bindgen(js_name = idbWrite)]
+    fn idb_write(db: &JsValue, puts: &Array, deletes: &Array);
+    #[wasm_bindgen(js_name = idbClose)]
+    fn idb_close(db: &JsValue);
+    /// Deletes the database: a promise of its deletion (rejected with `internal`).
+    #[wasm_bindgen(js_name = idbDelete)]
+    pub fn delete() -> js_sys::Promise;
+}
+
 /// At most this many cached views.
 pub const MAX_VIEWS: usize = 100;
 /// At most this many cached documents, over all views.
@@ -36,139 +48,69 @@ pub const MAX_DOCS: f64 = 10_000.0;
 /// Changes within this long are written together.
 const FLUSH_MS: f64 = 300.0;
 
-const OPENING: u8 = 0;
-const OPEN: u8 = 1;
-/// Failed, closed or deleted: memory only.
-const NONE: u8 = 2;
-
 /// The IndexedDB cache of a page's feed, opened in the background.
 pub struct Persist {
-    db: RefCell<Option<IdbDatabase>>,
-    state: Cell<u8>,
-    /// Loads asked for before the database was open: key and callback.
-    waiting: RefCell<Vec<(JsValue, Function)>>,
+    /// platform.js's handle.
+    db: JsValue,
+    /// Open (writes go out), or not yet.
+    open: Cell<bool>,
+    /// Failed, closed or deleted: memory only.
+    none: Cell<bool>,
     /// Records to write at the next flush: key, record, documents.
     dirty: RefCell<Vec<(JsValue, JsValue, f64)>>,
-    /// What is stored: key, when written, documents (the `USED` store, in memory).
+    /// What is stored: key, when written, documents (the `used` store, in memory).
     used: RefCell<Vec<(JsValue, f64, f64)>>,
     timer: RefCell<Option<JsValue>>,
 }
 
-/// `globalThis.indexedDB`, where there is one.
-pub fn indexed_db() -> Option<IdbFactory> {
-    get(&crate::js::global(), "indexedDB").dyn_into().ok()
-}
-
 impl Persist {
     /// Opens the database in the background.
-    pub fn open() -> alloc::rc::Rc<Self> {
-        let this = alloc::rc::Rc::new(Self {
-            db: RefCell::new(None),
-            state: Cell::new(OPENING),
-            waiting: RefCell::new(Vec::new()),
+    pub fn open() -> Rc<Self> {
+        let slot: Rc<RefCell<Option<Rc<Self>>>> = Rc::new(RefCell::new(None));
+        let later = slot.clone();
+        let db = idb_open(&callback(move |used: JsValue| {
+            if let Some(me) = later.borrow_mut().take() {
+                me.opened(&used);
+            }
+        }));
+        let this = Rc::new(Self {
+            db,
+            open: Cell::new(false),
+            none: Cell::new(false),
             dirty: RefCell::new(Vec::new()),
             used: RefCell::new(Vec::new()),
             timer: RefCell::new(None),
         });
-        let Some(request) = indexed_db().and_then(|f| f.open_with_u32(DB_NAME, VERSION).ok()) else {
-            this.fail(true);
-            return this;
-        };
-        let req = request.clone();
-        let upgrade = callback(move |_| {
-            if let Some(db) = result_db(&req) {
-                for name in [VIEWS, USED] {
-                    let _ = db.delete_object_store(name);
-                    let _ = db.create_object_store_with_optional_parameters(name, &IdbObjectStoreParameters::new());
-                }
-            }
-        });
-        request.set_onupgradeneeded(Some(&upgrade));
-        let me = this.clone();
-        let req: IdbOpenDbRequest = request.clone();
-        let opened = callback(move |_| me.opened(result_db(&req)));
-        request.set_onsuccess(Some(&opened));
-        let me = this.clone();
-        let failed = callback(move |_| me.fail(true));
-        request.set_onerror(Some(&failed));
-        request.set_onblocked(Some(&failed));
+        // Opening may have failed already (no IndexedDB, a throwing open): then at once.
+        *slot.borrow_mut() = Some(this.clone());
         this
     }
 
-    fn opened(self: &alloc::rc::Rc<Self>, db: Option<IdbDatabase>) {
-        let Some(db) = db else { return self.fail(true) };
-        if self.state.get() != OPENING {
-            // Closed (terminate) while opening.
-            return db.close();
+    fn opened(&self, used: &JsValue) {
+        if used.is_undefined() {
+            console("warn", &"hookfeed: no IndexedDB, caching in memory only".into());
+            self.none.set(true);
+            self.dirty.borrow_mut().clear();
+            return;
         }
-        // Another page deletes or upgrades the database: let it, and go on in memory.
-        let me = self.clone();
-        db.set_onversionchange(Some(&callback(move |_| me.fail(false))));
-        // What is stored, for eviction.
-        if let Ok(request) = db.transaction_with_str(USED).and_then(|tx| tx.object_store(USED)).and_then(|s| s.get_all()) {
-            let me = self.clone();
-            let req = request.clone();
-            request.set_onsuccess(Some(&callback(move |_| {
-                let mut used = me.used.borrow_mut();
-                for entry in array(&req.result().unwrap_or(JsValue::UNDEFINED)).iter() {
-                    let entry = array(&entry);
-                    let key = entry.get(0);
-                    if !used.iter().any(|(k, _, _)| *k == key) {
-                        used.push((key, entry.get(1).as_f64().unwrap_or(0.0), entry.get(2).as_f64().unwrap_or(0.0)));
-                    }
-                }
-            })));
+        let mut known = self.used.borrow_mut();
+        for entry in array(used).iter() {
+            let entry = array(&entry);
+            known.push((entry.get(0), entry.get(1).as_f64().unwrap_or(0.0), entry.get(2).as_f64().unwrap_or(0.0)));
         }
-        *self.db.borrow_mut() = Some(db);
-        self.state.set(OPEN);
-        for (key, on_loaded) in core::mem::take(&mut *self.waiting.borrow_mut()) {
-            self.load(&key, on_loaded);
-        }
+        drop(known);
+        self.open.set(true);
         self.flush();
-    }
-
-    /// No database from now on: loads answer `undefined`, writes are dropped.
-    fn fail(&self, warn: bool) {
-        if warn && self.state.get() == OPENING {
-            console("warn", &"hookfeed: IndexedDB is unavailable; documents are kept in memory only".into());
-        }
-        self.state.set(NONE);
-        if let Some(db) = self.db.borrow_mut().take() {
-            db.close();
-        }
-        self.dirty.borrow_mut().clear();
-        for (_, on_loaded) in core::mem::take(&mut *self.waiting.borrow_mut()) {
-            let _ = on_loaded.call0(&JsValue::NULL);
-        }
     }
 
     /// Calls `on_loaded` with the cached `{seq, docs}` under `key`, or `undefined`.
     pub fn load(&self, key: &JsValue, on_loaded: Function) {
-        match self.state.get() {
-            OPENING => return self.waiting.borrow_mut().push((key.clone(), on_loaded)),
-            NONE => return drop(on_loaded.call0(&JsValue::NULL)),
-            _ => {}
-        }
-        let request = self
-            .db
-            .borrow()
-            .as_ref()
-            .ok_or(JsValue::NULL)
-            .and_then(|db| db.transaction_with_str(VIEWS))
-            .and_then(|tx| tx.object_store(VIEWS))
-            .and_then(|store| store.get(key));
-        let Ok(request) = request else { return drop(on_loaded.call0(&JsValue::NULL)) };
-        let req = request.clone();
-        let done = callback(move |_| {
-            let _ = on_loaded.call1(&JsValue::NULL, &req.result().unwrap_or(JsValue::UNDEFINED));
-        });
-        request.set_onsuccess(Some(&done));
-        request.set_onerror(Some(&done));
+        idb_get(&self.db, key, &on_loaded);
     }
 
     /// Stores `record` (of `docs` documents) under `key` with the next batch.
-    pub fn save(self: &alloc::rc::Rc<Self>, key: JsValue, record: JsValue, docs: f64) {
-        if self.state.get() == NONE {
+    pub fn save(self: &Rc<Self>, key: JsValue, record: JsValue, docs: f64) {
+        if self.none.get() {
             return;
         }
         let mut dirty = self.dirty.borrow_mut();
@@ -180,28 +122,23 @@ impl Persist {
         }
     }
 
-    /// Writes the batch in one transaction, then evicts past the bounds.
+    /// Writes the batch in one transaction, evicting past the bounds: the least recently
+    /// written views first (the newest one stays).
     pub fn flush(&self) {
         if let Some(timer) = self.timer.borrow_mut().take() {
             clear_timer("clearTimeout", &timer);
         }
-        let Some(db) = self.db.borrow().clone() else { return };
-        let dirty = core::mem::take(&mut *self.dirty.borrow_mut());
-        if dirty.is_empty() {
+        if !self.open.get() {
             return;
         }
-        let stores = Array::of2(&VIEWS.into(), &USED.into());
-        let Ok(tx) = db.transaction_with_str_sequence_and_mode(&stores, IdbTransactionMode::Readwrite) else { return };
-        let (Ok(views), Ok(used_store)) = (tx.object_store(VIEWS), tx.object_store(USED)) else { return };
+        let (puts, deletes) = (Array::new(), Array::new());
         let now = js_sys::Date::now();
         let mut used = self.used.borrow_mut();
-        for (key, record, docs) in dirty {
-            let _ = views.put_with_key(&record, &key);
-            let _ = used_store.put_with_key(&Array::of3(&key, &now.into(), &docs.into()), &key);
+        for (key, record, docs) in core::mem::take(&mut *self.dirty.borrow_mut()) {
+            puts.push(&Array::of3(&key, &record, &docs.into()));
             used.retain(|(k, _, _)| *k != key);
             used.push((key, now, docs));
         }
-        // Least recently written first, until within both bounds (the newest view stays).
         while used.len() > 1
             && (used.len() > MAX_VIEWS || used.iter().map(|(_, _, n)| n).sum::<f64>() > MAX_DOCS)
         {
@@ -211,34 +148,20 @@ impl Persist {
                     oldest = i;
                 }
             }
-            let (key, _, _) = used.remove(oldest);
-            let _ = views.delete(&key);
-            let _ = used_store.delete(&key);
+            deletes.push(&used.remove(oldest).0);
+        }
+        if puts.length() + deletes.length() > 0 {
+            idb_write(&self.db, &puts, &deletes);
         }
     }
 
     /// Writes what is pending and closes the database (terminate).
     pub fn close(&self) {
         self.flush();
-        self.fail(false);
+        self.open.set(false);
+        self.none.set(true);
+        idb_close(&self.db);
     }
-}
-
-fn result_db(request: &IdbOpenDbRequest) -> Option<IdbDatabase> {
-    request.result().ok()?.dyn_into().ok()
-}
-
-/// Deletes the database (clearIndexedDbPersistence): calls `done` with the request's
-/// event type, `"success"` or `"error"` (nothing without IndexedDB: nothing to delete).
-pub fn delete(done: Function) {
-    let Some(request) = indexed_db().and_then(|f| f.delete_database(DB_NAME).ok()) else {
-        return drop(done.call0(&JsValue::NULL));
-    };
-    let finished = callback(move |event| {
-        let _ = done.call1(&JsValue::NULL, &get(&event, "type"));
-    });
-    request.set_onsuccess(Some(&finished));
-    request.set_onerror(Some(&finished));
 }
 
 /// The cached record of a view: `{seq, docs: [[path, data], …]}`.
@@ -268,10 +191,11 @@ pub fn read_record(cached: &JsValue) -> Option<(u64, Vec<(String, JsDoc)>)> {
     Some((seq, docs))
 }
 
-/// Removes the claims that change with every token of one reader (its times).
+/// Blanks the claims that change with every token of one reader (its times): `undefined`
+/// is left out of JSON.
 pub fn without_times(claims: &JsValue) {
     for name in ["exp", "iat", "nbf", "jti", "auth_time"] {
-        let _ = Reflect::delete_property(claims.unchecked_ref::<Object>(), &name.into());
+        set(claims, name, &JsValue::UNDEFINED);
     }
 }
 

@@ -13,7 +13,9 @@ pub fn feed_url(url: &str) -> String {
         Some(at) => (url.get(..at).unwrap_or(""), url.get(at + 3..).unwrap_or("")),
         None => ("", url.trim_start_matches('/')),
     };
-    let plain = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("ws");
+    // Of the four schemes, the plain ones have even lengths (`ws`, `http`), the secure ones
+    // odd (`wss`, `https`): no case folding needed, and none in the download.
+    let plain = matches!(scheme.len(), 2 | 4);
     let mut out = String::from(if plain { "ws://" } else { "wss://" });
     out.push_str(rest);
     out.push_str("/feed");
@@ -28,11 +30,15 @@ pub fn reader_key(feed_url: &str, claims: &str) -> String {
     let mut out = String::new();
     for basis in [0xcbf2_9ce4_8422_2325_u64, 0x6c62_272e_07bb_0142] {
         let mut h = basis;
-        for b in feed_url.bytes().chain([0]).chain(claims.bytes()) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        // `\n` between the two: a URL has none, so no tail of it passes for the claims' head.
+        for part in [feed_url, "\n", claims] {
+            for &b in part.as_bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
         }
-        for shift in (0..16).rev() {
-            out.push(char::from(b"0123456789abcdef"[(h >> (shift * 4)) as usize & 15]));
+        for _ in 0..16 {
+            out.push(char::from(b"0123456789abcdef"[(h >> 60) as usize]));
+            h <<= 4;
         }
     }
     out
