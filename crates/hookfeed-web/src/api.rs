@@ -323,7 +323,11 @@ impl DocumentSnapshot {
 
     /// One field, by dotted path (a copy).
     pub fn get(&self, field: &str) -> JsValue {
-        copy(&field.split('.').fold(self.data.clone(), |v, k| if v.is_object() { get(&v, k) } else { JsValue::UNDEFINED }))
+        copy(
+            &field
+                .split('.')
+                .fold(self.data.clone(), |v, k| if v.is_object() { get(&v, k) } else { JsValue::UNDEFINED }),
+        )
     }
 
     /// `{ fromCache, hasPendingWrites }`.
@@ -615,7 +619,12 @@ pub fn ref_equal(a: JsValue, b: JsValue) -> bool {
 #[wasm_bindgen(js_name = queryEqual)]
 pub fn query_equal(a: JsValue, b: JsValue) -> bool {
     let text = |q: &JsValue| {
-        let parts = Array::of4(&get(q, "path"), &array(&get(q, wire::WHERE)), &array(&get(q, wire::ORDER_BY)), &get(q, wire::LIMIT));
+        let parts = Array::of4(
+            &get(q, "path"),
+            &array(&get(q, wire::WHERE)),
+            &array(&get(q, wire::ORDER_BY)),
+            &get(q, wire::LIMIT),
+        );
         JSON::stringify(&parts).ok().map(String::from)
     };
     get(&a, "firestore") == get(&b, "firestore") && text(&a) == text(&b)

@@ -646,11 +646,9 @@ impl Client {
         });
         match cached.flatten() {
             Some(true) => self.emit(id, &[]),
-            Some(false) => self.fail(
-                id,
-                ErrorCode::Unavailable.as_str(),
-                "Failed to get document because the client is offline.",
-            ),
+            Some(false) => {
+                self.fail(id, ErrorCode::Unavailable.as_str(), "Failed to get document because the client is offline.")
+            }
             None => {}
         }
     }
@@ -801,6 +799,8 @@ mod tests {
             assert!(unusable(bad), "{bad}");
         }
         // {"tenant":"demo","scopes":["*"],"exp":99999999999}
-        assert!(!unusable("eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJkZW1vIiwic2NvcGVzIjpbIioiXSwiZXhwIjo5OTk5OTk5OTk5OX0.sig"));
+        assert!(!unusable(
+            "eyJhbGciOiJIUzI1NiJ9.eyJ0ZW5hbnQiOiJkZW1vIiwic2NvcGVzIjpbIioiXSwiZXhwIjo5OTk5OTk5OTk5OX0.sig"
+        ));
     }
 }

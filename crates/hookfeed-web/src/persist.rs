@@ -139,9 +139,7 @@ impl Persist {
             used.retain(|(k, _, _)| *k != key);
             used.push((key, now, docs));
         }
-        while used.len() > 1
-            && (used.len() > MAX_VIEWS || used.iter().map(|(_, _, n)| n).sum::<f64>() > MAX_DOCS)
-        {
+        while used.len() > 1 && (used.len() > MAX_VIEWS || used.iter().map(|(_, _, n)| n).sum::<f64>() > MAX_DOCS) {
             let mut oldest = 0;
             for (i, (_, at, _)) in used.iter().enumerate() {
                 if *at < used[oldest].1 {
@@ -222,6 +220,9 @@ mod tests {
     fn times_are_not_part_of_a_reader() {
         let claims = crate::js::tests::parse(r#"{"sub":"a","exp":2,"iat":1,"scopes":["*"]}"#);
         without_times(&claims);
-        assert_eq!(js_sys::JSON::stringify(&claims).ok().and_then(|s| s.as_string()).as_deref(), Some(r#"{"sub":"a","scopes":["*"]}"#));
+        assert_eq!(
+            js_sys::JSON::stringify(&claims).ok().and_then(|s| s.as_string()).as_deref(),
+            Some(r#"{"sub":"a","scopes":["*"]}"#)
+        );
     }
 }
