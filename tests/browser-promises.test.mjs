@@ -337,7 +337,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
     await context.close();
   });
 
-  it("notices a silently dead socket within 8 s of an online event, shows fromCache, and resumes", { timeout: 120_000 }, async () => {
+  it("notices a silently dead socket within 8 s of an online or visibilitychange event, shows fromCache, and resumes", { timeout: 120_000 }, async () => {
     const context = await browser.newContext();
     const page = await openPage(context, edge);
     const id = String(nextProject++);
@@ -358,6 +358,14 @@ describe("the browser module keeps its promises (issue 18)", () => {
     assert.ok(noticed >= 7000 && noticed < 10_000, `noticed after ${noticed} ms`);
     await page.waitForFunction(() => window.log.some((s) => s.progress === 2 && !s.fromCache), null, { timeout: 20_000 });
     assert.ok(proxy.sockets.length >= 2, "a new socket");
+
+    // Again, woken by the page becoming visible (the document's event, which bubbles).
+    const before = proxy.sockets.length;
+    proxy.silence(before - 1);
+    await send(edge, id, { progress: 3 });
+    await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange", { bubbles: true })));
+    await page.waitForFunction(() => window.log.some((s) => s.progress === 3 && !s.fromCache), null, { timeout: 15_000 });
+    assert.ok(proxy.sockets.length > before, "a new socket after visibilitychange");
     await context.close();
   });
 
