@@ -15,6 +15,7 @@ if [ ! -f "$out" ] || [ -n "$(find crates/hookfeed-web crates/hookfeed-wire \
   started="$(mktemp)"
   trap 'rm -f "$started"' EXIT
   cargo build -p hookfeed-web --target wasm32-unknown-unknown --release
+  rm -rf web/pkg/snippets
   "$WASM_BINDGEN_BIN" --target web --out-dir web/pkg --out-name hookfeed_web \
     target/wasm32-unknown-unknown/release/hookfeed_web.wasm
   "$WASM_OPT_BIN" -Oz --converge --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
@@ -27,3 +28,6 @@ fi
 mkdir -p www/hookfeed/pkg
 cp web/index.js web/index.d.ts www/hookfeed/
 cp web/pkg/hookfeed_web.js web/pkg/hookfeed_web_bg.wasm www/hookfeed/pkg/
+# The glue imports crates/hookfeed-web/src/platform.js from here (wasm-bindgen's snippets).
+rm -rf www/hookfeed/pkg/snippets
+cp -r web/pkg/snippets www/hookfeed/pkg/

@@ -9,7 +9,7 @@ export type DocumentData = { [field: string]: any };
 /** Firestore's error codes that hookfeed raises. */
 export type FirestoreErrorCode =
   | "invalid-argument" | "permission-denied" | "unauthenticated" | "resource-exhausted"
-  | "unavailable" | "internal" | "unknown";
+  | "unavailable" | "failed-precondition" | "internal" | "unknown";
 
 /** An error with Firestore's `code`. */
 export interface FirestoreError extends Error {
@@ -18,15 +18,26 @@ export interface FirestoreError extends Error {
 }
 
 export interface FeedOptions {
-  /** The edge's URL, e.g. `https://edge.example.com` (http://127.0.0.1:8787 under `npm run dev`). */
+  /**
+   * The edge's URL, e.g. `https://edge.example.com` (http://127.0.0.1:8787 under `npm run dev`);
+   * `http(s)://` and `ws(s)://` alike.
+   */
   url: string;
-  /** A subscriber token minted by your backend (or `hookfeed token` in development). */
+  /** A subscriber token minted by your backend (or `hookfeed token` in development). Optional with `getToken`. */
   token?: string;
-  /** Called for a fresh token when the current one has expired. */
+  /**
+   * Called for a token when there is none yet, when it has expired or is unreadable, when the
+   * feed refuses it, and once when a connection is refused before it opens. Tried up to 5
+   * times in a row with backoff (each may take 10 s); then listeners end with `unauthenticated`.
+   */
   getToken?: () => string | Promise<string>;
   /** The feed (tenant) to read; defaults to the token's. */
   tenant?: string;
-  /** Keep the last known documents in IndexedDB (default true; off where there is no IndexedDB, as in Node). */
+  /**
+   * Keep the last known documents in IndexedDB (default true), per user (feed URL, tenant, and
+   * the token's subject and scopes): at most 100 views and 10,000 documents, least recently
+   * written first out. Without IndexedDB (as in Node), memory only.
+   */
   persistence?: boolean;
 }
 
@@ -172,5 +183,25 @@ export declare function onSnapshot<T = DocumentData>(
   observer: Observer<QuerySnapshot<T>>,
 ): Unsubscribe;
 
+/**
+ * Ends the feed: closes its socket, ends every listener without a callback, writes pending cache
+ * records. On sign-out: `await terminate(db); await clearIndexedDbPersistence(db);`.
+ */
+export declare function terminate(db: Feed): Promise<void>;
+/** Deletes the IndexedDB cache (every user's). Only before `db` is used or after `terminate(db)`; else `failed-precondition`. */
+export declare function clearIndexedDbPersistence(db: Feed): Promise<void>;
+/** Whether two references are the same document or collection of the same feed. */
+export declare function refEqual<T>(
+  left: DocumentReference<T> | CollectionReference<T>,
+  right: DocumentReference<T> | CollectionReference<T>,
+): boolean;
+/** Whether two queries ask the same of the same feed. */
+export declare function queryEqual<T>(left: Query<T> | CollectionReference<T>, right: Query<T> | CollectionReference<T>): boolean;
+
+/**
+ * The document as the feed has it now; offline (or no answer within 10 s), as cached, and
+ * rejected with `unavailable` when it was never cached.
+ */
 export declare function getDoc<T = DocumentData>(reference: DocumentReference<T>): Promise<DocumentSnapshot<T>>;
+/** The query's results as the feed has them now; offline, as cached (possibly none). */
 export declare function getDocs<T = DocumentData>(query: Query<T> | CollectionReference<T>): Promise<QuerySnapshot<T>>;

@@ -8,7 +8,13 @@
 // ready attaches once it is; its unsubscribe works either way.
 
 // Named imports only, so that bundlers leave out the wasm's own builders, which this entry replaces.
-import init, { getDoc as wasmGetDoc, getDocs as wasmGetDocs, initializeFeed as wasmFeed } from "./pkg/hookfeed_web.js";
+import init, {
+  clearIndexedDbPersistence as wasmClearPersistence,
+  getDoc as wasmGetDoc,
+  getDocs as wasmGetDocs,
+  initializeFeed as wasmFeed,
+  terminate as wasmTerminate,
+} from "./pkg/hookfeed_web.js";
 
 export { DocumentChange, DocumentSnapshot, QuerySnapshot } from "./pkg/hookfeed_web.js";
 
@@ -56,6 +62,7 @@ function load() {
 export class Feed {
   #options;
   #feed; // the wasm's Feed, made on the first listen after the wasm loaded
+  #terminated = false;
 
   constructor(options) {
     this.#options = options;
@@ -77,6 +84,7 @@ export class Feed {
    * come here through a reference's `firestore`); returns its unsubscribe function.
    */
   _listen(reference, includeMetadata, onNext, onError) {
+    if (this.#terminated) throw firestoreError("failed-precondition", "the feed was terminated: initializeFeed() again");
     if (loaded) {
       this.#feed ??= wasmFeed(this.#options);
       return this.#feed._listen(reference, includeMetadata, onNext, onError);
@@ -85,7 +93,7 @@ export class Feed {
     let live = true;
     load().then(
       () => {
-        if (!live) return;
+        if (!live || this.#terminated) return;
         try {
           stop = this._listen(reference, includeMetadata, onNext, onError);
         } catch (error) {
@@ -99,6 +107,48 @@ export class Feed {
       stop?.();
     };
   }
+
+  /** Internal: `terminate(db)`. Listeners end without a callback; the feed is unusable. */
+  _terminate() {
+    this.#terminated = true;
+    return this.#feed ? wasmTerminate(this.#feed) : Promise.resolve();
+  }
+
+  /** Internal: `clearIndexedDbPersistence(db)`, before the feed is used or once terminated. */
+  _clearPersistence() {
+    if (this.#feed && !this.#terminated) {
+      return Promise.reject(firestoreError("failed-precondition", "call terminate(db) before clearIndexedDbPersistence(db)"));
+    }
+    // A wasm feed that never connects, without a cache of its own open, to delete the cache.
+    return load().then(() => wasmClearPersistence(this.#feed ?? wasmFeed({ ...this.#options, persistence: false })));
+  }
+}
+
+/** `terminate(db)`: closes the connection and ends every listener, as Firestore's does. */
+export function terminate(db) {
+  return db._terminate();
+}
+
+/**
+ * `clearIndexedDbPersistence(db)`: deletes the module's IndexedDB cache (every user's), as a
+ * sign-out should after `terminate(db)`. `failed-precondition` while the feed runs.
+ */
+export function clearIndexedDbPersistence(db) {
+  return db._clearPersistence();
+}
+
+/** `refEqual(a, b)`: the same document or collection of the same feed. */
+export function refEqual(a, b) {
+  return typeof a === "object" && a !== null && a.type === b?.type && a.path === b?.path && a.firestore === b?.firestore;
+}
+
+/**
+ * `queryEqual(a, b)`: the same results of the same feed (a collection equals its query
+ * without constraints): the same collection, filters, orders and limit.
+ */
+export function queryEqual(a, b) {
+  const text = (q) => JSON.stringify([q?.path, q?.where ?? [], q?.orderBy ?? [], q?.limit]);
+  return a?.firestore === b?.firestore && text(a) === text(b);
 }
 
 /** `initializeFeed({ url, token, tenant?, getToken?, persistence? })`; starts loading the wasm. */

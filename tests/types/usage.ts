@@ -26,6 +26,10 @@ import {
   limit,
   getDoc,
   getDocs,
+  terminate,
+  clearIndexedDbPersistence,
+  refEqual,
+  queryEqual,
   DocumentSnapshot,
   QuerySnapshot,
   Feed,
@@ -175,4 +179,13 @@ async function readOnce(): Promise<void> {
   console.log(all.docs.map((d) => d.id));
 }
 
-export { feedType, names, sameFeed, ops, queryType, readOnce };
+// Equality, and a sign-out: end the feed, then delete the cache.
+const sameRef: boolean = refEqual(byPath, bySegments) && refEqual(projects, inCollection.parent);
+const sameQuery: boolean = queryEqual(active, narrower) || queryEqual(projects, firstFive);
+async function signOut(): Promise<void> {
+  await terminate(db);
+  await clearIndexedDbPersistence(db);
+}
+const getTokenOnly: Feed = initializeFeed({ url: "wss://edge.example.com", getToken: () => fetch("/t").then((r) => r.text()) });
+
+export { feedType, names, sameFeed, ops, queryType, readOnce, sameRef, sameQuery, signOut, getTokenOnly };

@@ -9,7 +9,6 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 
 use js_sys::{Array, Function, Object, Promise, JSON};
 use wasm_bindgen::prelude::*;
@@ -20,6 +19,8 @@ use crate::doc::JsDoc;
 use crate::js::{array, callback, firestore_error, get, set};
 use crate::view::{ChangeKind, Order, View, ViewChange};
 use hookfeed_wire::names as wire;
+
+const FAILED_PRECONDITION: &str = "failed-precondition";
 
 fn invalid(message: &str) -> JsValue {
     firestore_error(hookfeed_wire::ErrorCode::InvalidArgument.as_str(), message)
@@ -49,8 +50,12 @@ impl Feed {
         include_metadata: bool,
         on_next: Function,
         on_error: Option<Function>,
+        once: bool,
     ) -> Result<Function, JsValue> {
-        listen(&self.client, &reference, include_metadata, on_next, on_error)
+        if self.client.terminated.get() {
+            return Err(firestore_error(FAILED_PRECONDITION, "The client has already been terminated."));
+        }
+        listen(&self.client, &reference, include_metadata, on_next, on_error, once)
     }
 
     /// Replaces the subscriber token (for example after your backend minted a fresh one)
@@ -267,6 +272,14 @@ fn target_of(reference: &JsValue) -> Result<(String, Shape, Vec<Order>, Option<u
     Ok((text, shape, order, limit))
 }
 
+/// A deep copy of JSON data (documents are JSON: the copy is exact).
+fn copy(value: &JsValue) -> JsValue {
+    if !value.is_object() {
+        return value.clone();
+    }
+    JSON::stringify(value).and_then(|text| JSON::parse(&String::from(text))).unwrap_or(JsValue::UNDEFINED)
+}
+
 /// `snapshot.metadata`.
 fn metadata(from_cache: bool) -> JsValue {
     let m: JsValue = Object::new().into();
@@ -303,15 +316,18 @@ impl DocumentSnapshot {
         !self.data.is_undefined()
     }
 
-    /// Its fields, or `undefined` when it does not exist. Treat as read-only: it is the
-    /// listener's copy.
+    /// Its fields, or `undefined` when it does not exist: a copy of its own, as Firestore's.
     pub fn data(&self) -> JsValue {
-        self.data.clone()
+        copy(&self.data)
     }
 
-    /// One field, by dotted path.
+    /// One field, by dotted path (a copy).
     pub fn get(&self, field: &str) -> JsValue {
-        field.split('.').fold(self.data.clone(), |v, k| if v.is_object() { get(&v, k) } else { JsValue::UNDEFINED })
+        copy(
+            &field
+                .split('.')
+                .fold(self.data.clone(), |v, k| if v.is_object() { get(&v, k) } else { JsValue::UNDEFINED }),
+        )
     }
 
     /// `{ fromCache, hasPendingWrites }`.
@@ -423,7 +439,7 @@ fn doc_ref(query: &JsValue, path: &str) -> JsValue {
     let (collection, id) = split_path(path);
     let firestore = get(query, "firestore");
     let r = reference("document", &firestore, path, id);
-    set(&r, "parent", &reference("collection", &firestore, collection, ""));
+    set(&r, "parent", &reference("collection", &firestore, collection, collection));
     r
 }
 
@@ -474,13 +490,15 @@ fn subscribe(
     include_metadata: bool,
     on_next: Function,
     on_error: Option<Function>,
+    once: bool,
 ) -> Result<Function, JsValue> {
     let feed = get(reference, "firestore");
     let listen = get(&feed, "_listen")
         .dyn_into::<Function>()
         .map_err(|_| invalid("expected a reference made by doc(), collection() or query() of an initialized feed"))?;
     let on_error = on_error.map_or(JsValue::UNDEFINED, JsValue::from);
-    listen.apply(&feed, &Array::of4(reference, &include_metadata.into(), &on_next, &on_error))?.dyn_into()
+    let args = Array::of5(reference, &include_metadata.into(), &on_next, &on_error, &once.into());
+    listen.apply(&feed, &args)?.dyn_into()
 }
 
 /// Registers a listener with `client`; returns its unsubscribe function.
@@ -490,6 +508,7 @@ fn listen(
     include_metadata: bool,
     on_next: Function,
     on_error: Option<Function>,
+    once: bool,
 ) -> Result<Function, JsValue> {
     let (target, shape, order, limit) = target_of(reference)?;
     let build = match shape {
@@ -507,6 +526,10 @@ fn listen(
         on_next,
         on_error,
         build,
+        once,
+        loaded: false,
+        cached: false,
+        offline: false,
     });
     let weak = Rc::downgrade(client);
     Ok(callback(move |_| {
@@ -538,30 +561,16 @@ pub fn on_snapshot(args: Array) -> Result<Function, JsValue> {
     } else {
         return Err(invalid("onSnapshot() needs a callback or an observer"));
     };
-    subscribe(&reference, include_metadata, on_next, on_error)
+    subscribe(&reference, include_metadata, on_next, on_error, false)
 }
 
-/// Resolves with the first snapshot the feed answers (not the cache), then unsubscribes.
+/// Resolves with the feed's snapshot; without the feed (offline, or no answer within
+/// 10 s), with the cache's, or rejects with `unavailable` (a document never cached), as
+/// Firestore's `getDoc` and `getDocs` do.
 fn get_once(reference: JsValue) -> Promise {
     Promise::new(&mut |resolve: Function, reject: Function| {
-        let unsubscribe: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
-        let done = unsubscribe.clone();
-        let next = callback(move |snapshot: JsValue| {
-            if get(&get(&snapshot, "metadata"), "fromCache").as_bool() == Some(true) {
-                return;
-            }
-            let _ = resolve.call1(&JsValue::NULL, &snapshot);
-            if let Some(stop) = done.borrow_mut().take() {
-                let _ = stop.call0(&JsValue::NULL);
-            }
-        });
-        let fail = reject.clone();
-        let error = callback(move |e: JsValue| {
-            let _ = fail.call1(&JsValue::NULL, &e);
-        });
-        match subscribe(&reference, false, next, Some(error)) {
-            Ok(stop) => *unsubscribe.borrow_mut() = Some(stop),
-            Err(e) => drop(reject.call1(&JsValue::NULL, &e)),
+        if let Err(e) = subscribe(&reference, false, resolve, Some(reject.clone()), true) {
+            let _ = reject.call1(&JsValue::NULL, &e);
         }
     })
 }
@@ -577,3 +586,24 @@ pub fn get_doc(reference: JsValue) -> Promise {
 pub fn get_docs(query: JsValue) -> Promise {
     get_once(query)
 }
+
+/// `terminate(db)`: closes the socket, ends every listener without a callback, writes
+/// pending cache records and closes the database. The feed is unusable afterwards.
+#[wasm_bindgen]
+pub fn terminate(db: &Feed) -> Promise {
+    db.client.terminate();
+    Promise::resolve(&JsValue::UNDEFINED)
+}
+
+/// `clearIndexedDbPersistence(db)`: deletes the module's IndexedDB cache, every user's.
+/// As in Firestore, only before the feed is used or after `terminate(db)`
+/// (`failed-precondition` otherwise).
+#[wasm_bindgen(js_name = clearIndexedDbPersistence)]
+pub fn clear_indexed_db_persistence(db: &Feed) -> Promise {
+    if db.client.started.get() && !db.client.terminated.get() {
+        let e = firestore_error(FAILED_PRECONDITION, "call terminate(db) before clearIndexedDbPersistence(db)");
+        return Promise::reject(&e);
+    }
+    crate::persist::delete()
+}
+

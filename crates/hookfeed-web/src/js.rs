@@ -72,9 +72,14 @@ pub fn firestore_error(code: &str, message: &str) -> JsValue {
 
 /// `console.error(value)`, where there is a console.
 pub fn console_error(value: &JsValue) {
+    console("error", value);
+}
+
+/// `console[method](value)`, where there is a console.
+pub fn console(method: &str, value: &JsValue) {
     if let Some(console) = get(&global(), "console").dyn_ref::<Object>() {
-        if let Ok(error) = get(console, "error").dyn_into::<Function>() {
-            let _ = error.call1(console, value);
+        if let Ok(f) = get(console, method).dyn_into::<Function>() {
+            let _ = f.call1(console, value);
         }
     }
 }

@@ -15,7 +15,11 @@
 
 extern crate alloc;
 
+pub mod session;
 pub mod view;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod resume;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod agreement;

@@ -1,126 +1,164 @@
 //! The last known documents of each listen, in IndexedDB, so a reload shows them at once
-//! (as `fromCache`) before the socket is up: the database, the key a view is cached under
-//! (its tenant and target), and the record stored. Best effort: any IndexedDB failure just
-//! means no cache.
+//! (as `fromCache`) before the socket is up: the database, the record stored, and its
+//! bounds. Each record is keyed by its reader (`session::reader_key`: the feed's URL and
+//! the token's tenant, subject and scopes) and its target, so no user reads another's.
+//!
+//! Bounded: at most [`MAX_VIEWS`] views and [`MAX_DOCS`] documents in all; past either,
+//! the least recently written views go first. Writes are batched: a view changed many
+//! times within [`FLUSH_MS`] is written once, with every other view changed meanwhile, in
+//! one transaction. Optional: when IndexedDB cannot be opened (private modes, a throwing
+//! or blocked `indexedDB.open`) the module keeps documents in memory only, with one
+//! warning on the console.
 
-use alloc::borrow::ToOwned;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
-use js_sys::{Array, Function, Object, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{IdbDatabase, IdbObjectStoreParameters, IdbOpenDbRequest, IdbTransactionMode};
+use js_sys::{Array, Function, Object};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 
 use crate::doc::JsDoc;
-use crate::js::{array, callback, get, set};
+use crate::js::{array, callback, clear_timer, console, get, set, set_timeout};
 
-const DB_NAME: &str = "hookfeed";
-const STORE: &str = "views";
-
-/// An IndexedDB database of one tenant's cached views, opened lazily.
-pub struct Persist {
-    /// What every key starts with: the tenant (empty for none) and `|`. The target follows.
-    prefix: String,
-    db: RefCell<Option<IdbDatabase>>,
-    /// Loads asked for before the database was open, by target.
-    waiting: RefCell<Vec<(String, Function)>>,
-    /// Saves made before the database was open: the latest per target.
-    unsaved: RefCell<Vec<(String, JsValue)>>,
-    opening: RefCell<bool>,
+// The platform's IndexedDB calls (src/platform.js): smaller in JS than through web-sys.
+#[wasm_bindgen(module = "/src/platform.js")]
+extern "C" {
+    /// A JWT's claims, or `undefined` when unreadable.
+    #[wasm_bindgen(js_name = claimsOf)]
+    pub fn claims_of(token: &str) -> JsValue;
+    #[wasm_bindgen(js_name = idbOpen)]
+    fn idb_open(done: &Function) -> JsValue;
+    #[wasm_bindgen(js_name = idbGet)]
+    fn idb_get(db: &JsValue, key: &JsValue, done: &Function);
+    #[wasm_bindgen(js_name = idbWrite)]
+    fn idb_write(db: &JsValue, puts: &Array, deletes: &Array);
+    #[wasm_bindgen(js_name = idbClose)]
+    fn idb_close(db: &JsValue);
+    /// Deletes the database: a promise of its deletion (rejected with `internal`).
+    #[wasm_bindgen(js_name = idbDelete)]
+    pub fn delete() -> js_sys::Promise;
 }
 
-fn indexed_db() -> Option<web_sys::IdbFactory> {
-    Reflect::get(&crate::js::global(), &JsValue::from_str("indexedDB")).ok()?.dyn_into().ok()
+/// At most this many cached views.
+pub const MAX_VIEWS: usize = 100;
+/// At most this many cached documents, over all views.
+pub const MAX_DOCS: f64 = 10_000.0;
+/// Changes within this long are written together.
+const FLUSH_MS: f64 = 300.0;
+
+/// The IndexedDB cache of a page's feed, opened in the background.
+pub struct Persist {
+    /// platform.js's handle.
+    db: JsValue,
+    /// Open (writes go out), or not yet.
+    open: Cell<bool>,
+    /// Failed, closed or deleted: memory only.
+    none: Cell<bool>,
+    /// Records to write at the next flush: key, record, documents.
+    dirty: RefCell<Vec<(JsValue, JsValue, f64)>>,
+    /// What is stored: key, when written, documents (the `used` store, in memory).
+    used: RefCell<Vec<(JsValue, f64, f64)>>,
+    timer: RefCell<Option<JsValue>>,
 }
 
 impl Persist {
-    /// The cache of `tenant`'s views (`None`: the feed's default), not yet open.
-    pub fn new(tenant: Option<&str>) -> Self {
-        let mut prefix = String::from(tenant.unwrap_or(""));
-        prefix.push('|');
-        Self {
-            prefix,
-            db: RefCell::new(None),
-            waiting: RefCell::new(Vec::new()),
-            unsaved: RefCell::new(Vec::new()),
-            opening: RefCell::new(false),
-        }
-    }
-
-    /// The key `target`'s view is cached under: `tenant|target`.
-    fn key(&self, target: &str) -> JsValue {
-        let mut key = self.prefix.clone();
-        key.push_str(target);
-        JsValue::from_str(&key)
-    }
-
     /// Opens the database in the background.
-    pub fn open(self: &Rc<Self>) {
-        if self.db.borrow().is_some() || self.opening.replace(true) {
+    pub fn open() -> Rc<Self> {
+        let slot: Rc<RefCell<Option<Rc<Self>>>> = Rc::new(RefCell::new(None));
+        let later = slot.clone();
+        let db = idb_open(&callback(move |used: JsValue| {
+            if let Some(me) = later.borrow_mut().take() {
+                me.opened(&used);
+            }
+        }));
+        let this = Rc::new(Self {
+            db,
+            open: Cell::new(false),
+            none: Cell::new(false),
+            dirty: RefCell::new(Vec::new()),
+            used: RefCell::new(Vec::new()),
+            timer: RefCell::new(None),
+        });
+        // Opening may have failed already (no IndexedDB, a throwing open): then at once.
+        *slot.borrow_mut() = Some(this.clone());
+        this
+    }
+
+    fn opened(&self, used: &JsValue) {
+        if used.is_undefined() {
+            console("warn", &"hookfeed: no IndexedDB, caching in memory only".into());
+            self.none.set(true);
+            self.dirty.borrow_mut().clear();
             return;
         }
-        let Some(request) = indexed_db().and_then(|f| f.open_with_u32(DB_NAME, 1).ok()) else { return };
-        let req = request.clone();
-        let upgrade = callback(move |_| {
-            if let Some(db) = req.result().ok().and_then(|r| r.dyn_into::<IdbDatabase>().ok()) {
-                let _ = db.create_object_store_with_optional_parameters(STORE, &IdbObjectStoreParameters::new());
-            }
-        });
-        request.set_onupgradeneeded(Some(&upgrade));
-        let this = self.clone();
-        let req: IdbOpenDbRequest = request.clone();
-        let opened = callback(move |_| {
-            let db = req.result().ok().and_then(|r| r.dyn_into::<IdbDatabase>().ok());
-            *this.db.borrow_mut() = db;
-            let waiting: Vec<_> = this.waiting.borrow_mut().drain(..).collect();
-            for (target, on_loaded) in waiting {
-                this.load(&target, on_loaded);
-            }
-            let unsaved: Vec<_> = this.unsaved.borrow_mut().drain(..).collect();
-            for (target, value) in unsaved {
-                this.save(&target, &value);
-            }
-        });
-        request.set_onsuccess(Some(&opened));
+        let mut known = self.used.borrow_mut();
+        for entry in array(used).iter() {
+            let entry = array(&entry);
+            known.push((entry.get(0), entry.get(1).as_f64().unwrap_or(0.0), entry.get(2).as_f64().unwrap_or(0.0)));
+        }
+        drop(known);
+        self.open.set(true);
+        self.flush();
     }
 
-    /// Calls `on_loaded` with the cached `{seq, docs}` for `target` (a listen's wire
-    /// target, as JSON text), or `undefined`.
-    pub fn load(self: &Rc<Self>, target: &str, on_loaded: Function) {
-        let Some(db) = self.db.borrow().clone() else {
-            if *self.opening.borrow() {
-                self.waiting.borrow_mut().push((target.to_owned(), on_loaded));
-            }
-            return;
-        };
-        let request = db
-            .transaction_with_str(STORE)
-            .and_then(|tx| tx.object_store(STORE))
-            .and_then(|store| store.get(&self.key(target)));
-        let Ok(request) = request else { return };
-        let req = request.clone();
-        let done = callback(move |_| {
-            let _ = on_loaded.call1(&JsValue::NULL, &req.result().unwrap_or(JsValue::UNDEFINED));
-        });
-        request.set_onsuccess(Some(&done));
+    /// Calls `on_loaded` with the cached `{seq, docs}` under `key`, or `undefined`.
+    pub fn load(&self, key: &JsValue, on_loaded: Function) {
+        idb_get(&self.db, key, &on_loaded);
     }
 
-    /// Stores `{seq, docs}` (a [`record`]) for `target`.
-    pub fn save(&self, target: &str, value: &JsValue) {
-        let Some(db) = self.db.borrow().clone() else {
-            if *self.opening.borrow() {
-                let mut unsaved = self.unsaved.borrow_mut();
-                unsaved.retain(|(t, _)| t != target);
-                unsaved.push((target.to_owned(), value.clone()));
-            }
+    /// Stores `record` (of `docs` documents) under `key` with the next batch.
+    pub fn save(self: &Rc<Self>, key: JsValue, record: JsValue, docs: f64) {
+        if self.none.get() {
             return;
-        };
-        let _ = db
-            .transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)
-            .and_then(|tx| tx.object_store(STORE))
-            .and_then(|store| store.put_with_key(value, &self.key(target)));
+        }
+        let mut dirty = self.dirty.borrow_mut();
+        dirty.retain(|(k, _, _)| *k != key);
+        dirty.push((key, record, docs));
+        if self.timer.borrow().is_none() {
+            let me = self.clone();
+            *self.timer.borrow_mut() = Some(set_timeout(&callback(move |_| me.flush()), FLUSH_MS));
+        }
+    }
+
+    /// Writes the batch in one transaction, evicting past the bounds: the least recently
+    /// written views first (the newest one stays).
+    pub fn flush(&self) {
+        if let Some(timer) = self.timer.borrow_mut().take() {
+            clear_timer("clearTimeout", &timer);
+        }
+        if !self.open.get() {
+            return;
+        }
+        let (puts, deletes) = (Array::new(), Array::new());
+        let now = js_sys::Date::now();
+        let mut used = self.used.borrow_mut();
+        for (key, record, docs) in core::mem::take(&mut *self.dirty.borrow_mut()) {
+            puts.push(&Array::of3(&key, &record, &docs.into()));
+            used.retain(|(k, _, _)| *k != key);
+            used.push((key, now, docs));
+        }
+        while used.len() > 1 && (used.len() > MAX_VIEWS || used.iter().map(|(_, _, n)| n).sum::<f64>() > MAX_DOCS) {
+            let mut oldest = 0;
+            for (i, (_, at, _)) in used.iter().enumerate() {
+                if *at < used[oldest].1 {
+                    oldest = i;
+                }
+            }
+            deletes.push(&used.remove(oldest).0);
+        }
+        if puts.length() + deletes.length() > 0 {
+            idb_write(&self.db, &puts, &deletes);
+        }
+    }
+
+    /// Writes what is pending and closes the database (terminate).
+    pub fn close(&self) {
+        self.flush();
+        self.open.set(false);
+        self.none.set(true);
+        idb_close(&self.db);
     }
 }
 
@@ -151,10 +189,19 @@ pub fn read_record(cached: &JsValue) -> Option<(u64, Vec<(String, JsDoc)>)> {
     Some((seq, docs))
 }
 
+/// Blanks the claims that change with every token of one reader (its times): `undefined`
+/// is left out of JSON.
+pub fn without_times(claims: &JsValue) {
+    for name in ["exp", "iat", "nbf", "jti", "auth_time"] {
+        set(claims, name, &JsValue::UNDEFINED);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Runs in headless Chromium (`wasm-bindgen-test`): records are JS values.
     use super::*;
+    use alloc::borrow::ToOwned;
     use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
     wasm_bindgen_test_configure!(run_in_browser);
@@ -167,7 +214,15 @@ mod tests {
         assert_eq!(read.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["p/a", "p/b"]);
         assert_eq!(read[0].1 .0.as_f64(), Some(1.0));
         assert!(read_record(&JsValue::UNDEFINED).is_none());
-        assert_eq!(Persist::new(Some("acme")).key(r#""p/a""#).as_string().as_deref(), Some(r#"acme|"p/a""#));
-        assert_eq!(Persist::new(None).key("t").as_string().as_deref(), Some("|t"));
+    }
+
+    #[wasm_bindgen_test]
+    fn times_are_not_part_of_a_reader() {
+        let claims = crate::js::tests::parse(r#"{"sub":"a","exp":2,"iat":1,"scopes":["*"]}"#);
+        without_times(&claims);
+        assert_eq!(
+            js_sys::JSON::stringify(&claims).ok().and_then(|s| s.as_string()).as_deref(),
+            Some(r#"{"sub":"a","scopes":["*"]}"#)
+        );
     }
 }

@@ -105,9 +105,33 @@ impl<D: DocData> View<D> {
         for (path, data) in docs {
             self.upsert(path, data);
         }
-        self.seq = self.seq.max(seq);
+        // A whole snapshot is the feed's state at its seq, whatever this view held before.
+        self.seq = if delta { self.seq.max(seq) } else { seq };
         self.synced = true;
         self.diff(&before)
+    }
+
+    /// The `since` a listen sends: the seq of what the feed itself answered this view, 0
+    /// (a whole snapshot) for a view that holds only cached documents or none. A cache may
+    /// hold what the token can no longer read, and a delta would never remove it.
+    pub fn since(&self) -> u64 {
+        if self.synced {
+            self.seq
+        } else {
+            0
+        }
+    }
+
+    /// Every visible document as added (a one-shot read's `docChanges()`).
+    pub fn all_added(&self) -> Vec<ViewChange<D>> {
+        self.diff(&[])
+    }
+
+    /// Drops every document (the reader changed: another user's, or other scopes').
+    /// Returns the removals.
+    pub fn forget(&mut self) -> Vec<ViewChange<D>> {
+        self.synced = false;
+        self.load_cached(0, Vec::new())
     }
 
     /// Applies one change frame. Returns the visible changes.
