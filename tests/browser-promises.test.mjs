@@ -45,6 +45,7 @@ async function loadModule(page) {
 /** How many records the module's IndexedDB cache holds (0 without the database). */
 const cachedViews = (page) => page.evaluate(() => new Promise((ok) => {
   const open = indexedDB.open("hookfeed");
+  open.onupgradeneeded = () => open.transaction.abort();
   open.onerror = () => ok(0);
   open.onsuccess = () => {
     const db = open.result;
@@ -221,6 +222,10 @@ describe("the browser module keeps its promises (issue 18)", () => {
     // Offline (the browser knows): at once, from the cache; a document never cached: unavailable.
     await page.reload();
     await loadModule(page);
+    // The page initializes its feed while online, as apps do at startup: the wasm loads
+    // on first use (initializeFeed), so it is there when the network goes.
+    await page.evaluate(({ url, token }) => { window.db = window.hookfeed.initializeFeed({ url, token }); }, args);
+    await page.waitForLoadState("networkidle");
     await context.setOffline(true);
     const never = { ...args, other: String(nextProject++) };
     const offline = await page.evaluate(read, never);

@@ -255,15 +255,19 @@ describe("the browser module in headless Chromium", () => {
     });
     assert.deepEqual(await page.evaluate(listen, { url: edge.url, token, projectId }), { progress: 77, fromCache: false });
     // Wait until IndexedDB holds the view, then reload with the feed unreachable.
+    // The probe neither creates the database (the module loads its wasm, and opens its
+    // cache, only on first use) nor keeps it open (that would block the module's upgrade).
     await page.waitForFunction(() => new Promise((ok) => {
       const open = indexedDB.open("hookfeed");
+      open.onupgradeneeded = () => open.transaction.abort();
       open.onerror = () => ok(false);
       open.onsuccess = () => {
         const db = open.result;
-        if (!db.objectStoreNames.contains("views")) return ok(false);
+        const done = (found) => { db.close(); ok(found); };
+        if (!db.objectStoreNames.contains("views")) return done(false);
         const count = db.transaction("views").objectStore("views").count();
-        count.onsuccess = () => ok(count.result > 0);
-        count.onerror = () => ok(false);
+        count.onsuccess = () => done(count.result > 0);
+        count.onerror = () => done(false);
       };
     }));
     await page.routeWebSocket(/\/feed/, () => {}); // never connects

@@ -80,14 +80,15 @@ export class Feed {
   }
 
   /**
-   * Internal: registers a listener (`onSnapshot`, and the wasm's `getDoc` and `getDocs`,
-   * come here through a reference's `firestore`); returns its unsubscribe function.
+   * Internal: registers a listener (`onSnapshot`, and the wasm's `getDoc` and `getDocs`
+   * with `once`: answered one snapshot, then ended) through a reference's `firestore`;
+   * returns its unsubscribe function.
    */
-  _listen(reference, includeMetadata, onNext, onError) {
+  _listen(reference, includeMetadata, onNext, onError, once = false) {
     if (this.#terminated) throw firestoreError("failed-precondition", "the feed was terminated: initializeFeed() again");
     if (loaded) {
       this.#feed ??= wasmFeed(this.#options);
-      return this.#feed._listen(reference, includeMetadata, onNext, onError);
+      return this.#feed._listen(reference, includeMetadata, onNext, onError, once);
     }
     let stop;
     let live = true;
@@ -95,7 +96,7 @@ export class Feed {
       () => {
         if (!live || this.#terminated) return;
         try {
-          stop = this._listen(reference, includeMetadata, onNext, onError);
+          stop = this._listen(reference, includeMetadata, onNext, onError, once);
         } catch (error) {
           report(onError, error);
         }

@@ -606,4 +606,3 @@ pub fn clear_indexed_db_persistence(db: &Feed) -> Promise {
     }
     crate::persist::delete()
 }
-

@@ -23,7 +23,9 @@ use web_sys::WebSocket;
 
 use crate::doc::JsDoc;
 use crate::frames::{self, Kind, ServerFrame};
-use crate::js::{callback, clear_timer, console_error, firestore_error, get, global, global_fn, set_timeout};
+use crate::js::{
+    callback, clear_timer, console_error, firestore_error, get, global, global_fn, set_timeout, set_watchdog,
+};
 use crate::persist::{self, Persist};
 use crate::session;
 use crate::view::{View, ViewChange};
@@ -263,7 +265,7 @@ impl Client {
             // Offline (as the browser knows) or not answered in time: from the cache.
             let online = get(&get(&global(), "navigator"), "onLine").as_bool() != Some(false);
             if online {
-                set_timeout(&self.once(move |client, _| client.settle_offline(id)), GET_WITHIN_MS);
+                set_watchdog(&self.once(move |client, _| client.settle_offline(id)), GET_WITHIN_MS);
             } else {
                 self.settle_offline(id);
             }
@@ -403,7 +405,7 @@ impl Client {
         self.asking.set(ask);
         // One callback for the three outcomes (a token, an error, the timeout): the first wins.
         let settled = self.once(move |client, outcome| client.on_token(ask, &outcome));
-        set_timeout(&settled, TOKEN_WITHIN_MS);
+        set_watchdog(&settled, TOKEN_WITHIN_MS);
         match get_token.call0(&JsValue::NULL) {
             Ok(token) => {
                 let promise = Promise::resolve(&token);
@@ -562,7 +564,7 @@ impl Client {
                 client.lost();
             }
         });
-        set_timeout(&check, PONG_WITHIN_MS);
+        set_watchdog(&check, PONG_WITHIN_MS);
     }
 
     /// `online`, `offline` and `visibilitychange`: check the socket, or retry at once.

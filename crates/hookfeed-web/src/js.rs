@@ -55,6 +55,16 @@ pub fn set_timeout(f: &Function, ms: f64) -> JsValue {
         .unwrap_or(JsValue::NULL)
 }
 
+/// `setTimeout(f, ms)` for a watchdog (a deadline for an answer that may come first): in
+/// Node, the timer is `unref`ed, so that a script whose work is done exits rather than wait
+/// for a deadline nothing needs any more. Browsers' timers are numbers, left as they are.
+pub fn set_watchdog(f: &Function, ms: f64) {
+    let handle = set_timeout(f, ms);
+    if let Ok(unref) = get(&handle, "unref").dyn_into::<Function>() {
+        let _ = unref.call0(&handle);
+    }
+}
+
 /// Calls the global `name` (`clearTimeout` or `clearInterval`) on a timer's handle.
 pub fn clear_timer(name: &str, handle: &JsValue) {
     if let Some(f) = global_fn(name) {
