@@ -89,7 +89,9 @@ class Client {
   }
 
   listen(id, target) {
-    const l = { target, active: true, view: new Map(), last: 0, synced: false };
+    // Listening again with an id: until its snapshot, a change for the id may be one the
+    // hub sent the earlier listen before it read the unlisten (the socket keeps order).
+    const l = { target, active: true, view: new Map(), last: 0, synced: false, again: this.listens.has(id) };
     this.listens.set(id, l);
     this.sendListen(id, l);
   }
@@ -117,7 +119,10 @@ class Client {
     } else if (f.type === "change") {
       if (!l) return this.violations.push(`change for a listen never made: ${JSON.stringify(f)}`);
       if (!l.active) return this.stray.push(f);
-      if (!l.synced) return this.violations.push(`change before its listen's snapshot: ${JSON.stringify(f)}`);
+      if (!l.synced) {
+        if (!l.again) this.violations.push(`change before its listen's snapshot: ${JSON.stringify(f)}`);
+        return;
+      }
       if (f.seq <= l.last) {
         return this.violations.push(`listen ${f.id}: change ${f.path}@${f.seq} at or below the listen's seq ${l.last} (repeated, or out of order and dropped)`);
       }
@@ -205,15 +210,28 @@ describe("hubs under random faults", () => {
         const { port, persistTo } = edge;
         await edge.kill();
         edge = await startEdge({ port, persistTo, vars: { HOOKFEED_HUBS: JSON.stringify({ demo: HUBS }) } });
-      } else if (r < 0.6) {
+      } else if (r < 0.45) {
         inFlight.push(send(pick(ids), step + 1, tag));
         if (inFlight.length >= 3) await inFlight.shift();
-      } else if (r < 0.72) {
+      } else if (r < 0.65) {
+        // The window the hubs are most exposed in: their feed connection drops, and while
+        // they re-listen and reload, deliveries land at once and clients churn listens.
+        // Deliveries on both sides of the drop: some commit while the hubs are away (their
+        // reload brings them), some stream in on the new connection while it reloads.
+        for (const id of ids) if (random() < 0.5) inFlight.push(send(id, step + 1, tag));
         const res = await fetch(`${edge.url}/dev/drop-hubs`, { method: "POST" });
         assert.equal(res.status, 200);
         drops++;
+        for (const id of ids) if (random() < 0.5) inFlight.push(send(id, step + 1, tag));
+        churns++;
+        churn();
       } else {
         churns++;
+        churn();
+      }
+    }
+    function churn() {
+      {
         const client = pick(clients);
         const id = 10 + Math.floor(random() * 4);
         const l = client.listens.get(id);
