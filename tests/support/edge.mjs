@@ -81,6 +81,12 @@ export async function startEdge({ persistTo = mkdtempSync(join(tmpdir(), "hookfe
     persistTo,
     /** Everything wrangler printed so far. */
     log: () => log,
+    /** Kills wrangler and workerd at once (SIGKILL: no shutdown); resolves once they exited. */
+    async kill() {
+      if (child.exitCode !== null) return;
+      try { process.kill(-child.pid, "SIGKILL"); } catch {}
+      await exited;
+    },
     /** Stops wrangler and workerd; resolves once they exited. */
     async stop() {
       if (child.exitCode !== null) return;

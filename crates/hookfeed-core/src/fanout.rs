@@ -334,6 +334,33 @@ impl SubscriptionIndex {
         self.collections.contains_key(collection) || self.document_listens.contains_key(collection)
     }
 
+    /// Every listen of `collection` (its queries and its documents' listens), by socket.
+    pub fn listens_of(&self, collection: &str) -> Vec<(SocketId, Listen)> {
+        let mut out: Vec<(SocketId, Listen)> = Vec::new();
+        for (path, list) in self.documents.iter().filter(|(p, _)| p.collection() == collection) {
+            for (sid, id, guard) in list {
+                out.push((*sid, Listen { id: *id, target: Target::Document(path.clone()), guard: guard.clone() }));
+            }
+        }
+        for (sid, id, q) in self.collections.get(collection).into_iter().flatten() {
+            out.push((*sid, Listen { id: *id, target: Target::Collection(q.clone()), guard: None }));
+        }
+        out
+    }
+
+    /// What the indexed listens read, by collection: whether a query reads it whole, and
+    /// the documents listened to (what a hub woken from hibernation rebuilds).
+    pub fn targets_read(&self) -> std::collections::BTreeMap<String, (bool, Vec<DocPath>)> {
+        let mut out: std::collections::BTreeMap<String, (bool, Vec<DocPath>)> = Default::default();
+        for path in self.documents.keys() {
+            out.entry(path.collection().to_owned()).or_default().1.push(path.clone());
+        }
+        for collection in self.collections.keys() {
+            out.entry(collection.clone()).or_default().0 = true;
+        }
+        out
+    }
+
     /// How many listens are indexed.
     pub fn len(&self) -> usize {
         self.documents.values().map(Vec::len).sum::<usize>() + self.collections.values().map(Vec::len).sum::<usize>()

@@ -52,9 +52,13 @@ pub const MIRROR_UNREAD_SLACK: usize = 1_024;
 pub const MAX_MISSING_IDS: usize = 20_000;
 
 /// Steps a hub takes to prepare one listen (open, stream, one load, one head probe, answer,
-/// and a retry of the stream after a lost upstream socket), after which it answers
-/// `unavailable` rather than go on.
-pub const MAX_PREPARATION_STEPS: u32 = 6;
+/// a wait for the collection's reload after a lost upstream socket, and a retry of the
+/// stream), after which it answers `unavailable` rather than go on.
+pub const MAX_PREPARATION_STEPS: u32 = 7;
+
+/// Above this many documents (and missing ids) of a collection mirror, a reload takes the
+/// whole collection in one load rather than each document.
+pub const RELOAD_WHOLE_ABOVE: usize = 64;
 
 /// The document a head probe listens to upstream: any path does (its answer's seq is what
 /// the probe is for), and this one names what it is in the feed's logs.
@@ -84,6 +88,65 @@ pub struct CollectionMirror {
     opened_by: Option<String>,
     /// When a listen last asked for it (ms), to end the least recently asked first.
     last_asked: i64,
+    /// A stale mirror on a new stream: what streams and what loads bring wait here, and are
+    /// merged in seq order once every document it held is loaded again
+    /// ([`HubMirror::finish_reload`]).
+    reload: Option<Reload>,
+    /// The reload (by [`HubMirror`]'s count of reloads begun) that last made it current.
+    reloaded_in: u64,
+    /// Rebuilt for listens restored from hibernation (what their clients hold is not
+    /// known): once reloaded, they get a full snapshot instead of changes.
+    restored: bool,
+    /// Documents (or, `loading_whole`, the collection) a load is asked for: a change of
+    /// one streamed before the load's answer arrives is kept, so that the load (older)
+    /// does not take its place.
+    loading: HashSet<DocPath>,
+    loading_whole: bool,
+}
+
+/// What a stale collection's reload has gathered so far.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Reload {
+    /// Its number among the reloads the hub began.
+    number: u64,
+    /// Documents loaded at a feed seq at or after the stream's start, and ids loaded as
+    /// missing.
+    loaded: Vec<StoredDoc>,
+    missing: Vec<DocPath>,
+    /// Paths loaded again; `whole`: the whole collection was.
+    covered: HashSet<DocPath>,
+    whole: bool,
+    /// The highest seq a load was current at.
+    loaded_at: Seq,
+    /// Changes streamed since the stream started, in the feed's (seq) order.
+    streamed: Vec<StoredDoc>,
+}
+
+/// A finished reload's versions, applied to the mirror one at a time in seq order
+/// ([`HubMirror::replay_next`]), each change fanned out before the next is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    collection: String,
+    /// (version, came from a load), in seq order.
+    versions: std::collections::VecDeque<(StoredDoc, bool)>,
+    /// Whether the mirror was whole before the reload (a document new to it is news).
+    was_full: bool,
+    /// Listens restored from hibernation read this collection: no changes, a full
+    /// snapshot each once the replay is done.
+    resnapshot: bool,
+}
+
+impl Replay {
+    /// The collection reloaded.
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// Whether every listen of the collection gets a full snapshot at the collection's
+    /// head once replayed ([`HubMirror::head_of`]), instead of changes.
+    pub fn resnapshot(&self) -> bool {
+        self.resnapshot
+    }
 }
 
 impl CollectionMirror {
@@ -95,6 +158,17 @@ impl CollectionMirror {
     /// Whether the whole collection is loaded.
     pub fn is_full(&self) -> bool {
         self.full
+    }
+
+    /// Whether it was loaded before the upstream socket was lost and is not loaded again
+    /// yet: listens of it wait ([`Step::AwaitReload`]).
+    pub fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    /// Whether it streams on a new socket and is being loaded again: streamed changes wait.
+    pub fn is_reloading(&self) -> bool {
+        self.reload.is_some()
     }
 
     /// The seq every loaded document is current at.
@@ -243,6 +317,8 @@ pub struct HubMirror {
     pinned_docs: HashMap<DocPath, u32>,
     /// Loads served to prepare listens, since the hub woke (`/healthz`).
     loads: u64,
+    /// Reloads begun (a stale collection streaming again), since the hub woke.
+    reloads: u64,
 }
 
 /// What a listen needs the hub to do before it can be answered from the mirror.
@@ -265,6 +341,8 @@ pub struct Preparation {
     steps: u32,
     loaded: bool,
     probe: Option<u64>,
+    /// Reloads begun before the listen arrived: a reload numbered above loaded after it.
+    arrived_after: u64,
 }
 
 impl Preparation {
@@ -290,6 +368,11 @@ pub enum Step {
     /// Send head probe number `n` upstream (unless it is sent: [`HubMirror::probe_to_send`])
     /// and wait until it is answered ([`HubMirror::probe_answered`]).
     Probe(u64),
+    /// Wait until the collection, loaded before the upstream socket was lost, is loaded
+    /// again on a new stream (the hub's recovery does it; make sure one runs), then ask
+    /// again. Its streamed changes wait meanwhile, and so does the listen: its snapshot
+    /// and the changes after it then come in seq order.
+    AwaitReload(String),
     /// Answer from the mirror: the snapshot of [`Preparation::request`] is current at
     /// `head`.
     Answer {
@@ -338,7 +421,14 @@ impl HubMirror {
         if let Target::Document(path) = &request.target {
             *self.pinned_docs.entry(path.clone()).or_default() += 1;
         }
-        Preparation { request, token: token_key(claims), steps: 0, loaded: false, probe: None }
+        Preparation {
+            request,
+            token: token_key(claims),
+            steps: 0,
+            loaded: false,
+            probe: None,
+            arrived_after: self.reloads,
+        }
     }
 
     /// A listen is answered or refused: unpins what it needed.
@@ -385,6 +475,9 @@ impl HubMirror {
             };
         };
         mirror.last_asked = now_ms;
+        if mirror.stale {
+            return Step::AwaitReload(collection);
+        }
         if !mirror.is_streaming() {
             return Step::Stream { collection, ended: Vec::new() };
         }
@@ -407,23 +500,24 @@ impl HubMirror {
             }
             prep.loaded = true;
             self.loads += 1;
+            if let Some(mirror) = self.collections.get_mut(&collection) {
+                match &need {
+                    MirrorNeed::Document(path) => {
+                        mirror.loading.insert(path.clone());
+                    }
+                    _ => mirror.loading_whole = true,
+                }
+            }
             return Step::Load(need);
         }
-        let (head, stale) = (mirror.current_at(self.stream_head), mirror.stale);
+        let head = mirror.current_at(self.stream_head);
         if prep.request.resume_since().is_none_or(|since| since <= head) {
             return Step::Answer { head };
         }
-        if !prep.loaded {
-            if stale {
-                // Its documents may be behind: load the target again (exact at the feed's
-                // seq of a moment after the listen arrived).
-                prep.loaded = true;
-                self.loads += 1;
-                return Step::Load(match &prep.request.target {
-                    Target::Collection(_) => MirrorNeed::Collection(collection),
-                    Target::Document(path) => MirrorNeed::Document(path.clone()),
-                });
-            }
+        // A reload begun after the listen arrived loaded at the feed's seq of a moment
+        // after it, as a load of its own would have.
+        let reloaded_since = mirror.reloaded_in > prep.arrived_after;
+        if !prep.loaded && !reloaded_since {
             match prep.probe {
                 None => {
                     let n = self.probes.sent + 1;
@@ -558,6 +652,11 @@ impl HubMirror {
             .entry(collection.to_owned())
             .or_insert_with(|| CollectionMirror { evict_above: MIRROR_UNREAD_SLACK, ..CollectionMirror::default() });
         mirror.streaming_after = Some(seq);
+        if mirror.stale {
+            // From its first streamed change on, what streams waits for the reload.
+            self.reloads += 1;
+            mirror.reload = Some(Reload { number: self.reloads, ..Reload::default() });
+        }
     }
 
     /// The upstream socket closed: no collection streams until it is listened to again,
@@ -567,17 +666,105 @@ impl HubMirror {
         for mirror in self.collections.values_mut() {
             mirror.streaming_after = None;
             mirror.stale = true;
+            // What a reload gathered on the lost stream is not enough: start again.
+            mirror.reload = None;
         }
         self.probes.in_flight = false;
         self.probes.sent = self.probes.answered;
     }
 
-    /// Every document of a collection held before a lost socket was loaded again
-    /// ([`HubMirror::reload`]): it is exact at the stream's head again.
-    pub fn reloaded(&mut self, collection: &str) {
-        if let Some(mirror) = self.collections.get_mut(collection).filter(|m| m.is_streaming()) {
-            mirror.stale = false;
+    /// Rebuilds, after the hub woke from hibernation with sockets, a collection their
+    /// listens read: the whole collection for a query, else those documents. It is stale
+    /// (a new stream and a reload make it current), and what its listens' clients hold is
+    /// not known: once reloaded they get a full snapshot ([`Replay::resnapshot`]), which a
+    /// client applies as a resync (a document that did not change is not news to it).
+    pub fn restore(&mut self, collection: &str, whole: bool, documents: impl IntoIterator<Item = DocPath>) {
+        let mirror = self.collections.entry(collection.to_owned()).or_insert_with(|| CollectionMirror {
+            evict_above: MIRROR_UNREAD_SLACK,
+            restored: true,
+            stale: true,
+            ..CollectionMirror::default()
+        });
+        if !mirror.restored {
+            return;
         }
+        mirror.full |= whole;
+        if !mirror.full {
+            mirror.missing.extend(documents.into_iter().filter(|p| p.collection() == collection));
+        }
+    }
+
+    /// The seq a current (not stale) collection mirror answers at.
+    pub fn head_of(&self, collection: &str) -> Seq {
+        self.collections.get(collection).map_or(self.stream_head, |m| m.current_at(self.stream_head))
+    }
+
+    /// Ends a reload whose every need was loaded ([`HubMirror::reload`] is empty): the
+    /// versions it loaded and the changes that streamed meanwhile, in seq order, to apply
+    /// with [`HubMirror::replay_next`] (all of them, with no other change in between: the
+    /// caller drains it at once). `None` if the collection is not reloading, or still
+    /// needs loads.
+    pub fn finish_reload(&mut self, collection: &str) -> Option<Replay> {
+        if !self.reload(collection).is_empty() {
+            return None;
+        }
+        let mirror = self.collections.get_mut(collection)?;
+        let reload = mirror.reload.take()?;
+        let was_full = mirror.full;
+        for path in reload.missing {
+            if !mirror.full && !mirror.docs.contains_key(&path) {
+                mirror.missing.insert(path);
+            }
+        }
+        if reload.whole {
+            mirror.full = true;
+            mirror.missing.clear();
+        }
+        mirror.as_of = mirror.as_of.max(reload.loaded_at);
+        mirror.stale = false;
+        mirror.reloaded_in = reload.number;
+        let resnapshot = std::mem::take(&mut mirror.restored);
+        let mut versions: Vec<(StoredDoc, bool)> = reload.loaded.into_iter().map(|d| (d, true)).collect();
+        versions.extend(reload.streamed.into_iter().map(|d| (d, false)));
+        // Stable: a load's version of a seq comes before the same change streamed (which
+        // is then already held).
+        versions.sort_by_key(|(d, _)| d.seq);
+        Some(Replay { collection: collection.to_owned(), versions: versions.into(), was_full, resnapshot })
+    }
+
+    /// Applies the replay's versions in seq order until one is news: that change, to fan
+    /// out before the next is applied (a limited query reads the collection as of it).
+    /// `None` once it is done. A restored collection's replay applies everything and gives
+    /// no change ([`Replay::resnapshot`]).
+    pub fn replay_next(&mut self, replay: &mut Replay) -> Option<DocChange> {
+        let mirror = self.collections.get_mut(&replay.collection)?;
+        while let Some((doc, from_load)) = replay.versions.pop_front() {
+            mirror.as_of = mirror.as_of.max(doc.seq);
+            let held = mirror.docs.get(&doc.path);
+            if held.is_some_and(|h| h.seq >= doc.seq) {
+                continue; // held already (the load had it, or a later version)
+            }
+            let before = held.map(|h| h.data.clone());
+            let was_missing = mirror.missing.contains(&doc.path);
+            if from_load || mirror.knows(&doc.path) || mirror.loading_whole || mirror.loading.contains(&doc.path) {
+                mirror.merge(doc.clone());
+            }
+            if replay.resnapshot {
+                continue;
+            }
+            let news = match (&before, from_load) {
+                // A load shows a document's latest version: news if its data moved.
+                (Some(old), true) => *old != doc.data,
+                (None, true) => replay.was_full || was_missing,
+                // A streamed change is passed on as the feed sent it.
+                (_, false) => true,
+            };
+            if news {
+                let kind = if before.is_some() { ChangeKind::Modified } else { ChangeKind::Added };
+                return Some(DocChange { path: doc.path, kind, seq: doc.seq, before, data: doc.data });
+            }
+        }
+        None
     }
 
     /// Merges a load of the whole collection, current at the feed's `seq` (which is at
@@ -585,10 +772,28 @@ impl HubMirror {
     /// documents that changed compared with what the mirror held, as changes to fan out
     /// (after a reconnect, what happened while the hub was away). A collection ended
     /// meanwhile is not held again.
+    ///
+    /// A stale mirror takes no load directly: on a new stream, a load at or after its
+    /// start waits in the reload ([`HubMirror::finish_reload`]); any other (older than the
+    /// stream, or with no stream) is dropped.
     pub fn load_collection(&mut self, collection: &str, docs: Vec<StoredDoc>, seq: Seq) -> Vec<DocChange> {
         let Some(mirror) = self.collections.get_mut(collection) else { return Vec::new() };
+        if mirror.stale {
+            if let Some(reload) = mirror.reload.as_mut().filter(|_| mirror.streaming_after.is_some_and(|s| seq >= s)) {
+                reload.loaded.extend(docs);
+                reload.whole = true;
+                reload.loaded_at = reload.loaded_at.max(seq);
+            }
+            return Vec::new();
+        }
+        if mirror.streaming_after.is_none_or(|s| seq < s) {
+            // Answered before the stream started (it raced a lost socket): the changes
+            // between it and the stream's start are in neither. The listen asks again.
+            return Vec::new();
+        }
         // Whole before: a query read it, so a document new to the hub is news to it.
         let was_full = mirror.full;
+        mirror.loading_whole = false;
         let mut changes = Vec::new();
         for doc in docs {
             let (path, data, doc_seq) = (doc.path.clone(), doc.data.clone(), doc.seq);
@@ -610,9 +815,6 @@ impl HubMirror {
         mirror.full = true;
         mirror.missing.clear();
         mirror.as_of = mirror.as_of.max(seq);
-        if mirror.is_streaming() {
-            mirror.stale = false;
-        }
         changes.sort_by_key(|c| c.seq);
         changes
     }
@@ -622,6 +824,22 @@ impl HubMirror {
     /// collection ended meanwhile is not held again.
     pub fn load_document(&mut self, path: &DocPath, doc: Option<StoredDoc>, seq: Seq) -> Option<DocChange> {
         let mirror = self.collections.get_mut(path.collection())?;
+        if mirror.stale {
+            // As for a collection: only a load on the new stream counts, in the reload.
+            if let Some(reload) = mirror.reload.as_mut().filter(|_| mirror.streaming_after.is_some_and(|s| seq >= s)) {
+                match doc {
+                    Some(doc) => reload.loaded.push(doc),
+                    None => reload.missing.push(path.clone()),
+                }
+                reload.covered.insert(path.clone());
+                reload.loaded_at = reload.loaded_at.max(seq);
+            }
+            return None;
+        }
+        if mirror.streaming_after.is_none_or(|s| seq < s) {
+            return None; // before the stream started: as for a collection
+        }
+        mirror.loading.remove(path);
         mirror.as_of = mirror.as_of.max(seq);
         let Some(doc) = doc else {
             if !mirror.full && !mirror.docs.contains_key(path) {
@@ -648,14 +866,35 @@ impl HubMirror {
         }
     }
 
-    /// The reload needs after a reconnect: every collection the hub held, whole if it was
-    /// whole, else each loaded document.
+    /// What a stale collection streaming again still needs loaded before its reload is
+    /// done: the whole collection if it was whole (or held more than
+    /// [`RELOAD_WHOLE_ABOVE`]), else each document and missing id it held. Empty for a
+    /// collection that is not reloading, or is loaded again.
     pub fn reload(&self, collection: &str) -> Vec<MirrorNeed> {
         let Some(mirror) = self.collections.get(collection) else { return Vec::new() };
-        if mirror.full {
+        let Some(reload) = &mirror.reload else { return Vec::new() };
+        if reload.whole {
+            return Vec::new();
+        }
+        if mirror.full || mirror.docs.len() + mirror.missing.len() > RELOAD_WHOLE_ABOVE {
             return vec![MirrorNeed::Collection(collection.to_owned())];
         }
-        mirror.docs.keys().chain(&mirror.missing).map(|p| MirrorNeed::Document(p.clone())).collect()
+        mirror
+            .docs
+            .keys()
+            .chain(&mirror.missing)
+            .filter(|p| !reload.covered.contains(*p))
+            .map(|p| MirrorNeed::Document(p.clone()))
+            .collect()
+    }
+
+    /// The collections that are stale: loaded before a lost upstream socket, not yet
+    /// loaded again.
+    pub fn stale_collections(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.collections.iter().filter(|(_, m)| m.stale).map(|(name, _)| name.clone()).collect();
+        names.sort();
+        names
     }
 
     /// Applies one change streamed from the feed: the change to fan out, or `None` when
@@ -668,8 +907,13 @@ impl HubMirror {
             return None;
         }
         self.stream_head = self.stream_head.max(seq);
+        if let Some(reload) = &mut mirror.reload {
+            // Reloading: it waits, to be applied in seq order with what the reload loads.
+            reload.streamed.push(StoredDoc { path, data, seq });
+            return None;
+        }
         mirror.as_of = mirror.as_of.max(seq);
-        let kept = mirror.knows(&path);
+        let kept = mirror.knows(&path) || mirror.loading_whole || mirror.loading.contains(&path);
         let before = match mirror.docs.get(&path) {
             Some(held) if held.seq >= seq => return None,
             Some(held) => Some(held.data.clone()),
@@ -811,6 +1055,8 @@ mod tests {
         docs: BTreeMap<DocPath, StoredDoc>,
         head: Seq,
         loads: usize,
+        /// Loads the hub's recovery took (a reload, shared by every listen of a collection).
+        reloads: usize,
     }
 
     impl Feed {
@@ -856,6 +1102,9 @@ mod tests {
                     }
                     assert!(hub.probe_done(n));
                 }
+                Step::AwaitReload(c) => {
+                    recover(hub, feed, &c);
+                }
                 Step::Answer { head } => {
                     let docs = hub.snapshot_docs(&prep.request().target);
                     break Ok(snapshot(prep.request(), None, docs, head));
@@ -865,6 +1114,28 @@ mod tests {
         };
         hub.finish(&prep);
         (result, feed.loads - loads_before)
+    }
+
+    /// The hub's recovery of one stale collection, as the worker runs it: stream again,
+    /// load what the reload needs, replay. Returns the changes fanned out.
+    fn recover(hub: &mut HubMirror, feed: &mut Feed, c: &str) -> Vec<DocChange> {
+        if !hub.collection(c).is_some_and(CollectionMirror::is_streaming) {
+            hub.streaming(c, feed.head);
+        }
+        for need in hub.reload(c) {
+            feed.reloads += 1;
+            match need {
+                MirrorNeed::Collection(c) => {
+                    hub.load_collection(&c, feed.collection(&c), feed.head);
+                }
+                MirrorNeed::Document(p) => {
+                    hub.load_document(&p, feed.docs.get(&p).cloned(), feed.head);
+                }
+                MirrorNeed::Stream(_) => unreachable!(),
+            }
+        }
+        let mut replay = hub.finish_reload(c).expect("every need loaded");
+        std::iter::from_fn(|| hub.replay_next(&mut replay)).collect()
     }
 
     #[test]
@@ -962,11 +1233,12 @@ mod tests {
         let one = listen(json!({"doc": "videos/9"}), Some(LIVE_ONLY_SINCE));
         assert_eq!(drive(&mut hub, &mut feed, &one, "a", &()).1, 1);
         assert_eq!(drive(&mut hub, &mut feed, &one, "a", &()).1, 0);
-        // A stale mirror (the socket was lost) reloads once, and takes no probe.
+        // A stale mirror (the socket was lost) is reloaded once by the hub (the listen waits
+        // for it, and takes no load of its own), and the listen takes no probe.
         hub.upstream_lost();
-        let probes = hub.probes_sent();
+        let (probes, reloads) = (hub.probes_sent(), feed.reloads);
         let (answer, loads) = drive(&mut hub, &mut feed, &ahead, "a", &());
-        assert_eq!((loads, hub.probes_sent()), (1, probes));
+        assert_eq!((loads, feed.reloads - reloads, hub.probes_sent()), (0, 1, probes));
         assert!(matches!(answer, Ok(ServerMessage::Snapshot { since: None, .. })));
     }
 
@@ -1186,10 +1458,14 @@ mod tests {
         hub.upstream_lost();
         assert_eq!(hub.apply(path("projects/1"), 3, data(json!({"p": 3}))), None, "nothing applies while lost");
         hub.streaming("projects", 6);
-        // Stale until reloaded: exact at its old seq, not at the new stream's head.
-        assert_eq!(answer(&mut hub, &listen(json!({"collection": "projects"}), None)).map(|(_, s)| s), Some(2));
+        // Stale until reloaded: a listen waits for the reload rather than be answered at
+        // the old seq (changes older than the stream's would then reach it after newer ones).
+        assert_eq!(
+            step(&mut hub, &listen(json!({"collection": "projects"}), None)),
+            Step::AwaitReload("projects".into())
+        );
         assert_eq!(hub.reload("projects"), [MirrorNeed::Collection("projects".into())]);
-        let changes = hub.load_collection(
+        let early = hub.load_collection(
             "projects",
             vec![
                 doc("projects/1", json!({"p": 3}), 5),
@@ -1198,6 +1474,9 @@ mod tests {
             ],
             6,
         );
+        assert!(early.is_empty(), "a reload's load waits for the reload's end");
+        let mut replay = hub.finish_reload("projects").expect("loaded");
+        let changes: Vec<DocChange> = std::iter::from_fn(|| hub.replay_next(&mut replay)).collect();
         let got: Vec<_> = changes.iter().map(|c| (c.path.to_string(), c.kind, c.seq)).collect();
         assert_eq!(
             got,
@@ -1215,9 +1494,12 @@ mod tests {
         hub.upstream_lost();
         hub.streaming("projects", 4);
         assert_eq!(hub.reload("projects"), [MirrorNeed::Document(path("projects/1"))]);
-        let change = hub.load_document(&path("projects/1"), Some(doc("projects/1", json!({"p": 1}), 3)), 4);
+        let early = hub.load_document(&path("projects/1"), Some(doc("projects/1", json!({"p": 1}), 3)), 4);
+        assert_eq!(early, None, "a reload's load waits for the reload's end");
+        let mut replay = hub.finish_reload("projects").expect("loaded");
+        let change = hub.replay_next(&mut replay);
         assert_eq!(change.map(|c| (c.kind, c.seq)), Some((ChangeKind::Added, 3)));
-        hub.reloaded("projects");
+        assert_eq!(hub.replay_next(&mut replay), None);
         assert_eq!(answer(&mut hub, &listen(json!({"doc": "projects/1"}), None)).map(|(_, s)| s), Some(4));
     }
 

@@ -263,7 +263,7 @@ pub fn ingest<S: FeedStore>(
     let event = delivery.event();
     let sha: [u8; 32] = Sha256::digest(delivery.raw()).into();
     let digest = hex::encode(sha);
-    let projection = project(event, delivery.ordered_at(), rules);
+    let projection = project(event, delivery.ordered_at(), &digest, rules);
     let update = match &projection {
         Projection::Update(update) => Some(update),
         _ => None,

@@ -24,6 +24,7 @@ pub mod fanout;
 pub mod hub;
 pub mod identity;
 pub mod ledger;
+pub mod listens;
 pub mod log;
 pub mod path;
 pub mod projection;

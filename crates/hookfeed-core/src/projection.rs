@@ -157,7 +157,7 @@ pub fn builtin_rules(scheme: Scheme) -> Vec<ProjectionRule> {
 /// | 2 | the later time: the body's `created`, else the signed timestamp, else when the edge first received it |
 /// | 3 | the later lifecycle stage ([`ProjectionRule::stage`]: the rule's declared `statuses`, else `created` < other < terminal) |
 /// | 4 | the higher progress |
-/// | 5 | the source's name, then the event id, by their bytes (a stated, arbitrary tiebreak) |
+/// | 5 | the source's name, then the event's content digest, by their bytes (a stated, arbitrary tiebreak) |
 ///
 /// Never arrival order, so every replica and every replay picks the same winner.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -174,8 +174,12 @@ pub struct Version {
     pub progress: u32,
     /// The event's source.
     pub source: String,
-    /// The event's id.
-    pub event_id: String,
+    /// What the event says: the SHA-256 of its raw body, hex. The last tiebreak is by
+    /// content, not by the event's id, which an unsigned header may carry and which, for two
+    /// copies of the same content, depends on which arrived first. (Clocks stored before
+    /// held the id under `event_id`: they still read.)
+    #[serde(alias = "event_id")]
+    pub content: String,
 }
 
 /// The fields one event writes into one document.
@@ -203,8 +207,9 @@ pub enum Projection {
     },
 }
 
-/// Projects `event`, ordered at `at`, by the first rule that matches its type.
-pub fn project(event: &Event, at: UnixTime, rules: &[ProjectionRule]) -> Projection {
+/// Projects `event`, ordered at `at`, by the first rule that matches its type; `content`
+/// is its body's digest, the last tiebreak ([`Version::content`]).
+pub fn project(event: &Event, at: UnixTime, content: &str, rules: &[ProjectionRule]) -> Projection {
     let Some(rule) = rules.iter().find(|r| r.matches(&event.event_type)) else {
         return Projection::NoRule;
     };
@@ -253,7 +258,7 @@ pub fn project(event: &Event, at: UnixTime, rules: &[ProjectionRule]) -> Project
             stage: rule.stage(status.as_deref()),
             progress,
             source: event.source.clone(),
-            event_id: event.id.clone(),
+            content: content.to_owned(),
         },
     })
 }
@@ -339,7 +344,7 @@ mod tests {
     }
 
     fn update(event: &Event, at: i64) -> DocUpdate {
-        match project(event, UnixTime::from_secs(at), &builtin_rules(Scheme::TwinActor)) {
+        match project(event, UnixTime::from_secs(at), &event.id, &builtin_rules(Scheme::TwinActor)) {
             Projection::Update(u) => u,
             other => panic!("expected an update, got {other:?}"),
         }
@@ -373,7 +378,7 @@ mod tests {
 
     #[test]
     fn an_event_without_its_id_field_is_only_logged() {
-        let p = project(&event("project.completed", json!({})), UnixTime(0), &builtin_rules(Scheme::TwinActor));
+        let p = project(&event("project.completed", json!({})), UnixTime(0), "c", &builtin_rules(Scheme::TwinActor));
         assert_eq!(p, Projection::NoDocumentId { field: "project_id".into() });
     }
 
@@ -431,7 +436,8 @@ mod tests {
             terminal: Some(vec!["delivered".to_owned(), "cancelled".to_owned()]),
             ..rule(&["order.*"], "orders", "order_id")
         };
-        let at = |event: &Event| match project(event, UnixTime::from_secs(10), std::slice::from_ref(&orders)) {
+        let at = |event: &Event| match project(event, UnixTime::from_secs(10), &event.id, std::slice::from_ref(&orders))
+        {
             Projection::Update(u) => u,
             other => panic!("{other:?}"),
         };

@@ -635,7 +635,7 @@ pub fn config(data: &[u8]) {
         Ok(sources) => {
             for source in &sources {
                 for event in events() {
-                    let _ = project(&event, now(), &source.rules);
+                    let _ = project(&event, now(), "content", &source.rules);
                 }
                 round_trip(source);
             }

@@ -10,8 +10,11 @@
 //! twice, whichever hub (or the feed) it resumes on.
 //!
 //! A hub keeps nothing durable. If its upstream socket closes, it reconnects and reloads
-//! what it held, and the differences go out as changes; if the hub itself is restarted,
-//! its sockets close and their clients resume elsewhere with `since`.
+//! what it held: while a collection reloads, its streamed changes and new listens wait,
+//! then the reload and the changes go out merged in seq order (core's
+//! [`HubMirror::finish_reload`]). If the hub itself is restarted, its sockets close and
+//! their clients resume elsewhere with `since`; if it wakes from hibernation with sockets,
+//! it streams and loads again what their listens read and sends each a full snapshot.
 
 // `#[durable_object]` generates undocumented glue; the items written here are documented.
 #![allow(missing_docs)]
@@ -26,6 +29,7 @@ use hookfeed_core::hub::{HubMirror, HubRefusal, MirrorNeed, Preparation, Step, H
 use hookfeed_core::ledger::{DocChange, Seq};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::protocol::ServerMessage;
+use hookfeed_core::protocol::Target;
 use hookfeed_core::token::TokenClaims;
 use hookfeed_core::UnixTime;
 use js_sys::futures::JsFuture;
@@ -67,6 +71,10 @@ struct Upstream {
     /// A batch of documents is being loaded: settled when it is done, so waiting listens
     /// sleep on it instead of polling.
     loading_docs: Option<Signal>,
+    /// A recovery (reconnect and reload) runs: one at a time.
+    recovering: bool,
+    /// Whether the hub looked, since it woke, for listens restored from hibernation.
+    woke: bool,
 }
 
 /// A one-shot wake-up for every listen waiting on the same load: a JS promise and its
@@ -112,8 +120,6 @@ const MIRROR_BATCH: usize = 500;
 /// Attempts to restore a lost upstream socket before the hub gives up and closes its
 /// sockets (their clients then resume on a hub that can reach the feed).
 const RECOVER_ATTEMPTS: u32 = 6;
-/// Above this many documents loaded one by one, a reload takes the whole collection.
-const RELOAD_WHOLE_ABOVE: usize = 64;
 
 /// A page of documents from the feed's `/mirror` route.
 #[derive(Deserialize)]
@@ -183,7 +189,7 @@ impl HubCore {
                 up.mirror.upstream_lost();
             }
             worker::console_log!("hub: the upstream socket closed; reconnecting");
-            core.recover().await;
+            core.start_recovery();
         });
         Ok(())
     }
@@ -427,11 +433,13 @@ impl HubCore {
     /// feed computes it.
     async fn answer(self: &Rc<Self>, ws: &WebSocket, mut pending: PendingListen) -> Result<()> {
         let mut prep = self.upstream.borrow_mut().mirror.prepare(pending.request.clone(), &pending.state.claims);
-        let prepared = self.prepare(&mut prep).await;
+        let prepared = self.prepare(&mut prep, &pending).await;
         self.upstream.borrow_mut().mirror.finish(&prep);
         let head = match prepared {
             Ok(head) => head,
-            Err(refusal) => {
+            // Unlistened meanwhile: nothing to answer (the unlisten wins).
+            Err(None) => return Ok(()),
+            Err(Some(refusal)) => {
                 return self.subscribers.borrow_mut().refuse(ws, &pending, refusal.code(), refusal.to_string());
             }
         };
@@ -448,8 +456,16 @@ impl HubCore {
 
     /// Takes core's steps for one listen until it can be answered (the seq its snapshot is
     /// current at) or must be refused.
-    async fn prepare(self: &Rc<Self>, prep: &mut Preparation) -> std::result::Result<Seq, HubRefusal> {
+    /// `Err(None)`: the listen was unlistened meanwhile, so the hub stops preparing it.
+    async fn prepare(
+        self: &Rc<Self>,
+        prep: &mut Preparation,
+        pending: &PendingListen,
+    ) -> std::result::Result<Seq, Option<HubRefusal>> {
         loop {
+            if !self.subscribers.borrow().is_wanted(pending) {
+                return Err(None);
+            }
             let step = {
                 let subscribers = self.subscribers.borrow();
                 let mut up = self.upstream.borrow_mut();
@@ -461,7 +477,8 @@ impl HubCore {
             };
             let done = match step {
                 Step::Answer { head } => return Ok(head),
-                Step::Refuse(refusal) => return Err(refusal),
+                Step::Refuse(refusal) => return Err(Some(refusal)),
+                Step::AwaitReload(collection) => self.await_reload(&collection).await,
                 Step::Stream { collection, ended } => {
                     self.end_upstream(&ended);
                     self.stream(&collection).await
@@ -471,7 +488,7 @@ impl HubCore {
             };
             if let Err(e) = done {
                 worker::console_error!("hub could not prepare a listen: {e}");
-                return Err(HubRefusal::Unavailable);
+                return Err(Some(HubRefusal::Unavailable));
             }
         }
     }
@@ -493,22 +510,64 @@ impl HubCore {
         Ok(response)
     }
 
-    /// Restores the upstream socket and every collection the hub held, fanning out what
-    /// changed meanwhile; after [`RECOVER_ATTEMPTS`] failures, closes the hub's sockets
-    /// (1012) so that their clients resume where the feed can be reached.
-    async fn recover(self: Rc<Self>) {
-        if self.state.get_websockets().is_empty() {
+    /// Starts a recovery unless one runs.
+    fn start_recovery(self: &Rc<Self>) {
+        if std::mem::replace(&mut self.upstream.borrow_mut().recovering, true) {
             return;
         }
+        let core = self.clone();
+        js_sys::futures::spawn_local(async move {
+            core.recover().await;
+            core.upstream.borrow_mut().recovering = false;
+        });
+    }
+
+    /// Waits until `collection` is reloaded on a new stream (a recovery does it; one is
+    /// started if none runs).
+    async fn await_reload(self: &Rc<Self>, collection: &str) -> Result<()> {
+        self.start_recovery();
+        let started = now();
+        loop {
+            let (stale, recovering) = {
+                let up = self.upstream.borrow();
+                (up.mirror.collection(collection).is_some_and(|m| m.is_stale()), up.recovering)
+            };
+            if !stale {
+                return Ok(());
+            }
+            if !recovering {
+                return Err(worker::Error::RustError(format!("{collection} could not be reloaded")));
+            }
+            if now().as_millis() - started.as_millis() > STREAM_WAIT.as_millis() as i64 {
+                return Err(worker::Error::RustError(format!("{collection} was not reloaded in time")));
+            }
+            worker::Delay::from(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Restores the upstream socket and reloads every stale collection, fanning out what
+    /// changed meanwhile in seq order; after [`RECOVER_ATTEMPTS`] failures, closes the
+    /// hub's sockets (1012) so that their clients resume where the feed can be reached.
+    /// Runs until no collection is stale (the socket may drop again meanwhile).
+    async fn recover(self: &Rc<Self>) {
         let mut backoff = hookfeed_wire::backoff::Backoff::default();
-        for attempt in 0..RECOVER_ATTEMPTS {
-            if attempt > 0 {
-                let wait = backoff.next_delay_ms(js_sys::Math::random());
-                worker::Delay::from(Duration::from_millis(wait as u64)).await;
+        let mut failures = 0;
+        loop {
+            if self.state.get_websockets().is_empty() {
+                return;
             }
             match self.resync().await {
-                Ok(()) => return,
-                Err(e) => worker::console_error!("hub: reconnecting to the feed failed (attempt {}): {e}", attempt + 1),
+                Ok(()) if self.upstream.borrow().mirror.stale_collections().is_empty() => return,
+                Ok(()) => {}
+                Err(e) => {
+                    failures += 1;
+                    worker::console_error!("hub: reconnecting to the feed failed (attempt {failures}): {e}");
+                    if failures >= RECOVER_ATTEMPTS {
+                        break;
+                    }
+                    let wait = backoff.next_delay_ms(js_sys::Math::random());
+                    worker::Delay::from(Duration::from_millis(wait as u64)).await;
+                }
             }
         }
         for ws in self.state.get_websockets() {
@@ -517,30 +576,85 @@ impl HubCore {
         }
     }
 
+    /// One pass: stream each stale collection again, load what its reload needs, and fan
+    /// out the reload merged with what streamed meanwhile (core decides the order).
     async fn resync(self: &Rc<Self>) -> Result<()> {
         self.connect_upstream().await?;
-        let collections: Vec<String> = self.upstream.borrow().mirror.collections().map(str::to_owned).collect();
+        let collections = self.upstream.borrow().mirror.stale_collections();
         for collection in collections {
             if self.upstream.borrow().mirror.collection(&collection).is_none() {
                 continue; // ended meanwhile
             }
             self.stream(&collection).await?;
-            let mut needs = self.upstream.borrow().mirror.reload(&collection);
-            if needs.len() > RELOAD_WHOLE_ABOVE {
-                needs = vec![MirrorNeed::Collection(collection.clone())];
+            // Loads on this stream; a load that answered before it is not counted, and
+            // what is still needed is asked again (bounded: a lost socket ends the pass).
+            for _ in 0..3 {
+                let needs = self.upstream.borrow().mirror.reload(&collection);
+                if needs.is_empty() {
+                    break;
+                }
+                // Documents are queued together first, so they load in as few batches as fit.
+                let documents: Vec<DocPath> = needs
+                    .iter()
+                    .filter_map(|n| if let MirrorNeed::Document(p) = n { Some(p.clone()) } else { None })
+                    .collect();
+                self.upstream.borrow_mut().doc_queue.extend(documents.iter().cloned());
+                for need in &needs {
+                    self.load(need).await?;
+                }
             }
-            // Documents are queued together first, so they load in as few batches as fit.
-            let documents: Vec<DocPath> = needs
-                .iter()
-                .filter_map(|n| if let MirrorNeed::Document(p) = n { Some(p.clone()) } else { None })
-                .collect();
-            self.upstream.borrow_mut().doc_queue.extend(documents.iter().cloned());
-            for need in &needs {
-                self.load(need).await?;
+            let Some(mut replay) = self.upstream.borrow_mut().mirror.finish_reload(&collection) else {
+                return Err(worker::Error::RustError(format!("the reload of {collection} did not complete")));
+            };
+            // Applied and fanned out one change at a time, with no await in between: no
+            // streamed change can come between the reload's changes.
+            loop {
+                let change = self.upstream.borrow_mut().mirror.replay_next(&mut replay);
+                match change {
+                    Some(change) => fan_out(&self.subscribers, &self.upstream, &[change]),
+                    None => break,
+                }
             }
-            self.upstream.borrow_mut().mirror.reloaded(&collection);
+            if replay.resnapshot() {
+                let head = self.upstream.borrow().mirror.head_of(&collection);
+                let upstream = &self.upstream;
+                self.subscribers
+                    .borrow_mut()
+                    .resnapshot(&collection, head, |target: &Target| upstream.borrow().mirror.snapshot_docs(target));
+            }
         }
         Ok(())
+    }
+
+    /// After the hub woke (its memory lost) with sockets whose listens were restored from
+    /// their attachments: streams and reloads what they read, and resyncs them.
+    fn restore_after_wake(self: &Rc<Self>) {
+        if std::mem::replace(&mut self.upstream.borrow_mut().woke, true) {
+            return;
+        }
+        let targets = match self.subscribers.borrow().index() {
+            Some(index) if !index.is_empty() => index.targets_read(),
+            _ => return,
+        };
+        {
+            let mut up = self.upstream.borrow_mut();
+            if up.socket.is_some() || up.mirror.collections().next().is_some() {
+                return;
+            }
+            if up.tenant.is_none() {
+                up.tenant = self.state.get_websockets().iter().find_map(|ws| {
+                    ws.deserialize_attachment::<hookfeed_core::fanout::SocketState>()
+                        .ok()
+                        .flatten()
+                        .map(|s| s.claims.tenant)
+                });
+            }
+            for (collection, (whole, documents)) in targets {
+                up.mirror.restore(&collection, whole, documents);
+            }
+        }
+        worker::console_log!("hub: woke with listens and no feed connection; resyncing them");
+        self.start_recovery();
     }
 
     fn health(&self) -> Result<Response> {
@@ -626,7 +740,11 @@ impl DurableObject for Hub {
 
     async fn fetch(&self, req: Request) -> Result<Response> {
         match req.path().as_str() {
-            "/subscribe" => self.core.subscribe(&req).await,
+            "/subscribe" => {
+                let response = self.core.subscribe(&req).await;
+                self.core.restore_after_wake();
+                response
+            }
             "/health" => self.core.health(),
             _ => Reply::NotFound("no such hub route".to_owned()).into_response(),
         }
@@ -642,6 +760,7 @@ impl DurableObject for Hub {
                         core.upstream.borrow_mut().tenant = Some(socket.claims.tenant);
                     }
                 }
+                core.restore_after_wake();
                 match pending {
                     Some(pending) => core.answer(&ws, pending).await,
                     None => Ok(()),
@@ -665,6 +784,7 @@ impl DurableObject for Hub {
         let core = &self.core;
         core.alarm_at.set(Some(None));
         let next = core.subscribers.borrow_mut().end_expired(&core.state, now());
+        core.restore_after_wake();
         if let Some(next) = next {
             alarm_by(&core.state, &core.alarm_at, UnixTime::from_secs(next)).await;
         }

@@ -12,6 +12,7 @@ use hookfeed_core::fanout::{
     window_delta, ChangeFrame, SocketAction, SocketId, SocketState, StoredDoc, SubscriptionIndex,
 };
 use hookfeed_core::ledger::{ChangeKind, DocChange, Seq};
+use hookfeed_core::listens::{ListenBook, Ticket};
 use hookfeed_core::protocol::{CollectionQuery, ListenRequest, ServerMessage};
 use hookfeed_core::query::Filter;
 use hookfeed_core::token::TokenClaims;
@@ -45,6 +46,9 @@ pub struct Subscribers {
     /// Snapshots answered, and how many of them had to be built: the rest reused one.
     snapshots_sent: u64,
     snapshots_built: u64,
+    /// Listens recorded and not yet answered: only the current one of an id is answered
+    /// and indexed, and an unlisten meanwhile wins.
+    book: ListenBook,
 }
 
 /// A listen checked and recorded, waiting for its snapshot.
@@ -55,6 +59,8 @@ pub struct PendingListen {
     pub request: ListenRequest,
     /// The owner condition it shows documents under, if any.
     pub guard: Option<Filter>,
+    /// Its ticket in the object's [`ListenBook`].
+    pub ticket: Ticket,
 }
 
 impl Subscribers {
@@ -117,10 +123,12 @@ impl Subscribers {
             Err(refusal) => ws.send_with_str(refusal.to_json())?,
             Ok(SocketAction::Listen(request, guard)) => {
                 ws.serialize_attachment(&socket)?;
-                return Ok(Some(PendingListen { state: socket, request, guard }));
+                let ticket = self.book.begin(socket.sid, request.id);
+                return Ok(Some(PendingListen { state: socket, request, guard, ticket }));
             }
             Ok(SocketAction::Unlisten(listen)) => {
                 ws.serialize_attachment(&socket)?;
+                self.book.cancel(socket.sid, listen.id);
                 if let Some(index) = self.index.as_mut() {
                     index.remove(socket.sid, &listen);
                 }
@@ -140,6 +148,10 @@ impl Subscribers {
         head: Seq,
         compute: impl FnOnce() -> Result<ServerMessage>,
     ) -> Result<()> {
+        // Unlistened (or listened again with its id) while it was prepared: not answered.
+        if !self.book.settle(pending.state.sid, pending.request.id, pending.ticket) {
+            return Ok(());
+        }
         // A hub's live-only start is answered differently from the same `since` of anyone else.
         let live = hookfeed_core::fanout::live_only(&pending.state, &pending.request);
         let key = serde_json::to_string(&(&pending.request.target, pending.request.since, &pending.guard, head, live))?;
@@ -187,6 +199,32 @@ impl Subscribers {
         self.index.as_ref()
     }
 
+    /// Whether a recorded listen is still wanted (no unlisten of it since, no listen again
+    /// with its id): a hub stops preparing one that is not.
+    pub fn is_wanted(&self, pending: &PendingListen) -> bool {
+        self.book.is_current(pending.state.sid, pending.request.id, pending.ticket)
+    }
+
+    /// Sends every listen of `collection` a full snapshot at `head` (`docs` gives a
+    /// target's documents): listens restored from hibernation, whose clients hold a state
+    /// the object does not know, are resynced (a client replaces its view with it, and sees
+    /// as changes only what differs).
+    pub fn resnapshot(
+        &mut self,
+        collection: &str,
+        head: Seq,
+        docs: impl Fn(&hookfeed_core::protocol::Target) -> Vec<StoredDoc>,
+    ) {
+        self.snapshots.clear();
+        let Some(index) = &self.index else { return };
+        for (sid, listen) in index.listens_of(collection) {
+            let Some(ws) = self.sockets.get(&sid) else { continue };
+            let request = ListenRequest { id: listen.id, target: listen.target.clone(), since: None };
+            let message = hookfeed_core::fanout::snapshot(&request, listen.guard.as_ref(), docs(&listen.target), head);
+            let _ = ws.send_with_str(message.to_json());
+        }
+    }
+
     /// Refuses a listen [`Subscribers::on_frame`] recorded: it is dropped from the socket's
     /// state (so the client may listen again with the same id) and answered with `code`.
     pub fn refuse(
@@ -196,6 +234,9 @@ impl Subscribers {
         code: hookfeed_core::protocol::ErrorCode,
         message: String,
     ) -> Result<()> {
+        if !self.book.settle(pending.state.sid, pending.request.id, pending.ticket) {
+            return Ok(());
+        }
         if let Some(mut socket) = ws.deserialize_attachment::<SocketState>()? {
             socket.listens.retain(|l| l.id != pending.request.id);
             ws.serialize_attachment(&socket)?;
@@ -224,6 +265,7 @@ impl Subscribers {
     /// Forgets a closed socket.
     pub fn forget(&mut self, ws: &WebSocket) {
         if let Ok(Some(socket)) = ws.deserialize_attachment::<SocketState>() {
+            self.book.forget_socket(socket.sid);
             self.sockets.remove(&socket.sid);
             if let Some(index) = self.index.as_mut() {
                 index.remove_socket(&socket);

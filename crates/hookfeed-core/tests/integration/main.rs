@@ -2,6 +2,7 @@
 
 mod convergence;
 mod handoff;
+mod hub_model;
 mod providers;
 mod replay;
 mod robustness;
