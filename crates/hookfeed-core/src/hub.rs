@@ -50,6 +50,14 @@ pub const MIRROR_UNREAD_SLACK: usize = 1_024;
 /// document listen before the document's first event). Past it, after the unread ones are
 /// evicted, a document listen that may need one more is refused `resource-exhausted`.
 pub const MAX_MISSING_IDS: usize = 20_000;
+/// Owner-guarded document listens (a document read through an owner scope) one token may
+/// have a hub keep, counted alike whether the document exists or not: so that neither a
+/// refusal nor its timing can tell another owner's document from a missing one, and one
+/// user cannot take every slot. Unread entries are dropped before anyone is refused.
+pub const MAX_GUARDED_DOCUMENTS_PER_TOKEN: usize = 1_000;
+/// Owner-guarded documents a hub keeps over every token (their missing ids are bounded by
+/// this, not by [`MAX_MISSING_IDS`], whose count depends on what exists).
+pub const MAX_GUARDED_DOCUMENTS: usize = 20_000;
 
 /// Steps a hub takes to prepare one listen (open, stream, one load, one head probe, answer,
 /// a wait for the collection's reload after a lost upstream socket, and a retry of the
@@ -272,6 +280,20 @@ pub enum HubRefusal {
         /// [`MAX_MISSING_IDS`].
         limit: usize,
     },
+    /// The token already has the hub keep as many owner-guarded documents as it may.
+    #[error(
+        "this token already watches {limit} documents of its own on this connection's hub: unlisten from some, or query them with where(owner == uid)"
+    )]
+    TokenDocuments {
+        /// [`MAX_GUARDED_DOCUMENTS_PER_TOKEN`].
+        limit: usize,
+    },
+    /// The hub keeps as many owner-guarded documents as it may, all read.
+    #[error("this hub watches {limit} documents of their owners, all in use: reconnect (to land on another hub) or try again later")]
+    GuardedDocuments {
+        /// [`MAX_GUARDED_DOCUMENTS`].
+        limit: usize,
+    },
     /// The feed could not be reached, or did not answer in time.
     #[error("the feed could not be reached: listen again shortly")]
     Unavailable,
@@ -319,6 +341,10 @@ pub struct HubMirror {
     loads: u64,
     /// Reloads begun (a stale collection streaming again), since the hub woke.
     reloads: u64,
+    /// Owner-guarded documents kept, by the token that first listened to each, and how
+    /// many each token holds ([`MAX_GUARDED_DOCUMENTS_PER_TOKEN`]).
+    guarded: HashMap<DocPath, String>,
+    guarded_per_token: HashMap<String, usize>,
 }
 
 /// What a listen needs the hub to do before it can be answered from the mirror.
@@ -338,6 +364,9 @@ pub enum MirrorNeed {
 pub struct Preparation {
     request: ListenRequest,
     token: String,
+    /// A document read through an owner scope: counted in the guarded book, not against
+    /// the missing-id bound.
+    guarded: bool,
     steps: u32,
     loaded: bool,
     probe: Option<u64>,
@@ -421,7 +450,9 @@ impl HubMirror {
         if let Target::Document(path) = &request.target {
             *self.pinned_docs.entry(path.clone()).or_default() += 1;
         }
+        let guarded = matches!(request.target, Target::Document(_)) && !claims.resumes(&request.target);
         Preparation {
+            guarded,
             request,
             token: token_key(claims),
             steps: 0,
@@ -468,6 +499,12 @@ impl HubMirror {
             return Step::Refuse(HubRefusal::Unavailable);
         }
         let collection = prep.request.target.collection().to_owned();
+        if let (true, Target::Document(path)) = (prep.guarded, &prep.request.target) {
+            // Before anything that depends on whether the document exists.
+            if let Err(refusal) = self.admit_guarded(path, &prep.token, readers) {
+                return Step::Refuse(refusal);
+            }
+        }
         let Some(mirror) = self.collections.get_mut(&collection) else {
             return match self.open(&collection, &prep.token, readers, now_ms) {
                 Ok(ended) => Step::Stream { collection, ended },
@@ -490,7 +527,7 @@ impl HubMirror {
             if prep.loaded {
                 return Step::Refuse(HubRefusal::Unavailable);
             }
-            if matches!(need, MirrorNeed::Document(_)) && self.missing_len() >= MAX_MISSING_IDS {
+            if matches!(need, MirrorNeed::Document(_)) && !prep.guarded && self.missing_len() >= MAX_MISSING_IDS {
                 for name in self.collections.keys().cloned().collect::<Vec<_>>() {
                     self.evict(&name, readers, true);
                 }
@@ -566,6 +603,40 @@ impl HubMirror {
     /// Whether head probe `n` has been answered.
     pub fn probe_done(&self, n: u64) -> bool {
         self.probes.answered >= n
+    }
+
+    /// Counts an owner-guarded document listen of `token` on `path` (once per path, whoever
+    /// listens first), dropping entries nobody reads (or prepares) before refusing: the
+    /// answer depends on the token's own count and the hub's, never on what exists.
+    fn admit_guarded(&mut self, path: &DocPath, token: &str, readers: &impl Readers) -> Result<(), HubRefusal> {
+        if self.guarded.contains_key(path) {
+            return Ok(());
+        }
+        let held = |book: &HashMap<String, usize>| book.get(token).copied().unwrap_or(0);
+        if held(&self.guarded_per_token) >= MAX_GUARDED_DOCUMENTS_PER_TOKEN
+            || self.guarded.len() >= MAX_GUARDED_DOCUMENTS
+        {
+            let (pinned, per_token) = (&self.pinned_docs, &mut self.guarded_per_token);
+            self.guarded.retain(|p, owner| {
+                let keep = readers.reads_document(p) || pinned.contains_key(p);
+                if !keep {
+                    if let Some(n) = per_token.get_mut(owner.as_str()) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+                keep
+            });
+            per_token.retain(|_, n| *n > 0);
+        }
+        if held(&self.guarded_per_token) >= MAX_GUARDED_DOCUMENTS_PER_TOKEN {
+            return Err(HubRefusal::TokenDocuments { limit: MAX_GUARDED_DOCUMENTS_PER_TOKEN });
+        }
+        if self.guarded.len() >= MAX_GUARDED_DOCUMENTS {
+            return Err(HubRefusal::GuardedDocuments { limit: MAX_GUARDED_DOCUMENTS });
+        }
+        self.guarded.insert(path.clone(), token.to_owned());
+        *self.guarded_per_token.entry(token.to_owned()).or_default() += 1;
+        Ok(())
     }
 
     /// Takes a slot for `collection`, opened by `token`: ending, to make room, collections
@@ -1082,8 +1153,26 @@ mod tests {
         token: &str,
         readers: &impl Readers,
     ) -> (Result<ServerMessage, HubRefusal>, usize) {
+        drive_as(hub, feed, request, &claims(token), readers)
+    }
+
+    /// An owner-scoped user's claims: `projects` by `user_id`, nothing else.
+    fn owner(sub: &str) -> TokenClaims {
+        let mut claims = TokenClaims::new("demo", Vec::new(), 4_000_000_000);
+        claims.sub = Some(sub.to_owned());
+        claims.owner.insert("projects".to_owned(), "user_id".to_owned());
+        claims
+    }
+
+    fn drive_as(
+        hub: &mut HubMirror,
+        feed: &mut Feed,
+        request: &ListenRequest,
+        claims: &TokenClaims,
+        readers: &impl Readers,
+    ) -> (Result<ServerMessage, HubRefusal>, usize) {
         let loads_before = feed.loads;
-        let mut prep = hub.prepare(request.clone(), &claims(token));
+        let mut prep = hub.prepare(request.clone(), claims);
         let result = loop {
             match hub.next_step(&mut prep, readers, 0) {
                 Step::Stream { collection, .. } => hub.streaming(&collection, feed.head),
@@ -1107,7 +1196,9 @@ mod tests {
                 }
                 Step::Answer { head } => {
                     let docs = hub.snapshot_docs(&prep.request().target);
-                    break Ok(snapshot(prep.request(), None, docs, head));
+                    // The owner guard the socket's token puts on it, as the hub applies it.
+                    let guard = claims.access(&prep.request().target).ok().flatten();
+                    break Ok(snapshot(prep.request(), guard.as_ref(), docs, head));
                 }
                 Step::Refuse(refusal) => break Err(refusal),
             }
@@ -1591,5 +1682,71 @@ mod tests {
         assert!(counts.iter().all(|c| (800..1_200).contains(c)), "{counts:?}");
         assert_eq!(place("x", 1, 1), 0);
         assert_eq!(place("x", 1, 0), 0);
+    }
+
+    /// Attack review (issue 17): an owner-scoped user fills what a hub keeps with listens on
+    /// made-up ids, then listens to another owner's project, then to one more id. Every
+    /// answer, refusals included, is the same whether that project exists or not.
+    #[test]
+    fn another_owners_document_and_a_missing_one_cost_a_hub_alike() {
+        let outcomes = |bob_exists: bool| {
+            let (mut hub, mut feed) = (HubMirror::default(), Feed::default());
+            if bob_exists {
+                feed.head += 1;
+                let d = doc("projects/bob-7", json!({"user_id": "bob"}), feed.head);
+                feed.docs.insert(d.path.clone(), d);
+            }
+            let mut reading = Reading::default();
+            let alice = owner("alice");
+            let mut answers = Vec::new();
+            let mut listen_to = |hub: &mut HubMirror, feed: &mut Feed, reading: &mut Reading, p: &str| {
+                let (answer, _) = drive_as(hub, feed, &listen(json!({"doc": p}), None), &alice, &*reading);
+                reading.documents.insert(path(p));
+                // What alice sees: the snapshot's documents (none: neither is hers), or the refusal.
+                answer.map(|m| match m {
+                    ServerMessage::Snapshot { docs, .. } => docs.len(),
+                    _ => usize::MAX,
+                })
+            };
+            // As many as would fill the hub's missing ids (they were one bound for everyone,
+            // whose count grew only for what does not exist).
+            for i in 0..MAX_MISSING_IDS - 1 {
+                if listen_to(&mut hub, &mut feed, &mut reading, &format!("projects/guess-{i}")).is_err() {
+                    break; // her own share is spent: nothing more to learn from more of the same
+                }
+            }
+            answers.push(listen_to(&mut hub, &mut feed, &mut reading, "projects/bob-7"));
+            answers.push(listen_to(&mut hub, &mut feed, &mut reading, "projects/one-more"));
+            answers
+        };
+        let (exists, missing) = (outcomes(true), outcomes(false));
+        assert_eq!(exists, missing, "bob's project exists: {exists:?}; it does not: {missing:?}");
+        assert_eq!(missing[1], Err(HubRefusal::TokenDocuments { limit: MAX_GUARDED_DOCUMENTS_PER_TOKEN }));
+    }
+
+    /// Attack review (issue 17): one owner-scoped user holding as many document listens as
+    /// it may does not keep another user's page from watching its not-yet-created project.
+    #[test]
+    fn one_token_cannot_take_every_document_slot_of_a_hub() {
+        let (mut hub, mut feed) = (HubMirror::default(), Feed::default());
+        let mut reading = Reading::default();
+        let alice = owner("alice");
+        for i in 0..MAX_MISSING_IDS {
+            let p = format!("projects/guess-{i}");
+            let (answer, _) =
+                drive_as(&mut hub, &mut feed, &listen(json!({"doc": p.as_str()}), None), &alice, &reading);
+            if answer.is_err() {
+                break; // her share is spent
+            }
+            reading.documents.insert(path(&p));
+        }
+        let (bob, _) =
+            drive_as(&mut hub, &mut feed, &listen(json!({"doc": "projects/bob-new"}), None), &owner("bob"), &reading);
+        assert!(bob.is_ok(), "another user's listen on its not-yet-created project: {bob:?}");
+        // And alice's slots free up as her listens end.
+        reading.documents.retain(|p| !p.as_str().ends_with("-3"));
+        let (again, _) =
+            drive_as(&mut hub, &mut feed, &listen(json!({"doc": "projects/late"}), None), &alice, &reading);
+        assert!(again.is_ok(), "{again:?}");
     }
 }
