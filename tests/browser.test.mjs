@@ -255,12 +255,11 @@ describe("the browser module in headless Chromium", () => {
     });
     assert.deepEqual(await page.evaluate(listen, { url: edge.url, token, projectId }), { progress: 77, fromCache: false });
     // Wait until IndexedDB holds the view, then reload with the feed unreachable.
-    // The probe neither creates the database (the module loads its wasm, and opens its
-    // cache, only on first use) nor keeps it open (that would block the module's upgrade).
+    // The probe opens the module's version (2) and closes at once: an older version's
+    // connection held open would block the module's upgrade.
     await page.waitForFunction(() => new Promise((ok) => {
-      const open = indexedDB.open("hookfeed");
-      open.onupgradeneeded = () => open.transaction.abort();
-      open.onerror = () => ok(false);
+      const open = indexedDB.open("hookfeed", 2);
+      open.onerror = open.onblocked = () => ok(false);
       open.onsuccess = () => {
         const db = open.result;
         const done = (found) => { db.close(); ok(found); };
@@ -270,6 +269,10 @@ describe("the browser module in headless Chromium", () => {
         count.onerror = () => done(false);
       };
     }));
+    // The module writes in batches (300 ms) and may write the view again once the feed's
+    // answer settles it: let that batch land before the reload. (A wait on the module's own
+    // write would be better; it has no event for it yet.)
+    await new Promise((ok) => setTimeout(ok, 1500));
     await page.routeWebSocket(/\/feed/, () => {}); // never connects
     await page.reload();
     await page.evaluate(async () => { window.hookfeed = await import("/hookfeed/index.js"); });
