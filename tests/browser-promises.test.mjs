@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 
 import { createToken } from "hookfeed/server";
 
-import { launchChromium } from "./support/browser.mjs";
+import { appPage, launchChromium, loadHookfeed } from "./support/browser.mjs";
 import { startEdge } from "./support/edge.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
 
@@ -23,24 +23,6 @@ const send = async (edge, id, data) => {
 /** A token that reads only `sub`'s projects (those whose `user_id` is `sub`). */
 const ownerToken = (sub, expiresIn = 3600) =>
   createToken({ tenant: "demo", sub, owner: { projects: "user_id" }, expiresIn, secret: DEMO.TOKEN_SECRET });
-
-/** A page of `context` (one browser profile) that imports hookfeed as an app would. */
-async function openPage(context, edge, { init } = {}) {
-  const page = await context.newPage();
-  page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
-  if (init) await page.addInitScript(init);
-  await page.goto(`${edge.url}/healthz`);
-  await loadModule(page);
-  return page;
-}
-
-async function loadModule(page) {
-  await page.evaluate(async () => {
-    window.log = [];
-    window.errors = [];
-    window.hookfeed = await import("/hookfeed/index.js");
-  });
-}
 
 /** How many records the module's IndexedDB cache holds (0 without the database). */
 const cachedViews = (page) => page.evaluate(() => new Promise((ok) => {
@@ -105,7 +87,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
       onSnapshot(doc(db, "projects", id), { includeMetadataChanges: true }, (snap) =>
         window.log.push({ exists: snap.exists(), progress: snap.data()?.progress ?? null, fromCache: snap.metadata.fromCache }));
     };
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     await page.evaluate(watch, { url: edge.url, token: alice, id });
     await page.waitForFunction(() => window.log.some((s) => s.progress === 42 && !s.fromCache));
     await page.waitForFunction(() => true);
@@ -114,7 +96,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
     // The same profile, the next user: the same document, another subject.
     await page.reload();
-    await loadModule(page);
+    await loadHookfeed(page);
     await page.evaluate(watch, { url: edge.url, token: bob, id });
     await page.waitForFunction(() => window.log.some((s) => !s.fromCache));
     await new Promise((ok) => setTimeout(ok, 500));
@@ -124,7 +106,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
     // Alice again, with the feed unreachable: her own cache is still hers.
     await page.routeWebSocket(/\/feed/, () => {});
     await page.reload();
-    await loadModule(page);
+    await loadHookfeed(page);
     await page.evaluate(watch, { url: edge.url, token: alice, id });
     await page.waitForFunction(() => window.log.length > 0);
     assert.deepEqual(await page.evaluate(() => window.log[0]), { exists: true, progress: 42, fromCache: true });
@@ -133,7 +115,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("drops the views at once when updateToken or getToken switches users", { timeout: 120_000 }, async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     const batch = `switch${Date.now()}`;
     const [a, b] = [String(nextProject++), String(nextProject++)];
     await send(edge, a, { user_id: "alice", progress: 1, batch });
@@ -166,7 +148,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("terminate ends listeners silently; clearIndexedDbPersistence refuses while the feed runs, then deletes the cache", async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     const id = String(nextProject++);
     await send(edge, id, { progress: 9 });
     const result = await page.evaluate(async ({ url, token, id }) => {
@@ -191,7 +173,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("getDoc and getDocs settle every time: twice, after a reload, offline from the cache, unavailable when never cached", { timeout: 120_000 }, async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     const id = String(nextProject++);
     await send(edge, id, { progress: 5 });
     const token = mintToken();
@@ -216,12 +198,12 @@ describe("the browser module keeps its promises (issue 18)", () => {
     assert.ok(second.ms < 5000, `settled in ${second.ms} ms`);
 
     await page.reload();
-    await loadModule(page);
+    await loadHookfeed(page);
     assert.deepEqual((await page.evaluate(read, args)).got, online, "after a reload");
 
     // Offline (the browser knows): at once, from the cache; a document never cached: unavailable.
     await page.reload();
-    await loadModule(page);
+    await loadHookfeed(page);
     // The page initializes its feed while online, as apps do at startup: the wasm loads
     // on first use (initializeFeed), so it is there when the network goes.
     await page.evaluate(({ url, token }) => { window.db = window.hookfeed.initializeFeed({ url, token }); }, args);
@@ -235,7 +217,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
     // A feed that never answers (the socket opens, nothing comes): after 10 s, the same.
     await page.routeWebSocket(/\/feed/, () => {});
     await page.reload();
-    await loadModule(page);
+    await loadHookfeed(page);
     const silent = await page.evaluate(read, { ...args, other: String(nextProject++) });
     assert.deepEqual(silent.got, [{ exists: true, progress: 5, fromCache: true }, "unavailable", { size: 0, fromCache: true }]);
     assert.ok(silent.ms >= 9000 && silent.ms < 20000, `settled after ${silent.ms} ms`);
@@ -244,7 +226,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("signs in with getToken alone, over a ws:// URL", async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     const id = String(nextProject++);
     await send(edge, id, { progress: 3 });
     await page.exposeFunction("freshToken", () => mintToken());
@@ -260,7 +242,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("a refused upgrade asks getToken once, then connects with its token", async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     await page.exposeFunction("freshToken", () => mintToken());
     const got = await page.evaluate(({ url, refused }) => new Promise((ok) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
@@ -274,7 +256,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("a getToken that rejects once or hangs once heals; one that keeps failing ends listeners with the cause", { timeout: 120_000 }, async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     await page.exposeFunction("freshToken", () => mintToken());
     const run = (failures) => page.evaluate(({ url, failures }) => new Promise((ok) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
@@ -308,7 +290,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("a hub's unavailable and a hub restart's close 1012 do not end listeners: they listen again with since", { timeout: 120_000 }, async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     const id = String(nextProject++);
     await send(edge, id, { progress: 1 });
     // The first two listens are refused as a hub refuses them when it cannot prepare a
@@ -344,7 +326,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("notices a silently dead socket within 8 s of an online or visibilitychange event, shows fromCache, and resumes", { timeout: 120_000 }, async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     const id = String(nextProject++);
     await send(edge, id, { progress: 1 });
     const proxy = await proxyFeed(page);
@@ -376,7 +358,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("works in memory when IndexedDB refuses to open, with one warning", async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge, { init: () => { indexedDB.open = () => { throw new DOMException("refused", "SecurityError"); }; } });
+    const page = await appPage(context, edge, { init: () => { indexedDB.open = () => { throw new DOMException("refused", "SecurityError"); }; } });
     const warnings = [];
     page.on("console", (m) => { if (m.type() === "warning") warnings.push(m.text()); });
     const id = String(nextProject++);
@@ -395,7 +377,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("keeps at most 100 views in IndexedDB, the least recently written out first", { timeout: 120_000 }, async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     const first = nextProject;
     nextProject += 110;
     const left = await page.evaluate(async ({ url, token, first }) => {
@@ -419,7 +401,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
 
   it("hands out copies, gives query results their collection as parent, and compares references and queries", async () => {
     const context = await browser.newContext();
-    const page = await openPage(context, edge);
+    const page = await appPage(context, edge);
     const id = String(nextProject++);
     await send(edge, id, { progress: 4, batch: `fid${id}` });
     const got = await page.evaluate(async ({ url, token, id }) => {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 
-import { appPage, launchChromium } from "./support/browser.mjs";
+import { appPage, launchChromium, loadHookfeed } from "./support/browser.mjs";
 import { ROOT, startEdge } from "./support/edge.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
 
@@ -275,7 +275,7 @@ describe("the browser module in headless Chromium", () => {
     await new Promise((ok) => setTimeout(ok, 1500));
     await page.routeWebSocket(/\/feed/, () => {}); // never connects
     await page.reload();
-    await page.evaluate(async () => { window.hookfeed = await import("/hookfeed/index.js"); });
+    await loadHookfeed(page);
     assert.deepEqual(await page.evaluate(listen, { url: edge.url, token, projectId }), { progress: 77, fromCache: true });
     await page.close();
   });

@@ -15,16 +15,23 @@ export async function launchChromium() {
 
 /**
  * A page of the edge's origin that imports hookfeed as an app would, as `window.hookfeed`,
- * with `window.log` and `window.errors` collecting what the app reports.
+ * with `window.log` and `window.errors` collecting what the app reports. `owner` is a
+ * browser or a context (one browser profile); `init` runs in the page before its scripts.
  */
-export async function appPage(browser, edge) {
-  const page = await browser.newPage();
+export async function appPage(owner, edge, { init } = {}) {
+  const page = await owner.newPage();
   page.on("pageerror", (e) => console.log(`# page error: ${e.message}`));
+  if (init) await page.addInitScript(init);
   await page.goto(`${edge.url}/healthz`);
+  await loadHookfeed(page);
+  return page;
+}
+
+/** Imports hookfeed into `page` again (after a reload), with fresh `log` and `errors`. */
+export async function loadHookfeed(page) {
   await page.evaluate(async () => {
     window.log = [];
     window.errors = [];
     window.hookfeed = await import("/hookfeed/index.js");
   });
-  return page;
 }
