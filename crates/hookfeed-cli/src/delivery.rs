@@ -7,7 +7,6 @@ use std::path::Path;
 use hookfeed_core::samples::event_types;
 use hookfeed_core::signature::SigningInput;
 use hookfeed_core::{Scheme, Secret, UnixTime};
-use serde_json::Value;
 
 use crate::error::CliError;
 
@@ -45,29 +44,16 @@ pub fn read_body(path: Option<&Path>) -> Result<Vec<u8>, CliError> {
     }
 }
 
-/// The body's own event id, for schemes whose bodies carry it (`id`), so the id header
-/// agrees with the body.
+/// The body's own event id, where the scheme's bodies carry it, so the id header agrees
+/// with the body.
 pub fn body_event_id(scheme: Scheme, body: &[u8]) -> Option<String> {
-    match scheme {
-        Scheme::Percify | Scheme::TwinActor | Scheme::Stripe => top_level_string(body, "id"),
-        Scheme::StandardWebhooks | Scheme::Github => None,
-    }
+    scheme.body_layout().event_id_in(body)
 }
 
-/// The body's own event type (`type`); GitHub's lives only in its header.
+/// The body's own event type, where the scheme's bodies carry it (GitHub's lives only in
+/// its header).
 pub fn body_event_type(scheme: Scheme, body: &[u8]) -> Option<String> {
-    match scheme {
-        Scheme::Github => None,
-        _ => top_level_string(body, "type"),
-    }
-}
-
-fn top_level_string(body: &[u8], field: &str) -> Option<String> {
-    match serde_json::from_slice::<Value>(body).ok()?.get(field)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    scheme.body_layout().event_type_in(body)
 }
 
 /// The headers `scheme`'s provider sends with `body`, one signature per secret where the
@@ -138,6 +124,7 @@ fn last_value_char(body: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn tampering_changes_a_string_value_and_keeps_the_json() {

@@ -10,13 +10,13 @@ use hookfeed_core::Scheme;
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// `send --source NAME` where NAME is not a scheme name, without `--scheme`.
-    #[error("source `{source_name}` is not a scheme name, so pass --scheme (one of percify, twin-actor, standard-webhooks, stripe, github)")]
+    #[error("source `{source_name}` is not a scheme name, so pass --scheme (one of {})", Scheme::names())]
     SchemeRequired {
         /// The source given.
         source_name: String,
     },
     /// `sign` with neither `--scheme` nor a `--source` named after a scheme.
-    #[error("pass --scheme to say how to sign (one of percify, twin-actor, standard-webhooks, stripe, github)")]
+    #[error("pass --scheme to say how to sign (one of {})", Scheme::names())]
     SchemeMissing,
     /// A source name that cannot be a source (it goes into the URL path).
     #[error("source name `{0}` is not valid: use 1-64 of a-z 0-9 - _ (the name in POST /hooks/{{source}})")]

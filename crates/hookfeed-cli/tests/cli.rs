@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookfeed_core::delivery::DeliveryError;
-use hookfeed_core::samples::{event_types, SAMPLES};
+use hookfeed_core::samples::{self, event_types};
 use hookfeed_core::signature::ReplayWindow;
 use hookfeed_core::source::load_sources;
 use hookfeed_core::token::verify_token;
@@ -234,7 +234,7 @@ fn read_request(stream: &TcpStream) -> (String, Vec<u8>) {
 fn sign_output_verifies_with_core_for_every_scheme() {
     let at = UnixTime::from_secs(1_700_000_000);
     for scheme in Scheme::ALL {
-        let sample = SAMPLES.iter().find(|s| s.scheme == scheme).expect("a sample per scheme");
+        let sample = samples::all().find(|s| s.scheme == scheme).expect("a sample per scheme");
         let body = sample.body.as_bytes();
         let output = run_with_stdin(
             &mut hookfeed(&[
@@ -706,7 +706,7 @@ fn events_lists_every_known_type_of_a_scheme() {
     assert_eq!(stdout(&output).lines().collect::<Vec<_>>(), event_types(Scheme::Percify).collect::<Vec<_>>());
     let all = run(&mut hookfeed(&["events"]));
     assert_success(&all);
-    for sample in SAMPLES {
+    for sample in samples::all() {
         assert!(stdout(&all).contains(&format!("  {}\n", sample.event_type)), "{}", sample.event_type);
     }
 }

@@ -56,7 +56,7 @@ struct Case {
 
 /// A valid event body of `scheme`, padded with a `padding` string to exactly `size` bytes.
 fn body_of(scheme: Scheme, size: usize, created: UnixTime) -> Vec<u8> {
-    let sample = samples::SAMPLES.iter().find(|s| s.scheme == scheme).expect("every scheme has a sample");
+    let sample = samples::all().find(|s| s.scheme == scheme).expect("every scheme has a sample");
     let render = |pad: usize| {
         sample
             .render(EVENT_ID, created, &[("padding".to_owned(), Value::from("x".repeat(pad)))])

@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{parse_event, Event, EventError, ParseFailure};
+use crate::event::{Event, EventError, EventParts};
+use crate::mac::{Algorithm, Tag};
 use crate::replay::ReplayKey;
-use crate::signature::{Algorithm, Headers, ReplayWindow, SignatureError, SignedContent, SignedHeaders, Tag};
+use crate::signature::{Headers, ReplayWindow, SignatureError, SignatureScheme, SignedContent, SignedHeaders};
 use crate::source::Source;
 use crate::time::UnixTime;
 
@@ -82,7 +83,7 @@ impl VerifiedDelivery {
     }
 
     /// What identifies this delivery's signed content within its tenant, with `body_digest`
-    /// ([`body_digest`](crate::ledger::body_digest), of [`raw`](Self::raw)): the same for
+    /// ([`body_digest`](crate::ledger::body_digest) of [`raw`](Self::raw)): the same for
     /// every replay of it, whatever unsigned headers (an id, an event type) come with it.
     pub fn replay_key(&self, body_digest: &[u8; 32]) -> ReplayKey {
         ReplayKey::new(&self.signed_context, body_digest)
@@ -195,13 +196,27 @@ impl DeliveryError {
     }
 }
 
-impl From<ParseFailure> for DeliveryError {
-    fn from(failure: ParseFailure) -> Self {
-        match failure {
-            ParseFailure::Event(e) => Self::Event(e),
-            ParseFailure::Signature(e) => Self::Signature(e),
-        }
-    }
+/// Reads a verified body in `scheme`'s format as the event it carries, and refuses
+/// unsigned headers that disagree with it.
+fn parse_event(
+    scheme: &dyn SignatureScheme,
+    source: &str,
+    signed: &SignedHeaders<'_>,
+    body: &[u8],
+) -> Result<Event, DeliveryError> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| EventError::NotJson {
+        line: e.line(),
+        column: e.column(),
+        reason: e.to_string(),
+    })?;
+    let serde_json::Value::Object(object) = value else {
+        return Err(EventError::NotAnObject.into());
+    };
+    let parts = scheme.read_event(object, signed)?;
+    scheme.check_headers(&parts, signed)?;
+    parts.check()?;
+    let EventParts { id, event_type, created, data } = parts;
+    Ok(Event { source: source.to_owned(), id, event_type, created, data })
 }
 
 /// Verifies one delivery to `source`: the signature over the raw `body` under any of the

@@ -1,9 +1,7 @@
 //! Verified bodies read as one normalized event, whatever the provider's format.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::delivery::DeliveryError;
-use crate::signature::{SignatureError, SignatureScheme, SignedHeaders};
 use crate::time::UnixTime;
 
 /// Longest event id or type accepted.
@@ -73,9 +71,8 @@ impl EventError {
     }
 }
 
-/// What a scheme reads out of a verified body ([`SignatureScheme::read_event`]).
-///
-/// [`SignatureScheme::read_event`]: crate::signature::SignatureScheme::read_event
+/// What a scheme reads out of a verified body
+/// ([`SignatureScheme::read_event`](crate::signature::SignatureScheme::read_event)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventParts {
     /// The provider's event id.
@@ -88,68 +85,12 @@ pub struct EventParts {
     pub data: Value,
 }
 
-/// Either kind of refusal [`parse_event`] can give: a bad body, or headers that disagree
-/// with it (which is a signature-level refusal: the headers are not signed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ParseFailure {
-    Event(EventError),
-    Signature(SignatureError),
-}
-
-impl From<EventError> for ParseFailure {
-    fn from(e: EventError) -> Self {
-        Self::Event(e)
-    }
-}
-
-/// Reads a verified body in `scheme`'s format.
-pub(crate) fn parse_event(
-    scheme: &dyn SignatureScheme,
-    source: &str,
-    signed: &SignedHeaders<'_>,
-    body: &[u8],
-) -> Result<Event, ParseFailure> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| EventError::NotJson {
-        line: e.line(),
-        column: e.column(),
-        reason: e.to_string(),
-    })?;
-    let Value::Object(object) = value else {
-        return Err(EventError::NotAnObject.into());
-    };
-
-    let EventParts { id, event_type, created, data } = scheme.read_event(object, signed).map_err(|e| match e {
-        DeliveryError::Event(e) => ParseFailure::Event(e),
-        DeliveryError::Signature(e) => ParseFailure::Signature(e),
-    })?;
-    check_token(&id, "id")?;
-    check_token(&event_type, "type")?;
-    Ok(Event { source: source.to_owned(), id, event_type, created, data })
-}
-
-/// The payload field `data` of a body, or an empty object.
-pub(crate) fn take_data(object: &mut Map<String, Value>) -> Value {
-    object.remove("data").unwrap_or_else(|| Value::Object(Map::new()))
-}
-
-/// A required string field, taken out of the body (numeric ids as their decimal text).
-pub(crate) fn take_string(object: &mut Map<String, Value>, field: &'static str) -> Result<String, EventError> {
-    match object.remove(field) {
-        Some(Value::String(s)) => Ok(s),
-        // Numeric ids are common enough to accept as their decimal text.
-        Some(Value::Number(n)) if field == "id" => Ok(n.to_string()),
-        _ => Err(EventError::MissingField(field)),
-    }
-}
-
-/// An optional RFC 3339 time field.
-pub(crate) fn rfc3339_field(object: &Map<String, Value>, field: &'static str) -> Result<Option<UnixTime>, EventError> {
-    match object.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => UnixTime::parse_rfc3339(s)
-            .map(Some)
-            .ok_or(EventError::InvalidField { field, reason: "not an RFC 3339 timestamp" }),
-        Some(_) => Err(EventError::InvalidField { field, reason: "not an RFC 3339 timestamp" }),
+impl EventParts {
+    /// Refuses an empty id or type, or one too long or with control characters to be a
+    /// document's key or a log's label.
+    pub(crate) fn check(&self) -> Result<(), EventError> {
+        check_token(&self.id, "id")?;
+        check_token(&self.event_type, "type")
     }
 }
 
@@ -161,18 +102,4 @@ fn check_token(value: &str, field: &'static str) -> Result<(), EventError> {
         return Err(EventError::InvalidField { field, reason: "longer than 255 bytes or has control characters" });
     }
     Ok(())
-}
-
-/// Refuses a header the provider sends beside the signature (unsigned) that disagrees with
-/// the signed body.
-pub(crate) fn cross_check(
-    header_value: Option<&str>,
-    body_value: &str,
-    header: &'static str,
-    field: &'static str,
-) -> Result<(), SignatureError> {
-    match header_value {
-        Some(h) if h != body_value => Err(SignatureError::HeaderBodyMismatch { header, field }),
-        _ => Ok(()),
-    }
 }

@@ -26,6 +26,7 @@ pub mod identity;
 pub mod ledger;
 pub mod listens;
 pub mod log;
+pub mod mac;
 pub mod path;
 pub mod projection;
 pub mod protocol;

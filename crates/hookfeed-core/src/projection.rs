@@ -12,7 +12,6 @@ use serde_json::{Map, Value};
 
 use crate::event::Event;
 use crate::path::{check_collection, DocPath, PathError};
-use crate::signature::Scheme;
 use crate::time::UnixTime;
 
 /// Statuses after which a document's state is final: never overwritten by an older or a
@@ -107,45 +106,20 @@ impl ProjectionRule {
     }
 }
 
-fn rule(types: &[&str], collection: &str, id_field: &str) -> ProjectionRule {
-    ProjectionRule {
-        types: types.iter().map(|t| (*t).to_owned()).collect(),
-        collection: collection.to_owned(),
-        id_field: id_field.to_owned(),
-        status_from_type: false,
-        progress: false,
-        rename: BTreeMap::new(),
-        statuses: Vec::new(),
-        terminal: None,
-    }
-}
-
-/// The rules every source of `scheme` gets before its configured ones.
-pub fn builtin_rules(scheme: Scheme) -> Vec<ProjectionRule> {
-    match scheme {
-        Scheme::TwinActor => vec![
-            ProjectionRule {
-                status_from_type: true,
-                progress: true,
-                rename: BTreeMap::from([("video_url".to_owned(), "final_video_url".to_owned())]),
-                ..rule(&["project.*"], "projects", "project_id")
-            },
-            ProjectionRule { status_from_type: true, ..rule(&["voice_clone.*"], "voice_clones", "person_id") },
-            ProjectionRule {
-                status_from_type: true,
-                ..rule(&["credits.low", "credits.depleted"], "account", "=credits")
-            },
-        ],
-        // Percify's payloads carry their own `status`; `avatar.published` has none and
-        // must not overwrite the avatar's.
-        Scheme::Percify => vec![
-            rule(&["avatar.*"], "avatars", "avatarId"),
-            ProjectionRule { progress: true, ..rule(&["video.*"], "videos", "videoId") },
-            rule(&["audio.*"], "audio", "audioId"),
-            rule(&["voice.cloned"], "voices", "voiceId"),
-            rule(&["credits.*", "tier.upgraded"], "users", "userId"),
-        ],
-        Scheme::StandardWebhooks | Scheme::Stripe | Scheme::Github => Vec::new(),
+impl ProjectionRule {
+    /// A rule for `types` that puts each event's data into `collection`, at the id found
+    /// at `id_field` of the data, with every option off.
+    pub fn new(types: &[&str], collection: &str, id_field: &str) -> Self {
+        Self {
+            types: types.iter().map(|t| (*t).to_owned()).collect(),
+            collection: collection.to_owned(),
+            id_field: id_field.to_owned(),
+            status_from_type: false,
+            progress: false,
+            rename: BTreeMap::new(),
+            statuses: Vec::new(),
+            terminal: None,
+        }
     }
 }
 
@@ -344,7 +318,7 @@ mod tests {
     }
 
     fn update(event: &Event, at: i64) -> DocUpdate {
-        match project(event, UnixTime::from_secs(at), &event.id, &builtin_rules(Scheme::TwinActor)) {
+        match project(event, UnixTime::from_secs(at), &event.id, &crate::signature::Scheme::TwinActor.builtin_rules()) {
             Projection::Update(u) => u,
             other => panic!("expected an update, got {other:?}"),
         }
@@ -378,7 +352,12 @@ mod tests {
 
     #[test]
     fn an_event_without_its_id_field_is_only_logged() {
-        let p = project(&event("project.completed", json!({})), UnixTime(0), "c", &builtin_rules(Scheme::TwinActor));
+        let p = project(
+            &event("project.completed", json!({})),
+            UnixTime(0),
+            "c",
+            &crate::signature::Scheme::TwinActor.builtin_rules(),
+        );
         assert_eq!(p, Projection::NoDocumentId { field: "project_id".into() });
     }
 
@@ -434,7 +413,7 @@ mod tests {
             status_from_type: true,
             statuses: ["created", "paid", "shipped", "delivered"].map(str::to_owned).to_vec(),
             terminal: Some(vec!["delivered".to_owned(), "cancelled".to_owned()]),
-            ..rule(&["order.*"], "orders", "order_id")
+            ..ProjectionRule::new(&["order.*"], "orders", "order_id")
         };
         let at = |event: &Event| match project(event, UnixTime::from_secs(10), &event.id, std::slice::from_ref(&orders))
         {
@@ -463,7 +442,7 @@ mod tests {
 
     #[test]
     fn rules_match_exact_types_and_prefixes() {
-        let r = rule(&["project.*", "voice.cloned"], "x", "id");
+        let r = ProjectionRule::new(&["project.*", "voice.cloned"], "x", "id");
         assert!(r.matches("project.completed"));
         assert!(r.matches("voice.cloned"));
         assert!(!r.matches("voice.deleted"));

@@ -1,10 +1,11 @@
 //! A sample delivery body for every known event type: both providers' documented
 //! payloads (verbatim where the docs show one), plus one or two per generic scheme.
 //!
-//! The CLI sends them, the tests sign and verify them, the benchmarks time them. This
-//! table is the one list of known event types.
+//! The CLI sends them, the tests sign and verify them, the benchmarks time them. Each
+//! scheme's module lists its own ([`Scheme::samples`]); this module gathers them from the
+//! registry and fills one in by the scheme's [`BodyLayout`](crate::signature::BodyLayout).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::signature::Scheme;
 use crate::time::UnixTime;
@@ -20,46 +21,21 @@ pub struct Sample {
     pub body: &'static str,
 }
 
-macro_rules! sample {
-    ($scheme:ident, $type:literal, $file:literal) => {
-        Sample { scheme: Scheme::$scheme, event_type: $type, body: include_str!(concat!("../samples/", $file)) }
-    };
+/// Every sample of every scheme, in the registry's order.
+pub fn all() -> impl Iterator<Item = Sample> {
+    Scheme::ALL.into_iter().flat_map(|scheme| {
+        scheme.samples().iter().map(move |s| Sample { scheme, event_type: s.event_type, body: s.body })
+    })
 }
-
-/// Every sample.
-pub const SAMPLES: &[Sample] = &[
-    sample!(Percify, "audio.completed", "percify/audio.completed.json"),
-    sample!(Percify, "avatar.completed", "percify/avatar.completed.json"),
-    sample!(Percify, "avatar.failed", "percify/avatar.failed.json"),
-    sample!(Percify, "avatar.published", "percify/avatar.published.json"),
-    sample!(Percify, "credits.low_balance", "percify/credits.low_balance.json"),
-    sample!(Percify, "credits.purchased", "percify/credits.purchased.json"),
-    sample!(Percify, "tier.upgraded", "percify/tier.upgraded.json"),
-    sample!(Percify, "video.completed", "percify/video.completed.json"),
-    sample!(Percify, "video.failed", "percify/video.failed.json"),
-    sample!(Percify, "voice.cloned", "percify/voice.cloned.json"),
-    sample!(TwinActor, "credits.depleted", "twin-actor/credits.depleted.json"),
-    sample!(TwinActor, "credits.low", "twin-actor/credits.low.json"),
-    sample!(TwinActor, "project.completed", "twin-actor/project.completed.json"),
-    sample!(TwinActor, "project.created", "twin-actor/project.created.json"),
-    sample!(TwinActor, "project.failed", "twin-actor/project.failed.json"),
-    sample!(TwinActor, "project.processing", "twin-actor/project.processing.json"),
-    sample!(TwinActor, "voice_clone.completed", "twin-actor/voice_clone.completed.json"),
-    sample!(TwinActor, "voice_clone.failed", "twin-actor/voice_clone.failed.json"),
-    sample!(StandardWebhooks, "job.completed", "standard-webhooks/job.completed.json"),
-    sample!(StandardWebhooks, "job.processing", "standard-webhooks/job.processing.json"),
-    sample!(Stripe, "payment_intent.succeeded", "stripe/payment_intent.succeeded.json"),
-    sample!(Github, "issues", "github/issues.json"),
-];
 
 /// The known event types of `scheme`.
 pub fn event_types(scheme: Scheme) -> impl Iterator<Item = &'static str> {
-    SAMPLES.iter().filter(move |s| s.scheme == scheme).map(|s| s.event_type)
+    scheme.samples().iter().map(|s| s.event_type)
 }
 
 /// The sample for `event_type` of `scheme`.
-pub fn sample(scheme: Scheme, event_type: &str) -> Option<&'static Sample> {
-    SAMPLES.iter().find(|s| s.scheme == scheme && s.event_type == event_type)
+pub fn sample(scheme: Scheme, event_type: &str) -> Option<Sample> {
+    all().find(|s| s.scheme == scheme && s.event_type == event_type)
 }
 
 /// Why a sample could not be filled in.
@@ -75,50 +51,28 @@ pub enum SampleError {
 }
 
 impl Sample {
-    /// The sample with a fresh event id and creation time, and `overrides` applied to
-    /// its `data` (dotted paths; GitHub bodies have no `data`, so paths start at the root).
+    /// The sample with a fresh event id and creation time where its scheme's bodies keep
+    /// them, and `overrides` applied to its payload (dotted paths; GitHub bodies are the
+    /// payload, so there paths start at the root).
     pub fn render(
         &self,
         event_id: &str,
         created: UnixTime,
         overrides: &[(String, Value)],
     ) -> Result<Vec<u8>, SampleError> {
+        let layout = self.scheme.body_layout();
         let mut body: Value = serde_json::from_str(self.body).map_err(|_| SampleError::BodyNotAnObject)?;
         let root = body.as_object_mut().ok_or(SampleError::BodyNotAnObject)?;
-        match self.scheme {
-            Scheme::Percify => {
-                root.insert("id".into(), event_id.into());
-                root.insert("created".into(), created.to_rfc3339().into());
-            }
-            Scheme::TwinActor => {
-                root.insert("id".into(), event_id.into());
-                root.insert("created_at".into(), created.to_rfc3339().into());
-            }
-            Scheme::Stripe => {
-                root.insert("id".into(), event_id.into());
-                root.insert("created".into(), created.as_secs().into());
-            }
-            Scheme::StandardWebhooks => {
-                root.insert("timestamp".into(), created.to_rfc3339().into());
-            }
-            Scheme::Github => {}
-        }
-        let target = if self.scheme == Scheme::Github {
-            root
-        } else {
-            root.entry("data")
-                .or_insert_with(|| Value::Object(Map::new()))
-                .as_object_mut()
-                .ok_or_else(|| SampleError::NotAnObject("data".into()))?
-        };
+        layout.stamp(root, event_id, created);
+        let data = layout.data_mut(root).ok_or_else(|| SampleError::NotAnObject("data".into()))?;
         for (path, value) in overrides {
-            set_path(target, path, value.clone())?;
+            set_path(data, path, value.clone())?;
         }
         Ok(serde_json::to_vec(&body).unwrap_or_default())
     }
 }
 
-fn set_path(object: &mut Map<String, Value>, dotted: &str, value: Value) -> Result<(), SampleError> {
+fn set_path(object: &mut serde_json::Map<String, Value>, dotted: &str, value: Value) -> Result<(), SampleError> {
     let (head, rest) = match dotted.split_once('.') {
         Some((head, rest)) => (head, Some(rest)),
         None => (dotted, None),
@@ -129,7 +83,7 @@ fn set_path(object: &mut Map<String, Value>, dotted: &str, value: Value) -> Resu
             Ok(())
         }
         Some(rest) => {
-            let inner = object.entry(head).or_insert_with(|| Value::Object(Map::new()));
+            let inner = object.entry(head).or_insert_with(|| Value::Object(serde_json::Map::new()));
             let inner = inner.as_object_mut().ok_or_else(|| SampleError::NotAnObject(dotted.to_owned()))?;
             set_path(inner, rest, value)
         }

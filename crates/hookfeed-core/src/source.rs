@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::projection::{builtin_rules, ProjectionRule};
+use crate::projection::ProjectionRule;
 use crate::secret::Secret;
 use crate::signature::configured::{HmacProfile, ProfileError};
 use crate::signature::{Scheme, SecretError, SignatureScheme, UnknownScheme};
@@ -393,7 +393,7 @@ impl SourceConfig {
                 .map_err(|e| ConfigError::BadRule { source_name: self.name.clone(), reason: e.to_string() })?;
         }
         let mut rules = self.rules;
-        rules.extend(scheme.builtin().map(builtin_rules).unwrap_or_default());
+        rules.extend(scheme.builtin().map(Scheme::builtin_rules).unwrap_or_default());
         Ok(Source {
             tenant: self.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
             tolerance_secs: self.tolerance_secs.unwrap_or_else(|| scheme.verifier().default_tolerance_secs()),

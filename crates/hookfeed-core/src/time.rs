@@ -49,6 +49,57 @@ impl UnixTime {
     }
 }
 
+/// How a time is written in a header or a body field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFormat {
+    /// Unix seconds.
+    #[default]
+    Unix,
+    /// Unix milliseconds.
+    UnixMs,
+    /// RFC 3339 (ISO 8601 with a time zone), such as `2020-01-01T00:00:00-07:00`.
+    Rfc3339,
+}
+
+impl TimeFormat {
+    /// `at` written this way.
+    pub fn format(self, at: UnixTime) -> String {
+        match self {
+            Self::Unix => at.as_secs().to_string(),
+            Self::UnixMs => at.as_millis().to_string(),
+            Self::Rfc3339 => at.to_rfc3339(),
+        }
+    }
+
+    /// `at` as a JSON value written this way (a number for Unix times, a string otherwise).
+    pub fn to_json(self, at: UnixTime) -> serde_json::Value {
+        match self {
+            Self::Unix => at.as_secs().into(),
+            Self::UnixMs => at.as_millis().into(),
+            Self::Rfc3339 => at.to_rfc3339().into(),
+        }
+    }
+
+    /// Reads a JSON value written this way: `None` for null, or why it is not such a time.
+    pub fn read_json(self, value: &serde_json::Value) -> Result<Option<UnixTime>, &'static str> {
+        use serde_json::Value;
+        match (value, self) {
+            (Value::Null, _) => Ok(None),
+            (Value::String(s), Self::Rfc3339) => {
+                UnixTime::parse_rfc3339(s).map(Some).ok_or("not an RFC 3339 timestamp")
+            }
+            (Value::Number(n), Self::Unix) => {
+                n.as_i64().map(|s| Some(UnixTime::from_secs(s))).ok_or("not whole Unix seconds")
+            }
+            (Value::Number(n), Self::UnixMs) => n.as_i64().map(|ms| Some(UnixTime(ms))).ok_or("not whole Unix ms"),
+            (_, Self::Rfc3339) => Err("not an RFC 3339 timestamp"),
+            (_, Self::Unix) => Err("not whole Unix seconds"),
+            (_, Self::UnixMs) => Err("not whole Unix ms"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

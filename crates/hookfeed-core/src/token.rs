@@ -20,11 +20,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::mac::{hmac_sha256, matches_any_secret, Algorithm, Tag};
 use crate::path::DocPath;
 use crate::protocol::Target;
 use crate::query::{Filter, FilterOp};
 use crate::secret::Secret;
-use crate::signature::{any_matches, mac};
 use crate::time::UnixTime;
 
 use hookfeed_wire::token::parts;
@@ -376,7 +376,7 @@ const HEADER_JSON: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 pub fn mint_token(claims: &TokenClaims, secret: &Secret) -> String {
     let claims_json = serde_json::to_vec(claims).unwrap_or_default();
     let signed = format!("{}.{}", URL_SAFE_NO_PAD.encode(HEADER_JSON), URL_SAFE_NO_PAD.encode(claims_json));
-    let signature = URL_SAFE_NO_PAD.encode(mac(secret, &[signed.as_bytes()]));
+    let signature = URL_SAFE_NO_PAD.encode(hmac_sha256(secret, &[signed.as_bytes()]).as_bytes());
     format!("{signed}.{signature}")
 }
 
@@ -392,8 +392,10 @@ pub fn verify_token(
     if jwt.alg != ALGORITHM {
         return Err(TokenError::Algorithm(crate::refusal::quote(&jwt.alg)));
     }
-    let tag: [u8; 32] = jwt.signature.as_slice().try_into().map_err(|_| TokenError::Malformed)?;
-    if !any_matches(secrets, &[jwt.signed.as_bytes()], &[tag]) {
+    if jwt.signature.len() != Algorithm::Sha256.tag_len() {
+        return Err(TokenError::Malformed);
+    }
+    if !matches_any_secret(secrets, &[jwt.signed.as_bytes()], &Tag::from_slice(&jwt.signature)) {
         return Err(TokenError::Forged);
     }
     let claims: TokenClaims = jwt.claims()?;
@@ -418,7 +420,7 @@ mod tests {
     /// A JWT of `header` and `claims` as given, signed with HS256 and `secret()`.
     fn jwt(header: &str, claims: &str) -> String {
         let signed = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
-        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(mac(&secret(), &[signed.as_bytes()])))
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(hmac_sha256(&secret(), &[signed.as_bytes()]).as_bytes()))
     }
 
     fn secret() -> Secret {

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use hookfeed_core::signature::Tag;
+use hookfeed_core::mac::Tag;
 use hookfeed_core::source::Source;
 use hookfeed_core::PendingDelivery;
 use js_sys::futures::JsFuture;

@@ -4,7 +4,6 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hookfeed_core::path::DocPath;
-use hookfeed_core::projection::builtin_rules;
 use hookfeed_core::protocol::{CollectionQuery, Target};
 use hookfeed_core::query::Filter;
 use hookfeed_core::token::TokenClaims;
@@ -62,7 +61,7 @@ fn collection_target(collection: &str) -> Target {
 /// (`projects` first, the demo's) before the others'.
 fn builtin_collections() -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for rule in [Scheme::TwinActor].into_iter().chain(Scheme::ALL).flat_map(builtin_rules) {
+    for rule in [Scheme::TwinActor].into_iter().chain(Scheme::ALL).flat_map(Scheme::builtin_rules) {
         if !names.contains(&rule.collection) {
             names.push(rule.collection);
         }

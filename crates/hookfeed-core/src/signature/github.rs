@@ -7,11 +7,14 @@
 
 use serde_json::{Map, Value};
 
-use super::{
-    decode_hex_mac, mac, required, EventResult, Headers, ReplayWindow, SignatureError, SignatureScheme, SignedContent,
-    SignedContentResult, SignedHeaders, SigningInput, Tags,
-};
+use super::body::{BodyLayout, Field, SampleBody};
+use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, Tags};
+use super::error::SignatureError;
+use super::header::{decode_hex_mac, required};
+use super::scheme::{SignatureScheme, SignedContentResult};
 use crate::event::{EventError, EventParts};
+use crate::mac::hmac_sha256;
+use crate::projection::ProjectionRule;
 use crate::secret::Secret;
 
 /// The signature header.
@@ -20,6 +23,20 @@ pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 pub const DELIVERY_HEADER: &str = "X-GitHub-Delivery";
 /// The event name header.
 pub const EVENT_HEADER: &str = "X-GitHub-Event";
+
+/// GitHub's bodies are the payload itself; the id and the event name are headers, and no
+/// field common to every event says when it happened.
+pub const BODY: BodyLayout = BodyLayout { id: Field::Header, event_type: Field::Header, created: None, data: None };
+
+/// The provider's documented bodies, one per event type.
+pub const SAMPLES: &[SampleBody] = &[
+    SampleBody { event_type: "issues", body: include_str!("../../samples/github/issues.json") },
+];
+
+/// None: a source of GitHub events names the documents it wants in its own rules.
+pub fn builtin_rules() -> Vec<ProjectionRule> {
+    Vec::new()
+}
 
 /// The GitHub scheme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,7 +65,7 @@ impl SignatureScheme for Github {
             return Vec::new();
         };
         vec![
-            (SIGNATURE_HEADER.to_owned(), format!("sha256={}", hex::encode(mac(secret, &[input.body])))),
+            (SIGNATURE_HEADER.to_owned(), format!("sha256={}", hex::encode(hmac_sha256(secret, &[input.body]).as_bytes()))),
             (DELIVERY_HEADER.to_owned(), input.event_id.to_owned()),
             (EVENT_HEADER.to_owned(), input.event_type.to_owned()),
         ]
@@ -60,15 +77,13 @@ impl SignatureScheme for Github {
         false
     }
 
-    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> EventResult {
-        let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
-        let event = signed.event_type.ok_or(EventError::MissingField("type"))?.to_owned();
+    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, EventError> {
+        let mut event = BODY.read(object, signed)?;
         // `issues` + `"action": "opened"` → `issues.opened`, the dotted form every other
         // provider uses, so rules can match `issues.*`.
-        let event_type = match object.get("action").and_then(Value::as_str) {
-            Some(action) => format!("{event}.{action}"),
-            None => event,
-        };
-        Ok(EventParts { id, event_type, created: None, data: Value::Object(object) })
+        if let Some(action) = event.data.get("action").and_then(Value::as_str) {
+            event.event_type = format!("{}.{action}", event.event_type);
+        }
+        Ok(event)
     }
 }

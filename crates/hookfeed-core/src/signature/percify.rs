@@ -4,22 +4,57 @@
 //! a copy in `shared/providers/percify-webhooks.txt`, outside this repository, and its
 //! example deliveries are in `tests/providers/percify.json`.
 //! Percify signs no timestamp, so replay is stopped by event-id dedup and by the replay
-//! window applied to the body's `created` (see [`Scheme::window_on_body_created`]).
+//! window applied to the body's `created` (see [`SignatureScheme::window_on_body_created`]).
 //! The docs' sample verifies `JSON.stringify(req.body)`; hookfeed verifies the raw bytes.
-//!
-//! [`Scheme::window_on_body_created`]: super::Scheme::window_on_body_created
 
 use serde_json::{Map, Value};
 
-use super::{
-    decode_hex_mac, mac, required, EventResult, Headers, ReplayWindow, SignatureScheme, SignedContent,
-    SignedContentResult, SignedHeaders, SigningInput, Tags,
-};
-use crate::event::{rfc3339_field, take_data, take_string, EventParts};
+use super::body::{BodyLayout, Field, SampleBody};
+use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, Tags};
+use super::header::{decode_hex_mac, required};
+use super::scheme::{SignatureScheme, SignedContentResult};
+use crate::event::{EventError, EventParts};
+use crate::mac::hmac_sha256;
+use crate::projection::ProjectionRule;
 use crate::secret::Secret;
+use crate::time::TimeFormat;
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-Percify-Signature";
+
+/// Where Percify's bodies keep the event: `id`, `type`, `created` (RFC 3339), `data`.
+pub const BODY: BodyLayout = BodyLayout {
+    id: Field::Body("id"),
+    event_type: Field::Body("type"),
+    created: Some(("created", TimeFormat::Rfc3339)),
+    data: Some("data"),
+};
+
+/// The provider's documented bodies, one per event type.
+pub const SAMPLES: &[SampleBody] = &[
+    SampleBody { event_type: "audio.completed", body: include_str!("../../samples/percify/audio.completed.json") },
+    SampleBody { event_type: "avatar.completed", body: include_str!("../../samples/percify/avatar.completed.json") },
+    SampleBody { event_type: "avatar.failed", body: include_str!("../../samples/percify/avatar.failed.json") },
+    SampleBody { event_type: "avatar.published", body: include_str!("../../samples/percify/avatar.published.json") },
+    SampleBody { event_type: "credits.low_balance", body: include_str!("../../samples/percify/credits.low_balance.json") },
+    SampleBody { event_type: "credits.purchased", body: include_str!("../../samples/percify/credits.purchased.json") },
+    SampleBody { event_type: "tier.upgraded", body: include_str!("../../samples/percify/tier.upgraded.json") },
+    SampleBody { event_type: "video.completed", body: include_str!("../../samples/percify/video.completed.json") },
+    SampleBody { event_type: "video.failed", body: include_str!("../../samples/percify/video.failed.json") },
+    SampleBody { event_type: "voice.cloned", body: include_str!("../../samples/percify/voice.cloned.json") },
+];
+
+/// Percify's payloads carry their own `status`; `avatar.published` has none and must not
+/// overwrite the avatar's.
+pub fn builtin_rules() -> Vec<ProjectionRule> {
+    vec![
+        ProjectionRule::new(&["avatar.*"], "avatars", "avatarId"),
+        ProjectionRule { progress: true, ..ProjectionRule::new(&["video.*"], "videos", "videoId") },
+        ProjectionRule::new(&["audio.*"], "audio", "audioId"),
+        ProjectionRule::new(&["voice.cloned"], "voices", "voiceId"),
+        ProjectionRule::new(&["credits.*", "tier.upgraded"], "users", "userId"),
+    ]
+}
 
 /// The Percify scheme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,17 +77,12 @@ impl SignatureScheme for Percify {
         // One header carries one signature: sign with the newest (first) secret.
         secrets
             .first()
-            .map(|secret| vec![(SIGNATURE_HEADER.to_owned(), hex::encode(mac(secret, &[input.body])))])
+            .map(|secret| vec![(SIGNATURE_HEADER.to_owned(), hex::encode(hmac_sha256(secret, &[input.body]).as_bytes()))])
             .unwrap_or_default()
     }
 
-    fn read_event(&self, mut object: Map<String, Value>, _signed: &SignedHeaders<'_>) -> EventResult {
-        Ok(EventParts {
-            id: take_string(&mut object, "id")?,
-            event_type: take_string(&mut object, "type")?,
-            created: rfc3339_field(&object, "created")?,
-            data: take_data(&mut object),
-        })
+    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, EventError> {
+        BODY.read(object, signed)
     }
 
     /// Percify signs no timestamp, so its window applies to the body's `created`, which

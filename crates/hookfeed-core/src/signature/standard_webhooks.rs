@@ -9,12 +9,16 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::{
-    mac, parse_unix_secs, required, EventResult, Headers, ReplayWindow, SecretError, SignatureError, SignatureScheme,
-    SignedContent, SignedContentResult, SignedHeaders, SigningInput, Tags,
-};
-use crate::event::{rfc3339_field, take_data, take_string, EventError, EventParts};
+use super::body::{BodyLayout, Field, SampleBody};
+use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, Tags};
+use super::error::{SecretError, SignatureError};
+use super::header::{parse_unix_secs, required};
+use super::scheme::{SignatureScheme, SignedContentResult};
+use crate::event::{EventError, EventParts};
+use crate::mac::hmac_sha256;
+use crate::projection::ProjectionRule;
 use crate::secret::Secret;
+use crate::time::TimeFormat;
 
 /// The message id header.
 pub const ID_HEADER: &str = "webhook-id";
@@ -24,6 +28,26 @@ pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
 pub const SIGNATURE_HEADER: &str = "webhook-signature";
 
 const SECRET_PREFIX: &str = "whsec_";
+
+/// The spec puts the message id in `webhook-id`; the body has `type`, `timestamp`
+/// (RFC 3339) and `data`.
+pub const BODY: BodyLayout = BodyLayout {
+    id: Field::Header,
+    event_type: Field::Body("type"),
+    created: Some(("timestamp", TimeFormat::Rfc3339)),
+    data: Some("data"),
+};
+
+/// The provider's documented bodies, one per event type.
+pub const SAMPLES: &[SampleBody] = &[
+    SampleBody { event_type: "job.completed", body: include_str!("../../samples/standard-webhooks/job.completed.json") },
+    SampleBody { event_type: "job.processing", body: include_str!("../../samples/standard-webhooks/job.processing.json") },
+];
+
+/// None: a source of Standard Webhooks names the documents it wants in its own rules.
+pub fn builtin_rules() -> Vec<ProjectionRule> {
+    Vec::new()
+}
 
 /// The Standard Webhooks scheme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -87,7 +111,7 @@ impl SignatureScheme for StandardWebhooks {
         let ts = input.timestamp.as_secs().to_string();
         let parts: [&[u8]; 5] = [input.event_id.as_bytes(), b".", ts.as_bytes(), b".", input.body];
         let signatures: Vec<String> =
-            secrets.iter().map(|s| format!("v1,{}", STANDARD.encode(mac(s, &parts)))).collect();
+            secrets.iter().map(|s| format!("v1,{}", STANDARD.encode(hmac_sha256(s, &parts).as_bytes()))).collect();
         vec![
             (ID_HEADER.to_owned(), input.event_id.to_owned()),
             (TIMESTAMP_HEADER.to_owned(), ts),
@@ -95,12 +119,11 @@ impl SignatureScheme for StandardWebhooks {
         ]
     }
 
-    /// The spec puts the message id in `webhook-id`; the body has `type`, `timestamp`
-    /// (RFC 3339) and `data`.
-    fn read_event(&self, mut object: Map<String, Value>, signed: &SignedHeaders<'_>) -> EventResult {
-        let id = signed.event_id.ok_or(EventError::MissingField("id"))?.to_owned();
-        let created = rfc3339_field(&object, "timestamp")?.or(signed.timestamp);
-        Ok(EventParts { id, event_type: take_string(&mut object, "type")?, created, data: take_data(&mut object) })
+    /// An event without a body `timestamp` happened when it was signed.
+    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, EventError> {
+        let mut event = BODY.read(object, signed)?;
+        event.created = event.created.or(signed.timestamp);
+        Ok(event)
     }
 
     fn example_secret(&self) -> &'static str {

@@ -6,15 +6,35 @@
 
 use serde_json::{Map, Value};
 
-use super::{
-    format_timestamped_hex, parse_timestamped_hex, required, EventResult, Headers, ReplayWindow, SignatureScheme,
-    SignedContent, SignedContentResult, SignedHeaders, SigningInput,
-};
-use crate::event::{take_data, take_string, EventError, EventParts};
+use super::body::{BodyLayout, Field, SampleBody};
+use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput};
+use super::header::{format_timestamped_hex, parse_timestamped_hex, required};
+use super::scheme::{SignatureScheme, SignedContentResult};
+use crate::event::{EventError, EventParts};
+use crate::projection::ProjectionRule;
 use crate::secret::Secret;
+use crate::time::TimeFormat;
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
+
+/// Where Stripe's events keep themselves: `id`, `type`, `created` (Unix seconds), `data`.
+pub const BODY: BodyLayout = BodyLayout {
+    id: Field::Body("id"),
+    event_type: Field::Body("type"),
+    created: Some(("created", TimeFormat::Unix)),
+    data: Some("data"),
+};
+
+/// The provider's documented bodies, one per event type.
+pub const SAMPLES: &[SampleBody] = &[
+    SampleBody { event_type: "payment_intent.succeeded", body: include_str!("../../samples/stripe/payment_intent.succeeded.json") },
+];
+
+/// None: a source of Stripe events names the documents it wants in its own rules.
+pub fn builtin_rules() -> Vec<ProjectionRule> {
+    Vec::new()
+}
 
 /// The Stripe scheme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,19 +61,8 @@ impl SignatureScheme for Stripe {
         )]
     }
 
-    fn read_event(&self, mut object: Map<String, Value>, _signed: &SignedHeaders<'_>) -> EventResult {
-        let not_unix = EventError::InvalidField { field: "created", reason: "not Unix seconds" };
-        let created = match object.get("created") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(crate::time::UnixTime::from_secs(n.as_i64().ok_or(not_unix.clone())?)),
-            Some(_) => return Err(not_unix.into()),
-        };
-        Ok(EventParts {
-            id: take_string(&mut object, "id")?,
-            event_type: take_string(&mut object, "type")?,
-            created,
-            data: take_data(&mut object),
-        })
+    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, EventError> {
+        BODY.read(object, signed)
     }
 
     fn example_secret(&self) -> &'static str {

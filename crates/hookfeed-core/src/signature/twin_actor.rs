@@ -7,14 +7,19 @@
 //! `tests/providers/twin-actor.json`. The id and event headers are not signed, so
 //! [`verify_delivery`](crate::delivery::verify_delivery) checks them against the signed body.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
-use super::{
-    format_timestamped_hex, parse_timestamped_hex, required, EventResult, Headers, ReplayWindow, SignatureScheme,
-    SignedContent, SignedContentResult, SignedHeaders, SigningInput,
-};
-use crate::event::{cross_check, rfc3339_field, take_data, take_string, EventParts};
+use super::body::{BodyLayout, Field, SampleBody};
+use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput};
+use super::error::SignatureError;
+use super::header::{format_timestamped_hex, parse_timestamped_hex, required};
+use super::scheme::{SignatureScheme, SignedContentResult};
+use crate::event::{EventError, EventParts};
+use crate::projection::ProjectionRule;
 use crate::secret::Secret;
+use crate::time::TimeFormat;
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-Webhook-Signature";
@@ -22,6 +27,44 @@ pub const SIGNATURE_HEADER: &str = "X-Webhook-Signature";
 pub const ID_HEADER: &str = "X-Webhook-ID";
 /// The event type header.
 pub const EVENT_HEADER: &str = "X-Webhook-Event";
+
+/// Where Twin.Actor's bodies keep the event: `id`, `type`, `created_at` (RFC 3339), `data`.
+pub const BODY: BodyLayout = BodyLayout {
+    id: Field::Body("id"),
+    event_type: Field::Body("type"),
+    created: Some(("created_at", TimeFormat::Rfc3339)),
+    data: Some("data"),
+};
+
+/// The provider's documented bodies, one per event type.
+pub const SAMPLES: &[SampleBody] = &[
+    SampleBody { event_type: "credits.depleted", body: include_str!("../../samples/twin-actor/credits.depleted.json") },
+    SampleBody { event_type: "credits.low", body: include_str!("../../samples/twin-actor/credits.low.json") },
+    SampleBody { event_type: "project.completed", body: include_str!("../../samples/twin-actor/project.completed.json") },
+    SampleBody { event_type: "project.created", body: include_str!("../../samples/twin-actor/project.created.json") },
+    SampleBody { event_type: "project.failed", body: include_str!("../../samples/twin-actor/project.failed.json") },
+    SampleBody { event_type: "project.processing", body: include_str!("../../samples/twin-actor/project.processing.json") },
+    SampleBody { event_type: "voice_clone.completed", body: include_str!("../../samples/twin-actor/voice_clone.completed.json") },
+    SampleBody { event_type: "voice_clone.failed", body: include_str!("../../samples/twin-actor/voice_clone.failed.json") },
+];
+
+/// A project's lifecycle (`projects/{project_id}`, its status from the event type, its
+/// progress, the video's URL as `final_video_url`), voice clones, and the account's credits.
+pub fn builtin_rules() -> Vec<ProjectionRule> {
+    vec![
+        ProjectionRule {
+            status_from_type: true,
+            progress: true,
+            rename: BTreeMap::from([("video_url".to_owned(), "final_video_url".to_owned())]),
+            ..ProjectionRule::new(&["project.*"], "projects", "project_id")
+        },
+        ProjectionRule { status_from_type: true, ..ProjectionRule::new(&["voice_clone.*"], "voice_clones", "person_id") },
+        ProjectionRule {
+            status_from_type: true,
+            ..ProjectionRule::new(&["credits.low", "credits.depleted"], "account", "=credits")
+        },
+    ]
+}
 
 /// The Twin.Actor scheme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,12 +98,26 @@ impl SignatureScheme for TwinActor {
         ]
     }
 
-    fn read_event(&self, mut object: Map<String, Value>, signed: &SignedHeaders<'_>) -> EventResult {
-        let id = take_string(&mut object, "id")?;
-        let event_type = take_string(&mut object, "type")?;
-        cross_check(signed.event_id, &id, ID_HEADER, "id")?;
-        cross_check(signed.event_type, &event_type, EVENT_HEADER, "type")?;
-        let created = rfc3339_field(&object, "created_at")?;
-        Ok(EventParts { id, event_type, created, data: take_data(&mut object) })
+    fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, EventError> {
+        BODY.read(object, signed)
+    }
+
+    /// The id and event headers are not signed: each must equal the signed body's.
+    fn check_headers(&self, event: &EventParts, signed: &SignedHeaders<'_>) -> Result<(), SignatureError> {
+        cross_check(signed.event_id, &event.id, ID_HEADER, "id")?;
+        cross_check(signed.event_type, &event.event_type, EVENT_HEADER, "type")
+    }
+}
+
+/// Refuses a header sent beside the signature that disagrees with the signed body.
+fn cross_check(
+    header_value: Option<&str>,
+    body_value: &str,
+    header: &'static str,
+    field: &'static str,
+) -> Result<(), SignatureError> {
+    match header_value {
+        Some(h) if h != body_value => Err(SignatureError::HeaderBodyMismatch { header, field }),
+        _ => Ok(()),
     }
 }

@@ -10,7 +10,7 @@ use crate::support::{secret_text, signed_sample, source};
 fn a_feed_rebuilds_exactly_the_delivery_the_edge_verified_for_every_sample_of_every_scheme() {
     let now = UnixTime::from_secs(1_764_000_000);
     let mut schemes = std::collections::BTreeSet::new();
-    for sample in hookfeed_core::samples::SAMPLES {
+    for sample in hookfeed_core::samples::all() {
         let (scheme, event_type) = (sample.scheme, sample.event_type);
         schemes.insert(scheme.name());
         let source = source(scheme, secret_text(scheme));

@@ -6,7 +6,7 @@
 //! each naming the page and section it came from, so that this test runs in any clone.
 
 use hookfeed_core::ledger::{ingest, Ingested, MemoryStore};
-use hookfeed_core::samples::SAMPLES;
+use hookfeed_core::samples;
 use hookfeed_core::signature::SigningInput;
 use hookfeed_core::{verify_delivery, Scheme, UnixTime};
 use serde::Deserialize;
@@ -78,7 +78,7 @@ fn every_sample_verifies_and_projects_into_its_documented_collection() {
         })
     };
     let now = UnixTime::from_secs(1_760_000_000);
-    for sample in SAMPLES {
+    for sample in samples::all() {
         let src = source(sample.scheme, secret_text(sample.scheme));
         let (headers, body) = signed_sample(&src, sample.event_type, "evt_sample_1", now, &[]);
         let delivery = verify_delivery(&src, &headers, &body, now)
