@@ -1,19 +1,23 @@
 //! hookfeed's decisions, with no I/O and no clock: callers pass bytes, headers and `now`.
 //!
-//! A webhook delivery flows through this crate in four steps, each a module:
+//! A webhook delivery flows through this crate in four steps:
 //!
-//! 1. [`signature`]: check the delivery's HMAC signature under its source's
-//!    [`Scheme`](signature::Scheme) (percify, twin-actor, standard-webhooks, stripe,
-//!    github) or configured [`HmacProfile`](signature::HmacProfile) and replay window,
-//!    producing a [`VerifiedDelivery`](delivery::VerifiedDelivery) that only
-//!    [`verify_delivery`](delivery::verify_delivery) can construct.
-//! 2. [`event`]: read the verified body as one normalized [`Event`](event::Event).
+//! 1. [`signature`]: check the delivery's HMAC signature under its source's built-in
+//!    [`Scheme`] (percify, twin-actor, standard-webhooks, stripe, github) or configured
+//!    [`HmacProfile`](signature::HmacProfile), and its replay window.
+//! 2. [`delivery`]: read the verified body, in the scheme's format, as one normalized
+//!    [`Event`]; only [`verify_delivery`] constructs the [`VerifiedDelivery`] that holds it.
 //! 3. [`projection`]: turn the event into an update of a document (`projects/42`) by a
 //!    [`ProjectionRule`](projection::ProjectionRule).
-//! 4. [`ledger`]: dedup by signed content ([`replay`]) and by (source, event id), order by `created`, and merge the update into
-//!    the stored document so that any order of any duplicates converges.
+//! 4. [`ledger`]: dedup by signed content ([`replay`]) and by (source, event id), order by
+//!    `created`, and merge the update into the stored document so that any order of any
+//!    duplicates converges.
 //!
-//! Subscribers hold a [`token`] and speak the [`protocol`].
+//! Subscribers hold a [`token`] and speak the [`protocol`]. HMAC itself, for schemes and
+//! tokens alike, is [`mac`].
+//!
+//! The crate's README draws the module graph (a DAG, which a test keeps so) and lists the
+//! steps to add a signature scheme.
 //!
 //! The Cloudflare Worker, the browser module and the CLI are thin translations of these
 //! modules to their platforms.

@@ -27,7 +27,7 @@ use hookfeed_core::projection::project;
 use hookfeed_core::protocol::parse_client_message;
 use hookfeed_core::refusal::{quote, Refusal, RefusalLog};
 use hookfeed_core::signature::configured::{presets, URL_HEADER};
-use hookfeed_core::signature::{Headers, ReplayWindow, SignatureScheme, SigningInput};
+use hookfeed_core::signature::{Field, Headers, ReplayWindow, SignatureScheme, SigningInput};
 use hookfeed_core::source::{
     load_sources, split_secrets, switch_setting, whole_number_setting, SchemeName, Source, SourceConfig, SourceScheme,
 };
@@ -373,8 +373,14 @@ pub fn verify_event_body(data: &[u8]) -> Option<(Source, VerifiedDelivery)> {
             _ => otherwise.to_owned(),
         }
     };
+    // The id and type the headers carry: the body's own where the scheme keeps them
+    // there, and for a header-only type (GitHub's) a sample's.
+    let layout = scheme.body_layout();
     let event_id = text("id", "evt_fuzz");
-    let event_type = if scheme == Scheme::Github { "issues".to_owned() } else { text("type", "fuzz.event") };
+    let event_type = match layout.event_type {
+        Field::Body(field) => text(field, "fuzz.event"),
+        Field::Header => scheme.samples().first().map_or("fuzz.event", |s| s.event_type).to_owned(),
+    };
     let input = SigningInput { body, timestamp: now(), event_id: &event_id, event_type: &event_type };
     let headers = scheme.verifier().sign(&input, &source.secrets);
     let verified = verify_delivery(&source, &headers, body, now()).ok()?;

@@ -3,6 +3,7 @@
 mod convergence;
 mod handoff;
 mod hub_model;
+mod module_graph;
 mod providers;
 mod replay;
 mod robustness;
