@@ -182,6 +182,23 @@ pub struct SourceConfig {
     pub created: Option<crate::signature::configured::CreatedConfig>,
 }
 
+impl SourceConfig {
+    /// A source called `name` of `scheme`, every option at its default.
+    pub fn new(name: impl Into<String>, scheme: SchemeName) -> Self {
+        Self {
+            name: name.into(),
+            scheme,
+            hmac: None,
+            tenant: None,
+            tolerance_secs: None,
+            max_body_bytes: None,
+            rules: Vec::new(),
+            rate_limit_per_minute: None,
+            created: None,
+        }
+    }
+}
+
 /// A configuration that cannot be used; the message says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -221,17 +221,7 @@ pub fn default_secret(scheme: Scheme) -> &'static str {
 /// A source of `scheme` named after it, with defaults, resolved as the Worker resolves
 /// `SECRET_<NAME>`; the scheme's default secret when `secrets` is not usable.
 pub fn source(scheme: Scheme, secrets: &str) -> Option<Source> {
-    let config = SourceConfig {
-        name: scheme.name().to_owned(),
-        scheme: scheme.into(),
-        hmac: None,
-        tenant: None,
-        tolerance_secs: None,
-        max_body_bytes: None,
-        rules: Vec::new(),
-        rate_limit_per_minute: None,
-        created: None,
-    };
+    let config = SourceConfig::new(scheme.name(), scheme.into());
     config
         .clone()
         .resolve(&|_| Some(secrets.to_owned()))
@@ -259,15 +249,8 @@ pub fn delivery_to(scheme: Scheme, data: &[u8]) {
 /// A source with the `hmac` scheme and the preset `preset`, resolved as [`source`] does.
 pub fn hmac_source(preset: &str, secrets: &str) -> Option<Source> {
     let config = SourceConfig {
-        name: format!("hmac-{preset}"),
-        scheme: SchemeName::Hmac,
         hmac: Some(Value::String(preset.to_owned())),
-        tenant: None,
-        tolerance_secs: None,
-        max_body_bytes: None,
-        rules: Vec::new(),
-        rate_limit_per_minute: None,
-        created: None,
+        ..SourceConfig::new(format!("hmac-{preset}"), SchemeName::Hmac)
     };
     let source = config.clone().resolve(&|_| Some(secrets.to_owned())).ok();
     source.or_else(|| {

@@ -32,6 +32,17 @@ pub struct BodyLayout {
 }
 
 impl BodyLayout {
+    /// The common envelope: `id`, `type`, the time at `created` written as `format`, and
+    /// the payload in `data`.
+    pub const fn envelope(created: &'static str, format: TimeFormat) -> Self {
+        Self {
+            id: Field::Body("id"),
+            event_type: Field::Body("type"),
+            created: Some((created, format)),
+            data: Some("data"),
+        }
+    }
+
     /// Reads a verified body (a JSON object): id and type from the body or the signed
     /// headers, the time if the body has one, and the payload (an empty object if absent).
     pub fn read(&self, mut object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, EventError> {
@@ -82,6 +93,18 @@ impl BodyLayout {
         }
     }
 }
+
+/// A scheme's [`SampleBody`]s from its folder under `samples/`, one JSON file per event
+/// type: `samples!("stripe": "payment_intent.succeeded")`.
+macro_rules! samples {
+    ($folder:literal: $($event_type:literal),+ $(,)?) => {
+        &[$($crate::signature::body::SampleBody {
+            event_type: $event_type,
+            body: include_str!(concat!("../../samples/", $folder, "/", $event_type, ".json")),
+        }),+]
+    };
+}
+pub(super) use samples;
 
 /// One example body a provider documents, for one event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

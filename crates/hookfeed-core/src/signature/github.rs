@@ -7,14 +7,13 @@
 
 use serde_json::{Map, Value};
 
-use super::body::{BodyLayout, Field, SampleBody};
+use super::body::{samples, BodyLayout, Field, SampleBody};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, Tags};
 use super::error::SignatureError;
 use super::header::{decode_hex_mac, required};
 use super::scheme::{SignatureScheme, SignedContentResult};
 use crate::event::{EventError, EventParts};
 use crate::mac::hmac_sha256;
-use crate::projection::ProjectionRule;
 use crate::secret::Secret;
 
 /// The signature header.
@@ -29,14 +28,7 @@ pub const EVENT_HEADER: &str = "X-GitHub-Event";
 pub const BODY: BodyLayout = BodyLayout { id: Field::Header, event_type: Field::Header, created: None, data: None };
 
 /// The provider's documented bodies, one per event type.
-pub const SAMPLES: &[SampleBody] = &[
-    SampleBody { event_type: "issues", body: include_str!("../../samples/github/issues.json") },
-];
-
-/// None: a source of GitHub events names the documents it wants in its own rules.
-pub fn builtin_rules() -> Vec<ProjectionRule> {
-    Vec::new()
-}
+pub const SAMPLES: &[SampleBody] = samples!("github": "issues");
 
 /// The GitHub scheme.
 #[derive(Debug, Clone, Copy, Default)]

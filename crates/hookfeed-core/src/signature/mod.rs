@@ -81,12 +81,6 @@ macro_rules! schemes {
                 }
             }
 
-            /// The projection rules every source of this scheme gets before its own.
-            pub fn builtin_rules(self) -> Vec<ProjectionRule> {
-                match self {
-                    $(Self::$variant => $module::builtin_rules(),)+
-                }
-            }
         }
     };
 }
@@ -105,6 +99,11 @@ schemes! {
 }
 
 impl Scheme {
+    /// The projection rules every source of this scheme gets before its own.
+    pub fn builtin_rules(self) -> Vec<ProjectionRule> {
+        self.verifier().builtin_rules()
+    }
+
     /// Every scheme's configuration name, comma-separated, for messages.
     pub fn names() -> String {
         Self::ALL.map(Self::name).join(", ")

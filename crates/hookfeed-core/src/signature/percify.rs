@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use super::body::{BodyLayout, Field, SampleBody};
+use super::body::{samples, BodyLayout, SampleBody};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, Tags};
 use super::header::{decode_hex_mac, required};
 use super::scheme::{SignatureScheme, SignedContentResult};
@@ -23,38 +23,12 @@ use crate::time::TimeFormat;
 pub const SIGNATURE_HEADER: &str = "X-Percify-Signature";
 
 /// Where Percify's bodies keep the event: `id`, `type`, `created` (RFC 3339), `data`.
-pub const BODY: BodyLayout = BodyLayout {
-    id: Field::Body("id"),
-    event_type: Field::Body("type"),
-    created: Some(("created", TimeFormat::Rfc3339)),
-    data: Some("data"),
-};
+pub const BODY: BodyLayout = BodyLayout::envelope("created", TimeFormat::Rfc3339);
 
 /// The provider's documented bodies, one per event type.
-pub const SAMPLES: &[SampleBody] = &[
-    SampleBody { event_type: "audio.completed", body: include_str!("../../samples/percify/audio.completed.json") },
-    SampleBody { event_type: "avatar.completed", body: include_str!("../../samples/percify/avatar.completed.json") },
-    SampleBody { event_type: "avatar.failed", body: include_str!("../../samples/percify/avatar.failed.json") },
-    SampleBody { event_type: "avatar.published", body: include_str!("../../samples/percify/avatar.published.json") },
-    SampleBody { event_type: "credits.low_balance", body: include_str!("../../samples/percify/credits.low_balance.json") },
-    SampleBody { event_type: "credits.purchased", body: include_str!("../../samples/percify/credits.purchased.json") },
-    SampleBody { event_type: "tier.upgraded", body: include_str!("../../samples/percify/tier.upgraded.json") },
-    SampleBody { event_type: "video.completed", body: include_str!("../../samples/percify/video.completed.json") },
-    SampleBody { event_type: "video.failed", body: include_str!("../../samples/percify/video.failed.json") },
-    SampleBody { event_type: "voice.cloned", body: include_str!("../../samples/percify/voice.cloned.json") },
-];
-
-/// Percify's payloads carry their own `status`; `avatar.published` has none and must not
-/// overwrite the avatar's.
-pub fn builtin_rules() -> Vec<ProjectionRule> {
-    vec![
-        ProjectionRule::new(&["avatar.*"], "avatars", "avatarId"),
-        ProjectionRule { progress: true, ..ProjectionRule::new(&["video.*"], "videos", "videoId") },
-        ProjectionRule::new(&["audio.*"], "audio", "audioId"),
-        ProjectionRule::new(&["voice.cloned"], "voices", "voiceId"),
-        ProjectionRule::new(&["credits.*", "tier.upgraded"], "users", "userId"),
-    ]
-}
+pub const SAMPLES: &[SampleBody] = samples!("percify": "audio.completed", "avatar.completed", "avatar.failed",
+    "avatar.published", "credits.low_balance", "credits.purchased", "tier.upgraded", "video.completed",
+    "video.failed", "voice.cloned");
 
 /// The Percify scheme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -94,5 +68,17 @@ impl SignatureScheme for Percify {
 
     fn window_on_body_created(&self) -> bool {
         true
+    }
+
+    /// Percify's payloads carry their own `status`; `avatar.published` has none and must not
+    /// overwrite the avatar's.
+    fn builtin_rules(&self) -> Vec<ProjectionRule> {
+        vec![
+            ProjectionRule::new(&["avatar.*"], "avatars", "avatarId"),
+            ProjectionRule { progress: true, ..ProjectionRule::new(&["video.*"], "videos", "videoId") },
+            ProjectionRule::new(&["audio.*"], "audio", "audioId"),
+            ProjectionRule::new(&["voice.cloned"], "voices", "voiceId"),
+            ProjectionRule::new(&["credits.*", "tier.upgraded"], "users", "userId"),
+        ]
     }
 }

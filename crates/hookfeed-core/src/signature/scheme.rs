@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput};
 use super::error::{SecretError, SignatureError};
 use crate::event::{EventError, EventParts};
+use crate::projection::ProjectionRule;
 use crate::secret::Secret;
 
 /// What [`SignatureScheme::signed_content`] gives: what to MAC and compare, or why the
@@ -47,6 +48,12 @@ pub trait SignatureScheme {
     /// event read from the signed body. By default there are none to check.
     fn check_headers(&self, _event: &EventParts, _signed: &SignedHeaders<'_>) -> Result<(), SignatureError> {
         Ok(())
+    }
+
+    /// The projection rules every source of this scheme gets before its own; by default
+    /// none (such a source names the documents it wants in its configuration).
+    fn builtin_rules(&self) -> Vec<ProjectionRule> {
+        Vec::new()
     }
 
     /// A secret in the form the provider hands out, for tests, examples and dry runs.

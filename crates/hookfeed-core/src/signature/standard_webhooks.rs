@@ -9,14 +9,13 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::body::{BodyLayout, Field, SampleBody};
+use super::body::{samples, BodyLayout, Field, SampleBody};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, Tags};
 use super::error::{SecretError, SignatureError};
 use super::header::{parse_unix_secs, required};
 use super::scheme::{SignatureScheme, SignedContentResult};
 use crate::event::{EventError, EventParts};
 use crate::mac::hmac_sha256;
-use crate::projection::ProjectionRule;
 use crate::secret::Secret;
 use crate::time::TimeFormat;
 
@@ -31,23 +30,10 @@ const SECRET_PREFIX: &str = "whsec_";
 
 /// The spec puts the message id in `webhook-id`; the body has `type`, `timestamp`
 /// (RFC 3339) and `data`.
-pub const BODY: BodyLayout = BodyLayout {
-    id: Field::Header,
-    event_type: Field::Body("type"),
-    created: Some(("timestamp", TimeFormat::Rfc3339)),
-    data: Some("data"),
-};
+pub const BODY: BodyLayout = BodyLayout { id: Field::Header, ..BodyLayout::envelope("timestamp", TimeFormat::Rfc3339) };
 
 /// The provider's documented bodies, one per event type.
-pub const SAMPLES: &[SampleBody] = &[
-    SampleBody { event_type: "job.completed", body: include_str!("../../samples/standard-webhooks/job.completed.json") },
-    SampleBody { event_type: "job.processing", body: include_str!("../../samples/standard-webhooks/job.processing.json") },
-];
-
-/// None: a source of Standard Webhooks names the documents it wants in its own rules.
-pub fn builtin_rules() -> Vec<ProjectionRule> {
-    Vec::new()
-}
+pub const SAMPLES: &[SampleBody] = samples!("standard-webhooks": "job.completed", "job.processing");
 
 /// The Standard Webhooks scheme.
 #[derive(Debug, Clone, Copy, Default)]

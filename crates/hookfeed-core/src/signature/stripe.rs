@@ -6,12 +6,11 @@
 
 use serde_json::{Map, Value};
 
-use super::body::{BodyLayout, Field, SampleBody};
+use super::body::{samples, BodyLayout, SampleBody};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput};
 use super::header::{format_timestamped_hex, parse_timestamped_hex, required};
 use super::scheme::{SignatureScheme, SignedContentResult};
 use crate::event::{EventError, EventParts};
-use crate::projection::ProjectionRule;
 use crate::secret::Secret;
 use crate::time::TimeFormat;
 
@@ -19,22 +18,10 @@ use crate::time::TimeFormat;
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 
 /// Where Stripe's events keep themselves: `id`, `type`, `created` (Unix seconds), `data`.
-pub const BODY: BodyLayout = BodyLayout {
-    id: Field::Body("id"),
-    event_type: Field::Body("type"),
-    created: Some(("created", TimeFormat::Unix)),
-    data: Some("data"),
-};
+pub const BODY: BodyLayout = BodyLayout::envelope("created", TimeFormat::Unix);
 
 /// The provider's documented bodies, one per event type.
-pub const SAMPLES: &[SampleBody] = &[
-    SampleBody { event_type: "payment_intent.succeeded", body: include_str!("../../samples/stripe/payment_intent.succeeded.json") },
-];
-
-/// None: a source of Stripe events names the documents it wants in its own rules.
-pub fn builtin_rules() -> Vec<ProjectionRule> {
-    Vec::new()
-}
+pub const SAMPLES: &[SampleBody] = samples!("stripe": "payment_intent.succeeded");
 
 /// The Stripe scheme.
 #[derive(Debug, Clone, Copy, Default)]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::body::{BodyLayout, Field, SampleBody};
+use super::body::{samples, BodyLayout, SampleBody};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput};
 use super::error::SignatureError;
 use super::header::{format_timestamped_hex, parse_timestamped_hex, required};
@@ -29,42 +29,12 @@ pub const ID_HEADER: &str = "X-Webhook-ID";
 pub const EVENT_HEADER: &str = "X-Webhook-Event";
 
 /// Where Twin.Actor's bodies keep the event: `id`, `type`, `created_at` (RFC 3339), `data`.
-pub const BODY: BodyLayout = BodyLayout {
-    id: Field::Body("id"),
-    event_type: Field::Body("type"),
-    created: Some(("created_at", TimeFormat::Rfc3339)),
-    data: Some("data"),
-};
+pub const BODY: BodyLayout = BodyLayout::envelope("created_at", TimeFormat::Rfc3339);
 
 /// The provider's documented bodies, one per event type.
-pub const SAMPLES: &[SampleBody] = &[
-    SampleBody { event_type: "credits.depleted", body: include_str!("../../samples/twin-actor/credits.depleted.json") },
-    SampleBody { event_type: "credits.low", body: include_str!("../../samples/twin-actor/credits.low.json") },
-    SampleBody { event_type: "project.completed", body: include_str!("../../samples/twin-actor/project.completed.json") },
-    SampleBody { event_type: "project.created", body: include_str!("../../samples/twin-actor/project.created.json") },
-    SampleBody { event_type: "project.failed", body: include_str!("../../samples/twin-actor/project.failed.json") },
-    SampleBody { event_type: "project.processing", body: include_str!("../../samples/twin-actor/project.processing.json") },
-    SampleBody { event_type: "voice_clone.completed", body: include_str!("../../samples/twin-actor/voice_clone.completed.json") },
-    SampleBody { event_type: "voice_clone.failed", body: include_str!("../../samples/twin-actor/voice_clone.failed.json") },
-];
-
-/// A project's lifecycle (`projects/{project_id}`, its status from the event type, its
-/// progress, the video's URL as `final_video_url`), voice clones, and the account's credits.
-pub fn builtin_rules() -> Vec<ProjectionRule> {
-    vec![
-        ProjectionRule {
-            status_from_type: true,
-            progress: true,
-            rename: BTreeMap::from([("video_url".to_owned(), "final_video_url".to_owned())]),
-            ..ProjectionRule::new(&["project.*"], "projects", "project_id")
-        },
-        ProjectionRule { status_from_type: true, ..ProjectionRule::new(&["voice_clone.*"], "voice_clones", "person_id") },
-        ProjectionRule {
-            status_from_type: true,
-            ..ProjectionRule::new(&["credits.low", "credits.depleted"], "account", "=credits")
-        },
-    ]
-}
+pub const SAMPLES: &[SampleBody] = samples!("twin-actor": "credits.depleted", "credits.low",
+    "project.completed", "project.created", "project.failed", "project.processing", "voice_clone.completed",
+    "voice_clone.failed");
 
 /// The Twin.Actor scheme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -106,6 +76,24 @@ impl SignatureScheme for TwinActor {
     fn check_headers(&self, event: &EventParts, signed: &SignedHeaders<'_>) -> Result<(), SignatureError> {
         cross_check(signed.event_id, &event.id, ID_HEADER, "id")?;
         cross_check(signed.event_type, &event.event_type, EVENT_HEADER, "type")
+    }
+
+    /// A project's lifecycle (`projects/{project_id}`, its status from the event type, its
+    /// progress, the video's URL as `final_video_url`), voice clones, and the account's credits.
+    fn builtin_rules(&self) -> Vec<ProjectionRule> {
+        vec![
+            ProjectionRule {
+                status_from_type: true,
+                progress: true,
+                rename: BTreeMap::from([("video_url".to_owned(), "final_video_url".to_owned())]),
+                ..ProjectionRule::new(&["project.*"], "projects", "project_id")
+            },
+            ProjectionRule { status_from_type: true, ..ProjectionRule::new(&["voice_clone.*"], "voice_clones", "person_id") },
+            ProjectionRule {
+                status_from_type: true,
+                ..ProjectionRule::new(&["credits.low", "credits.depleted"], "account", "=credits")
+            },
+        ]
     }
 }
 
