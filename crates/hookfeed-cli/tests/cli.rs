@@ -80,7 +80,8 @@ fn hookfeed(args: &[&str]) -> InScratch {
 /// `hookfeed ARGS` in `dir`, with none of the variables it reads set.
 fn hookfeed_in(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookfeed"));
-    command.args(args).current_dir(dir);
+    // What `send --id` remembers stays in the test's directory.
+    command.args(args).current_dir(dir).env("HOOKFEED_STATE_DIR", dir.join("state"));
     for var in ["HOOKFEED_SECRET", "HOOKFEED_URL", "TOKEN_SECRET", "SECRET_BILLING"] {
         command.env_remove(var);
     }
@@ -400,6 +401,42 @@ fn send_with_a_given_id_repeats_that_id_for_dedup_demos() {
     let fresh = dry_run(Scheme::TwinActor, "project.created", &[]);
     let again = dry_run(Scheme::TwinActor, "project.created", &[]);
     assert_ne!(header(&fresh.headers, "X-Webhook-ID"), header(&again.headers, "X-Webhook-ID"));
+}
+
+/// Sends `args` to a one-shot server from `dir` and hands back the body it received.
+fn sent_body(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let (url, request) = serve_once("200 OK", r#"{"received":true,"duplicate":false,"seq":1}"#.to_owned());
+    let mut all = vec!["send", "--secret", "s", "--url", &url];
+    all.extend_from_slice(args);
+    assert_success(&run(&mut hookfeed_in(dir, &all)));
+    request.recv_timeout(Duration::from_secs(10)).expect("the server saw the request").1
+}
+
+#[test]
+fn send_of_an_id_again_resends_the_first_body_so_the_feed_answers_duplicate() {
+    let dir = scratch_dir();
+    let resend = ["--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_1"];
+    let first = sent_body(&dir, &resend);
+    // Another id is a new event, stamped afresh (a process and a request later: a later ms).
+    let other = sent_body(&dir, &["--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_2"]);
+    assert_ne!(json(&other)["created_at"], json(&first)["created_at"]);
+    assert_eq!(sent_body(&dir, &resend), first, "the same id, event and overrides: the same body");
+    // The same id with other content is another body (the feed rightly answers `conflict`).
+    let changed = sent_body(&dir, &[&resend[..], &["--set", "person_name=Ada"]].concat());
+    assert_eq!(json(&changed)["created_at"], json(&first)["created_at"]);
+    assert_ne!(changed, first);
+
+    // A dry run shows the resend; it records nothing.
+    let dry = parse_dry_run(&run(&mut hookfeed_in(
+        &dir,
+        &[&["send"], &resend[..], &["--secret", "s", "--dry-run"]].concat(),
+    )));
+    assert_eq!(dry.body, first);
+    let fresh = ["send", "--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_3"];
+    let dry_fresh =
+        parse_dry_run(&run(&mut hookfeed_in(&dir, &[&fresh[..], &["--secret", "s", "--dry-run"]].concat())));
+    let sent_fresh = sent_body(&dir, &fresh[1..]);
+    assert_ne!(json(&dry_fresh.body)["created_at"], json(&sent_fresh)["created_at"]);
 }
 
 #[test]
