@@ -7,10 +7,10 @@ const ARGS = [
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
 
-/** Launches headless Chromium; playwright gives it a fresh, empty profile. */
-export async function launchChromium() {
+/** Launches headless Chromium with `args` besides the usual; playwright gives it a fresh, empty profile. */
+export async function launchChromium({ args = [] } = {}) {
   const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-  return chromium.launch({ executablePath, args: ARGS });
+  return chromium.launch({ executablePath, args: [...ARGS, ...args] });
 }
 
 /**
