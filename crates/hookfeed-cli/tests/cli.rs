@@ -3,9 +3,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::{Deref, DerefMut};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,42 +13,16 @@ use hookfeed_core::samples::{event_types, SAMPLES};
 use hookfeed_core::signature::ReplayWindow;
 use hookfeed_core::source::load_sources;
 use hookfeed_core::token::verify_token;
-use hookfeed_core::{verify_delivery, Scheme, Secret, SignatureError, Source, UnixTime};
+use hookfeed_core::{verify_delivery, Scheme, Secret, SignatureError, Source, UnixTime, VerifiedDelivery};
 use serde_json::{json, Value};
+
+mod scratch;
+
+use scratch::{scratch_dir, Scratch};
 
 // ---------------------------------------------------------------------------------------
 // Support
 // ---------------------------------------------------------------------------------------
-
-/// A fresh, empty directory for one test (no `.dev.vars` unless the test writes one),
-/// removed when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl Deref for Scratch {
-    type Target = Path;
-
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-fn scratch_dir() -> Scratch {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "hookfeed-cli-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    Scratch(dir)
-}
 
 /// A `hookfeed` command that owns the scratch directory it runs in.
 struct InScratch {
@@ -167,11 +140,13 @@ fn parse_dry_run(output: &Output) -> DryRun {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no header {name} in {headers:?}"))
+    let found = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name));
+    found.map_or_else(|| panic!("no header {name} in {headers:?}"), |(_, v)| v.as_str())
+}
+
+/// What core makes of `request` at a twin-actor source with `secret`.
+fn verify_twin_actor(request: &DryRun, secret: &str) -> Result<VerifiedDelivery, DeliveryError> {
+    verify_delivery(&source("twin-actor", Scheme::TwinActor, secret), &request.headers, &request.body, now())
 }
 
 fn json(body: &[u8]) -> Value {
@@ -381,12 +356,7 @@ fn send_set_overrides_show_up_in_the_body() {
     assert_eq!(body["data"]["person_name"], "Ada");
     assert_eq!(body["data"]["meta"]["retry"], true);
     assert_eq!(body["data"]["label"], "7");
-    let verified = verify_delivery(
-        &source("twin-actor", Scheme::TwinActor, secret_text(Scheme::TwinActor)),
-        &request.headers,
-        &request.body,
-        now(),
-    );
+    let verified = verify_twin_actor(&request, secret_text(Scheme::TwinActor));
     assert!(verified.is_ok(), "{verified:?}");
 }
 
@@ -401,6 +371,14 @@ fn send_with_a_given_id_repeats_that_id_for_dedup_demos() {
     let fresh = dry_run(Scheme::TwinActor, "project.created", &[]);
     let again = dry_run(Scheme::TwinActor, "project.created", &[]);
     assert_ne!(header(&fresh.headers, "X-Webhook-ID"), header(&again.headers, "X-Webhook-ID"));
+}
+
+/// `hookfeed send` of a twin-actor `project.completed` to `url`, signed with `s`, and `extra`.
+fn send_project_completed(url: &str, extra: &[&str]) -> Output {
+    let mut args =
+        vec!["send", "--source", "twin-actor", "--event", "project.completed", "--secret", "s", "--url", url];
+    args.extend_from_slice(extra);
+    run(&mut hookfeed(&args))
 }
 
 /// Sends `args` to a one-shot server from `dir` and hands back the body it received.
@@ -453,12 +431,7 @@ fn send_signs_with_every_secret_during_a_rotation() {
     ])));
     assert_eq!(header(&request.headers, "X-Webhook-Signature").matches("v1=").count(), 2);
     for server_secret in ["new-secret", "old-secret"] {
-        let verified = verify_delivery(
-            &source("twin-actor", Scheme::TwinActor, server_secret),
-            &request.headers,
-            &request.body,
-            now(),
-        );
+        let verified = verify_twin_actor(&request, server_secret);
         assert!(verified.is_ok(), "{server_secret}: {verified:?}");
     }
 }
@@ -540,12 +513,7 @@ fn send_reads_the_secret_from_dev_vars_example_when_nothing_else_is_set() {
         &dir,
         &["send", "--source", "twin-actor", "--event", "project.created", "--dry-run"],
     )));
-    let verified = verify_delivery(
-        &source("twin-actor", Scheme::TwinActor, "from-example"),
-        &request.headers,
-        &request.body,
-        now(),
-    );
+    let verified = verify_twin_actor(&request, "from-example");
     assert!(verified.is_ok(), "{verified:?}");
 }
 
@@ -561,8 +529,7 @@ fn send_prefers_the_environment_then_dev_vars_over_the_example() {
             command.env("SECRET_TWIN_ACTOR", value);
         }
         let request = parse_dry_run(&run(&mut command));
-        let verified =
-            verify_delivery(&source("twin-actor", Scheme::TwinActor, expected), &request.headers, &request.body, now());
+        let verified = verify_twin_actor(&request, expected);
         assert!(verified.is_ok(), "{expected}: {verified:?}");
     }
 }
@@ -628,18 +595,7 @@ fn send_that_the_server_refuses_exits_1_and_prints_the_status() {
     let refusal = SignatureError::NoMatch;
     let body = json!({"error": {"code": refusal.code(), "message": refusal.to_string()}});
     let (url, request) = serve_once("401 Unauthorized", body.to_string());
-    let output = run(&mut hookfeed(&[
-        "send",
-        "--source",
-        "twin-actor",
-        "--event",
-        "project.completed",
-        "--secret",
-        "s",
-        "--url",
-        &url,
-        "--tamper",
-    ]));
+    let output = send_project_completed(&url, &["--tamper"]);
     let err = assert_error(&output);
     assert!(err.contains("401"), "{err}");
     let out = stdout(&output);
@@ -652,20 +608,7 @@ fn send_that_the_server_refuses_exits_1_and_prints_the_status() {
 #[test]
 fn send_that_the_server_accepts_exits_0_and_sends_a_verifiable_request() {
     let (url, request) = serve_once("200 OK", r#"{"received":true,"duplicate":false,"seq":1}"#.to_owned());
-    let output = run(&mut hookfeed(&[
-        "send",
-        "--source",
-        "twin-actor",
-        "--event",
-        "project.completed",
-        "--secret",
-        "s",
-        "--url",
-        &url,
-        "--json",
-        "--set",
-        "project_id=42",
-    ]));
+    let output = send_project_completed(&url, &["--json", "--set", "project_id=42"]);
     assert_success(&output);
     let line: Value = serde_json::from_str(stdout(&output).trim_end()).expect("one JSON line");
     assert_eq!(line["status"], 200);
