@@ -59,7 +59,7 @@ describe("the browser module in headless Chromium", () => {
       "Progress: 45",
       "Status: completed",
       "Progress: 100",
-      "Video URL: https://storage.twin.actor/videos/project_42_final.mp4",
+      `Video URL: https://storage.twin.actor/videos/project_${projectId}_final.mp4`, // the sample's URL follows --set project_id
     ]);
     await page.close();
   });
