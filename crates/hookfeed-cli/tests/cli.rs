@@ -373,6 +373,9 @@ fn send_with_a_given_id_repeats_that_id_for_dedup_demos() {
     assert_ne!(header(&fresh.headers, "X-Webhook-ID"), header(&again.headers, "X-Webhook-ID"));
 }
 
+/// `hookfeed send` of a twin-actor `project.created` sample, before its other arguments.
+const SEND_PROJECT_CREATED: [&str; 5] = ["send", "--source", "twin-actor", "--event", "project.created"];
+
 /// `hookfeed send` of a twin-actor `project.completed` to `url`, signed with `s`, and `extra`.
 fn send_project_completed(url: &str, extra: &[&str]) -> Output {
     let mut args =
@@ -536,14 +539,7 @@ fn send_prefers_the_environment_then_dev_vars_over_the_example() {
 
 #[test]
 fn send_without_any_secret_names_the_variable_and_the_files() {
-    let err = assert_error(&run(&mut hookfeed(&[
-        "send",
-        "--source",
-        "twin-actor",
-        "--event",
-        "project.created",
-        "--dry-run",
-    ])));
+    let err = assert_error(&run(&mut hookfeed(&[&SEND_PROJECT_CREATED[..], &["--dry-run"]].concat())));
     assert!(err.contains("SECRET_TWIN_ACTOR"), "{err}");
     assert!(err.contains(".dev.vars.example"), "{err}");
     assert!(err.contains("--secret"), "{err}");
@@ -575,17 +571,8 @@ fn send_decodes_standard_webhooks_secrets_and_refuses_bad_ones() {
 fn send_to_a_port_with_nothing_listening_says_to_start_npm_run_dev() {
     let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
     let url = format!("http://127.0.0.1:{port}");
-    let err = assert_error(&run(&mut hookfeed(&[
-        "send",
-        "--source",
-        "twin-actor",
-        "--event",
-        "project.created",
-        "--secret",
-        "s",
-        "--url",
-        &url,
-    ])));
+    let err =
+        assert_error(&run(&mut hookfeed(&[&SEND_PROJECT_CREATED[..], &["--secret", "s", "--url", &url]].concat())));
     assert_eq!(err.trim_end(), format!("error: could not reach {url}: is `npm run dev` running?"));
 }
 
