@@ -5,12 +5,11 @@
 // and snapshots and references behave as Firestore's.
 
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 
 import { createToken } from "hookfeed/server";
 
-import { appPage, launchChromium, loadHookfeed } from "./support/browser.mjs";
-import { startEdge } from "./support/edge.mjs";
+import { appPage, edgeAndChromium, loadHookfeed } from "./support/browser.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
 
 const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
@@ -65,21 +64,12 @@ async function proxyFeed(page, answer = () => undefined) {
 }
 
 describe("the browser module keeps its promises (issue 18)", () => {
-  let edge;
-  let browser;
-  before(async () => {
-    edge = await startEdge();
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await edge?.stop();
-  });
+  const suite = edgeAndChromium();
 
   it("keeps each user's cache to that user: the next user of the profile never sees it, not even from cache", { timeout: 120_000 }, async () => {
-    const context = await browser.newContext();
+    const context = await suite.browser.newContext();
     const id = String(nextProject++);
-    await send(edge, id, { user_id: "alice", progress: 42 });
+    await send(suite.edge, id, { user_id: "alice", progress: 42 });
     const [alice, bob] = [await ownerToken("alice"), await ownerToken("bob")];
     const watch = ({ url, token, id }) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
@@ -87,17 +77,16 @@ describe("the browser module keeps its promises (issue 18)", () => {
       onSnapshot(doc(db, "projects", id), { includeMetadataChanges: true }, (snap) =>
         window.log.push({ exists: snap.exists(), progress: snap.data()?.progress ?? null, fromCache: snap.metadata.fromCache }));
     };
-    const page = await appPage(context, edge);
-    await page.evaluate(watch, { url: edge.url, token: alice, id });
+    const page = await appPage(context, suite.edge);
+    await page.evaluate(watch, { url: suite.edge.url, token: alice, id });
     await page.waitForFunction(() => window.log.some((s) => s.progress === 42 && !s.fromCache));
-    await page.waitForFunction(() => true);
     for (let i = 0; i < 50 && (await cachedViews(page)) === 0; i++) await new Promise((ok) => setTimeout(ok, 100));
     assert.ok((await cachedViews(page)) > 0, "alice's view is cached");
 
     // The same profile, the next user: the same document, another subject.
     await page.reload();
     await loadHookfeed(page);
-    await page.evaluate(watch, { url: edge.url, token: bob, id });
+    await page.evaluate(watch, { url: suite.edge.url, token: bob, id });
     await page.waitForFunction(() => window.log.some((s) => !s.fromCache));
     await new Promise((ok) => setTimeout(ok, 500));
     const bobSaw = await page.evaluate(() => window.log);
@@ -107,19 +96,19 @@ describe("the browser module keeps its promises (issue 18)", () => {
     await page.routeWebSocket(/\/feed/, () => {});
     await page.reload();
     await loadHookfeed(page);
-    await page.evaluate(watch, { url: edge.url, token: alice, id });
+    await page.evaluate(watch, { url: suite.edge.url, token: alice, id });
     await page.waitForFunction(() => window.log.length > 0);
     assert.deepEqual(await page.evaluate(() => window.log[0]), { exists: true, progress: 42, fromCache: true });
     await context.close();
   });
 
   it("drops the views at once when updateToken or getToken switches users", { timeout: 120_000 }, async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge);
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge);
     const batch = `switch${Date.now()}`;
     const [a, b] = [String(nextProject++), String(nextProject++)];
-    await send(edge, a, { user_id: "alice", progress: 1, batch });
-    await send(edge, b, { user_id: "bob", progress: 2, batch });
+    await send(suite.edge, a, { user_id: "alice", progress: 1, batch });
+    await send(suite.edge, b, { user_id: "bob", progress: 2, batch });
     // Alice's token expires in 2 s; getToken then answers bob's (a user switch in the app).
     await page.exposeFunction("bobToken", () => ownerToken("bob"));
     await page.evaluate(({ url, token, a }) => {
@@ -127,7 +116,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
       window.db = initializeFeed({ url, token, getToken: () => window.bobToken() });
       onSnapshot(doc(window.db, "projects", a), { includeMetadataChanges: true }, (snap) =>
         window.log.push({ exists: snap.exists(), fromCache: snap.metadata.fromCache }), (e) => window.errors.push(e.code));
-    }, { url: edge.url, token: await ownerToken("alice", 2), a });
+    }, { url: suite.edge.url, token: await ownerToken("alice", 2), a });
     await page.waitForFunction(() => window.log.some((s) => s.exists && !s.fromCache));
     // After the expiry: the listener shows no document, first at once from cache, then the feed's.
     await page.waitForFunction(() => window.log.at(-1).exists === false && window.log.at(-1).fromCache === false, null, { timeout: 20_000 });
@@ -147,10 +136,10 @@ describe("the browser module keeps its promises (issue 18)", () => {
   });
 
   it("terminate ends listeners silently; clearIndexedDbPersistence refuses while the feed runs, then deletes the cache", async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge);
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge);
     const id = String(nextProject++);
-    await send(edge, id, { progress: 9 });
+    await send(suite.edge, id, { progress: 9 });
     const result = await page.evaluate(async ({ url, token, id }) => {
       const { initializeFeed, doc, onSnapshot, getDoc, terminate, clearIndexedDbPersistence } = window.hookfeed;
       const db = initializeFeed({ url, token });
@@ -163,19 +152,19 @@ describe("the browser module keeps its promises (issue 18)", () => {
       await clearIndexedDbPersistence(db);
       const after = (await indexedDB.databases()).some((d) => d.name === "hookfeed");
       return { refused, before, afterTerminate, after };
-    }, { url: edge.url, token: mintToken(), id });
+    }, { url: suite.edge.url, token: mintToken(), id });
     assert.deepEqual(result, { refused: "failed-precondition", before: true, afterTerminate: "failed-precondition", after: false });
-    await send(edge, id, { progress: 10 });
+    await send(suite.edge, id, { progress: 10 });
     await new Promise((ok) => setTimeout(ok, 1000));
     assert.deepEqual(await page.evaluate(() => window.log), [9], "no callback after terminate");
     await context.close();
   });
 
   it("getDoc and getDocs settle every time: twice, after a reload, offline from the cache, unavailable when never cached", { timeout: 120_000 }, async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge);
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge);
     const id = String(nextProject++);
-    await send(edge, id, { progress: 5 });
+    await send(suite.edge, id, { progress: 5 });
     const token = mintToken();
     const read = ({ url, token, id, other }) => {
       const { initializeFeed, doc, collection, query, where, getDoc, getDocs } = window.hookfeed;
@@ -189,7 +178,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
           (s) => ({ size: s.size, fromCache: s.metadata.fromCache }), (e) => e.code),
       ]).then((got) => ({ got, ms: Date.now() - started }));
     };
-    const args = { url: edge.url, token, id, other: String(nextProject++) };
+    const args = { url: suite.edge.url, token, id, other: String(nextProject++) };
     const online = [{ exists: true, progress: 5, fromCache: false }, { exists: false, progress: null, fromCache: false }, { size: 0, fromCache: false }];
     assert.deepEqual((await page.evaluate(read, args)).got, online, "first");
     for (let i = 0; i < 50 && (await cachedViews(page)) < 3; i++) await new Promise((ok) => setTimeout(ok, 100));
@@ -225,38 +214,38 @@ describe("the browser module keeps its promises (issue 18)", () => {
   });
 
   it("signs in with getToken alone, over a ws:// URL", async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge);
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge);
     const id = String(nextProject++);
-    await send(edge, id, { progress: 3 });
+    await send(suite.edge, id, { progress: 3 });
     await page.exposeFunction("freshToken", () => mintToken());
     const got = await page.evaluate(({ url, id }) => new Promise((ok) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
       let asked = 0;
       const db = initializeFeed({ url, getToken: () => { asked++; return window.freshToken(); } });
       onSnapshot(doc(db, "projects", id), (s) => ok({ asked, progress: s.data()?.progress }), (e) => ok({ error: e.code, message: e.message }));
-    }), { url: edge.url.replace("http://", "ws://"), id });
+    }), { url: suite.edge.url.replace("http://", "ws://"), id });
     assert.deepEqual(got, { asked: 1, progress: 3 });
     await context.close();
   });
 
   it("a refused upgrade asks getToken once, then connects with its token", async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge);
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge);
     await page.exposeFunction("freshToken", () => mintToken());
     const got = await page.evaluate(({ url, refused }) => new Promise((ok) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
       let asked = 0;
       const db = initializeFeed({ url, token: refused, getToken: () => { asked++; return window.freshToken(); } });
       onSnapshot(doc(db, "projects", "1"), (s) => ok({ asked, fromCache: s.metadata.fromCache }), (e) => ok({ error: e.code }));
-    }), { url: edge.url, refused: mintToken({ secret: "not-the-edges-secret" }) });
+    }), { url: suite.edge.url, refused: mintToken({ secret: "not-the-edges-secret" }) });
     assert.deepEqual(got, { asked: 1, fromCache: false });
     await context.close();
   });
 
   it("a getToken that rejects once or hangs once heals; one that keeps failing ends listeners with the cause", { timeout: 120_000 }, async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge);
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge);
     await page.exposeFunction("freshToken", () => mintToken());
     const run = (failures) => page.evaluate(({ url, failures }) => new Promise((ok) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
@@ -273,7 +262,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
       // The first answer of the feed (an earlier run's view of projects/1 may show first, from cache).
       onSnapshot(doc(db, "projects", "1"), { includeMetadataChanges: true }, (s) => { if (!s.metadata.fromCache) ok({ asks: asks.length, fromCache: false }); },
         (e) => ok({ asks: asks.length, code: e.code, message: e.message, ms: Date.now() - started }));
-    }), { url: edge.url, failures });
+    }), { url: suite.edge.url, failures });
     assert.deepEqual(await run(["reject", "ok"]), { asks: 2, fromCache: false }, "rejected once");
     assert.deepEqual(await run(["hang", "ok"]), { asks: 2, fromCache: false }, "hung once");
     const rejecting = await run(["reject"]);
@@ -289,10 +278,10 @@ describe("the browser module keeps its promises (issue 18)", () => {
   });
 
   it("a hub's unavailable and a hub restart's close 1012 do not end listeners: they listen again with since", { timeout: 120_000 }, async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge);
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge);
     const id = String(nextProject++);
-    await send(edge, id, { progress: 1 });
+    await send(suite.edge, id, { progress: 1 });
     // The first two listens are refused as a hub refuses them when it cannot prepare a
     // listen, frame for frame (the feed never sees them).
     let refusals = 2;
@@ -307,7 +296,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
       const db = initializeFeed({ url, token });
       onSnapshot(doc(db, "projects", id), { includeMetadataChanges: true }, (s) =>
         window.log.push({ progress: s.data()?.progress ?? null, fromCache: s.metadata.fromCache }), (e) => window.errors.push(e.code));
-    }, { url: edge.url, token: mintToken(), id });
+    }, { url: suite.edge.url, token: mintToken(), id });
     await page.waitForFunction(() => window.log.some((s) => s.progress === 1 && !s.fromCache), null, { timeout: 20_000 });
     const listens = proxy.sockets[0].sent.filter((m) => String(m).includes('"listen"'));
     assert.equal(listens.length, 3, `listened again after each refusal: ${listens}`);
@@ -316,7 +305,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
     proxy.sockets[0].ws.close({ code: 1012, reason: "the hub lost its feed: reconnect and resume" });
     proxy.sockets[0].server.close();
     await page.waitForFunction(() => window.log.at(-1).fromCache);
-    await send(edge, id, { progress: 2 });
+    await send(suite.edge, id, { progress: 2 });
     await page.waitForFunction(() => window.log.some((s) => s.progress === 2 && !s.fromCache), null, { timeout: 20_000 });
     const resumed = proxy.sockets.at(-1).sent.map(String).find((m) => m.includes('"listen"'));
     assert.match(resumed, /"since":\d+/, "the resume sends since");
@@ -325,20 +314,20 @@ describe("the browser module keeps its promises (issue 18)", () => {
   });
 
   it("notices a silently dead socket within 8 s of an online or visibilitychange event, shows fromCache, and resumes", { timeout: 120_000 }, async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge);
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge);
     const id = String(nextProject++);
-    await send(edge, id, { progress: 1 });
+    await send(suite.edge, id, { progress: 1 });
     const proxy = await proxyFeed(page);
     await page.evaluate(({ url, token, id }) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
       const db = initializeFeed({ url, token });
       onSnapshot(doc(db, "projects", id), { includeMetadataChanges: true }, (s) =>
         window.log.push({ progress: s.data()?.progress ?? null, fromCache: s.metadata.fromCache, at: Date.now() }));
-    }, { url: edge.url, token: mintToken(), id });
+    }, { url: suite.edge.url, token: mintToken(), id });
     await page.waitForFunction(() => window.log.some((s) => s.progress === 1 && !s.fromCache));
     proxy.silence(0); // half-open: nothing either way, no close
-    await send(edge, id, { progress: 2 });
+    await send(suite.edge, id, { progress: 2 });
     const woke = await page.evaluate(() => { window.dispatchEvent(new Event("online")); return Date.now(); });
     await page.waitForFunction(() => window.log.at(-1).fromCache, null, { timeout: 15_000 });
     const noticed = (await page.evaluate(() => window.log.at(-1).at)) - woke;
@@ -349,7 +338,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
     // Again, woken by the page becoming visible (the document's event, which bubbles).
     const before = proxy.sockets.length;
     proxy.silence(before - 1);
-    await send(edge, id, { progress: 3 });
+    await send(suite.edge, id, { progress: 3 });
     await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange", { bubbles: true })));
     await page.waitForFunction(() => window.log.some((s) => s.progress === 3 && !s.fromCache), null, { timeout: 15_000 });
     assert.ok(proxy.sockets.length > before, "a new socket after visibilitychange");
@@ -357,27 +346,27 @@ describe("the browser module keeps its promises (issue 18)", () => {
   });
 
   it("works in memory when IndexedDB refuses to open, with one warning", async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge, { init: () => { indexedDB.open = () => { throw new DOMException("refused", "SecurityError"); }; } });
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge, { init: () => { indexedDB.open = () => { throw new DOMException("refused", "SecurityError"); }; } });
     const warnings = [];
     page.on("console", (m) => { if (m.type() === "warning") warnings.push(m.text()); });
     const id = String(nextProject++);
-    await send(edge, id, { progress: 8 });
+    await send(suite.edge, id, { progress: 8 });
     const got = await page.evaluate(async ({ url, token, id }) => {
       const { initializeFeed, doc, onSnapshot, getDoc } = window.hookfeed;
       const db = initializeFeed({ url, token });
       const listened = await new Promise((ok) => onSnapshot(doc(db, "projects", id), (s) => ok(s.data()?.progress)));
       const read = await getDoc(doc(db, "projects", id));
       return { listened, read: read.data().progress, fromCache: read.metadata.fromCache };
-    }, { url: edge.url, token: mintToken(), id });
+    }, { url: suite.edge.url, token: mintToken(), id });
     assert.deepEqual(got, { listened: 8, read: 8, fromCache: false });
     assert.equal(warnings.filter((w) => w.includes("IndexedDB")).length, 1, JSON.stringify(warnings));
     await context.close();
   });
 
   it("keeps at most 100 views in IndexedDB, the least recently written out first", { timeout: 120_000 }, async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge);
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge);
     const first = nextProject;
     nextProject += 110;
     const left = await page.evaluate(async ({ url, token, first }) => {
@@ -394,16 +383,16 @@ describe("the browser module keeps its promises (issue 18)", () => {
       open.result.close();
       return { count: keys.length, oldest: keys.some((k) => k.includes(`"projects/${first}"`)), newest: keys.some((k) => k.includes(`"projects/${first + 104}"`)),
         second: keys.some((k) => k.includes(`"projects/${first + 1}"`)) };
-    }, { url: edge.url, token: mintToken(), first });
+    }, { url: suite.edge.url, token: mintToken(), first });
     assert.deepEqual(left, { count: 100, oldest: false, newest: true, second: false });
     await context.close();
   });
 
   it("hands out copies, gives query results their collection as parent, and compares references and queries", async () => {
-    const context = await browser.newContext();
-    const page = await appPage(context, edge);
+    const context = await suite.browser.newContext();
+    const page = await appPage(context, suite.edge);
     const id = String(nextProject++);
-    await send(edge, id, { progress: 4, batch: `fid${id}` });
+    await send(suite.edge, id, { progress: 4, batch: `fid${id}` });
     const got = await page.evaluate(async ({ url, token, id }) => {
       const { initializeFeed, doc, collection, query, where, limit, getDocs, onSnapshot, refEqual, queryEqual } = window.hookfeed;
       const db = initializeFeed({ url, token });
@@ -422,7 +411,7 @@ describe("the browser module keeps its promises (issue 18)", () => {
         queries: [queryEqual(q, query(collection(db, "projects"), where("batch", "==", `fid${id}`))), queryEqual(q, query(q, limit(1))),
           queryEqual(collection(db, "projects"), query(collection(db, "projects"))), queryEqual(q, query(collection(other, "projects"), where("batch", "==", `fid${id}`)))],
       };
-    }, { url: edge.url, token: mintToken(), id });
+    }, { url: suite.edge.url, token: mintToken(), id });
     assert.deepEqual(got, {
       copy: 4,
       parent: ["projects", "projects", "projects"],

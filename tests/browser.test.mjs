@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { promisify } from "node:util";
 
-import { appPage, launchChromium, loadHookfeed } from "./support/browser.mjs";
+import { appPage, edgeAndChromium, loadHookfeed } from "./support/browser.mjs";
 import { ROOT, startEdge } from "./support/edge.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
 
@@ -17,19 +17,10 @@ const cli = (edge, ...args) =>
   promisify(execFile)(join(ROOT, "target/debug/hookfeed"), [...args, "--url", edge.url], { cwd: ROOT });
 
 describe("the browser module in headless Chromium", () => {
-  let edge;
-  let browser;
-  before(async () => {
-    edge = await startEdge();
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await edge?.stop();
-  });
+  const suite = edgeAndChromium();
 
   it("runs the Twin.Actor docs' Firestore listener unchanged but for its imports and initialisation", async () => {
-    const page = await appPage(browser, edge);
+    const page = await appPage(suite.browser, suite.edge);
     const projectId = String(31000 + Math.floor(Math.random() * 1000));
     await page.evaluate(({ url, token, projectId }) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
@@ -51,30 +42,30 @@ describe("the browser module in headless Chromium", () => {
         }
       );
       window.unsubscribed = () => unsubscribe;
-    }, { url: edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId });
+    }, { url: suite.edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId });
 
     // The docs' callback reads doc.data().status at once, so the document must exist
     // before the first snapshot; the CLI sends as a provider would.
-    await cli(edge, "send", "--source", "twin-actor", "--event", "project.processing", "--set", `project_id=${projectId}`, "--set", "progress=45");
+    await cli(suite.edge, "send", "--source", "twin-actor", "--event", "project.processing", "--set", `project_id=${projectId}`, "--set", "progress=45");
     await page.waitForFunction(() => window.log.includes("Progress: 45"));
-    await cli(edge, "send", "--source", "twin-actor", "--event", "project.completed", "--set", `project_id=${projectId}`);
+    await cli(suite.edge, "send", "--source", "twin-actor", "--event", "project.completed", "--set", `project_id=${projectId}`);
     await page.waitForFunction(() => window.log.some((l) => l.startsWith("Video URL:")));
     // After unsubscribe() nothing more fires, even for later changes.
-    await cli(edge, "send", "--source", "twin-actor", "--event", "project.failed", "--set", `project_id=${projectId}`);
-    await cli(edge, "send", "--source", "twin-actor", "--event", "credits.low");
+    await cli(suite.edge, "send", "--source", "twin-actor", "--event", "project.failed", "--set", `project_id=${projectId}`);
+    await cli(suite.edge, "send", "--source", "twin-actor", "--event", "credits.low");
     const log = await page.evaluate(() => window.log);
     assert.deepEqual(log, [
       "Status: processing",
       "Progress: 45",
       "Status: completed",
       "Progress: 100",
-      "Video URL: https://storage.twin.actor/videos/project_42_final.mp4",
+      `Video URL: https://storage.twin.actor/videos/project_${projectId}_final.mp4`, // the sample's URL follows --set project_id
     ]);
     await page.close();
   });
 
   it("fires the first callback for a document that does not exist yet, with exists() false", async () => {
-    const page = await appPage(browser, edge);
+    const page = await appPage(suite.browser, suite.edge);
     const first = await page.evaluate(({ url, token }) => new Promise((ok) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
       const db = initializeFeed({ url, token, persistence: false });
@@ -82,13 +73,13 @@ describe("the browser module in headless Chromium", () => {
         stop();
         ok({ exists: snap.exists(), data: snap.data() ?? null, id: snap.id, path: snap.ref.path, fromCache: snap.metadata.fromCache });
       });
-    }), { url: edge.url, token: mintToken() });
+    }), { url: suite.edge.url, token: mintToken() });
     assert.deepEqual(first, { exists: false, data: null, id: "never-sent", path: "projects/never-sent", fromCache: false });
     await page.close();
   });
 
   it("delivers query snapshots with where, orderBy, limit and docChanges", async () => {
-    const page = await appPage(browser, edge);
+    const page = await appPage(suite.browser, suite.edge);
     const batch = `q${Date.now()}`;
     await page.evaluate(({ url, token, batch }) => {
       const { initializeFeed, collection, query, where, orderBy, limit, onSnapshot } = window.hookfeed;
@@ -102,11 +93,11 @@ describe("the browser module in headless Chromium", () => {
           changes: snap.docChanges().map((c) => `${c.type}:${c.doc.id}:${c.oldIndex}:${c.newIndex}`),
         });
       });
-    }, { url: edge.url, token: mintToken({ scopes: ["projects/*"] }), batch });
+    }, { url: suite.edge.url, token: mintToken({ scopes: ["projects/*"] }), batch });
     await page.waitForFunction(() => window.log.length === 1);
     const base = 70000 + (Date.now() % 1000) * 10;
     for (const [id, progress] of [[base + 1, 10], [base + 2, 50], [base + 3, 30]]) {
-      await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: id, batch, progress }));
+      await deliver(suite.edge, ...TWIN, twinActorEvent("project.processing", { project_id: id, batch, progress }));
     }
     await page.waitForFunction(() => window.log.at(-1).size === 2 && window.log.length >= 4);
     const log = await page.evaluate(() => window.log);
@@ -119,9 +110,9 @@ describe("the browser module in headless Chromium", () => {
   });
 
   it("answers getDoc and getDocs with the feed's current state", async () => {
-    const page = await appPage(browser, edge);
+    const page = await appPage(suite.browser, suite.edge);
     const projectId = 88000 + Math.floor(Math.random() * 1000);
-    await deliver(edge, ...TWIN, twinActorEvent("project.completed", { project_id: projectId, video_url: "https://v/88.mp4" }));
+    await deliver(suite.edge, ...TWIN, twinActorEvent("project.completed", { project_id: projectId, video_url: "https://v/88.mp4" }));
     const got = await page.evaluate(async ({ url, token, projectId }) => {
       const { initializeFeed, doc, collection, query, where, getDoc, getDocs } = window.hookfeed;
       const db = initializeFeed({ url, token, persistence: false });
@@ -132,18 +123,18 @@ describe("the browser module in headless Chromium", () => {
         exists: one.exists(), status: one.get("status"), url: one.data().final_video_url,
         size: some.size, id: some.docs[0]?.id, missing: none.exists(),
       };
-    }, { url: edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId });
+    }, { url: suite.edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId });
     assert.deepEqual(got, { exists: true, status: "completed", url: "https://v/88.mp4", size: 1, id: String(projectId), missing: false });
     await page.close();
   });
 
   it("reports a permission-denied listen through the error callback with Firestore's code", async () => {
-    const page = await appPage(browser, edge);
+    const page = await appPage(suite.browser, suite.edge);
     const error = await page.evaluate(({ url, token }) => new Promise((ok) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
       const db = initializeFeed({ url, token, persistence: false });
       onSnapshot(doc(db, "users", "user_abc123"), () => ok({ unexpected: true }), (e) => ok({ code: e.code, name: e.name, message: e.message }));
-    }), { url: edge.url, token: mintToken({ scopes: ["projects/*"] }) });
+    }), { url: suite.edge.url, token: mintToken({ scopes: ["projects/*"] }) });
     assert.equal(error.code, "permission-denied");
     assert.equal(error.name, "FirebaseError");
     assert.match(error.message, /users\/user_abc123/);
@@ -151,13 +142,13 @@ describe("the browser module in headless Chromium", () => {
   });
 
   it("surfaces an expired token as unauthenticated, and recovers through getToken", async () => {
-    const page = await appPage(browser, edge);
+    const page = await appPage(suite.browser, suite.edge);
     const expired = mintToken({ ttlSecs: -10 });
     const error = await page.evaluate(({ url, token }) => new Promise((ok) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
       const db = initializeFeed({ url, token, persistence: false });
       onSnapshot(doc(db, "projects", "1"), () => ok("snapshot"), (e) => ok(e.code));
-    }), { url: edge.url, token: expired });
+    }), { url: suite.edge.url, token: expired });
     assert.equal(error, "unauthenticated");
 
     const fresh = mintToken();
@@ -166,13 +157,13 @@ describe("the browser module in headless Chromium", () => {
       let asked = 0;
       const db = initializeFeed({ url, token, persistence: false, getToken: async () => { asked++; return fresh; } });
       onSnapshot(doc(db, "projects", "1"), (snap) => ok({ asked, fromCache: snap.metadata.fromCache }), (e) => ok(e.code));
-    }), { url: edge.url, token: expired, fresh });
+    }), { url: suite.edge.url, token: expired, fresh });
     assert.deepEqual(recovered, { asked: 1, fromCache: false });
     await page.close();
   });
 
   it("keeps a listener alive across token expiries: getToken refreshes, nothing is lost or repeated", async () => {
-    const page = await appPage(browser, edge);
+    const page = await appPage(suite.browser, suite.edge);
     const projectId = 36000 + Math.floor(Math.random() * 1000);
     // Tokens that live two seconds: the feed ends the socket's listens at each expiry, and
     // the module asks getToken for a fresh one and listens again from the seq it has.
@@ -185,13 +176,13 @@ describe("the browser module in headless Chromium", () => {
       onSnapshot(doc(db, "projects", String(projectId)), (snap) => {
         if (snap.exists()) window.log.push(snap.data().progress);
       }, (e) => window.errors.push(e.code));
-    }, { url: edge.url, token: mintToken({ ttlSecs: 2 }), projectId });
+    }, { url: suite.edge.url, token: mintToken({ ttlSecs: 2 }), projectId });
     const sent = [];
     // Sixty changes paced over about seven seconds: three or more expiries in between.
     const start = Date.now();
     for (let progress = 1; progress <= 60; progress++) {
       await new Promise((ok) => setTimeout(ok, Math.max(0, start + progress * 120 - Date.now())));
-      const res = await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress }));
+      const res = await deliver(suite.edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress }));
       assert.equal(res.status, 200);
       sent.push(progress);
       await page.waitForFunction((p) => window.log.includes(p), progress, { timeout: 15_000 }).catch(async (e) => {
@@ -206,7 +197,7 @@ describe("the browser module in headless Chromium", () => {
   });
 
   it("loses and duplicates nothing when wrangler dev restarts mid-stream, and reports fromCache meanwhile", async () => {
-    const page = await appPage(browser, edge);
+    const page = await appPage(suite.browser, suite.edge);
     const projectId = 55000 + Math.floor(Math.random() * 1000);
     await page.evaluate(({ url, token, projectId }) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
@@ -214,20 +205,20 @@ describe("the browser module in headless Chromium", () => {
       onSnapshot(doc(db, "projects", String(projectId)), { includeMetadataChanges: true }, (snap) => {
         window.log.push({ progress: snap.data()?.progress ?? null, fromCache: snap.metadata.fromCache });
       });
-    }, { url: edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId });
+    }, { url: suite.edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId });
     await page.waitForFunction(() => window.log.length === 1);
-    await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 10 }));
+    await deliver(suite.edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 10 }));
     await page.waitForFunction(() => window.log.some((s) => s.progress === 10));
 
-    const { port, persistTo } = edge;
-    await edge.stop();
+    const { port, persistTo } = suite.edge;
+    await suite.edge.stop();
     await page.waitForFunction(() => window.log.at(-1).fromCache === true);
-    edge = await startEdge({ port, persistTo });
+    suite.edge = await startEdge({ port, persistTo });
     // Sent at once after the restart: the page is still in its backoff and must get it
     // by resuming with `since`, not by luck.
-    await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 20 }));
+    await deliver(suite.edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 20 }));
     await page.waitForFunction(() => window.log.some((s) => s.progress === 20 && !s.fromCache), null, { timeout: 60_000 });
-    await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 30 }));
+    await deliver(suite.edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 30 }));
     await page.waitForFunction(() => window.log.some((s) => s.progress === 30));
 
     const log = await page.evaluate(() => window.log);
@@ -244,16 +235,16 @@ describe("the browser module in headless Chromium", () => {
   });
 
   it("shows the last known documents from IndexedDB on reload, before the socket is up", { timeout: 120_000 }, async () => {
-    const page = await appPage(browser, edge);
+    const page = await appPage(suite.browser, suite.edge);
     const projectId = 66000 + Math.floor(Math.random() * 1000);
-    await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 77 }));
+    await deliver(suite.edge, ...TWIN, twinActorEvent("project.processing", { project_id: projectId, progress: 77 }));
     const token = mintToken({ scopes: ["projects/*"] });
     const listen = ({ url, token, projectId }) => new Promise((ok) => {
       const { initializeFeed, doc, onSnapshot } = window.hookfeed;
       const db = initializeFeed({ url, token });
       onSnapshot(doc(db, "projects", String(projectId)), (snap) => ok({ progress: snap.data()?.progress, fromCache: snap.metadata.fromCache }));
     });
-    assert.deepEqual(await page.evaluate(listen, { url: edge.url, token, projectId }), { progress: 77, fromCache: false });
+    assert.deepEqual(await page.evaluate(listen, { url: suite.edge.url, token, projectId }), { progress: 77, fromCache: false });
     // Wait until IndexedDB holds the view, then reload with the feed unreachable.
     // The probe opens the module's version (2) and closes at once: an older version's
     // connection held open would block the module's upgrade.
@@ -276,7 +267,7 @@ describe("the browser module in headless Chromium", () => {
     await page.routeWebSocket(/\/feed/, () => {}); // never connects
     await page.reload();
     await loadHookfeed(page);
-    assert.deepEqual(await page.evaluate(listen, { url: edge.url, token, projectId }), { progress: 77, fromCache: true });
+    assert.deepEqual(await page.evaluate(listen, { url: suite.edge.url, token, projectId }), { progress: 77, fromCache: true });
     await page.close();
   });
 });

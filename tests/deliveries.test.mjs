@@ -11,10 +11,25 @@ import { promisify } from "node:util";
 
 import { ROOT, startEdge } from "./support/edge.mjs";
 import { DEMO, deliver, eventId, nowSecs, sign, twinActorEvent } from "./support/sign.mjs";
+import { waitUntil } from "./support/wait.mjs";
 
 const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
 const ADMIN = { Authorization: `Bearer ${DEMO.ADMIN_TOKEN}` };
 const CLI = join(ROOT, "target/debug/hookfeed");
+
+/**
+ * `hookfeed deliveries --follow` from one row, polling every `intervalMs`: the rows it has
+ * printed so far, `until(predicate, what)` to wait for some, and `stop()`.
+ */
+function follow(edge, intervalMs) {
+  const child = spawn(CLI, ["deliveries", "--url", edge.url, "--follow", "--limit", "1", "--interval-ms", String(intervalMs), "--json"], {
+    cwd: ROOT, env: { ...process.env, ADMIN_TOKEN: DEMO.ADMIN_TOKEN }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines = [];
+  child.stdout.on("data", (d) => lines.push(...String(d).split("\n").filter(Boolean).map((l) => JSON.parse(l))));
+  const until = (predicate, what) => waitUntil(predicate, () => `${what}: ${JSON.stringify(lines)}`);
+  return { lines, until, stop: () => child.kill() };
+}
 
 /** `GET /deliveries` with `params`, as the admin. */
 async function log(edge, params = {}) {
@@ -137,40 +152,24 @@ describe("the delivery log", () => {
   });
 
   it("hookfeed deliveries --follow prints each new delivery as it arrives, refusals included", async () => {
-    const child = spawn(CLI, ["deliveries", "--url", edge.url, "--follow", "--limit", "1", "--interval-ms", "200", "--json"], {
-      cwd: ROOT, env: { ...process.env, ADMIN_TOKEN: DEMO.ADMIN_TOKEN }, stdio: ["ignore", "pipe", "pipe"],
-    });
+    const { lines, until, stop } = follow(edge, 200);
     try {
-      const lines = [];
-      child.stdout.on("data", (d) => lines.push(...String(d).split("\n").filter(Boolean).map((l) => JSON.parse(l))));
-      const until = async (predicate) => {
-        for (let i = 0; i < 100 && !predicate(); i++) await new Promise((ok) => setTimeout(ok, 100));
-        assert.ok(predicate(), JSON.stringify(lines));
-      };
-      await until(() => lines.length === 1);
+      await until(() => lines.length === 1, "the follower started");
       const id = eventId();
       assert.equal((await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: project + 60, progress: 3 }, { id }))).status, 200);
       await deliver(edge, "twin-actor", "twin-actor", "forged", twinActorEvent("project.completed", { project_id: project + 60 }));
-      await until(() => lines.some((l) => l.event_id === id) && lines.some((l, i) => i > 0 && l.outcome === "rejected"));
+      await until(() => lines.some((l) => l.event_id === id) && lines.some((l, i) => i > 0 && l.outcome === "rejected"), "both printed");
       const cursors = lines.map((l) => l.cursor);
       assert.equal(new Set(cursors).size, cursors.length, "no row is printed twice");
       assert.deepEqual(cursors, [...cursors].sort((a, b) => (a.split(".")[0] - b.split(".")[0]) || a.localeCompare(b)), "oldest first, like tail");
     } finally {
-      child.kill();
+      stop();
     }
   });
 
   it("lists a slow delivery after the rows committed before it, so --follow prints every row once", async () => {
-    const child = spawn(CLI, ["deliveries", "--url", edge.url, "--follow", "--limit", "1", "--interval-ms", "100", "--json"], {
-      cwd: ROOT, env: { ...process.env, ADMIN_TOKEN: DEMO.ADMIN_TOKEN }, stdio: ["ignore", "pipe", "pipe"],
-    });
+    const { lines, until, stop } = follow(edge, 100);
     try {
-      const lines = [];
-      child.stdout.on("data", (d) => lines.push(...String(d).split("\n").filter(Boolean).map((l) => JSON.parse(l))));
-      const until = async (predicate, what) => {
-        for (let i = 0; i < 150 && !predicate(); i++) await new Promise((ok) => setTimeout(ok, 100));
-        assert.ok(predicate(), `${what}: ${JSON.stringify(lines)}`);
-      };
       await until(() => lines.length === 1, "the follower started");
       // A delivery whose body arrives slowly: its request begins before the fast ones
       // below, and commits after them.
@@ -201,7 +200,7 @@ describe("the delivery log", () => {
       const cursors = lines.map((l) => l.cursor);
       assert.equal(new Set(cursors).size, cursors.length, "no row is printed twice");
     } finally {
-      child.kill();
+      stop();
     }
   });
 });

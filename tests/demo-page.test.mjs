@@ -6,28 +6,18 @@ import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 
-import { launchChromium } from "./support/browser.mjs";
-import { startEdge } from "./support/edge.mjs";
+import { edgeAndChromium } from "./support/browser.mjs";
 
 describe("the demo page in headless Chromium", () => {
-  let edge;
-  let browser;
-  before(async () => {
-    edge = await startEdge();
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await edge?.stop();
-  });
+  const suite = edgeAndChromium();
 
   it("is served by the Worker, connects live and lists the configured sources", async () => {
-    const page = await browser.newPage();
+    const page = await suite.browser.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(edge.url);
+    await page.goto(suite.edge.url);
     await page.locator('#connection[data-state="live"]').waitFor();
     const rows = await page.locator("#sources tbody tr td:first-child").allTextContents();
     assert.deepEqual(rows, ["twin-actor", "percify", "hooks"]);
@@ -36,8 +26,8 @@ describe("the demo page in headless Chromium", () => {
   });
 
   it("shows a progress bar while a project processes, then its video link, from a button click", async () => {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    await page.goto(edge.url);
+    const page = await suite.browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.goto(suite.edge.url);
     await page.locator('#connection[data-state="live"]').waitFor();
     await page.click("#run-project");
     const processing = page.locator('.job[data-status="processing"] progress');
@@ -64,10 +54,10 @@ describe("the demo page in headless Chromium", () => {
   });
 
   it("shows deliveries arriving live beside the documents: stored, duplicate, out of order, and a forgery refused with the reason", async () => {
-    const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    const page = await suite.browser.newPage({ viewport: { width: 1300, height: 900 } });
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(edge.url);
+    await page.goto(suite.edge.url);
     await page.locator('#connection[data-state="live"]').waitFor();
     const row = (outcome) => page.locator(`#deliveries .delivery[data-outcome="${outcome}"]`).first();
 

@@ -16,7 +16,7 @@ const FREE_PLAN_LIMIT = 3 * 1024 * 1024;
 
 it("builds a deployable bundle under the free plan's 3 MB compressed limit", async () => {
   const outdir = mkdtempSync(join(tmpdir(), "hookfeed-deploy-"));
-  await promisify(execFile)(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+  const { stdout } = await promisify(execFile)(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
     cwd: ROOT,
     env: { ...process.env, PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" },
   });
@@ -26,4 +26,15 @@ it("builds a deployable bundle under the free plan's 3 MB compressed limit", asy
   const gzipped = files.reduce((n, f) => n + gzipSync(readFileSync(f), { level: 9 }).length, 0);
   console.log(`# deploy bundle: ${(raw / 1024).toFixed(0)} KiB raw, ${(gzipped / 1024).toFixed(0)} KiB gzip`);
   assert.ok(gzipped < FREE_PLAN_LIMIT, `bundle is ${gzipped} bytes gzipped`);
+
+  // The README quotes what `npm run deploy -- --dry-run` prints; it must still be about right.
+  const printed = stdout.match(/Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/);
+  assert.ok(printed, `wrangler printed no "Total Upload" line:\n${stdout}`);
+  const quoted = readFileSync(join(ROOT, "README.md"), "utf8").match(/`Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB`/);
+  assert.ok(quoted, "README.md quotes no `Total Upload: … KiB / gzip: … KiB` line");
+  const printedGzip = Number(printed[2]);
+  const quotedGzip = Number(quoted[2]);
+  console.log(`# wrangler: ${printed[0]}; README: ${quoted[0]}`);
+  assert.ok(Math.abs(printedGzip - quotedGzip) <= 0.15 * printedGzip,
+    `README.md says ${quotedGzip} KiB gzip, wrangler prints ${printedGzip} KiB: update the Benchmarks figure`);
 });

@@ -61,7 +61,15 @@ describe("a tenant spread over hubs", () => {
         }
       }
     }
-    await new Promise((ok) => setTimeout(ok, 300));
+    // A marker event after the three: each listen's next change must be the marker itself,
+    // and nothing may be left beside it, so no change of the three arrived twice.
+    const marker = await send(edge, id, 40);
+    for (const sub of subs) {
+      for (const listen of [1, 2]) {
+        const next = await sub.next((f) => f.type === "change" && f.id === listen);
+        assert.equal(next.seq, marker, `listen ${listen}: the change after the three is the marker, not a repeat`);
+      }
+    }
     assert.deepEqual(subs.flatMap((s) => s.frames.filter((f) => f.type === "change")), [], "no change arrives twice");
 
     const figures = await health(edge);
@@ -71,7 +79,7 @@ describe("a tenant spread over hubs", () => {
     assert.ok(counts.every((n) => n > 0), `every hub holds sockets: ${counts}`);
     assert.ok(figures.hubs.every((h) => h.upstream && h.collections.includes("projects")));
     assert.equal(figures.subscribers, HUBS, "the feed holds one socket per hub, not one per subscriber");
-    assert.equal(figures.frames_sent - feedBefore, 3 * HUBS, "the feed sends each event once per hub, not once per socket (64 listens)");
+    assert.equal(figures.frames_sent - feedBefore, 4 * HUBS, "the feed sends each event once per hub, not once per socket (64 listens)");
     await Promise.all(subs.map((s) => s.close()));
   });
 

@@ -11,9 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { appPage, launchChromium } from "./support/browser.mjs";
 import { startEdge } from "./support/edge.mjs";
 import { FIREBASE, firebaseIdToken, signingKey, startJwksServer } from "./support/identity.mjs";
-import { DEMO, deliver, nowSecs, twinActorEvent } from "./support/sign.mjs";
-
-const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
+import { nowSecs, sendOwnedProject } from "./support/sign.mjs";
 
 let nextProject = 40000 + Math.floor(Math.random() * 50000);
 const projectIds = (n) => Array.from({ length: n }, () => nextProject++);
@@ -26,11 +24,7 @@ describe("the browser module with a Firebase Auth ID token", () => {
   let key;
   let browser;
 
-  /** Sends Twin.Actor's `project.processing` for project `id` of `user_id`; `createdSecs` back-dates it. */
-  async function sendProject(id, user_id, progress, createdSecs = nowSecs()) {
-    const res = await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: id, user_id, progress }, { createdSecs }));
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  }
+  const sendProject = (...args) => sendOwnedProject(edge, ...args);
 
   before(async () => {
     key = await signingKey("RS256");

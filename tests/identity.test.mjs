@@ -17,10 +17,9 @@ import {
   FIREBASE, IDP, firebaseClaims, firebaseIdToken, handMadeJwt, idToken, idpClaims, publicKeySecrets, signingKey,
   startJwksServer, withClaims,
 } from "./support/identity.mjs";
-import { DEMO, deliver, nowSecs, twinActorEvent } from "./support/sign.mjs";
+import { nowSecs, sendOwnedProject } from "./support/sign.mjs";
 import { Subscriber } from "./support/subscriber.mjs";
 
-const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
 
 // Project ids of this run: random, so reruns against a kept state do not collide.
 let nextProject = 40000 + Math.floor(Math.random() * 50000);
@@ -94,13 +93,15 @@ describe("subscriber tokens from the customer's own identity provider", () => {
   let firebase;
   let keys;
 
-  /** Sends Twin.Actor's `project.processing` for project `id` of `user_id`; `createdSecs` back-dates it. */
-  async function sendProject(id, user_id, progress, createdSecs = nowSecs()) {
-    const res = await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: id, user_id, progress }, { createdSecs }));
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  }
+  const sendProject = (...args) => sendOwnedProject(edge, ...args);
   /** Projects as they stand before a test's changes: created two minutes ago, so every later event wins. */
   const seedProject = (id, user_id, progress) => sendProject(id, user_id, progress, nowSecs() - 120);
+  /** Four project ids: alice's two (progress 10 and 20) and bob's one, seeded, then one not sent. */
+  async function seedTwoOfAliceAndOneOfBob(alice, bob) {
+    const ids = projectIds(4);
+    for (const [id, user, progress] of [[ids[0], alice, 10], [ids[1], alice, 20], [ids[2], bob, 30]]) await seedProject(id, user, progress);
+    return ids;
+  }
 
   before(async () => {
     const [rsa, ec, p384, rotated, firebaseKey, stranger, strangerEc] = await Promise.all([
@@ -348,10 +349,7 @@ describe("subscriber tokens from the customer's own identity provider", () => {
 
   it("lets a user's token listen to the projects whose user_id is its subject, through that where filter", async () => {
     const { alice, bob } = users();
-    const [a1, a2, b1, a3] = projectIds(4);
-    await seedProject(a1, alice, 10);
-    await seedProject(a2, alice, 20);
-    await seedProject(b1, bob, 30);
+    const [a1, a2, b1, a3] = await seedTwoOfAliceAndOneOfBob(alice, bob);
     const sub = await Subscriber.connect(edge, await idToken(keys.rsa, idpClaims(alice)));
     const raw = tap(sub);
     sub.listen(1, ownProjects(alice));
@@ -428,10 +426,7 @@ describe("subscriber tokens from the customer's own identity provider", () => {
 
   it("answers GET /docs with the user's own projects only: another user's is a 404, as a missing one is", async () => {
     const { alice, bob } = users();
-    const [a1, a2, b1, missing] = projectIds(4);
-    await seedProject(a1, alice, 10);
-    await seedProject(a2, alice, 20);
-    await seedProject(b1, bob, 30);
+    const [a1, a2, b1, missing] = await seedTwoOfAliceAndOneOfBob(alice, bob);
     const token = await idToken(keys.ec, idpClaims(alice));
 
     const own = await read(edge, path(a1), token);

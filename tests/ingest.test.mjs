@@ -3,7 +3,8 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
@@ -80,6 +81,30 @@ describe("ingest: POST /hooks/{source}", () => {
         assert.equal(result.status, 200, `${source} ${type}: ${out}`);
       }
     }
+  });
+
+  it("answers the CLI's resend of one --id duplicate, and its sample URLs follow --set project_id", async () => {
+    const cli = join(ROOT, "target/debug/hookfeed");
+    const state = mkdtempSync(join(tmpdir(), "hookfeed-cli-state-"));
+    const send = async (...args) => {
+      const { stdout } = await promisify(execFile)(cli, ["send", "--source", "twin-actor", "--url", edge.url, "--json", ...args], {
+        cwd: ROOT, env: { ...process.env, HOOKFEED_STATE_DIR: state },
+      });
+      return JSON.parse(stdout);
+    };
+    const project = 5000 + Math.floor(Math.random() * 1000);
+    const id = eventId();
+    const resend = ["--event", "project.completed", "--id", id, "--set", `project_id=${project}`];
+    const first = await send(...resend);
+    assert.equal(first.status, 200, JSON.stringify(first));
+    assert.equal(first.body.duplicate, false);
+    assert.deepEqual((await send(...resend)).body, { received: true, duplicate: true, seq: first.body.seq });
+    const changed = await send(...resend, "--set", "credits_used=1");
+    assert.equal(changed.status, 200, JSON.stringify(changed));
+    const log = await (await fetch(`${edge.url}/deliveries?event_id=${id}`, { headers: ADMIN })).json();
+    assert.deepEqual(log.deliveries.map((row) => row.outcome).sort(), ["conflict", "duplicate", "stored"]);
+    const doc = (await documentOf(edge, `projects/${project}`)).body.data;
+    assert.equal(doc.final_video_url, `https://storage.twin.actor/videos/project_${project}_final.mp4`);
   });
 
   it("answers a duplicate with duplicate: true and the first seq, and changes nothing", async () => {

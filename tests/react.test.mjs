@@ -18,7 +18,9 @@ import { launchChromium } from "./support/browser.mjs";
 import { ROOT, startEdge } from "./support/edge.mjs";
 import { packedPackage } from "./support/pack.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
+import { expressTokenRoute, readmeBlock } from "./support/readme.mjs";
 import { serve } from "./support/static.mjs";
+import { waitUntil } from "./support/wait.mjs";
 
 const FIXTURE = join(ROOT, "tests/fixtures/react-app");
 const TWIN = ["twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR];
@@ -64,17 +66,18 @@ describe("hookfeed/react in a Vite-built React app in headless Chromium", () => 
   let edge;
   let browser;
   let app;
+  let appDir;
   before(async () => {
-    const dir = appProject();
+    appDir = appProject();
     await vite({
-      root: dir,
+      root: appDir,
       logLevel: "silent",
       configFile: false,
       // React's development build, so StrictMode mounts every effect twice.
       define: { "process.env.NODE_ENV": JSON.stringify("development") },
-      build: { outDir: join(dir, "dist"), target: "es2022", minify: false },
+      build: { outDir: join(appDir, "dist"), target: "es2022", minify: false },
     });
-    app = await serve(join(dir, "dist"));
+    app = await serve(join(appDir, "dist"));
     edge = await startEdge();
     browser = await launchChromium();
   });
@@ -259,23 +262,27 @@ describe("hookfeed/react in a Vite-built React app in headless Chromium", () => 
     await page.close();
   });
 
-  it("runs the README's React example, which the app holds verbatim", async () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const section = readme.split(/^### /m).find((s) => s.startsWith("React"));
-    assert.ok(section, "README.md has no \"React\" subsection");
-    const snippet = section.match(/```jsx\n([\s\S]*?)```/)?.[1];
-    assert.ok(snippet, "the \"React\" subsection has no ```jsx block");
+  it("runs the README's React example, which the app holds verbatim, with the README's owner-scoped token", async () => {
+    const snippet = readmeBlock("React", "jsx");
     assert.ok(readFileSync(join(FIXTURE, "main.jsx"), "utf8").includes(snippet), `the app does not contain the README's snippet:\n${snippet}`);
 
-    const { page, errors } = await openApp();
-    const id = unique(46000);
-    await send(edge, "project.processing", { project_id: Number(id), progress: 35 });
-    await page.evaluate((id) => {
-      window.show("readme", "readme", { projectId: id });
-      window.show("processing", "processing", {});
-    }, id);
-    await page.waitForFunction((id) => document.querySelector("#readme")?.textContent === "processing: 35%"
-      && document.querySelector("#processing")?.textContent.includes(`${id}: 35%`), id);
+    // The token the README's Express route answers its user: their own projects only.
+    const uid = `user_${unique(47000)}`;
+    const { page, errors } = await openApp({ token: await (await expressTokenRoute(appDir))(uid) });
+    const [mine, theirs] = [unique(46000), unique(48000)];
+    await send(edge, "project.processing", { project_id: Number(mine), user_id: uid, progress: 35 });
+    await send(edge, "project.processing", { project_id: Number(theirs), user_id: "someone-else", progress: 50 });
+    await page.evaluate(({ mine, theirs, uid }) => {
+      window.show("readme", "readme", { projectId: mine });
+      window.show("theirs", "readme", { projectId: theirs });
+      window.show("processing", "processing", { uid });
+      window.show("others", "processing", { uid: "someone-else" });
+    }, { mine, theirs, uid });
+    await page.waitForFunction(({ mine }) => document.querySelector("#readme")?.textContent === "processing: 35%"
+      && document.querySelector("#processing")?.textContent === `${mine}: 35%`, { mine });
+    // Another owner's project reads as missing, and a query for another owner's shows its error.
+    await page.waitForFunction(() => document.querySelector("#theirs")?.textContent === "No such project yet"
+      && document.querySelector("#others")?.textContent === "Error: permission-denied");
     assert.deepEqual(errors, []);
     await page.close();
   });
@@ -310,11 +317,3 @@ describe("an app that does not import hookfeed/react", () => {
   });
 });
 
-/** Polls a condition of Node-side state (frames the page sent) until it holds, or fails after `ms`. */
-async function waitUntil(condition, describeState, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out: ${describeState()}`);
-    await new Promise((ok) => setTimeout(ok, 20));
-  }
-}

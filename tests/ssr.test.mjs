@@ -9,13 +9,13 @@ import { execFile } from "node:child_process";
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
 
 import { build as esbuild } from "esbuild";
 
-import { launchChromium } from "./support/browser.mjs";
-import { ROOT, startEdge } from "./support/edge.mjs";
+import { edgeAndChromium } from "./support/browser.mjs";
+import { ROOT } from "./support/edge.mjs";
 import { packedPackage } from "./support/pack.mjs";
 import { DEMO, deliver, mintToken, twinActorEvent } from "./support/sign.mjs";
 import { serve } from "./support/static.mjs";
@@ -37,29 +37,20 @@ function appProject() {
 }
 
 describe("hookfeed/react rendered on the server, hydrated in headless Chromium", () => {
-  let edge;
-  let browser;
+  const suite = edgeAndChromium();
   let dir;
-  before(async () => {
-    dir = appProject();
-    edge = await startEdge();
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await edge?.stop();
-  });
+  before(() => { dir = appProject(); });
 
   it("renders useDocument's loading state with renderToString, then hydrates it into the live document", async () => {
     const projectId = String(48000 + Math.floor(Math.random() * 1000));
     const send = async (data) => {
-      const res = await deliver(edge, ...TWIN, twinActorEvent("project.processing", { project_id: Number(projectId), ...data }));
+      const res = await deliver(suite.edge, ...TWIN, twinActorEvent("project.processing", { project_id: Number(projectId), ...data }));
       assert.equal(res.status, 200, JSON.stringify(res.body));
     };
     await send({ progress: 40 });
 
     // The server: Node 22 runs it with a deadline, so a socket or timer left open would fail it.
-    const config = { url: edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId };
+    const config = { url: suite.edge.url, token: mintToken({ scopes: ["projects/*"] }), projectId };
     const { stdout: html, stderr } = await promisify(execFile)(NODE, ["server.mjs", JSON.stringify(config)], { cwd: dir, timeout: 20_000 });
     assert.equal(stderr, "", "the server rendered without a warning or error");
     assert.match(html, new RegExp(`<div id="root"><main><h1>Project ${projectId}</h1><p id="project">loading…</p></main></div>`), html);
@@ -75,7 +66,7 @@ describe("hookfeed/react rendered on the server, hydrated in headless Chromium",
     writeFileSync(join(dist, "index.html"), html);
     const app = await serve(dist);
     try {
-      const page = await browser.newPage();
+      const page = await suite.browser.newPage();
       const errors = [];
       page.on("pageerror", (e) => errors.push(e.message));
       page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") errors.push(m.text()); });

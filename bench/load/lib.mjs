@@ -48,6 +48,16 @@ export function summarize(values) {
   };
 }
 
+/** `f()`, or null when it throws or gives undefined (a figure a failed phase lacks). */
+export function safeGet(f) {
+  try {
+    const v = f();
+    return v === undefined ? null : v;
+  } catch {
+    return null;
+  }
+}
+
 export function median(values) {
   const v = values.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return null;
@@ -462,50 +472,27 @@ export async function pool(tasks, concurrency) {
  * arrived. `onChange(frame, receivedAt)` sees every change frame.
  */
 export function openSubscriber(url, doc, onChange, { timeoutMs = 30000 } = {}) {
-  return new Promise((resolveOpen) => {
-    const t0 = nowMs();
-    let settled = false;
-    const sub = { ws: null, doc, snapshot: null, changes: 0, errors: [], closed: false, listens: 1, pending: new Map() };
-    /** Another listen on this socket; resolves with its snapshot (or null on error/timeout). */
-    sub.listen = (id, target, ms = 30000) =>
-      new Promise((res) => {
-        const t = setTimeout(() => {
-          sub.pending.delete(id);
-          res(null);
-        }, ms);
-        sub.pending.set(id, (frame) => {
-          clearTimeout(t);
-          sub.pending.delete(id);
-          if (frame.type === "snapshot") sub.listens++;
-          res(frame.type === "snapshot" ? frame : null);
-        });
-        sub.ws.send(JSON.stringify({ type: "listen", id, target: { doc: target } }));
+  const sub = { ws: null, doc, snapshot: null, changes: 0, errors: [], closed: false, listens: 1, pending: new Map() };
+  /** Another listen on this socket; resolves with its snapshot (or null on error/timeout). */
+  sub.listen = (id, target, ms = 30000) =>
+    new Promise((res) => {
+      const t = setTimeout(() => {
+        sub.pending.delete(id);
+        res(null);
+      }, ms);
+      sub.pending.set(id, (frame) => {
+        clearTimeout(t);
+        sub.pending.delete(id);
+        if (frame.type === "snapshot") sub.listens++;
+        res(frame.type === "snapshot" ? frame : null);
       });
-    const done = (ok, why) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sub.ok = ok;
-      sub.connectMs = nowMs() - t0;
-      if (!ok) {
-        sub.error = why;
-        try {
-          sub.ws?.close();
-        } catch {}
-      }
-      resolveOpen(sub);
-    };
-    const timer = setTimeout(() => done(false, "timeout waiting for the snapshot"), timeoutMs);
-    let ws;
-    try {
-      ws = new WebSocket(url);
-    } catch (e) {
-      done(false, String(e));
-      return;
-    }
-    sub.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({ type: "listen", id: 1, target: { doc } }));
-    ws.onmessage = (ev) => {
+      sub.ws.send(JSON.stringify({ type: "listen", id, target: { doc: target } }));
+    });
+  return openSocket(url, sub, {
+    timeoutMs,
+    waitingFor: "the snapshot",
+    onOpen: (ws) => ws.send(JSON.stringify({ type: "listen", id: 1, target: { doc } })),
+    onMessage: (ev, done) => {
       const received = nowMs();
       let frame;
       try {
@@ -527,13 +514,55 @@ export function openSubscriber(url, doc, onChange, { timeoutMs = 30000 } = {}) {
         sub.errors.push(`${frame.code}: ${frame.message}`);
         done(false, `${frame.code}: ${frame.message}`);
       }
+    },
+    onError: (ev) => sub.errors.push(String(ev?.message ?? "error")),
+    onDone: (ok, ms) => {
+      sub.connectMs = ms;
+      if (!ok) {
+        try {
+          sub.ws?.close();
+        } catch {}
+      }
+    },
+  });
+}
+
+/**
+ * Opens a WebSocket to `url` into `state` (its `ws`, and `ok`, `error` and `closed` once
+ * known) and resolves with `state` when `onMessage(event, done)` calls `done(true)`, or with
+ * `ok` false after an error, a close or `timeoutMs` without it (`waitingFor` says for what).
+ * `onOpen(ws, ms)` and `onDone(ok, ms)` get the time since the connect began.
+ */
+export function openSocket(url, state, { timeoutMs, waitingFor, onOpen, onMessage, onError, onDone }) {
+  return new Promise((resolveOpen) => {
+    const t0 = nowMs();
+    let settled = false;
+    const done = (ok, why) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      state.ok = ok;
+      if (!ok) state.error = why;
+      onDone?.(ok, nowMs() - t0);
+      resolveOpen(state);
     };
+    const timer = setTimeout(() => done(false, `timeout waiting for ${waitingFor}`), timeoutMs);
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (e) {
+      done(false, String(e));
+      return;
+    }
+    state.ws = ws;
+    ws.onopen = () => onOpen(ws, nowMs() - t0);
+    ws.onmessage = (ev) => onMessage(ev, done);
     ws.onerror = (ev) => {
-      sub.errors.push(String(ev?.message ?? "error"));
+      onError?.(ev);
       done(false, `socket error: ${ev?.message ?? "?"}`);
     };
     ws.onclose = (ev) => {
-      sub.closed = true;
+      state.closed = true;
       done(false, `closed ${ev.code} ${ev.reason}`);
     };
   });

@@ -1,16 +1,20 @@
 // Debian's Chromium, driven by playwright-core (which cannot download browsers here).
 
+import { after, before } from "node:test";
+
 import { chromium } from "playwright-core";
+
+import { startEdge } from "./edge.mjs";
 
 const ARGS = [
   "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
 
-/** Launches headless Chromium; playwright gives it a fresh, empty profile. */
-export async function launchChromium() {
+/** Launches headless Chromium with `args` besides the usual; playwright gives it a fresh, empty profile. */
+export async function launchChromium({ args = [] } = {}) {
   const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-  return chromium.launch({ executablePath, args: ARGS });
+  return chromium.launch({ executablePath, args: [...ARGS, ...args] });
 }
 
 /**
@@ -34,4 +38,22 @@ export async function loadHookfeed(page) {
     window.errors = [];
     window.hookfeed = await import("/hookfeed/index.js");
   });
+}
+
+/**
+ * A `wrangler dev` edge (started with `edgeOptions`) and headless Chromium for the
+ * suite it is called in: started before its tests, stopped after; `suite.edge` and
+ * `suite.browser` hold them meanwhile.
+ */
+export function edgeAndChromium(edgeOptions) {
+  const suite = {};
+  before(async () => {
+    suite.edge = await startEdge(edgeOptions);
+    suite.browser = await launchChromium();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await suite.edge?.stop();
+  });
+  return suite;
 }

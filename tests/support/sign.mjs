@@ -1,6 +1,7 @@
 // Signs deliveries the way each provider documents it, independently of hookfeed-core's
 // Rust signing: the end-to-end tests then prove both sides agree.
 
+import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { join } from "node:path";
 
@@ -80,6 +81,20 @@ export async function deliver(edge, source, scheme, secret, body, { headers = {}
   try { json = JSON.parse(raw); } catch { json = raw; }
   return { status: res.status, headers: res.headers, body: json };
 }
+
+/**
+ * Delivers a Twin.Actor event of `type` with `data` to `edge` with the demo's secret and
+ * checks it was stored; resolves with the answer's body. `createdSecs` back-dates it.
+ */
+export async function sendTwin(edge, type, data, { createdSecs } = {}) {
+  const res = await deliver(edge, "twin-actor", "twin-actor", DEMO.SECRET_TWIN_ACTOR, twinActorEvent(type, data, { createdSecs }));
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body;
+}
+
+/** Twin.Actor's `project.processing` for project `id` of `user_id` at `progress`, stored (`createdSecs` back-dates it). */
+export const sendOwnedProject = (edge, id, user_id, progress, createdSecs) =>
+  sendTwin(edge, "project.processing", { project_id: id, user_id, progress }, { createdSecs });
 
 /** A subscriber token for the demo's TOKEN_SECRET (or `secret`), minted like a backend would. */
 export function mintToken({ tenant = "demo", scopes = ["*"], ttlSecs = 3600, secret = DEMO.TOKEN_SECRET } = {}) {

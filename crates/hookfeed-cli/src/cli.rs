@@ -132,7 +132,8 @@ pub struct DeliveriesArgs {
 #[command(
     long_about = "Sign a delivery the way the source's provider would and POST it to \
 {url}/hooks/{source}. The body is the built-in sample of --event with a fresh event id and \
-creation time (and --set overrides), or the bytes of --body.\n\n\
+creation time (and --set overrides, which the sample's URLs follow), or the bytes of \
+--body. With --id, a second send of that id resends the first one's body.\n\n\
 Prints the response's status and body. Exits 0 on a 2xx answer and 1 otherwise, so \
 scripts can check the outcome.",
     after_help = "\
@@ -140,7 +141,8 @@ Examples:
   # A completed project, as Twin.Actor would send it:
   hookfeed send --source twin-actor --event project.completed --set project_id=42
 
-  # The same event id twice: the second answer says \"duplicate\": true
+  # The same event id twice: the second is a resend of the first (same body, fresh
+  # signature) and the answer says \"duplicate\": true
   hookfeed send --source twin-actor --event project.created --id evt_demo_1
   hookfeed send --source twin-actor --event project.created --id evt_demo_1
 
@@ -186,11 +188,17 @@ pub struct SendArgs {
     /// Override a field of the sample's `data` (repeatable; dotted paths reach into objects).
     ///
     /// The value is read as JSON when it parses (42, true, null, "42", {"a":1}), else as a
-    /// string. GitHub bodies have no `data`: paths start at the body's root.
+    /// string. GitHub bodies have no `data`: paths start at the body's root. The sample's
+    /// URLs follow a changed id (`--set project_id=7`: `…/project_7_final.mp4`).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_override)]
     pub set: Vec<(String, Value)>,
 
     /// The event id [default: a fresh `evt_…`]; repeat one to see the server dedup it.
+    ///
+    /// Sending an id again resends that event: the sample's creation time is the one its
+    /// first send stamped (remembered in $HOOKFEED_STATE_DIR, else
+    /// ~/.local/state/hookfeed), so the same --event and --set make the same body; the
+    /// signature's timestamp is fresh, as a provider's retry's is.
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
 

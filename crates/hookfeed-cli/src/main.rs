@@ -14,6 +14,7 @@ mod events;
 mod http;
 mod secrets;
 mod send;
+mod sent;
 mod sign;
 mod socket;
 mod tail;

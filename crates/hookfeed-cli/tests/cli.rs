@@ -3,9 +3,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::{Deref, DerefMut};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,42 +13,16 @@ use hookfeed_core::samples::{self, event_types};
 use hookfeed_core::signature::ReplayWindow;
 use hookfeed_core::source::load_sources;
 use hookfeed_core::token::verify_token;
-use hookfeed_core::{verify_delivery, Scheme, Secret, SignatureError, Source, UnixTime};
+use hookfeed_core::{verify_delivery, Scheme, Secret, SignatureError, Source, UnixTime, VerifiedDelivery};
 use serde_json::{json, Value};
+
+mod scratch;
+
+use scratch::{scratch_dir, Scratch};
 
 // ---------------------------------------------------------------------------------------
 // Support
 // ---------------------------------------------------------------------------------------
-
-/// A fresh, empty directory for one test (no `.dev.vars` unless the test writes one),
-/// removed when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-impl Deref for Scratch {
-    type Target = Path;
-
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-fn scratch_dir() -> Scratch {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "hookfeed-cli-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    Scratch(dir)
-}
 
 /// A `hookfeed` command that owns the scratch directory it runs in.
 struct InScratch {
@@ -80,7 +53,8 @@ fn hookfeed(args: &[&str]) -> InScratch {
 /// `hookfeed ARGS` in `dir`, with none of the variables it reads set.
 fn hookfeed_in(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookfeed"));
-    command.args(args).current_dir(dir);
+    // What `send --id` remembers stays in the test's directory.
+    command.args(args).current_dir(dir).env("HOOKFEED_STATE_DIR", dir.join("state"));
     for var in ["HOOKFEED_SECRET", "HOOKFEED_URL", "TOKEN_SECRET", "SECRET_BILLING"] {
         command.env_remove(var);
     }
@@ -166,11 +140,13 @@ fn parse_dry_run(output: &Output) -> DryRun {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no header {name} in {headers:?}"))
+    let found = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name));
+    found.map_or_else(|| panic!("no header {name} in {headers:?}"), |(_, v)| v.as_str())
+}
+
+/// What core makes of `request` at a twin-actor source with `secret`.
+fn verify_twin_actor(request: &DryRun, secret: &str) -> Result<VerifiedDelivery, DeliveryError> {
+    verify_delivery(&source("twin-actor", Scheme::TwinActor, secret), &request.headers, &request.body, now())
 }
 
 fn json(body: &[u8]) -> Value {
@@ -380,12 +356,7 @@ fn send_set_overrides_show_up_in_the_body() {
     assert_eq!(body["data"]["person_name"], "Ada");
     assert_eq!(body["data"]["meta"]["retry"], true);
     assert_eq!(body["data"]["label"], "7");
-    let verified = verify_delivery(
-        &source("twin-actor", Scheme::TwinActor, secret_text(Scheme::TwinActor)),
-        &request.headers,
-        &request.body,
-        now(),
-    );
+    let verified = verify_twin_actor(&request, secret_text(Scheme::TwinActor));
     assert!(verified.is_ok(), "{verified:?}");
 }
 
@@ -402,6 +373,53 @@ fn send_with_a_given_id_repeats_that_id_for_dedup_demos() {
     assert_ne!(header(&fresh.headers, "X-Webhook-ID"), header(&again.headers, "X-Webhook-ID"));
 }
 
+/// `hookfeed send` of a twin-actor `project.created` sample, before its other arguments.
+const SEND_PROJECT_CREATED: [&str; 5] = ["send", "--source", "twin-actor", "--event", "project.created"];
+
+/// `hookfeed send` of a twin-actor `project.completed` to `url`, signed with `s`, and `extra`.
+fn send_project_completed(url: &str, extra: &[&str]) -> Output {
+    let mut args =
+        vec!["send", "--source", "twin-actor", "--event", "project.completed", "--secret", "s", "--url", url];
+    args.extend_from_slice(extra);
+    run(&mut hookfeed(&args))
+}
+
+/// Sends `args` to a one-shot server from `dir` and hands back the body it received.
+fn sent_body(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let (url, request) = serve_once("200 OK", r#"{"received":true,"duplicate":false,"seq":1}"#.to_owned());
+    let mut all = vec!["send", "--secret", "s", "--url", &url];
+    all.extend_from_slice(args);
+    assert_success(&run(&mut hookfeed_in(dir, &all)));
+    request.recv_timeout(Duration::from_secs(10)).expect("the server saw the request").1
+}
+
+#[test]
+fn send_of_an_id_again_resends_the_first_body_so_the_feed_answers_duplicate() {
+    let dir = scratch_dir();
+    let resend = ["--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_1"];
+    let first = sent_body(&dir, &resend);
+    // Another id is a new event, stamped afresh (a process and a request later: a later ms).
+    let other = sent_body(&dir, &["--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_2"]);
+    assert_ne!(json(&other)["created_at"], json(&first)["created_at"]);
+    assert_eq!(sent_body(&dir, &resend), first, "the same id, event and overrides: the same body");
+    // The same id with other content is another body (the feed rightly answers `conflict`).
+    let changed = sent_body(&dir, &[&resend[..], &["--set", "person_name=Ada"]].concat());
+    assert_eq!(json(&changed)["created_at"], json(&first)["created_at"]);
+    assert_ne!(changed, first);
+
+    // A dry run shows the resend; it records nothing.
+    let dry = parse_dry_run(&run(&mut hookfeed_in(
+        &dir,
+        &[&["send"], &resend[..], &["--secret", "s", "--dry-run"]].concat(),
+    )));
+    assert_eq!(dry.body, first);
+    let fresh = ["send", "--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_3"];
+    let dry_fresh =
+        parse_dry_run(&run(&mut hookfeed_in(&dir, &[&fresh[..], &["--secret", "s", "--dry-run"]].concat())));
+    let sent_fresh = sent_body(&dir, &fresh[1..]);
+    assert_ne!(json(&dry_fresh.body)["created_at"], json(&sent_fresh)["created_at"]);
+}
+
 #[test]
 fn send_signs_with_every_secret_during_a_rotation() {
     let request = parse_dry_run(&run(&mut hookfeed(&[
@@ -416,12 +434,7 @@ fn send_signs_with_every_secret_during_a_rotation() {
     ])));
     assert_eq!(header(&request.headers, "X-Webhook-Signature").matches("v1=").count(), 2);
     for server_secret in ["new-secret", "old-secret"] {
-        let verified = verify_delivery(
-            &source("twin-actor", Scheme::TwinActor, server_secret),
-            &request.headers,
-            &request.body,
-            now(),
-        );
+        let verified = verify_twin_actor(&request, server_secret);
         assert!(verified.is_ok(), "{server_secret}: {verified:?}");
     }
 }
@@ -503,12 +516,7 @@ fn send_reads_the_secret_from_dev_vars_example_when_nothing_else_is_set() {
         &dir,
         &["send", "--source", "twin-actor", "--event", "project.created", "--dry-run"],
     )));
-    let verified = verify_delivery(
-        &source("twin-actor", Scheme::TwinActor, "from-example"),
-        &request.headers,
-        &request.body,
-        now(),
-    );
+    let verified = verify_twin_actor(&request, "from-example");
     assert!(verified.is_ok(), "{verified:?}");
 }
 
@@ -524,22 +532,14 @@ fn send_prefers_the_environment_then_dev_vars_over_the_example() {
             command.env("SECRET_TWIN_ACTOR", value);
         }
         let request = parse_dry_run(&run(&mut command));
-        let verified =
-            verify_delivery(&source("twin-actor", Scheme::TwinActor, expected), &request.headers, &request.body, now());
+        let verified = verify_twin_actor(&request, expected);
         assert!(verified.is_ok(), "{expected}: {verified:?}");
     }
 }
 
 #[test]
 fn send_without_any_secret_names_the_variable_and_the_files() {
-    let err = assert_error(&run(&mut hookfeed(&[
-        "send",
-        "--source",
-        "twin-actor",
-        "--event",
-        "project.created",
-        "--dry-run",
-    ])));
+    let err = assert_error(&run(&mut hookfeed(&[&SEND_PROJECT_CREATED[..], &["--dry-run"]].concat())));
     assert!(err.contains("SECRET_TWIN_ACTOR"), "{err}");
     assert!(err.contains(".dev.vars.example"), "{err}");
     assert!(err.contains("--secret"), "{err}");
@@ -571,17 +571,8 @@ fn send_decodes_standard_webhooks_secrets_and_refuses_bad_ones() {
 fn send_to_a_port_with_nothing_listening_says_to_start_npm_run_dev() {
     let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
     let url = format!("http://127.0.0.1:{port}");
-    let err = assert_error(&run(&mut hookfeed(&[
-        "send",
-        "--source",
-        "twin-actor",
-        "--event",
-        "project.created",
-        "--secret",
-        "s",
-        "--url",
-        &url,
-    ])));
+    let err =
+        assert_error(&run(&mut hookfeed(&[&SEND_PROJECT_CREATED[..], &["--secret", "s", "--url", &url]].concat())));
     assert_eq!(err.trim_end(), format!("error: could not reach {url}: is `npm run dev` running?"));
 }
 
@@ -591,18 +582,7 @@ fn send_that_the_server_refuses_exits_1_and_prints_the_status() {
     let refusal = SignatureError::NoMatch;
     let body = json!({"error": {"code": refusal.code(), "message": refusal.to_string()}});
     let (url, request) = serve_once("401 Unauthorized", body.to_string());
-    let output = run(&mut hookfeed(&[
-        "send",
-        "--source",
-        "twin-actor",
-        "--event",
-        "project.completed",
-        "--secret",
-        "s",
-        "--url",
-        &url,
-        "--tamper",
-    ]));
+    let output = send_project_completed(&url, &["--tamper"]);
     let err = assert_error(&output);
     assert!(err.contains("401"), "{err}");
     let out = stdout(&output);
@@ -615,20 +595,7 @@ fn send_that_the_server_refuses_exits_1_and_prints_the_status() {
 #[test]
 fn send_that_the_server_accepts_exits_0_and_sends_a_verifiable_request() {
     let (url, request) = serve_once("200 OK", r#"{"received":true,"duplicate":false,"seq":1}"#.to_owned());
-    let output = run(&mut hookfeed(&[
-        "send",
-        "--source",
-        "twin-actor",
-        "--event",
-        "project.completed",
-        "--secret",
-        "s",
-        "--url",
-        &url,
-        "--json",
-        "--set",
-        "project_id=42",
-    ]));
+    let output = send_project_completed(&url, &["--json", "--set", "project_id=42"]);
     assert_success(&output);
     let line: Value = serde_json::from_str(stdout(&output).trim_end()).expect("one JSON line");
     assert_eq!(line["status"], 200);

@@ -3,9 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,41 +18,29 @@ use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode};
 use tungstenite::{Message, WebSocket};
 
+mod scratch;
+
+use scratch::{scratch_dir, Scratch};
+
 const SECRET: &str = "tail-token-secret";
 
 // ---------------------------------------------------------------------------------------
 // Support
 // ---------------------------------------------------------------------------------------
 
-/// A fresh, empty directory (no `.dev.vars`), removed when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn scratch_dir() -> Scratch {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "hookfeed-tail-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    Scratch(dir)
-}
-
 /// `hookfeed ARGS` in `dir`, with none of the variables it reads set.
 fn hookfeed(dir: &Scratch, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookfeed"));
-    command.args(args).current_dir(&dir.0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.args(args).current_dir(&**dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for var in ["HOOKFEED_TOKEN", "HOOKFEED_URL", "TOKEN_SECRET", "HOOKFEED_SECRET"] {
         command.env_remove(var);
     }
     command
+}
+
+/// `hookfeed tail` of `projects/42` at `url` until two events came (20 s at most).
+fn tail_two_events_of_project_42(url: &str) -> Output {
+    run(&["tail", "--url", url, "--secret", SECRET, "--doc", "projects/42", "--max-events", "2", "--timeout", "20"])
 }
 
 fn run(args: &[&str]) -> Output {
@@ -173,6 +159,16 @@ impl Conn {
     }
 }
 
+/// A feed of one connection that answers its first listen with an empty snapshot and
+/// then sends nothing more.
+fn quiet_feed() -> (String, mpsc::Receiver<Seen>) {
+    feed(1, |_, conn| {
+        let listen = conn.listen().expect("a listen");
+        conn.send(&snapshot(listen.id, 1, &[]));
+        conn.drain();
+    })
+}
+
 /// A WebSocket feed on 127.0.0.1:0 that answers the upgrade with `hookfeed` (as the Worker
 /// does) and runs `script` on each of `connections` connections in turn. Returns the
 /// server's http:// URL and what each connection saw.
@@ -249,19 +245,7 @@ fn tail_prints_the_snapshot_and_changes_then_exits_0_after_max_events() {
             json!({"status": "completed", "progress": 100, "final_video_url": "https://cdn.example.com/42.mp4"}),
         ));
     });
-    let output = run(&[
-        "tail",
-        "--url",
-        &url,
-        "--secret",
-        SECRET,
-        "--doc",
-        "projects/42",
-        "--max-events",
-        "2",
-        "--timeout",
-        "20",
-    ]);
+    let output = tail_two_events_of_project_42(&url);
     assert_exit(&output, 0);
     let out = stdout(&output);
     let lines: Vec<&str> = out.lines().collect();
@@ -347,19 +331,7 @@ fn tail_reconnects_after_a_drop_and_resumes_after_the_last_seq() {
             conn.drain();
         }
     });
-    let output = run(&[
-        "tail",
-        "--url",
-        &url,
-        "--secret",
-        SECRET,
-        "--doc",
-        "projects/42",
-        "--max-events",
-        "2",
-        "--timeout",
-        "20",
-    ]);
+    let output = tail_two_events_of_project_42(&url);
     assert_exit(&output, 0);
     let first = seen(&rx);
     let second = seen(&rx);
@@ -463,11 +435,7 @@ fn tail_without_targets_watches_every_builtin_collection_with_a_star_token() {
 
 #[test]
 fn tail_times_out_with_exit_1_when_max_events_do_not_arrive() {
-    let (url, _rx) = feed(1, |_, conn| {
-        let listen = conn.listen().expect("a listen");
-        conn.send(&snapshot(listen.id, 1, &[]));
-        conn.drain();
-    });
+    let (url, _rx) = quiet_feed();
     let output =
         run(&["tail", "--url", &url, "--secret", SECRET, "--doc", "projects/9", "--max-events", "3", "--timeout", "1"]);
     assert_exit(&output, 1);
@@ -478,11 +446,7 @@ fn tail_times_out_with_exit_1_when_max_events_do_not_arrive() {
 #[cfg(unix)]
 #[test]
 fn tail_exits_0_on_ctrl_c() {
-    let (url, rx) = feed(1, |_, conn| {
-        let listen = conn.listen().expect("a listen");
-        conn.send(&snapshot(listen.id, 1, &[]));
-        conn.drain();
-    });
+    let (url, rx) = quiet_feed();
     let dir = scratch_dir();
     let mut child =
         hookfeed(&dir, &["tail", "--url", &url, "--secret", SECRET, "--doc", "projects/1", "--timeout", "20"])

@@ -90,14 +90,17 @@ fn in_view(data: &Map<String, Value>) -> bool {
     data.get("user_id") == Some(&json!("alice"))
 }
 
+/// The documents a feed holds, and its head seq.
+#[derive(Clone, Copy)]
+struct Stored<'a> {
+    docs: &'a BTreeMap<DocPath, StoredDoc>,
+    head: Seq,
+}
+
 /// What the feed answers: the candidates it reads (the document, or the collection's
 /// documents changed after the resume point), then core's snapshot.
-fn feed_answer(
-    request: &ListenRequest,
-    guard: Option<&Filter>,
-    docs: &BTreeMap<DocPath, StoredDoc>,
-    head: Seq,
-) -> ServerMessage {
+fn feed_answer(request: &ListenRequest, guard: Option<&Filter>, stored: Stored<'_>) -> ServerMessage {
+    let Stored { docs, head } = stored;
     let candidates = match &request.target {
         Target::Document(p) => docs.get(p).cloned().into_iter().collect(),
         Target::Collection(_) => {
@@ -108,12 +111,8 @@ fn feed_answer(
 }
 
 /// What a hub answers, from a mirror loaded with the same documents.
-fn hub_answer(
-    request: &ListenRequest,
-    guard: Option<&Filter>,
-    docs: &BTreeMap<DocPath, StoredDoc>,
-    head: Seq,
-) -> ServerMessage {
+fn hub_answer(request: &ListenRequest, guard: Option<&Filter>, stored: Stored<'_>) -> ServerMessage {
+    let Stored { docs, head } = stored;
     let mut mirror = HubMirror::default();
     mirror.streaming("projects", 0);
     match &request.target {
@@ -171,11 +170,11 @@ proptest! {
         let visible: BTreeMap<DocPath, StoredDoc> =
             docs.iter().filter(|(_, d)| in_view(&d.data)).map(|(p, d)| (p.clone(), d.clone())).collect();
         for answer in [feed_answer, hub_answer] {
-            let got = answer(&request, guard.as_ref(), &docs, head);
+            let got = answer(&request, guard.as_ref(), Stored { docs: &docs, head });
             for p in named(&got) {
                 prop_assert!(docs.get(&p).is_some_and(|d| in_view(&d.data)), "{p} named: {got:?}");
             }
-            let alone = answer(&request, guard.as_ref(), &visible, head);
+            let alone = answer(&request, guard.as_ref(), Stored { docs: &visible, head });
             prop_assert_eq!(got.to_json(), alone.to_json(), "differs from her view alone");
         }
     }
@@ -248,7 +247,7 @@ fn another_owners_document_and_a_missing_one_answer_alike_at_every_since() {
             };
             request.id = 0;
             assert_eq!(request.since, None, "an owner-guarded listen does not resume");
-            let answer = feed_answer(&request, guard.as_ref(), &docs, head);
+            let answer = feed_answer(&request, guard.as_ref(), Stored { docs: &docs, head });
             let ServerMessage::Snapshot { docs: got, removed, since: None, .. } = &answer else {
                 panic!("a full snapshot: {answer:?}")
             };
