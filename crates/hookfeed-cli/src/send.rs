@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use hookfeed_core::samples::{sample, Sample};
+use hookfeed_core::samples::sample;
 use hookfeed_core::signature::configured::HmacProfile;
 use hookfeed_core::signature::{SignatureScheme, SigningInput};
 use hookfeed_core::source::{secret_var, split_secrets};
@@ -172,7 +172,6 @@ fn build(args: &SendArgs, scheme: Scheme, url: String, found: &Found, now: UnixT
             };
             let event_id = args.id.clone().unwrap_or_else(clock::fresh_event_id);
             let body = sample.render(&event_id, created, &args.set)?;
-            let body = urls_follow_overrides(sample, body, &args.set);
             (body, event_id, event_type.to_owned(), (!args.stale).then_some(created))
         }
     };
@@ -183,77 +182,6 @@ fn build(args: &SendArgs, scheme: Scheme, url: String, found: &Found, now: UnixT
         delivery::tamper(&mut body);
     }
     Ok(Request { url, headers, body, event_id, stamped })
-}
-
-/// The sample's URLs name the sample's own ids (`project_42_final.mp4`); where `--set` gives
-/// such a field another value, its URLs follow (`--set project_id=7`: `project_7_final.mp4`).
-/// A string or number field's old text is replaced where it stands alone (not inside a
-/// longer word or number) in any string holding `://`.
-fn urls_follow_overrides(sample: &Sample, rendered: Vec<u8>, overrides: &[(String, Value)]) -> Vec<u8> {
-    let (Ok(original), Ok(mut body)) =
-        (serde_json::from_str::<Value>(sample.body), serde_json::from_slice::<Value>(&rendered))
-    else {
-        return rendered;
-    };
-    let fields = |value: &Value| if sample.scheme == Scheme::Github { value.clone() } else { value["data"].clone() };
-    let original = fields(&original);
-    let mut changed = false;
-    for (path, new) in overrides {
-        let old = path.split('.').try_fold(&original, |value, key| value.get(key));
-        let (Some(old), Some(new)) = (old.and_then(id_text), id_text(new)) else { continue };
-        if old != new {
-            changed |= replace_in_urls(&mut body, &old, &new);
-        }
-    }
-    if changed {
-        serde_json::to_vec(&body).unwrap_or(rendered)
-    } else {
-        rendered
-    }
-}
-
-/// The text an id field shows in a URL: a string's, or an integer's digits.
-fn id_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) if !text.is_empty() => Some(text.clone()),
-        Value::Number(number) if number.is_i64() || number.is_u64() => Some(number.to_string()),
-        _ => None,
-    }
-}
-
-/// Replaces `old` with `new` where it stands alone in every URL string in `value`.
-fn replace_in_urls(value: &mut Value, old: &str, new: &str) -> bool {
-    match value {
-        Value::String(text) if text.contains("://") => {
-            let replaced = replace_standalone(text, old, new);
-            let changed = replaced != *text;
-            *text = replaced;
-            changed
-        }
-        Value::Array(items) => items.iter_mut().fold(false, |changed, item| replace_in_urls(item, old, new) | changed),
-        Value::Object(map) => map.values_mut().fold(false, |changed, item| replace_in_urls(item, old, new) | changed),
-        _ => false,
-    }
-}
-
-/// `text` with each `old` that no letter or digit touches replaced by `new`.
-fn replace_standalone(text: &str, old: &str, new: &str) -> String {
-    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(old) {
-        out.push_str(&rest[..at]);
-        let before = out.chars().next_back();
-        let after = rest[at + old.len()..].chars().next();
-        if word(before) || word(after) {
-            out.push_str(old);
-        } else {
-            out.push_str(new);
-        }
-        rest = &rest[at + old.len()..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// `--dry-run`: the request as text (request line, headers, blank line, body), or as one
@@ -366,35 +294,5 @@ mod tests {
             Some("https://edge.example.com/hooks/x")
         );
         assert!(matches!(hooks_url("ftp://edge.example.com", "x"), Err(CliError::UnsupportedUrl(_))));
-    }
-
-    #[test]
-    fn an_id_is_replaced_only_where_it_stands_alone() {
-        assert_eq!(replace_standalone("https://x/project_42_final.mp4", "42", "7"), "https://x/project_7_final.mp4");
-        assert_eq!(replace_standalone("https://x/42/a42/421/42", "42", "7"), "https://x/7/a42/421/7");
-        assert_eq!(replace_standalone("video_abc123_thumb.jpg", "video_abc123", "v9"), "v9_thumb.jpg");
-    }
-
-    #[test]
-    fn sample_urls_follow_the_ids_set() {
-        let sample = sample_of(Scheme::TwinActor, "project.completed");
-        let overrides = [("project_id".to_owned(), Value::from(7))];
-        let rendered = sample.render("evt_1", UnixTime::from_secs(1_700_000_000), &overrides).expect("renders");
-        let body: Value = serde_json::from_slice(&urls_follow_overrides(sample, rendered, &overrides)).expect("json");
-        assert_eq!(body["data"]["project_id"], 7);
-        assert_eq!(body["data"]["video_url"], "https://storage.twin.actor/videos/project_7_final.mp4");
-        assert_eq!(body["data"]["thumbnail_url"], "https://storage.twin.actor/thumbs/project_7.jpg");
-        assert_eq!(body["data"]["person_id"], 1, "other fields are left alone");
-
-        let sample = sample_of(Scheme::Percify, "video.completed");
-        let overrides = [("videoId".to_owned(), Value::from("video_9"))];
-        let rendered = sample.render("evt_1", UnixTime::from_secs(1_700_000_000), &overrides).expect("renders");
-        let body: Value = serde_json::from_slice(&urls_follow_overrides(sample, rendered, &overrides)).expect("json");
-        assert_eq!(body["data"]["videoUrl"], "https://cdn.percify.io/videos/video_9.mp4");
-        assert_eq!(body["data"]["thumbnailUrl"], "https://cdn.percify.io/videos/video_9_thumb.jpg");
-    }
-
-    fn sample_of(scheme: Scheme, event_type: &str) -> &'static Sample {
-        sample(scheme, event_type).expect("sample")
     }
 }

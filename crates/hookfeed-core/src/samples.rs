@@ -53,7 +53,9 @@ pub enum SampleError {
 impl Sample {
     /// The sample with a fresh event id and creation time where its scheme's bodies keep
     /// them, and `overrides` applied to its payload (dotted paths; GitHub bodies are the
-    /// payload, so there paths start at the root).
+    /// payload, so there paths start at the root). The sample's URLs name its own ids
+    /// (`project_42_final.mp4`): where an override gives such a field another value, they
+    /// follow (`project_id` 7: `project_7_final.mp4`).
     pub fn render(
         &self,
         event_id: &str,
@@ -65,8 +67,19 @@ impl Sample {
         let root = body.as_object_mut().ok_or(SampleError::BodyNotAnObject)?;
         layout.stamp(root, event_id, created);
         let data = layout.data_mut(root).ok_or_else(|| SampleError::NotAnObject("data".into()))?;
+        // The ids the sample's URLs name, before the overrides replace them.
+        let renamed: Vec<(String, String)> = overrides
+            .iter()
+            .filter_map(|(path, new)| {
+                let old = lookup(data, path)?;
+                Some((id_text(old)?, id_text(new)?)).filter(|(old, new)| old != new)
+            })
+            .collect();
         for (path, value) in overrides {
             set_path(data, path, value.clone())?;
+        }
+        for (old, new) in &renamed {
+            replace_in_urls(data, old, new);
         }
         Ok(serde_json::to_vec(&body).unwrap_or_default())
     }
@@ -88,6 +101,55 @@ fn set_path(object: &mut serde_json::Map<String, Value>, dotted: &str, value: Va
             set_path(inner, rest, value)
         }
     }
+}
+
+/// The value at a dotted path of `object`.
+fn lookup<'v>(object: &'v serde_json::Map<String, Value>, dotted: &str) -> Option<&'v Value> {
+    let mut parts = dotted.split('.');
+    let mut value = object.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_object()?.get(part)?;
+    }
+    Some(value)
+}
+
+/// The text an id field shows in a URL: a string's, or an integer's digits.
+fn id_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(number) if number.is_i64() || number.is_u64() => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// Replaces `old` with `new` where it stands alone in every URL string (one holding
+/// `://`) in `object`.
+fn replace_in_urls(object: &mut serde_json::Map<String, Value>, old: &str, new: &str) {
+    fn visit(value: &mut Value, old: &str, new: &str) {
+        match value {
+            Value::String(text) if text.contains("://") => *text = replace_standalone(text, old, new),
+            Value::Array(items) => items.iter_mut().for_each(|item| visit(item, old, new)),
+            Value::Object(map) => map.values_mut().for_each(|item| visit(item, old, new)),
+            _ => {}
+        }
+    }
+    object.values_mut().for_each(|value| visit(value, old, new));
+}
+
+/// `text` with each `old` that no letter or digit touches replaced by `new`.
+fn replace_standalone(text: &str, old: &str, new: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(old) {
+        out.push_str(&rest[..at]);
+        let before = out.chars().next_back();
+        let after = rest[at + old.len()..].chars().next();
+        out.push_str(if word(before) || word(after) { old } else { new });
+        rest = &rest[at + old.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -144,5 +206,35 @@ mod tests {
         assert_eq!(v["data"]["project_id"], 7);
         assert_eq!(v["data"]["meta"]["retry"], true);
         assert_eq!(v["type"], "project.completed");
+    }
+
+    #[test]
+    fn an_id_is_replaced_only_where_it_stands_alone() {
+        assert_eq!(replace_standalone("https://x/project_42_final.mp4", "42", "7"), "https://x/project_7_final.mp4");
+        assert_eq!(replace_standalone("https://x/42/a42/421/42", "42", "7"), "https://x/7/a42/421/7");
+        assert_eq!(replace_standalone("video_abc123_thumb.jpg", "video_abc123", "v9"), "v9_thumb.jpg");
+    }
+
+    #[test]
+    fn sample_urls_follow_the_ids_set() {
+        let sample = sample_of(Scheme::TwinActor, "project.completed");
+        let overrides = [("project_id".to_owned(), Value::from(7))];
+        let rendered = sample.render("evt_1", UnixTime::from_secs(1_700_000_000), &overrides).expect("renders");
+        let body: Value = serde_json::from_slice(&rendered).expect("json");
+        assert_eq!(body["data"]["project_id"], 7);
+        assert_eq!(body["data"]["video_url"], "https://storage.twin.actor/videos/project_7_final.mp4");
+        assert_eq!(body["data"]["thumbnail_url"], "https://storage.twin.actor/thumbs/project_7.jpg");
+        assert_eq!(body["data"]["person_id"], 1, "other fields are left alone");
+
+        let sample = sample_of(Scheme::Percify, "video.completed");
+        let overrides = [("videoId".to_owned(), Value::from("video_9"))];
+        let rendered = sample.render("evt_1", UnixTime::from_secs(1_700_000_000), &overrides).expect("renders");
+        let body: Value = serde_json::from_slice(&rendered).expect("json");
+        assert_eq!(body["data"]["videoUrl"], "https://cdn.percify.io/videos/video_9.mp4");
+        assert_eq!(body["data"]["thumbnailUrl"], "https://cdn.percify.io/videos/video_9_thumb.jpg");
+    }
+
+    fn sample_of(scheme: Scheme, event_type: &str) -> Sample {
+        sample(scheme, event_type).expect("sample")
     }
 }
