@@ -60,10 +60,7 @@ fn an_owner_scoped_token_queries_its_collection_only_through_the_owner_filter() 
         (3, json!({"collection": "projects", "where": [{"field": "user_id", "op": "==", "value": "bob"}]})),
         (4, json!({"collection": "projects", "where": [{"field": "user_id", "op": "!=", "value": "alice"}]})),
         (5, json!({"collection": "projects", "where": [{"field": "owner", "op": "==", "value": "alice"}]})),
-        (
-            6,
-            json!({"collection": "projects", "where": [{"field": "user_id", "op": "in", "value": ["alice", "bob"]}]}),
-        ),
+        (6, json!({"collection": "projects", "where": [{"field": "user_id", "op": "in", "value": ["alice", "bob"]}]})),
         (7, json!({"collection": "voices", "where": [{"field": "user_id", "op": "==", "value": "alice"}]})),
     ] {
         let denied = state.handle_frame(&listen_frame(id, outside.clone()), now).expect_err("outside");
@@ -118,14 +115,11 @@ fn an_owner_guarded_document_shows_only_while_it_is_the_owners_and_reveals_nothi
         let resume = ListenRequest { since: Some(since), ..request.clone() };
         let elsewhere = snapshot(&resume, Some(&guard), vec![stored("bob", 3)], 3);
         assert_eq!(elsewhere, snapshot(&resume, Some(&guard), Vec::new(), 3), "since {since}");
-        assert!(
-            matches!(elsewhere, ServerMessage::Snapshot { since: None, ref removed, .. } if removed.is_empty())
-        );
+        assert!(matches!(elsewhere, ServerMessage::Snapshot { since: None, ref removed, .. } if removed.is_empty()));
     }
     // The socket drops the `since` of a listen its token reads only through the owner
     // scope, documents and queries alike; one it reads whole keeps it.
-    let resume =
-        |id: u32, target: Value| json!({"type": "listen", "id": id, "target": target, "since": 5}).to_string();
+    let resume = |id: u32, target: Value| json!({"type": "listen", "id": id, "target": target, "since": 5}).to_string();
     let Ok(SocketAction::Listen(request, _)) =
         state.handle_frame(&resume(2, json!({"doc": "projects/8"})), UnixTime(0))
     else {
@@ -137,8 +131,7 @@ fn an_owner_guarded_document_shows_only_while_it_is_the_owners_and_reveals_nothi
         panic!("listen")
     };
     assert_eq!(request.since, None);
-    let Ok(SocketAction::Listen(request, None)) =
-        state.handle_frame(&resume(4, json!({"doc": "news/1"})), UnixTime(0))
+    let Ok(SocketAction::Listen(request, None)) = state.handle_frame(&resume(4, json!({"doc": "news/1"})), UnixTime(0))
     else {
         panic!("listen")
     };
@@ -151,8 +144,9 @@ fn an_owner_guarded_document_shows_only_while_it_is_the_owners_and_reveals_nothi
     index.add_socket(&state);
     let kinds = |c: DocChange| index.recipients(&c).iter().map(|r| r.kind).collect::<Vec<_>>();
     assert!(kinds(change("projects/7", None, json!({"user_id": "bob"}), 1)).is_empty());
-    assert!(kinds(change("projects/7", Some(json!({"user_id": "bob"})), json!({"user_id": "bob", "n": 1}), 2))
-        .is_empty());
+    assert!(
+        kinds(change("projects/7", Some(json!({"user_id": "bob"})), json!({"user_id": "bob", "n": 1}), 2)).is_empty()
+    );
     assert_eq!(
         kinds(change("projects/7", Some(json!({"user_id": "bob"})), json!({"user_id": "alice"}), 3)),
         [ChangeKind::Added]
@@ -186,9 +180,8 @@ fn listens_are_checked_against_the_token_and_the_limits() {
     assert!(matches!(denied, ServerMessage::Error { code: ErrorCode::PermissionDenied, .. }));
     let dup = state.handle_frame(&listen(1, r#"{"doc":"projects/42"}"#), now).expect_err("duplicate");
     assert!(matches!(dup, ServerMessage::Error { code: ErrorCode::InvalidArgument, .. }));
-    let expired = state
-        .handle_frame(&listen(4, r#"{"collection":"users"}"#), UnixTime::from_secs(1_000))
-        .expect_err("expired");
+    let expired =
+        state.handle_frame(&listen(4, r#"{"collection":"users"}"#), UnixTime::from_secs(1_000)).expect_err("expired");
     assert!(matches!(expired, ServerMessage::Error { code: ErrorCode::Unauthenticated, .. }));
     let garbage = state.handle_frame("{", now).expect_err("garbage");
     assert!(matches!(garbage, ServerMessage::Error { id: None, code: ErrorCode::InvalidArgument, .. }));

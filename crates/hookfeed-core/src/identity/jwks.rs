@@ -52,34 +52,28 @@ impl KeyAlgorithm {
     }
 }
 
-/// One public key of a JWKS (RFC 7517), as far as hookfeed reads it.
+/// One public key of a JWKS (RFC 7517), as far as hookfeed reads it. Every part but `kty`
+/// is optional: a missing one reads as `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Jwk {
     /// Key type: `RSA` or `EC`.
     pub kty: String,
     /// Its id, which tokens name in `kid`.
-    #[serde(default)]
     pub kid: Option<String>,
     /// The algorithm it is for, if the JWKS says.
-    #[serde(default)]
     pub alg: Option<String>,
     /// `sig` or `enc`, if the JWKS says.
-    #[serde(default, rename = "use")]
+    #[serde(rename = "use")]
     pub usage: Option<String>,
     /// RSA modulus, base64url.
-    #[serde(default)]
     pub n: Option<String>,
     /// RSA exponent, base64url.
-    #[serde(default)]
     pub e: Option<String>,
     /// EC curve (`P-256`).
-    #[serde(default)]
     pub crv: Option<String>,
     /// EC x coordinate, base64url.
-    #[serde(default)]
     pub x: Option<String>,
     /// EC y coordinate, base64url.
-    #[serde(default)]
     pub y: Option<String>,
 }
 

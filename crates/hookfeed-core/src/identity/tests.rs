@@ -76,8 +76,8 @@ fn a_firebase_id_token_maps_to_its_tenant_with_owner_scopes_for_its_uid() {
 fn an_unverified_signature_gives_no_claims() {
     let providers = providers();
     let t = token("RS256", Some("k1"), firebase_claims("uid_ada"), 256);
-    let pending = begin_identity(Jwt::parse(&t).expect("jwt"), &providers, None, UnixTime::from_secs(NOW))
-        .expect("claims hold");
+    let pending =
+        begin_identity(Jwt::parse(&t).expect("jwt"), &providers, None, UnixTime::from_secs(NOW)).expect("claims hold");
     assert_eq!(pending.accept(false), Err(TokenError::Forged));
 }
 
@@ -94,10 +94,7 @@ fn every_claim_that_does_not_hold_is_refused_before_any_key_is_fetched() {
         }
         begin(&token("RS256", Some("k1"), claims, 256), None).expect_err("refused")
     };
-    assert!(matches!(
-        refused(json!({"iss": "https://securetoken.google.com/other"})),
-        TokenError::UnknownIssuer(_)
-    ));
+    assert!(matches!(refused(json!({"iss": "https://securetoken.google.com/other"})), TokenError::UnknownIssuer(_)));
     assert!(matches!(refused(json!({"iss": null})), TokenError::Claim { claim: "iss", .. }));
     assert!(matches!(refused(json!({"aud": "other-project"})), TokenError::Claim { claim: "aud", .. }));
     assert!(matches!(refused(json!({"aud": null})), TokenError::Claim { claim: "aud", .. }));
@@ -237,10 +234,7 @@ fn only_rs256_and_es256_with_a_whole_signature_are_identity_tokens() {
     assert_eq!(begin(&token("RS256", Some("k1"), claims.clone(), 64), None), Err(TokenError::Malformed));
     for alg in ["HS256", "none", "RS512", "PS256", "EdDSA"] {
         assert!(!is_identity_token(&Jwt::parse(&token(alg, None, claims.clone(), 32)).expect("jwt")), "{alg}");
-        assert!(
-            matches!(begin(&token(alg, None, claims.clone(), 256), None), Err(TokenError::Algorithm(_))),
-            "{alg}"
-        );
+        assert!(matches!(begin(&token(alg, None, claims.clone(), 256), None), Err(TokenError::Algorithm(_))), "{alg}");
     }
 }
 
@@ -250,11 +244,7 @@ fn audiences_as_lists_and_scopes_from_a_claim_are_read() {
                         "sub": "auth0|42", "exp": NOW + 60, "permissions": ["projects/42", "../../etc", "users/*"]});
     let got = begin(&token("RS256", Some("a"), claims.clone(), 256), Some("acme")).expect("valid");
     assert_eq!(got.tenant, "acme");
-    assert_eq!(
-        got.scopes,
-        ["announcements/*", "projects/42", "users/*"],
-        "a claimed scope that is no path is dropped"
-    );
+    assert_eq!(got.scopes, ["announcements/*", "projects/42", "users/*"], "a claimed scope that is no path is dropped");
     assert!(got.owner.is_empty());
     // The tenant the request asks for must be one this issuer's tokens read.
     assert!(matches!(

@@ -44,7 +44,8 @@ pub async fn delivery_log(req: &Request, env: &Env, config: &Config) -> Handled 
         return Ok(stored);
     }
     let stored: LogPage = worker::Response::from(stored).json().await?;
-    let mut rows: Vec<(LogCursor, LogRow)> = stored.deliveries.into_iter().map(|row| (row.cursor.clone(), row)).collect();
+    let mut rows: Vec<(LogCursor, LogRow)> =
+        stored.deliveries.into_iter().map(|row| (row.cursor.clone(), row)).collect();
     if log_query.wants_refusals() {
         let of_tenant = |name: &str| {
             log_query.source.as_deref().is_none_or(|s| s == name)

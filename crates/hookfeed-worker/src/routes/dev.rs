@@ -20,10 +20,8 @@ use crate::reply::Reply;
 /// `GET /dev/token`: a one-hour token for every path of the default tenant, so the demo
 /// page can subscribe without a backend.
 pub fn token(config: &Config) -> Handled {
-    let secret = config
-        .token_secrets
-        .first()
-        .ok_or_else(|| Reply::BadConfiguration("TOKEN_SECRET is not set".to_owned()))?;
+    let secret =
+        config.token_secrets.first().ok_or_else(|| Reply::BadConfiguration("TOKEN_SECRET is not set".to_owned()))?;
     let tenant = config.default_tenant();
     let claims = TokenClaims::new(tenant.to_owned(), vec!["*".to_owned()], now().as_secs() + 3600);
     Ok(Reply::Json(json!({ "token": mint_token(&claims, secret), "tenant": tenant })).into_raw()?)
@@ -101,8 +99,7 @@ pub async fn send(mut req: Request, env: &Env, config: &Config) -> Handled {
 /// or twice, in any order.
 pub async fn sign(mut req: Request, config: &Config) -> Handled {
     let (source, (headers, body)) = dev_delivery(&mut req, config).await?;
-    let headers: serde_json::Map<_, _> =
-        headers.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+    let headers: serde_json::Map<_, _> = headers.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
     Ok(Reply::Json(json!({
         "path": format!("/hooks/{}", source.name),
         "headers": headers,
