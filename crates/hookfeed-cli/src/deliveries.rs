@@ -5,8 +5,7 @@ use std::io::{self, Write};
 use std::thread;
 use std::time::Duration;
 
-use hookfeed_core::log::LogCursor;
-use serde::Deserialize;
+use hookfeed_core::log::{LogCursor, LogPage, LogRow};
 
 use crate::cli::DeliveriesArgs;
 use crate::error::CliError;
@@ -16,40 +15,6 @@ use crate::secrets::{self, Lookup};
 /// The variable holding the admin API's bearer token, on the server and here.
 pub const ADMIN_TOKEN_VAR: &str = "ADMIN_TOKEN";
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// One row of the log, as the server writes it.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct LogRow {
-    /// Where it stands in the log.
-    pub cursor: String,
-    /// When it arrived (RFC 3339).
-    pub at: String,
-    /// Its source.
-    pub source: String,
-    /// `stored`, `out_of_order`, `duplicate`, `conflict` or `rejected`.
-    pub outcome: String,
-    /// The status it was answered with.
-    pub status: u16,
-    /// Its event type, when known.
-    #[serde(default)]
-    pub event_type: Option<String>,
-    /// Its event id, when known.
-    #[serde(default)]
-    pub event_id: Option<String>,
-    /// The refusal's code, for refusals and conflicts.
-    #[serde(default)]
-    pub code: Option<String>,
-    /// What happened.
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Page {
-    deliveries: Vec<LogRow>,
-    #[serde(default)]
-    next: Option<String>,
-}
 
 /// Runs `hookfeed deliveries`.
 pub fn run(args: &DeliveriesArgs, out: &mut dyn Write) -> Result<(), CliError> {
@@ -73,7 +38,7 @@ pub fn run(args: &DeliveriesArgs, out: &mut dyn Write) -> Result<(), CliError> {
             print_row(row, args.json, out)?;
         }
         match page.next {
-            Some(next) if args.all => before = Some(next),
+            Some(next) if args.all => before = Some(next.to_string()),
             Some(next) => {
                 out.flush()?;
                 eprintln!("more: hookfeed deliveries --before {next} (or --all)");
@@ -87,7 +52,7 @@ pub fn run(args: &DeliveriesArgs, out: &mut dyn Write) -> Result<(), CliError> {
 /// Prints the newest rows oldest first, then every new row as it arrives, until Ctrl-C.
 fn follow(log: &Log<'_>, out: &mut dyn Write) -> Result<(), CliError> {
     let first = log.page(None, log.args.limit)?;
-    let mut newest = first.deliveries.first().and_then(|r| LogCursor::parse(&r.cursor).ok());
+    let mut newest: Option<LogCursor> = first.deliveries.first().map(|r| r.cursor.clone());
     for row in first.deliveries.iter().rev() {
         print_row(row, log.args.json, out)?;
     }
@@ -104,19 +69,18 @@ fn follow(log: &Log<'_>, out: &mut dyn Write) -> Result<(), CliError> {
         'pages: loop {
             let page = log.page(before.as_deref(), 100)?;
             for row in page.deliveries {
-                let cursor = LogCursor::parse(&row.cursor).ok();
-                if newest.is_some() && cursor <= newest {
+                if newest.as_ref().is_some_and(|newest| row.cursor <= *newest) {
                     break 'pages;
                 }
                 fresh.push(row);
             }
             match page.next {
-                Some(next) => before = Some(next),
+                Some(next) => before = Some(next.to_string()),
                 None => break,
             }
         }
         if let Some(row) = fresh.first() {
-            newest = LogCursor::parse(&row.cursor).ok().or(newest);
+            newest = Some(row.cursor.clone());
         }
         for row in fresh.iter().rev() {
             print_row(row, log.args.json, out)?;
@@ -149,7 +113,7 @@ impl Log<'_> {
         url
     }
 
-    fn page(&self, before: Option<&str>, limit: usize) -> Result<Page, CliError> {
+    fn page(&self, before: Option<&str>, limit: usize) -> Result<LogPage, CliError> {
         let url = self.url(before, limit);
         let failed = |error: ureq::Error| match error {
             ureq::Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
@@ -212,7 +176,7 @@ fn print_row(row: &LogRow, json: bool, out: &mut dyn Write) -> Result<(), CliErr
         "{}  {:<16} {:<12} {}  {:<40} {}",
         row.at,
         row.source,
-        row.outcome,
+        row.outcome.as_str(),
         row.status,
         what,
         row.message.as_deref().unwrap_or_default()
@@ -222,6 +186,8 @@ fn print_row(row: &LogRow, json: bool, out: &mut dyn Write) -> Result<(), CliErr
 
 #[cfg(test)]
 mod tests {
+    use hookfeed_core::log::LogOutcome;
+
     use super::*;
 
     #[test]
@@ -233,15 +199,17 @@ mod tests {
     #[test]
     fn a_row_prints_its_outcome_and_reason() {
         let row = LogRow {
-            cursor: "1.r000000000001".into(),
+            cursor: LogCursor::refusal(1, 1),
             at: "2026-11-30T07:00:00Z".into(),
             source: "twin-actor".into(),
-            outcome: "rejected".into(),
+            outcome: LogOutcome::Rejected,
             status: 401,
             event_type: None,
             event_id: None,
             code: Some("signature_mismatch".into()),
             message: Some("no signature matched".into()),
+            client: Some("203.0.113.9".into()),
+            seq: None,
         };
         let mut out = Vec::new();
         print_row(&row, false, &mut out).expect("printed");

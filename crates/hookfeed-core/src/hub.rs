@@ -163,11 +163,6 @@ impl CollectionMirror {
         self.streaming_after.is_some()
     }
 
-    /// Whether the whole collection is loaded.
-    pub fn is_full(&self) -> bool {
-        self.full
-    }
-
     /// Whether it was loaded before the upstream socket was lost and is not loaded again
     /// yet: listens of it wait ([`Step::AwaitReload`]).
     pub fn is_stale(&self) -> bool {
@@ -1699,7 +1694,7 @@ mod tests {
             let mut reading = Reading::default();
             let alice = owner("alice");
             let mut answers = Vec::new();
-            let mut listen_to = |hub: &mut HubMirror, feed: &mut Feed, reading: &mut Reading, p: &str| {
+            let listen_to = |hub: &mut HubMirror, feed: &mut Feed, reading: &mut Reading, p: &str| {
                 let (answer, _) = drive_as(hub, feed, &listen(json!({"doc": p}), None), &alice, &*reading);
                 reading.documents.insert(path(p));
                 // What alice sees: the snapshot's documents (none: neither is hers), or the refusal.

@@ -12,7 +12,10 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::refusal::quote;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::refusal::{quote, Refusal};
+use crate::time::UnixTime;
 
 /// Most rows one page holds.
 pub const MAX_PAGE: usize = 1_000;
@@ -20,7 +23,8 @@ pub const MAX_PAGE: usize = 1_000;
 pub const DEFAULT_PAGE: usize = 100;
 
 /// What a delivery came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LogOutcome {
     /// Stored and projected.
     Stored,
@@ -67,8 +71,8 @@ impl fmt::Display for LogOutcome {
 /// row committed after another always lists after it, however long its delivery took to
 /// arrive: a reader that follows the log from a cursor never misses one (a stamp taken
 /// when a slow delivery's request began would list it before rows committed earlier).
-pub fn commit_stamp(last: Option<i64>, now: crate::time::UnixTime) -> crate::time::UnixTime {
-    crate::time::UnixTime(last.map_or(now.as_millis(), |last| now.as_millis().max(last.saturating_add(1))))
+pub fn commit_stamp(last: Option<i64>, now: UnixTime) -> UnixTime {
+    UnixTime(last.map_or(now.as_millis(), |last| now.as_millis().max(last.saturating_add(1))))
 }
 
 /// Where a row stands in the log: when the feed committed it (Unix milliseconds; for the
@@ -129,6 +133,80 @@ impl PartialOrd for LogCursor {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
+}
+
+/// As its text (`<at_ms>.<key>`), the form pages and `before` carry.
+impl Serialize for LogCursor {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LogCursor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One row of the delivery log, as `GET /deliveries` answers it: a feed writes its stored
+/// events and redeliveries as these, the edge adds its refusals ([`LogRow::refusal`]), and
+/// `hookfeed deliveries` reads them. Fields a row does not have are `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRow {
+    /// Where it stands in the log.
+    pub cursor: LogCursor,
+    /// When it arrived (RFC 3339).
+    pub at: String,
+    /// Its source (or [`UNKNOWN_SOURCE`](crate::refusal::UNKNOWN_SOURCE)).
+    pub source: String,
+    /// Its event id, when known (never for a refusal).
+    pub event_id: Option<String>,
+    /// Its event type, when known (never for a refusal).
+    pub event_type: Option<String>,
+    /// What it came to.
+    pub outcome: LogOutcome,
+    /// The status it was answered with.
+    pub status: u16,
+    /// The machine-readable reason, for refusals and conflicts.
+    pub code: Option<String>,
+    /// What happened, for people.
+    pub message: Option<String>,
+    /// The client address a refusal came from; only refusals carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// Its seq in the feed's log, for stored events.
+    pub seq: Option<u64>,
+}
+
+impl LogRow {
+    /// The row of the edge's refusal number `number` (its key in the log).
+    pub fn refusal(number: u64, refusal: &Refusal) -> Self {
+        Self {
+            cursor: LogCursor::refusal(refusal.at.as_millis(), number),
+            at: refusal.at.to_rfc3339(),
+            source: refusal.source.clone(),
+            event_id: None,
+            event_type: None,
+            outcome: LogOutcome::Rejected,
+            status: refusal.status,
+            code: Some(refusal.code.to_owned()),
+            message: Some(refusal.message.clone()),
+            client: Some(refusal.client.clone()),
+            seq: None,
+        }
+    }
+}
+
+/// One page of the delivery log: its rows, newest first, and the `before` of the next
+/// page when there may be one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPage {
+    /// The rows, newest first.
+    pub deliveries: Vec<LogRow>,
+    /// The cursor to ask the next page with (`before`).
+    #[serde(default)]
+    pub next: Option<LogCursor>,
 }
 
 /// Why a log query cannot be answered.
@@ -207,7 +285,6 @@ mod tests {
 
     #[test]
     fn commit_stamps_strictly_increase_whatever_the_clock_does() {
-        use crate::time::UnixTime;
         let mut last = None;
         let mut stamps = Vec::new();
         for now in [100, 100, 100, 99, 250, 250, 10] {
@@ -279,6 +356,38 @@ mod tests {
             expected.sort_by(|(a, _), (b, _)| b.cmp(a));
             assert_eq!(seen, expected.iter().map(|(_, v)| *v).collect::<Vec<_>>(), "limit {limit}");
         }
+    }
+
+    #[test]
+    fn a_refusal_row_says_who_was_refused_and_a_stored_row_reads_without_a_client() {
+        let refusal = Refusal {
+            at: UnixTime(1_000),
+            source: "percify".into(),
+            code: "signature_mismatch",
+            status: 401,
+            message: "no signature matched".into(),
+            client: "203.0.113.9".into(),
+        };
+        let row = serde_json::to_value(LogRow::refusal(7, &refusal)).expect("serialises");
+        assert_eq!(
+            row,
+            serde_json::json!({
+                "cursor": "1000.r000000000007", "at": "1970-01-01T00:00:01Z", "source": "percify",
+                "event_id": null, "event_type": null, "outcome": "rejected", "status": 401,
+                "code": "signature_mismatch", "message": "no signature matched", "client": "203.0.113.9", "seq": null,
+            })
+        );
+        let stored: LogPage = serde_json::from_value(serde_json::json!({"deliveries": [{
+            "cursor": "5.e000000000042", "at": "1970-01-01T00:00:00.005Z", "source": "twin-actor",
+            "event_id": "evt_1", "event_type": "project.completed", "outcome": "out_of_order", "status": 200,
+            "code": null, "message": "applied to projects/42", "seq": 42,
+        }]}))
+        .expect("a feed's page reads");
+        assert_eq!(stored.deliveries[0].cursor, LogCursor::event(5, 42));
+        assert_eq!(stored.deliveries[0].outcome, LogOutcome::OutOfOrder);
+        assert_eq!(stored.deliveries[0].client, None);
+        assert_eq!(stored.next, None);
+        assert!(!serde_json::to_string(&stored).expect("serialises").contains("client"), "only refusals carry one");
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl Feed {
         if self.client.terminated.get() {
             return Err(firestore_error(FAILED_PRECONDITION, "The client has already been terminated."));
         }
-        listen(&self.client, &reference, include_metadata, on_next, on_error, once)
+        listen(&self.client, &reference, Observer { include_metadata, on_next, on_error, once })
     }
 
     /// Replaces the subscriber token (for example after your backend minted a fresh one)
@@ -484,32 +484,33 @@ fn build_query(l: &Listener, changes: &[ViewChange<JsDoc>]) -> JsValue {
     QuerySnapshot { docs, changes, query: l.reference.clone(), from_cache: l.from_cache }.into()
 }
 
-/// Registers a listener with the feed of `reference`; returns its unsubscribe function.
-fn subscribe(
-    reference: &JsValue,
+/// Who a listener calls and how: what `onSnapshot`, `getDoc` and `getDocs` ask of
+/// [`Feed::listen`].
+struct Observer {
+    /// Also call `on_next` when only the snapshot's metadata changed.
     include_metadata: bool,
     on_next: Function,
     on_error: Option<Function>,
+    /// Call once, then unsubscribe (`getDoc`, `getDocs`).
     once: bool,
-) -> Result<Function, JsValue> {
+}
+
+/// Registers a listener with the feed of `reference` (through its `_listen`, as the
+/// reference holds the feed only as a JavaScript object); returns its unsubscribe function.
+fn subscribe(reference: &JsValue, observer: Observer) -> Result<Function, JsValue> {
     let feed = get(reference, "firestore");
     let listen = get(&feed, "_listen")
         .dyn_into::<Function>()
         .map_err(|_| invalid("expected a reference made by doc(), collection() or query() of an initialized feed"))?;
+    let Observer { include_metadata, on_next, on_error, once } = observer;
     let on_error = on_error.map_or(JsValue::UNDEFINED, JsValue::from);
     let args = Array::of5(reference, &include_metadata.into(), &on_next, &on_error, &once.into());
     listen.apply(&feed, &args)?.dyn_into()
 }
 
 /// Registers a listener with `client`; returns its unsubscribe function.
-fn listen(
-    client: &Rc<Client>,
-    reference: &JsValue,
-    include_metadata: bool,
-    on_next: Function,
-    on_error: Option<Function>,
-    once: bool,
-) -> Result<Function, JsValue> {
+fn listen(client: &Rc<Client>, reference: &JsValue, observer: Observer) -> Result<Function, JsValue> {
+    let Observer { include_metadata, on_next, on_error, once } = observer;
     let (target, shape, order, limit) = target_of(reference)?;
     let build = match shape {
         Shape::Document { .. } => build_document as fn(&Listener, &[ViewChange<JsDoc>]) -> JsValue,
@@ -561,7 +562,7 @@ pub fn on_snapshot(args: Array) -> Result<Function, JsValue> {
     } else {
         return Err(invalid("onSnapshot() needs a callback or an observer"));
     };
-    subscribe(&reference, include_metadata, on_next, on_error, false)
+    subscribe(&reference, Observer { include_metadata, on_next, on_error, once: false })
 }
 
 /// Resolves with the feed's snapshot; without the feed (offline, or no answer within
@@ -569,7 +570,9 @@ pub fn on_snapshot(args: Array) -> Result<Function, JsValue> {
 /// Firestore's `getDoc` and `getDocs` do.
 fn get_once(reference: JsValue) -> Promise {
     Promise::new(&mut |resolve: Function, reject: Function| {
-        if let Err(e) = subscribe(&reference, false, resolve, Some(reject.clone()), true) {
+        let observer =
+            Observer { include_metadata: false, on_next: resolve, on_error: Some(reject.clone()), once: true };
+        if let Err(e) = subscribe(&reference, observer) {
             let _ = reject.call1(&JsValue::NULL, &e);
         }
     })

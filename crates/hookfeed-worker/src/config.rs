@@ -51,7 +51,7 @@ pub struct Config {
     /// Bodies from this size on are MACed with WebCrypto; `None`: always in wasm.
     pub webcrypto_min_bytes: Option<u32>,
     /// `HOOKFEED_WEBSOCKET_COMPRESSION=on`: let subscribers' sockets use permessage-deflate
-    /// when the client offers it. Off by default: see `routes::decline_compression`.
+    /// when the client offers it. Off by default: see `routes::subscribe::decline_compression`.
     pub websocket_compression: bool,
     /// `HOOKFEED_DEV_MODE=true` (in `.dev.vars` only): the demo page's `/dev/*` routes,
     /// which mint tokens and sign deliveries for anyone. Never set it in production.
@@ -71,6 +71,13 @@ impl Config {
             .enumerate()
             .filter(|(i, s)| !self.sources[..*i].iter().any(|earlier| earlier.tenant == s.tenant))
             .map(|(_, s)| s.tenant.as_str())
+    }
+
+    /// The tenant a request that names none is about (the demo page's token, the delivery
+    /// log, the dev routes): the first source's, or
+    /// [`DEFAULT_TENANT`](hookfeed_core::source::DEFAULT_TENANT) when no source is set.
+    pub fn default_tenant(&self) -> &str {
+        self.tenants().next().unwrap_or(hookfeed_core::source::DEFAULT_TENANT)
     }
 }
 

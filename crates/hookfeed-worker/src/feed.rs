@@ -17,7 +17,7 @@ use std::rc::Rc;
 use hookfeed_core::delivery::Handoff;
 use hookfeed_core::fanout::{live_only, live_start, snapshot};
 use hookfeed_core::ledger::{ingest, retention, DocChange, Ingested, Seq};
-use hookfeed_core::log::LogQuery;
+use hookfeed_core::log::{LogPage, LogQuery};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::protocol::{ServerMessage, Target};
 use hookfeed_core::pushdown::{self, FieldEquals};
@@ -379,25 +379,8 @@ impl Feed {
             Ok(log_query) => log_query,
             Err(e) => return Reply::BadRequest(e.to_string()).into_response(),
         };
-        let rows = store::read_deliveries(&self.sql(), &log_query)?;
-        let deliveries: Vec<_> = rows
-            .into_iter()
-            .map(|r| {
-                json!({
-                    "cursor": r.cursor().to_string(),
-                    "at": UnixTime(r.at as i64).to_rfc3339(),
-                    "source": r.source,
-                    "event_id": r.event_id,
-                    "event_type": r.event_type,
-                    "outcome": r.outcome,
-                    "status": r.status as u16,
-                    "code": r.code,
-                    "message": r.message,
-                    "seq": r.seq.map(|s| s as u64),
-                })
-            })
-            .collect();
-        Reply::Json(json!({ "deliveries": deliveries })).into_response()
+        let deliveries = store::read_deliveries(&self.sql(), &log_query)?;
+        Reply::Json(serde_json::to_value(LogPage { deliveries, next: None })?).into_response()
     }
 
     fn health(&self) -> Result<Response> {

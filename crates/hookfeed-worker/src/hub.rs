@@ -138,7 +138,7 @@ fn fan_out(subscribers: &RefCell<Subscribers>, upstream: &RefCell<Upstream>, cha
 
 impl HubCore {
     fn feed(&self, tenant: &str) -> Result<worker::Stub> {
-        self.env.durable_object(crate::routes::FEED_BINDING)?.id_from_name(tenant)?.get_stub()
+        crate::routes::feed(&self.env, tenant)
     }
 
     /// Opens the upstream socket to the tenant's feed, as one privileged subscriber, and

@@ -2,7 +2,7 @@
 
 use hookfeed_core::fanout::StoredDoc;
 use hookfeed_core::ledger::{Appended, FeedStore, LogEntry, LoggedEvent, RedeliveryRecord, Seq};
-use hookfeed_core::log::{LogCursor, LogOutcome, LogQuery};
+use hookfeed_core::log::{LogCursor, LogOutcome, LogQuery, LogRow};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::projection::DocumentState;
 use hookfeed_core::pushdown::{FieldEquals, INDEX_PREFIX};
@@ -433,42 +433,43 @@ pub fn log_redelivery(
     Ok(())
 }
 
-/// One row of the delivery log as `GET /deliveries` shows it.
+/// A row of [`read_deliveries`]' query, as SQLite gives it (numbers as `f64`).
 #[derive(Deserialize)]
-pub struct DeliveryRow {
-    /// When it arrived, Unix milliseconds.
-    pub at: f64,
-    /// Its key in the log ([`LogCursor`]'s).
-    pub key: String,
-    /// Its source.
-    pub source: String,
-    /// Its event id.
-    pub event_id: Option<String>,
-    /// Its event type.
-    pub event_type: Option<String>,
-    /// `stored`, `out_of_order`, `duplicate` or `conflict`.
-    pub outcome: String,
-    /// The status it was answered with.
-    pub status: f64,
-    /// A machine-readable code.
-    pub code: Option<String>,
-    /// What happened.
-    pub message: Option<String>,
-    /// Its seq.
-    pub seq: Option<f64>,
+struct DeliveryColumns {
+    at: f64,
+    key: String,
+    source: String,
+    event_id: Option<String>,
+    event_type: Option<String>,
+    outcome: LogOutcome,
+    status: f64,
+    code: Option<String>,
+    message: Option<String>,
+    seq: Option<f64>,
 }
 
-impl DeliveryRow {
-    /// Where it stands in the log.
-    pub fn cursor(&self) -> LogCursor {
-        LogCursor { at_ms: self.at as i64, key: self.key.clone() }
+impl From<DeliveryColumns> for LogRow {
+    fn from(row: DeliveryColumns) -> Self {
+        Self {
+            cursor: LogCursor { at_ms: row.at as i64, key: row.key },
+            at: UnixTime(row.at as i64).to_rfc3339(),
+            source: row.source,
+            event_id: row.event_id,
+            event_type: row.event_type,
+            outcome: row.outcome,
+            status: row.status as u16,
+            code: row.code,
+            message: row.message,
+            client: None,
+            seq: row.seq.map(|s| s as u64),
+        }
     }
 }
 
 /// One page of the delivery log, newest first: stored events and redeliveries, filtered
 /// and before `query.before`. Keys are built as [`LogCursor`] builds them, so pages agree
 /// with the edge's merge.
-pub fn read_deliveries(sql: &SqlStorage, query: &LogQuery) -> worker::Result<Vec<DeliveryRow>> {
+pub fn read_deliveries(sql: &SqlStorage, query: &LogQuery) -> worker::Result<Vec<LogRow>> {
     let filter = |v: Option<&str>| v.map_or(SqlStorageValue::Null, text);
     let (before_at, before_key) = match &query.before {
         Some(cursor) => (int(cursor.at_ms), text(&cursor.key)),
@@ -498,7 +499,8 @@ pub fn read_deliveries(sql: &SqlStorage, query: &LogQuery) -> worker::Result<Vec
             int(query.limit as i64),
         ],
     )?
-    .to_array()
+    .to_array::<DeliveryColumns>()
+    .map(|rows| rows.into_iter().map(LogRow::from).collect())
 }
 
 /// How many events, documents and replay keys the feed holds.

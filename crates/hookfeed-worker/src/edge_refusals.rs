@@ -1,6 +1,7 @@
-//! Refused deliveries, at the edge: recorded in this isolate's bounded memory
-//! ([`RefusalLog`]) and counted per client address by the platform's rate limiter (the
-//! `REFUSALS` `[[ratelimits]]` binding), never stored by a feed.
+//! What this edge isolate refused, and each client address's budget of refusals: refused
+//! deliveries are recorded in the isolate's bounded memory ([`RefusalLog`]) and counted
+//! per client address by the platform's rate limiter (the `REFUSALS` `[[ratelimits]]`
+//! binding), never stored by a feed.
 //!
 //! What to keep and how much is core's ([`hookfeed_core::refusal`]); this module holds
 //! the isolate's copy and talks to the binding.
