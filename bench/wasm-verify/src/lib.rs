@@ -10,7 +10,7 @@
 use hmac::{Hmac, Mac};
 use hookfeed_core::signature::{Headers, ReplayWindow};
 use hookfeed_core::source::{load_sources, Source};
-use hookfeed_core::{verify_delivery, Scheme, UnixTime};
+use hookfeed_core::{verify_delivery, BuiltinScheme, UnixTime};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use wasm_bindgen::prelude::*;
@@ -50,7 +50,7 @@ impl Verifier {
     /// (comma-separated for several active secrets).
     #[wasm_bindgen(constructor)]
     pub fn new(scheme: &str, secret: &str) -> Result<Verifier, JsError> {
-        let scheme: Scheme = scheme.parse().map_err(|e| JsError::new(&format!("{e}")))?;
+        let scheme: BuiltinScheme = scheme.parse().map_err(|e| JsError::new(&format!("{e}")))?;
         // Through the configuration path a Worker uses (HOOKFEED_SOURCES + SECRET_<NAME>).
         let config = format!(r#"[{{"name":"{0}","scheme":"{0}"}}]"#, scheme.name());
         let secret = secret.to_owned();
@@ -65,7 +65,7 @@ impl Verifier {
     /// reads only these from its header object).
     #[wasm_bindgen(js_name = headerNames)]
     pub fn header_names(&self) -> String {
-        let names = self.source.scheme.verifier().header_names();
+        let names = self.source.scheme.implementation().header_names();
         names.iter().map(|n| n.to_ascii_lowercase()).collect::<Vec<_>>().join("\n")
     }
 
@@ -77,7 +77,7 @@ impl Verifier {
     pub fn verify(&self, headers: &str, body: &[u8], now_secs: f64) -> bool {
         self.source
             .scheme
-            .verifier()
+            .implementation()
             .verify(&HeaderLines(headers), body, &self.source.secrets, self.window(now_secs))
             .is_ok()
     }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use hookfeed_core::path::{check_collection, DocPath};
 use hookfeed_core::query::{Filter, FilterOp};
 use hookfeed_core::source::DEFAULT_TENANT;
-use hookfeed_core::Scheme;
+use hookfeed_core::BuiltinScheme;
 use serde_json::Value;
 
 /// The server `npm run dev` starts.
@@ -91,7 +91,7 @@ pub struct DeliveriesArgs {
 
     /// Only deliveries with this outcome.
     #[arg(long, value_name = "OUTCOME", value_parser = PossibleValuesParser::new(
-        hookfeed_core::log::LogOutcome::ALL.map(|o| o.as_str())))]
+        hookfeed_core::delivery_log::LogOutcome::ALL.map(|o| o.as_str())))]
     pub outcome: Option<String>,
 
     /// Only deliveries of this event id.
@@ -167,7 +167,7 @@ pub struct SendArgs {
 
     /// How to sign [default: the source's name, when it is a scheme name].
     #[arg(long, value_name = "SCHEME", value_parser = scheme_parser())]
-    pub scheme: Option<Scheme>,
+    pub scheme: Option<BuiltinScheme>,
 
     /// Sign as a `"scheme": "hmac"` source does: a preset's name (`shopify`, `slack`, …) or
     /// a profile as JSON (the source's `hmac` value). Needs --body (there are no samples).
@@ -253,7 +253,7 @@ scheme's name) from the environment, .dev.vars, then .dev.vars.example."
 pub struct SignArgs {
     /// How to sign [default: --source, when it is a scheme name].
     #[arg(long, value_name = "SCHEME", value_parser = scheme_parser())]
-    pub scheme: Option<Scheme>,
+    pub scheme: Option<BuiltinScheme>,
 
     /// The source whose SECRET_<SOURCE> variable holds the secret [default: the scheme's name].
     #[arg(long, value_name = "NAME")]
@@ -427,12 +427,12 @@ Examples:
 pub struct EventsArgs {
     /// Only this scheme's types, one per line [default: every scheme, grouped].
     #[arg(long, value_name = "SCHEME", value_parser = scheme_parser())]
-    pub scheme: Option<Scheme>,
+    pub scheme: Option<BuiltinScheme>,
 }
 
 /// Accepts exactly the scheme names, and lists them in help and errors.
-fn scheme_parser() -> impl TypedValueParser<Value = Scheme> {
-    PossibleValuesParser::new(Scheme::ALL.map(Scheme::name)).try_map(|name| name.parse::<Scheme>())
+fn scheme_parser() -> impl TypedValueParser<Value = BuiltinScheme> {
+    PossibleValuesParser::new(BuiltinScheme::ALL.map(BuiltinScheme::name)).try_map(|name| name.parse::<BuiltinScheme>())
 }
 
 /// Parses `--set KEY=VALUE`: the value as JSON when it parses, else as a string.

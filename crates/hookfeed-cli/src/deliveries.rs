@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::thread;
 use std::time::Duration;
 
-use hookfeed_core::log::{LogCursor, LogPage, LogRow};
+use hookfeed_core::delivery_log::{LogCursor, LogPage, LogRow};
 
 use crate::cli::DeliveriesArgs;
 use crate::error::CliError;
@@ -186,7 +186,7 @@ fn print_row(row: &LogRow, json: bool, out: &mut dyn Write) -> Result<(), CliErr
 
 #[cfg(test)]
 mod tests {
-    use hookfeed_core::log::LogOutcome;
+    use hookfeed_core::delivery_log::LogOutcome;
 
     use super::*;
 

@@ -4,19 +4,19 @@ use std::io;
 
 use hookfeed_core::samples::SampleError;
 use hookfeed_core::signature::SecretError;
-use hookfeed_core::Scheme;
+use hookfeed_core::BuiltinScheme;
 
 /// Why a command failed. `main` prints `error: <message>` and exits with status 1.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// `send --source NAME` where NAME is not a scheme name, without `--scheme`.
-    #[error("source `{source_name}` is not a scheme name, so pass --scheme (one of {})", Scheme::names())]
+    #[error("source `{source_name}` is not a scheme name, so pass --scheme (one of {})", BuiltinScheme::names())]
     SchemeRequired {
         /// The source given.
         source_name: String,
     },
     /// `sign` with neither `--scheme` nor a `--source` named after a scheme.
-    #[error("pass --scheme to say how to sign (one of {})", Scheme::names())]
+    #[error("pass --scheme to say how to sign (one of {})", BuiltinScheme::names())]
     SchemeMissing,
     /// A source name that cannot be a source (it goes into the URL path).
     #[error("source name `{0}` is not valid: use 1-64 of a-z 0-9 - _ (the name in POST /hooks/{{source}})")]
@@ -25,7 +25,7 @@ pub enum CliError {
     #[error("pass --event with one of {scheme}'s types: {known} (or send a file with --body)")]
     EventRequired {
         /// The scheme.
-        scheme: Scheme,
+        scheme: BuiltinScheme,
         /// Its known types, comma-separated.
         known: String,
     },
@@ -37,7 +37,7 @@ pub enum CliError {
         /// The type given.
         event: String,
         /// The scheme.
-        scheme: Scheme,
+        scheme: BuiltinScheme,
         /// Its known types, comma-separated.
         known: String,
     },
@@ -76,7 +76,7 @@ pub enum CliError {
         /// Where it came from.
         origin: String,
         /// The scheme.
-        scheme: Scheme,
+        scheme: BuiltinScheme,
         /// Why.
         error: SecretError,
     },

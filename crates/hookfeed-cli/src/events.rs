@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use hookfeed_core::samples::event_types;
-use hookfeed_core::Scheme;
+use hookfeed_core::BuiltinScheme;
 
 use crate::cli::EventsArgs;
 use crate::error::CliError;
@@ -16,7 +16,7 @@ pub fn run(args: &EventsArgs, out: &mut dyn Write) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    for (index, scheme) in Scheme::ALL.into_iter().enumerate() {
+    for (index, scheme) in BuiltinScheme::ALL.into_iter().enumerate() {
         if index > 0 {
             writeln!(out)?;
         }

@@ -8,10 +8,10 @@
 mod cli;
 mod clock;
 mod deliveries;
-mod delivery;
 mod error;
 mod events;
 mod http;
+mod outgoing;
 mod secrets;
 mod send;
 mod sent;

@@ -5,7 +5,7 @@ use std::io;
 use std::path::Path;
 
 use hookfeed_core::source::split_secrets;
-use hookfeed_core::{Scheme, Secret};
+use hookfeed_core::{BuiltinScheme, Secret};
 
 use crate::error::CliError;
 
@@ -69,7 +69,7 @@ pub fn find(lookup: Lookup<'_>, dir: &Path) -> Result<Found, CliError> {
 }
 
 /// Every secret in `found`, read the way `scheme`'s provider hands them out (newest first).
-pub fn parse_for_scheme(found: &Found, scheme: Scheme) -> Result<Vec<Secret>, CliError> {
+pub fn parse_for_scheme(found: &Found, scheme: BuiltinScheme) -> Result<Vec<Secret>, CliError> {
     let secrets = split_secrets(&found.value)
         .map(|text| scheme.parse_secret(text))
         .collect::<Result<Vec<_>, _>>()

@@ -5,16 +5,16 @@ use std::time::Duration;
 
 use hookfeed_core::samples::sample;
 use hookfeed_core::signature::configured::HmacProfile;
-use hookfeed_core::signature::{SignatureScheme, SigningInput};
+use hookfeed_core::signature::{Scheme, SigningInput};
 use hookfeed_core::source::{secret_var, split_secrets};
-use hookfeed_core::{Scheme, UnixTime};
+use hookfeed_core::{BuiltinScheme, UnixTime};
 use serde_json::{json, Value};
 
 use crate::cli::SendArgs;
 use crate::clock;
-use crate::delivery::{self, check_source_name, known_types, resolve_scheme};
 use crate::error::CliError;
 use crate::http;
+use crate::outgoing::{self, check_source_name, known_types, resolve_scheme};
 use crate::secrets::{self, Found, Lookup};
 use crate::sent;
 
@@ -101,7 +101,7 @@ fn build_hmac(args: &SendArgs, profile: &str, url: String, now: UnixTime) -> Res
     if !args.set.is_empty() {
         return Err(CliError::SetWithBody);
     }
-    let mut body = delivery::read_body(args.body.as_deref())?;
+    let mut body = outgoing::read_body(args.body.as_deref())?;
     let event_id = args.id.clone().unwrap_or_else(clock::fresh_event_id);
     let event_type = args.event.clone().unwrap_or_else(|| "test".to_owned());
     let signed_at = if args.stale { UnixTime(now.as_millis() - STALE_SIGNATURE_SECS * 1000) } else { now };
@@ -109,7 +109,7 @@ fn build_hmac(args: &SendArgs, profile: &str, url: String, now: UnixTime) -> Res
     let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
     headers.extend(profile.sign_with_url(&input, &url, &secrets));
     if args.tamper {
-        delivery::tamper(&mut body);
+        outgoing::tamper(&mut body);
     }
     Ok(Request { url, headers, body, event_id, stamped: None })
 }
@@ -125,7 +125,13 @@ fn hooks_url(base: &str, source: &str) -> Result<String, CliError> {
 }
 
 /// Builds the signed delivery: body, id and type, timestamps, signature, tampering.
-fn build(args: &SendArgs, scheme: Scheme, url: String, found: &Found, now: UnixTime) -> Result<Request, CliError> {
+fn build(
+    args: &SendArgs,
+    scheme: BuiltinScheme,
+    url: String,
+    found: &Found,
+    now: UnixTime,
+) -> Result<Request, CliError> {
     let secrets = secrets::parse_for_scheme(found, scheme)?;
     let back = |secs: i64| UnixTime(now.as_millis().saturating_sub(secs.saturating_mul(1000)));
     let (signed_at, created) = match (args.stale, scheme.window_on_body_created()) {
@@ -143,16 +149,16 @@ fn build(args: &SendArgs, scheme: Scheme, url: String, found: &Found, now: UnixT
             if args.stale && scheme.window_on_body_created() {
                 return Err(CliError::StaleWithPercifyBody);
             }
-            let body = delivery::read_body(Some(path))?;
+            let body = outgoing::read_body(Some(path))?;
             let event_id = args
                 .id
                 .clone()
-                .or_else(|| delivery::body_event_id(scheme, &body))
+                .or_else(|| outgoing::body_event_id(scheme, &body))
                 .unwrap_or_else(clock::fresh_event_id);
             let event_type = args
                 .event
                 .clone()
-                .or_else(|| delivery::body_event_type(scheme, &body))
+                .or_else(|| outgoing::body_event_type(scheme, &body))
                 .unwrap_or_else(|| "test".to_owned());
             (body, event_id, event_type, None)
         }
@@ -177,9 +183,9 @@ fn build(args: &SendArgs, scheme: Scheme, url: String, found: &Found, now: UnixT
     };
 
     let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
-    headers.extend(delivery::sign(scheme, &body, signed_at, &event_id, &event_type, &secrets));
+    headers.extend(outgoing::sign(scheme, &body, signed_at, &event_id, &event_type, &secrets));
     if args.tamper {
-        delivery::tamper(&mut body);
+        outgoing::tamper(&mut body);
     }
     Ok(Request { url, headers, body, event_id, stamped })
 }

@@ -7,8 +7,8 @@ use hookfeed_core::UnixTime;
 
 use crate::cli::SignArgs;
 use crate::clock;
-use crate::delivery::{self, check_source_name, resolve_scheme};
 use crate::error::CliError;
+use crate::outgoing::{self, check_source_name, resolve_scheme};
 use crate::secrets::{self, Lookup};
 
 /// Runs `hookfeed sign`.
@@ -30,16 +30,16 @@ pub fn run(args: &SignArgs, out: &mut dyn Write) -> Result<(), CliError> {
         &std::env::current_dir().map_err(|source| CliError::Read { path: "the current directory".into(), source })?,
     )?;
     let secrets = secrets::parse_for_scheme(&found, scheme)?;
-    let body = delivery::read_body(args.file.as_deref())?;
+    let body = outgoing::read_body(args.file.as_deref())?;
     let timestamp = match args.timestamp {
         Some(secs) => UnixTime::from_secs(secs),
         None => clock::now()?,
     };
     let event_id =
-        args.id.clone().or_else(|| delivery::body_event_id(scheme, &body)).unwrap_or_else(clock::fresh_event_id);
+        args.id.clone().or_else(|| outgoing::body_event_id(scheme, &body)).unwrap_or_else(clock::fresh_event_id);
     let event_type =
-        args.event.clone().or_else(|| delivery::body_event_type(scheme, &body)).unwrap_or_else(|| "test".to_owned());
-    for (name, value) in delivery::sign(scheme, &body, timestamp, &event_id, &event_type, &secrets) {
+        args.event.clone().or_else(|| outgoing::body_event_type(scheme, &body)).unwrap_or_else(|| "test".to_owned());
+    for (name, value) in outgoing::sign(scheme, &body, timestamp, &event_id, &event_type, &secrets) {
         writeln!(out, "{name}: {value}")?;
     }
     Ok(())

@@ -13,7 +13,7 @@ use hookfeed_core::samples::{self, event_types};
 use hookfeed_core::signature::ReplayWindow;
 use hookfeed_core::source::load_sources;
 use hookfeed_core::token::verify_token;
-use hookfeed_core::{verify_delivery, Scheme, Secret, SignatureError, Source, UnixTime, VerifiedDelivery};
+use hookfeed_core::{verify_delivery, BuiltinScheme, Secret, SignatureError, Source, UnixTime, VerifiedDelivery};
 use serde_json::{json, Value};
 
 mod scratch;
@@ -58,7 +58,7 @@ fn hookfeed_in(dir: &Path, args: &[&str]) -> Command {
     for var in ["HOOKFEED_SECRET", "HOOKFEED_URL", "TOKEN_SECRET", "SECRET_BILLING"] {
         command.env_remove(var);
     }
-    for scheme in Scheme::ALL {
+    for scheme in BuiltinScheme::ALL {
         command.env_remove(hookfeed_core::source::secret_var(scheme.name()));
     }
     command
@@ -100,12 +100,12 @@ fn now() -> UnixTime {
 }
 
 /// A secret in the form `scheme` expects (the scheme's own example).
-fn secret_text(scheme: Scheme) -> &'static str {
-    scheme.verifier().example_secret()
+fn secret_text(scheme: BuiltinScheme) -> &'static str {
+    scheme.implementation().example_secret()
 }
 
 /// A configured source as the server would load it, with `secrets` (comma-separated).
-fn source(name: &str, scheme: Scheme, secrets: &str) -> Source {
+fn source(name: &str, scheme: BuiltinScheme, secrets: &str) -> Source {
     let json = format!(r#"[{{"name":"{name}","scheme":"{}"}}]"#, scheme.name());
     let secrets = secrets.to_owned();
     load_sources(&json, &move |_: &str| Some(secrets.clone())).expect("valid source").remove(0)
@@ -146,7 +146,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
 
 /// What core makes of `request` at a twin-actor source with `secret`.
 fn verify_twin_actor(request: &DryRun, secret: &str) -> Result<VerifiedDelivery, DeliveryError> {
-    verify_delivery(&source("twin-actor", Scheme::TwinActor, secret), &request.headers, &request.body, now())
+    verify_delivery(&source("twin-actor", BuiltinScheme::TwinActor, secret), &request.headers, &request.body, now())
 }
 
 fn json(body: &[u8]) -> Value {
@@ -154,7 +154,7 @@ fn json(body: &[u8]) -> Value {
 }
 
 /// `send --dry-run` of `event_type` to the source named after `scheme`.
-fn dry_run(scheme: Scheme, event_type: &str, extra: &[&str]) -> DryRun {
+fn dry_run(scheme: BuiltinScheme, event_type: &str, extra: &[&str]) -> DryRun {
     let mut args =
         vec!["send", "--source", scheme.name(), "--event", event_type, "--secret", secret_text(scheme), "--dry-run"];
     args.extend_from_slice(extra);
@@ -209,7 +209,7 @@ fn read_request(stream: &TcpStream) -> (String, Vec<u8>) {
 #[test]
 fn sign_output_verifies_with_core_for_every_scheme() {
     let at = UnixTime::from_secs(1_700_000_000);
-    for scheme in Scheme::ALL {
+    for scheme in BuiltinScheme::ALL {
         let sample = samples::all().find(|s| s.scheme == scheme).expect("a sample per scheme");
         let body = sample.body.as_bytes();
         let output = run_with_stdin(
@@ -232,7 +232,7 @@ fn sign_output_verifies_with_core_for_every_scheme() {
         let headers = parse_headers(&stdout(&output));
         let secrets = [scheme.parse_secret(secret_text(scheme)).expect("usable secret")];
         let window = ReplayWindow { now: at, tolerance_secs: 300 };
-        let verifier = scheme.verifier();
+        let verifier = scheme.implementation();
         let signed = verifier.verify(&headers, body, &secrets, window);
         assert!(signed.is_ok(), "{scheme}: {signed:?} for {headers:?}");
         let mut altered = body.to_vec();
@@ -256,12 +256,12 @@ fn sign_reads_a_file_and_signs_its_bytes_exactly() {
     let headers = parse_headers(&stdout(&output));
     let window = ReplayWindow { now: UnixTime::from_secs(1_700_000_000), tolerance_secs: 300 };
     let secrets = [Secret::from_bytes("whsec_x")];
-    assert!(Scheme::Stripe.verifier().verify(&headers, body, &secrets, window).is_ok());
+    assert!(BuiltinScheme::Stripe.implementation().verify(&headers, body, &secrets, window).is_ok());
 }
 
 #[test]
 fn sign_takes_the_event_id_and_type_from_a_twin_actor_body() {
-    let sample = hookfeed_core::samples::sample(Scheme::TwinActor, "project.completed").expect("sample");
+    let sample = hookfeed_core::samples::sample(BuiltinScheme::TwinActor, "project.completed").expect("sample");
     let output = run_with_stdin(
         &mut hookfeed(&["sign", "--scheme", "twin-actor", "--secret", "s3cret"]),
         sample.body.as_bytes(),
@@ -270,8 +270,12 @@ fn sign_takes_the_event_id_and_type_from_a_twin_actor_body() {
     let headers = parse_headers(&stdout(&output));
     assert_eq!(header(&headers, "X-Webhook-ID"), "evt_abc123");
     assert_eq!(header(&headers, "X-Webhook-Event"), "project.completed");
-    let verified =
-        verify_delivery(&source("twin-actor", Scheme::TwinActor, "s3cret"), &headers, sample.body.as_bytes(), now());
+    let verified = verify_delivery(
+        &source("twin-actor", BuiltinScheme::TwinActor, "s3cret"),
+        &headers,
+        sample.body.as_bytes(),
+        now(),
+    );
     assert!(verified.is_ok(), "{verified:?}");
 }
 
@@ -285,7 +289,7 @@ fn sign_without_a_scheme_says_to_pass_one() {
 // send --dry-run
 // ---------------------------------------------------------------------------------------
 
-fn every_event_of_a_scheme_verifies(scheme: Scheme) {
+fn every_event_of_a_scheme_verifies(scheme: BuiltinScheme) {
     let source = source(scheme.name(), scheme, secret_text(scheme));
     for event_type in event_types(scheme) {
         let request = dry_run(scheme, event_type, &[]);
@@ -302,24 +306,24 @@ fn every_event_of_a_scheme_verifies(scheme: Scheme) {
 
 #[test]
 fn send_dry_run_of_every_twin_actor_event_verifies() {
-    every_event_of_a_scheme_verifies(Scheme::TwinActor);
+    every_event_of_a_scheme_verifies(BuiltinScheme::TwinActor);
 }
 
 #[test]
 fn send_dry_run_of_every_percify_event_verifies() {
-    every_event_of_a_scheme_verifies(Scheme::Percify);
+    every_event_of_a_scheme_verifies(BuiltinScheme::Percify);
 }
 
 #[test]
 fn send_dry_run_of_the_generic_schemes_verifies() {
-    for scheme in [Scheme::StandardWebhooks, Scheme::Stripe, Scheme::Github] {
+    for scheme in [BuiltinScheme::StandardWebhooks, BuiltinScheme::Stripe, BuiltinScheme::Github] {
         every_event_of_a_scheme_verifies(scheme);
     }
 }
 
 #[test]
 fn send_dry_run_with_tamper_is_refused_as_a_signature_mismatch() {
-    for scheme in [Scheme::TwinActor, Scheme::Percify] {
+    for scheme in [BuiltinScheme::TwinActor, BuiltinScheme::Percify] {
         let event_type = event_types(scheme).next().expect("an event type");
         let request = dry_run(scheme, event_type, &["--tamper"]);
         let _still_json = json(&request.body);
@@ -331,7 +335,7 @@ fn send_dry_run_with_tamper_is_refused_as_a_signature_mismatch() {
 
 #[test]
 fn send_dry_run_with_stale_is_refused_as_too_old() {
-    for scheme in [Scheme::TwinActor, Scheme::Percify] {
+    for scheme in [BuiltinScheme::TwinActor, BuiltinScheme::Percify] {
         let event_type = event_types(scheme).next().expect("an event type");
         let request = dry_run(scheme, event_type, &["--stale"]);
         let source = source(scheme.name(), scheme, secret_text(scheme));
@@ -347,7 +351,7 @@ fn send_dry_run_with_stale_is_refused_as_too_old() {
 #[test]
 fn send_set_overrides_show_up_in_the_body() {
     let request = dry_run(
-        Scheme::TwinActor,
+        BuiltinScheme::TwinActor,
         "project.completed",
         &["--set", "project_id=42", "--set", "person_name=Ada", "--set", "meta.retry=true", "--set", "label=\"7\""],
     );
@@ -356,20 +360,20 @@ fn send_set_overrides_show_up_in_the_body() {
     assert_eq!(body["data"]["person_name"], "Ada");
     assert_eq!(body["data"]["meta"]["retry"], true);
     assert_eq!(body["data"]["label"], "7");
-    let verified = verify_twin_actor(&request, secret_text(Scheme::TwinActor));
+    let verified = verify_twin_actor(&request, secret_text(BuiltinScheme::TwinActor));
     assert!(verified.is_ok(), "{verified:?}");
 }
 
 #[test]
 fn send_with_a_given_id_repeats_that_id_for_dedup_demos() {
-    let first = dry_run(Scheme::TwinActor, "project.created", &["--id", "evt_demo_1"]);
-    let second = dry_run(Scheme::TwinActor, "project.created", &["--id", "evt_demo_1"]);
+    let first = dry_run(BuiltinScheme::TwinActor, "project.created", &["--id", "evt_demo_1"]);
+    let second = dry_run(BuiltinScheme::TwinActor, "project.created", &["--id", "evt_demo_1"]);
     for request in [&first, &second] {
         assert_eq!(header(&request.headers, "X-Webhook-ID"), "evt_demo_1");
         assert_eq!(json(&request.body)["id"], "evt_demo_1");
     }
-    let fresh = dry_run(Scheme::TwinActor, "project.created", &[]);
-    let again = dry_run(Scheme::TwinActor, "project.created", &[]);
+    let fresh = dry_run(BuiltinScheme::TwinActor, "project.created", &[]);
+    let again = dry_run(BuiltinScheme::TwinActor, "project.created", &[]);
     assert_ne!(header(&fresh.headers, "X-Webhook-ID"), header(&again.headers, "X-Webhook-ID"));
 }
 
@@ -464,9 +468,13 @@ fn send_of_a_body_file_to_a_custom_source_uses_the_given_scheme() {
     let request = parse_dry_run(&output);
     assert_eq!(request.request_line, "POST http://127.0.0.1:8787/hooks/billing");
     assert_eq!(request.body, body);
-    let verified =
-        verify_delivery(&source("billing", Scheme::Stripe, "whsec_billing"), &request.headers, &request.body, now())
-            .expect("verifies");
+    let verified = verify_delivery(
+        &source("billing", BuiltinScheme::Stripe, "whsec_billing"),
+        &request.headers,
+        &request.body,
+        now(),
+    )
+    .expect("verifies");
     assert_eq!(verified.event().id, "evt_file_1");
 }
 
@@ -498,7 +506,7 @@ fn send_with_an_unknown_event_lists_the_known_types() {
         "--dry-run",
     ])));
     assert!(err.contains("unknown event type `project.exploded`"), "{err}");
-    for event_type in event_types(Scheme::TwinActor) {
+    for event_type in event_types(BuiltinScheme::TwinActor) {
         assert!(err.contains(event_type), "{event_type} missing from: {err}");
     }
 }
@@ -547,8 +555,9 @@ fn send_without_any_secret_names_the_variable_and_the_files() {
 
 #[test]
 fn send_decodes_standard_webhooks_secrets_and_refuses_bad_ones() {
-    let request = dry_run(Scheme::StandardWebhooks, "job.completed", &[]);
-    let source = source("standard-webhooks", Scheme::StandardWebhooks, secret_text(Scheme::StandardWebhooks));
+    let request = dry_run(BuiltinScheme::StandardWebhooks, "job.completed", &[]);
+    let source =
+        source("standard-webhooks", BuiltinScheme::StandardWebhooks, secret_text(BuiltinScheme::StandardWebhooks));
     assert!(verify_delivery(&source, &request.headers, &request.body, now()).is_ok());
     let err = assert_error(&run(&mut hookfeed(&[
         "send",
@@ -603,8 +612,8 @@ fn send_that_the_server_accepts_exits_0_and_sends_a_verifiable_request() {
 
     let (head, body) = request.recv_timeout(Duration::from_secs(10)).expect("the server saw the request");
     let headers = parse_headers(head.split_once('\n').expect("request line").1);
-    let verified =
-        verify_delivery(&source("twin-actor", Scheme::TwinActor, "s"), &headers, &body, now()).expect("verifies");
+    let verified = verify_delivery(&source("twin-actor", BuiltinScheme::TwinActor, "s"), &headers, &body, now())
+        .expect("verifies");
     assert_eq!(line["event_id"], verified.event().id.as_str());
     assert_eq!(verified.event().data["project_id"], 42);
 }
@@ -670,7 +679,7 @@ fn token_reads_token_secret_from_dev_vars() {
 fn events_lists_every_known_type_of_a_scheme() {
     let output = run(&mut hookfeed(&["events", "--scheme", "percify"]));
     assert_success(&output);
-    assert_eq!(stdout(&output).lines().collect::<Vec<_>>(), event_types(Scheme::Percify).collect::<Vec<_>>());
+    assert_eq!(stdout(&output).lines().collect::<Vec<_>>(), event_types(BuiltinScheme::Percify).collect::<Vec<_>>());
     let all = run(&mut hookfeed(&["events"]));
     assert_success(&all);
     for sample in samples::all() {

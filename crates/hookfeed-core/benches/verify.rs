@@ -3,7 +3,7 @@
 //! For every scheme and a 1 KiB and a 64 KiB body this times, interleaved round by round so
 //! that the machine's noise hits all three alike:
 //!
-//! - `verify`: the scheme's signature check alone (`scheme.verifier().verify`);
+//! - `verify`: the scheme's signature check alone (`scheme.implementation().verify`);
 //! - `bare`: the baseline, HMAC-SHA256 over the same signed content with the `hmac` and
 //!   `sha2` crates (key set up per delivery, as `verify` does) plus a constant-time compare;
 //! - `delivery`: the full `verify_delivery` (signature, replay window, JSON event).
@@ -25,7 +25,7 @@ use hmac::{Hmac, Mac};
 use hookfeed_core::samples;
 use hookfeed_core::signature::{ReplayWindow, SigningInput};
 use hookfeed_core::source::{load_sources, Source};
-use hookfeed_core::{verify_delivery, Scheme, UnixTime};
+use hookfeed_core::{verify_delivery, BuiltinScheme, UnixTime};
 use serde_json::Value;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -36,13 +36,13 @@ const SIZES: [usize; 2] = [1024, 64 * 1024];
 const EVENT_ID: &str = "evt_bench_0001";
 
 /// The secret a source of `scheme` is configured with, as its provider hands it out.
-fn configured_secret(scheme: Scheme) -> &'static str {
-    scheme.verifier().example_secret()
+fn configured_secret(scheme: BuiltinScheme) -> &'static str {
+    scheme.implementation().example_secret()
 }
 
 /// One signed delivery and everything the three measured functions need.
 struct Case {
-    scheme: Scheme,
+    scheme: BuiltinScheme,
     size: usize,
     source: Source,
     headers: Vec<(String, String)>,
@@ -55,7 +55,7 @@ struct Case {
 
 /// A valid event body of `scheme` and its event type, padded with a `padding` string to
 /// exactly `size` bytes.
-fn body_of(scheme: Scheme, size: usize, created: UnixTime) -> (&'static str, Vec<u8>) {
+fn body_of(scheme: BuiltinScheme, size: usize, created: UnixTime) -> (&'static str, Vec<u8>) {
     let sample = samples::all().find(|s| s.scheme == scheme).expect("every scheme has a sample");
     let render = |pad: usize| {
         sample
@@ -69,12 +69,12 @@ fn body_of(scheme: Scheme, size: usize, created: UnixTime) -> (&'static str, Vec
     (sample.event_type, body)
 }
 
-fn case(scheme: Scheme, size: usize) -> Case {
+fn case(scheme: BuiltinScheme, size: usize) -> Case {
     let now = UnixTime::from_secs(NOW_SECS);
     let (event_type, body) = body_of(scheme, size, now);
     let secret = scheme.parse_secret(configured_secret(scheme)).expect("valid secret");
     let input = SigningInput { body: &body, timestamp: now, event_id: EVENT_ID, event_type };
-    let mut headers = scheme.verifier().sign(&input, std::slice::from_ref(&secret));
+    let mut headers = scheme.implementation().sign(&input, std::slice::from_ref(&secret));
     headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
     headers.push(("User-Agent".to_owned(), "hookfeed-bench/1".to_owned()));
     // Through the configuration path the Worker uses (HOOKFEED_SOURCES + SECRET_<NAME>).
@@ -86,7 +86,7 @@ fn case(scheme: Scheme, size: usize) -> Case {
     // What the baseline MACs and compares with, read through the scheme (setup only: not
     // timed), so the bench knows no scheme's header format.
     let window = ReplayWindow { now, tolerance_secs: source.tolerance_secs };
-    let content = scheme.verifier().signed_content(&headers, window).expect("the signed headers read");
+    let content = scheme.implementation().signed_content(&headers, window).expect("the signed headers read");
     let prefix = content.prefix();
     let expected = content.mac(&secret, &body).as_bytes().try_into().expect("an HMAC-SHA256 tag");
     Case { scheme, size, source, headers, body, prefix, expected }
@@ -99,7 +99,7 @@ impl Case {
 
     fn verify(&self, body: &[u8]) -> bool {
         self.scheme
-            .verifier()
+            .implementation()
             .verify(black_box(&self.headers), black_box(body), &self.source.secrets, self.window())
             .is_ok()
     }
@@ -159,7 +159,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 struct Measured {
-    scheme: Scheme,
+    scheme: BuiltinScheme,
     size: usize,
     verify: f64,
     bare: f64,
@@ -223,20 +223,20 @@ fn main() {
     let round = Duration::from_millis(env_number("BENCH_ROUND_MS", 60));
     eprintln!(
         "native: {} schemes × {} sizes, {rounds} interleaved rounds of ~{} ms per function",
-        Scheme::ALL.len(),
+        BuiltinScheme::ALL.len(),
         SIZES.len(),
         round.as_millis()
     );
     // `cargo bench -p hookfeed-core --bench verify -- stripe 1024`: only the named schemes
     // and sizes (cargo itself passes `--bench`, skipped).
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let wanted = |scheme: Scheme, size: usize| {
+    let wanted = |scheme: BuiltinScheme, size: usize| {
         let (names, sizes): (Vec<&String>, Vec<&String>) = filters.iter().partition(|f| f.parse::<usize>().is_err());
         (names.is_empty() || names.iter().any(|n| *n == scheme.name()))
             && (sizes.is_empty() || sizes.iter().any(|s| s.parse() == Ok(size)))
     };
     let mut results = Vec::new();
-    for scheme in Scheme::ALL {
+    for scheme in BuiltinScheme::ALL {
         for size in SIZES {
             if !wanted(scheme, size) {
                 continue;

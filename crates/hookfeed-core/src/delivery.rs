@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Event, EventError, EventParts};
 use crate::mac::{Algorithm, Tag};
 use crate::replay::ReplayKey;
-use crate::signature::{Headers, ReplayWindow, SignatureError, SignatureScheme, SignedContent, SignedHeaders};
+use crate::signature::{Headers, ReplayWindow, Scheme, SignatureError, SignedContent, SignedHeaders};
 use crate::source::Source;
 use crate::time::UnixTime;
 
@@ -132,7 +132,7 @@ impl VerifiedDelivery {
             event_id: handoff.event_id.as_deref(),
             event_type: handoff.event_type.as_deref(),
         };
-        let event = with_event_time(source, parse_event(source.scheme.verifier(), &source.name, &signed, &raw)?)?;
+        let event = with_event_time(source, parse_event(source.scheme.implementation(), &source.name, &signed, &raw)?)?;
         // An edge older than the context sends none: the key is then the body's alone.
         let signed_context = handoff
             .signed_context
@@ -199,7 +199,7 @@ impl DeliveryError {
 /// Reads a verified body in `scheme`'s format as the event it carries, and refuses
 /// unsigned headers that disagree with it.
 fn parse_event(
-    scheme: &dyn SignatureScheme,
+    scheme: &dyn Scheme,
     source: &str,
     signed: &SignedHeaders<'_>,
     body: &[u8],
@@ -241,7 +241,7 @@ pub fn begin_delivery<'a>(
     now: UnixTime,
 ) -> Result<PendingDelivery<'a>, DeliveryError> {
     let window = ReplayWindow { now, tolerance_secs: source.tolerance_secs };
-    let content = source.scheme.verifier().signed_content(headers, window)?;
+    let content = source.scheme.implementation().signed_content(headers, window)?;
     Ok(PendingDelivery { source, content, window })
 }
 
@@ -298,7 +298,7 @@ impl PendingDelivery<'_> {
         signed_context: [u8; 32],
         body: &[u8],
     ) -> Result<VerifiedDelivery, DeliveryError> {
-        let event = with_event_time(source, parse_event(source.scheme.verifier(), &source.name, &signed, body)?)?;
+        let event = with_event_time(source, parse_event(source.scheme.implementation(), &source.name, &signed, body)?)?;
         if source.scheme.window_on_body_created() {
             // Without a signed timestamp the body's own `created` is the only clock. Every
             // event the provider documents carries one (its test events too); a body without

@@ -72,7 +72,7 @@ impl EventError {
 }
 
 /// What a scheme reads out of a verified body
-/// ([`SignatureScheme::read_event`](crate::signature::SignatureScheme::read_event)).
+/// ([`Scheme::read_event`](crate::signature::Scheme::read_event)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventParts {
     /// The provider's event id.

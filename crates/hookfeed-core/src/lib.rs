@@ -2,8 +2,8 @@
 //!
 //! A webhook delivery flows through this crate in four steps:
 //!
-//! 1. [`signature`]: check the delivery's HMAC signature under its source's built-in
-//!    [`Scheme`] (percify, twin-actor, standard-webhooks, stripe, github) or configured
+//! 1. [`signature`]: check the delivery's HMAC signature under its source's
+//!    [`BuiltinScheme`] (percify, twin-actor, standard-webhooks, stripe, github) or configured
 //!    [`HmacProfile`](signature::HmacProfile), and its replay window.
 //! 2. [`delivery`]: read the verified body, in the scheme's format, as one normalized
 //!    [`Event`]; only [`verify_delivery`] constructs the [`VerifiedDelivery`] that holds it.
@@ -23,13 +23,13 @@
 //! modules to their platforms.
 
 pub mod delivery;
+pub mod delivery_log;
 pub mod event;
 pub mod fanout;
 pub mod hub;
 pub mod identity;
 pub mod ledger;
 pub mod listens;
-pub mod log;
 pub mod mac;
 pub mod path;
 pub mod projection;
@@ -49,7 +49,7 @@ pub mod token;
 pub use delivery::{begin_delivery, verify_delivery, DeliveryError, PendingDelivery, VerifiedDelivery};
 pub use event::Event;
 pub use secret::Secret;
-pub use signature::{Scheme, SignatureError};
+pub use signature::{BuiltinScheme, SignatureError};
 pub use source::Source;
 pub use time::UnixTime;
 

@@ -318,7 +318,12 @@ mod tests {
     }
 
     fn update(event: &Event, at: i64) -> DocUpdate {
-        match project(event, UnixTime::from_secs(at), &event.id, &crate::signature::Scheme::TwinActor.builtin_rules()) {
+        match project(
+            event,
+            UnixTime::from_secs(at),
+            &event.id,
+            &crate::signature::BuiltinScheme::TwinActor.builtin_rules(),
+        ) {
             Projection::Update(u) => u,
             other => panic!("expected an update, got {other:?}"),
         }
@@ -356,7 +361,7 @@ mod tests {
             &event("project.completed", json!({})),
             UnixTime(0),
             "c",
-            &crate::signature::Scheme::TwinActor.builtin_rules(),
+            &crate::signature::BuiltinScheme::TwinActor.builtin_rules(),
         );
         assert_eq!(p, Projection::NoDocumentId { field: "project_id".into() });
     }

@@ -53,7 +53,7 @@ struct SourceRefusals {
 pub struct RefusalLog {
     sources: BTreeMap<String, SourceRefusals>,
     /// Refusals recorded so far: the next one's number, which keys it in the delivery
-    /// log's pages ([`LogCursor::refusal`](crate::log::LogCursor::refusal)).
+    /// log's pages ([`LogCursor::refusal`](crate::delivery_log::LogCursor::refusal)).
     recorded: u64,
 }
 

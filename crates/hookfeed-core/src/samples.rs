@@ -2,19 +2,19 @@
 //! payloads (verbatim where the docs show one), plus one or two per generic scheme.
 //!
 //! The CLI sends them, the tests sign and verify them, the benchmarks time them. Each
-//! scheme's module lists its own ([`Scheme::samples`]); this module gathers them from the
+//! scheme's module lists its own ([`BuiltinScheme::samples`]); this module gathers them from the
 //! registry and fills one in by the scheme's [`BodyLayout`](crate::signature::BodyLayout).
 
 use serde_json::Value;
 
-use crate::signature::Scheme;
+use crate::signature::BuiltinScheme;
 use crate::time::UnixTime;
 
 /// One sample body.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
     /// The scheme (and so the body format) it belongs to.
-    pub scheme: Scheme,
+    pub scheme: BuiltinScheme,
     /// Its event type; for GitHub, the `X-GitHub-Event` header.
     pub event_type: &'static str,
     /// The body, as the provider documents it.
@@ -23,18 +23,18 @@ pub struct Sample {
 
 /// Every sample of every scheme, in the registry's order.
 pub fn all() -> impl Iterator<Item = Sample> {
-    Scheme::ALL.into_iter().flat_map(|scheme| {
+    BuiltinScheme::ALL.into_iter().flat_map(|scheme| {
         scheme.samples().iter().map(move |s| Sample { scheme, event_type: s.event_type, body: s.body })
     })
 }
 
 /// The known event types of `scheme`.
-pub fn event_types(scheme: Scheme) -> impl Iterator<Item = &'static str> {
+pub fn event_types(scheme: BuiltinScheme) -> impl Iterator<Item = &'static str> {
     scheme.samples().iter().map(|s| s.event_type)
 }
 
 /// The sample for `event_type` of `scheme`.
-pub fn sample(scheme: Scheme, event_type: &str) -> Option<Sample> {
+pub fn sample(scheme: BuiltinScheme, event_type: &str) -> Option<Sample> {
     all().find(|s| s.scheme == scheme && s.event_type == event_type)
 }
 
@@ -182,7 +182,9 @@ mod tests {
 
     #[test]
     fn both_providers_have_every_documented_event_type() {
-        for (scheme, types) in [(Scheme::TwinActor, &TWIN_ACTOR_TYPES[..]), (Scheme::Percify, &PERCIFY_TYPES[..])] {
+        for (scheme, types) in
+            [(BuiltinScheme::TwinActor, &TWIN_ACTOR_TYPES[..]), (BuiltinScheme::Percify, &PERCIFY_TYPES[..])]
+        {
             let known: Vec<_> = event_types(scheme).collect();
             for t in types {
                 assert!(known.contains(t), "{scheme} lacks {t}");
@@ -192,7 +194,7 @@ mod tests {
 
     #[test]
     fn render_sets_fresh_id_time_and_overrides() {
-        let s = sample(Scheme::TwinActor, "project.completed").expect("sample");
+        let s = sample(BuiltinScheme::TwinActor, "project.completed").expect("sample");
         let body = s
             .render(
                 "evt_1",
@@ -217,7 +219,7 @@ mod tests {
 
     #[test]
     fn sample_urls_follow_the_ids_set() {
-        let sample = sample_of(Scheme::TwinActor, "project.completed");
+        let sample = sample_of(BuiltinScheme::TwinActor, "project.completed");
         let overrides = [("project_id".to_owned(), Value::from(7))];
         let rendered = sample.render("evt_1", UnixTime::from_secs(1_700_000_000), &overrides).expect("renders");
         let body: Value = serde_json::from_slice(&rendered).expect("json");
@@ -226,7 +228,7 @@ mod tests {
         assert_eq!(body["data"]["thumbnail_url"], "https://storage.twin.actor/thumbs/project_7.jpg");
         assert_eq!(body["data"]["person_id"], 1, "other fields are left alone");
 
-        let sample = sample_of(Scheme::Percify, "video.completed");
+        let sample = sample_of(BuiltinScheme::Percify, "video.completed");
         let overrides = [("videoId".to_owned(), Value::from("video_9"))];
         let rendered = sample.render("evt_1", UnixTime::from_secs(1_700_000_000), &overrides).expect("renders");
         let body: Value = serde_json::from_slice(&rendered).expect("json");
@@ -234,7 +236,7 @@ mod tests {
         assert_eq!(body["data"]["thumbnailUrl"], "https://cdn.percify.io/videos/video_9_thumb.jpg");
     }
 
-    fn sample_of(scheme: Scheme, event_type: &str) -> Sample {
+    fn sample_of(scheme: BuiltinScheme, event_type: &str) -> Sample {
         sample(scheme, event_type).expect("sample")
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::projection::ProjectionRule;
 use crate::secret::Secret;
 use crate::signature::configured::{HmacProfile, ProfileError};
-use crate::signature::{Scheme, SecretError, SignatureScheme, UnknownScheme};
+use crate::signature::{BuiltinScheme, Scheme, SecretError, UnknownScheme};
 
 /// The default cap on a delivery's body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -52,16 +52,16 @@ pub struct Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceScheme {
     /// One of the built-in schemes.
-    Builtin(Scheme),
+    Builtin(BuiltinScheme),
     /// `"scheme": "hmac"` with its profile (shared: sources are cloned per request).
     Hmac(Arc<HmacProfile>),
 }
 
 impl SourceScheme {
     /// The implementation that verifies, signs and reads this source's deliveries.
-    pub fn verifier(&self) -> &dyn SignatureScheme {
+    pub fn implementation(&self) -> &dyn Scheme {
         match self {
-            Self::Builtin(scheme) => scheme.verifier(),
+            Self::Builtin(scheme) => scheme.implementation(),
             Self::Hmac(profile) => profile.as_ref(),
         }
     }
@@ -77,7 +77,7 @@ impl SourceScheme {
     }
 
     /// The built-in scheme, if it is one (samples and built-in rules exist only for those).
-    pub fn builtin(&self) -> Option<Scheme> {
+    pub fn builtin(&self) -> Option<BuiltinScheme> {
         match self {
             Self::Builtin(scheme) => Some(*scheme),
             Self::Hmac(_) => None,
@@ -86,18 +86,18 @@ impl SourceScheme {
 
     /// Whether the replay window applies to the body's `created` (no signed timestamp).
     pub fn window_on_body_created(&self) -> bool {
-        self.verifier().window_on_body_created()
+        self.implementation().window_on_body_created()
     }
 }
 
-impl From<Scheme> for SourceScheme {
-    fn from(scheme: Scheme) -> Self {
+impl From<BuiltinScheme> for SourceScheme {
+    fn from(scheme: BuiltinScheme) -> Self {
         Self::Builtin(scheme)
     }
 }
 
-impl PartialEq<Scheme> for SourceScheme {
-    fn eq(&self, other: &Scheme) -> bool {
+impl PartialEq<BuiltinScheme> for SourceScheme {
+    fn eq(&self, other: &BuiltinScheme) -> bool {
         self.builtin() == Some(*other)
     }
 }
@@ -113,13 +113,13 @@ impl fmt::Display for SourceScheme {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemeName {
     /// A built-in scheme.
-    Builtin(Scheme),
+    Builtin(BuiltinScheme),
     /// `hmac`.
     Hmac,
 }
 
-impl From<Scheme> for SchemeName {
-    fn from(scheme: Scheme) -> Self {
+impl From<BuiltinScheme> for SchemeName {
+    fn from(scheme: BuiltinScheme) -> Self {
         Self::Builtin(scheme)
     }
 }
@@ -390,7 +390,7 @@ impl SourceConfig {
         let var = secret_var(&self.name);
         let configured = secret_of(&var).unwrap_or_default();
         let secrets = split_secrets(&configured)
-            .map(|s| scheme.verifier().parse_secret(s.trim()))
+            .map(|s| scheme.implementation().parse_secret(s.trim()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| ConfigError::BadSecret { source_name: self.name.clone(), var: var.clone(), error })?;
         if secrets.is_empty() {
@@ -402,7 +402,7 @@ impl SourceConfig {
         if secrets.len() > crate::signature::MAX_SIGNATURES {
             return Err(ConfigError::TooManySecrets { source_name: self.name, var, count: secrets.len() });
         }
-        if !self.rules.is_empty() && !scheme.verifier().reads_event_time() && self.created.is_none() {
+        if !self.rules.is_empty() && !scheme.implementation().reads_event_time() && self.created.is_none() {
             return Err(ConfigError::NoEventTime { source_name: self.name });
         }
         for rule in &self.rules {
@@ -410,10 +410,10 @@ impl SourceConfig {
                 .map_err(|e| ConfigError::BadRule { source_name: self.name.clone(), reason: e.to_string() })?;
         }
         let mut rules = self.rules;
-        rules.extend(scheme.builtin().map(Scheme::builtin_rules).unwrap_or_default());
+        rules.extend(scheme.builtin().map(BuiltinScheme::builtin_rules).unwrap_or_default());
         Ok(Source {
             tenant: self.tenant.unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
-            tolerance_secs: self.tolerance_secs.unwrap_or_else(|| scheme.verifier().default_tolerance_secs()),
+            tolerance_secs: self.tolerance_secs.unwrap_or_else(|| scheme.implementation().default_tolerance_secs()),
             max_body_bytes: self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
             rate_limit_per_minute: self.rate_limit_per_minute.unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
             created: self.created,

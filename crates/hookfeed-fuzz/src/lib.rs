@@ -27,12 +27,12 @@ use hookfeed_core::projection::project;
 use hookfeed_core::protocol::parse_client_message;
 use hookfeed_core::refusal::{quote, Refusal, RefusalLog};
 use hookfeed_core::signature::configured::{presets, URL_HEADER};
-use hookfeed_core::signature::{Field, Headers, ReplayWindow, SignatureScheme, SigningInput};
+use hookfeed_core::signature::{Field, Headers, ReplayWindow, Scheme, SigningInput};
 use hookfeed_core::source::{
     load_sources, split_secrets, switch_setting, whole_number_setting, SchemeName, Source, SourceConfig, SourceScheme,
 };
 use hookfeed_core::token::{mint_token, verify_token, Jwt, TokenClaims};
-use hookfeed_core::{verify_delivery, Event, Scheme, Secret, UnixTime, VerifiedDelivery};
+use hookfeed_core::{verify_delivery, BuiltinScheme, Event, Secret, UnixTime, VerifiedDelivery};
 
 /// The time every target runs at unless its input says: the test vectors' own
 /// (2024-03-20T10:15:00Z).
@@ -214,13 +214,13 @@ pub fn format_delivery(now: i64, secrets: &str, headers: &[(String, String)], bo
 }
 
 /// The secret a target's source is configured with: the scheme's own example.
-pub fn default_secret(scheme: Scheme) -> &'static str {
-    scheme.verifier().example_secret()
+pub fn default_secret(scheme: BuiltinScheme) -> &'static str {
+    scheme.implementation().example_secret()
 }
 
 /// A source of `scheme` named after it, with defaults, resolved as the Worker resolves
 /// `SECRET_<NAME>`; the scheme's default secret when `secrets` is not usable.
-pub fn source(scheme: Scheme, secrets: &str) -> Option<Source> {
+pub fn source(scheme: BuiltinScheme, secrets: &str) -> Option<Source> {
     let config = SourceConfig::new(scheme.name(), scheme.into());
     config
         .clone()
@@ -230,17 +230,17 @@ pub fn source(scheme: Scheme, secrets: &str) -> Option<Source> {
 }
 
 /// `delivery`: the first byte picks a built-in scheme by its place in the registry
-/// ([`Scheme::ALL`]), the rest is a delivery to a source of it ([`delivery_to`]). One
+/// ([`BuiltinScheme::ALL`]), the rest is a delivery to a source of it ([`delivery_to`]). One
 /// target for every scheme, so a scheme added to the registry is fuzzed with no new target.
 pub fn delivery(data: &[u8]) {
     let Some((pick, rest)) = data.split_first() else { return };
-    delivery_to(Scheme::ALL[usize::from(*pick) % Scheme::ALL.len()], rest);
+    delivery_to(BuiltinScheme::ALL[usize::from(*pick) % BuiltinScheme::ALL.len()], rest);
 }
 
 /// A delivery to a source of `scheme`: arbitrary headers, body, clock and secrets through
 /// [`verify_delivery`]; what verifies goes into the log and a change frame, what does not
 /// into the edge's refusal log, as the Worker records it.
-pub fn delivery_to(scheme: Scheme, data: &[u8]) {
+pub fn delivery_to(scheme: BuiltinScheme, data: &[u8]) {
     let delivery = parse_delivery(data);
     let Some(source) = source(scheme, &delivery.secrets) else { return };
     deliver(&source, &delivery);
@@ -343,7 +343,7 @@ pub fn event_body(data: &[u8]) {
 /// The `event_body` input's delivery, verified, when the body is an acceptable event.
 pub fn verify_event_body(data: &[u8]) -> Option<(Source, VerifiedDelivery)> {
     let (&pick, body) = data.split_first()?;
-    let scheme = Scheme::ALL[usize::from(pick) % Scheme::ALL.len()];
+    let scheme = BuiltinScheme::ALL[usize::from(pick) % BuiltinScheme::ALL.len()];
     let source = source(scheme, default_secret(scheme))?;
     let fields = match serde_json::from_slice(body) {
         Ok(Value::Object(fields)) => fields,
@@ -365,7 +365,7 @@ pub fn verify_event_body(data: &[u8]) -> Option<(Source, VerifiedDelivery)> {
         Field::Header => scheme.samples().first().map_or("fuzz.event", |s| s.event_type).to_owned(),
     };
     let input = SigningInput { body, timestamp: now(), event_id: &event_id, event_type: &event_type };
-    let headers = scheme.verifier().sign(&input, &source.secrets);
+    let headers = scheme.implementation().sign(&input, &source.secrets);
     let verified = verify_delivery(&source, &headers, body, now()).ok()?;
     Some((source, verified))
 }
@@ -594,7 +594,7 @@ pub fn config(data: &[u8]) {
     let _ = whole_number_setting("HOOKFEED_RETENTION_DAYS", setting).map_err(|e| e.to_string());
     let _ = switch_setting("HOOKFEED_WEBSOCKET_COMPRESSION", setting).map_err(|e| e.to_string());
     for secret in split_secrets(secrets) {
-        for scheme in Scheme::ALL {
+        for scheme in BuiltinScheme::ALL {
             let _ = scheme.parse_secret(secret).map_err(|e| e.to_string());
         }
     }
@@ -621,7 +621,7 @@ fn round_trip(source: &Source) {
     const URL: &str = "https://edge.example.com/hooks/fuzz";
     let body = br#"{"id":"evt_1","type":"job.done","created_at":"2024-03-20T10:15:00Z","data":{"job_id":"j"}}"#;
     let input = SigningInput { body, timestamp: now(), event_id: "evt_1", event_type: "job.done" };
-    let verifier = source.scheme.verifier();
+    let verifier = source.scheme.implementation();
     let mut headers = match &source.scheme {
         SourceScheme::Hmac(profile) => profile.sign_with_url(&input, URL, &source.secrets),
         SourceScheme::Builtin(_) => verifier.sign(&input, &source.secrets),
@@ -646,7 +646,7 @@ fn round_trip(source: &Source) {
 /// documented frames, paths and configurations.
 pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
     if target == "delivery" {
-        return Scheme::ALL
+        return BuiltinScheme::ALL
             .into_iter()
             .flat_map(|scheme| delivery_seeds(scheme, vectors).into_iter().map(move |seed| scheme_byte(scheme, &seed)))
             .collect();
@@ -661,8 +661,8 @@ pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
         let input = SigningInput { body, timestamp: now(), event_id: "evt_seed", event_type: "job.done" };
         for (preset, _) in presets() {
             let Some(source) = hmac_source(&preset, "") else { continue };
-            let secret = source.scheme.verifier().example_secret();
-            let headers = source.scheme.verifier().sign(&input, &source.secrets);
+            let secret = source.scheme.implementation().example_secret();
+            let headers = source.scheme.implementation().sign(&input, &source.secrets);
             seeds.push(format_delivery(NOW, secret, &headers, body));
         }
         return seeds;
@@ -683,7 +683,7 @@ pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
             for (scheme, vectors) in vector_files(vectors) {
                 seeds.extend(vectors.into_iter().map(|v| scheme_byte(scheme, v.body.as_bytes())));
             }
-            for scheme in Scheme::ALL {
+            for scheme in BuiltinScheme::ALL {
                 seeds.extend(samples(scheme).into_iter().map(|(_, body)| scheme_byte(scheme, &body)));
             }
             seeds
@@ -716,12 +716,12 @@ pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
 ]"#;
             let hmac = r#"[
   {"name": "shop", "scheme": "hmac", "hmac": "shopify"},
-  {"name": "acme", "scheme": "hmac", "tolerance_secs": 60, "hmac": {
-     "algorithm": "sha512", "content": "{id}.{timestamp}.{url}.{body}!",
-     "signature": {"header": "Acme-Signature", "encoding": "base64", "prefix": "s=", "separator": ";"},
-     "timestamp": {"header": "Acme-Signature", "prefix": "ts=", "separator": ";", "format": "rfc3339"},
+  {"name": "acme", "scheme": "hmac", "tolerance_secs": 60, "tenant": "acme", "hmac": {
+     "algorithm": "sha512", "content": "{id}:{timestamp}:{url}:{body}",
+     "signature": {"header": "X-Acme-Sig", "encoding": "hex", "prefix": "v2=", "separator": ", "},
+     "timestamp": {"header": "X-Acme-Time", "format": "unix_ms"},
      "secret": {"prefix": "acme_", "encoding": "base64"},
-     "id": {"header": "Acme-Id"}, "type": {"field": ["type", "data.job_id"]},
+     "id": {"header": "X-Acme-Id"}, "type": {"field": ["event", "data.kind"]},
      "created": {"field": "created_at", "format": "rfc3339"}}},
   {"name": "legacy", "scheme": "hmac", "hmac": {"algorithm": "sha1",
      "signature": {"header": "X-Hub-Signature", "prefix": "sha1="},
@@ -744,7 +744,7 @@ off
 
 /// The seeds of one scheme's deliveries: its test vectors, and its samples signed as its
 /// provider would, so that some verify and reach the event parser and the log.
-pub fn delivery_seeds(scheme: Scheme, vectors: &Path) -> Vec<Vec<u8>> {
+pub fn delivery_seeds(scheme: BuiltinScheme, vectors: &Path) -> Vec<Vec<u8>> {
     let mut seeds: Vec<Vec<u8>> = vector_files(vectors)
         .into_iter()
         .filter(|(s, _)| *s == scheme)
@@ -757,14 +757,14 @@ pub fn delivery_seeds(scheme: Scheme, vectors: &Path) -> Vec<Vec<u8>> {
     for (event_type, body) in samples(scheme) {
         let input = SigningInput { body: &body, timestamp: now(), event_id: "evt_seed", event_type };
         let Some(source) = source(scheme, secret) else { continue };
-        let headers = scheme.verifier().sign(&input, &source.secrets);
+        let headers = scheme.implementation().sign(&input, &source.secrets);
         seeds.push(format_delivery(NOW, secret, &headers, &body));
     }
     seeds
 }
 
 /// Each sample of `scheme` with its event type, rendered as sent at [`NOW`].
-fn samples(scheme: Scheme) -> Vec<(&'static str, Vec<u8>)> {
+fn samples(scheme: BuiltinScheme) -> Vec<(&'static str, Vec<u8>)> {
     hookfeed_core::samples::event_types(scheme)
         .filter_map(|event_type| {
             let sample = hookfeed_core::samples::sample(scheme, event_type)?;
@@ -773,8 +773,8 @@ fn samples(scheme: Scheme) -> Vec<(&'static str, Vec<u8>)> {
         .collect()
 }
 
-fn scheme_byte(scheme: Scheme, body: &[u8]) -> Vec<u8> {
-    let index = Scheme::ALL.iter().position(|s| *s == scheme).unwrap_or_default();
+fn scheme_byte(scheme: BuiltinScheme, body: &[u8]) -> Vec<u8> {
+    let index = BuiltinScheme::ALL.iter().position(|s| *s == scheme).unwrap_or_default();
     let mut seed = vec![u8::try_from(index).unwrap_or_default()];
     seed.extend_from_slice(body);
     seed
@@ -795,10 +795,10 @@ fn hmac_vectors(dir: &Path) -> Vec<Vector> {
 
 /// Every vector file's scheme and vectors; files that do not read are skipped (the core
 /// test `every_scheme_passes_its_test_vectors` reports those).
-fn vector_files(dir: &Path) -> Vec<(Scheme, Vec<Vector>)> {
+fn vector_files(dir: &Path) -> Vec<(BuiltinScheme, Vec<Vector>)> {
     read_vector_files(dir)
         .into_iter()
-        .filter_map(|(scheme, vectors)| Some((scheme.parse::<Scheme>().ok()?, vectors)))
+        .filter_map(|(scheme, vectors)| Some((scheme.parse::<BuiltinScheme>().ok()?, vectors)))
         .collect()
 }
 

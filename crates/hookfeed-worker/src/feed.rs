@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use hookfeed_core::delivery::Handoff;
+use hookfeed_core::delivery_log::{LogPage, LogQuery};
 use hookfeed_core::fanout::{live_only, live_start, snapshot};
 use hookfeed_core::ledger::{ingest, retention, DocChange, Ingested, Seq};
-use hookfeed_core::log::{LogPage, LogQuery};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::protocol::{ServerMessage, Target};
 use hookfeed_core::pushdown::{self, FieldEquals};
@@ -56,7 +56,7 @@ struct Live {
     /// The field indexes the feed holds, once read (at most
     /// [`MAX_FIELD_INDEXES`](hookfeed_core::pushdown::MAX_FIELD_INDEXES)).
     field_indexes: Option<BTreeSet<String>>,
-    /// The last commit stamp given (`log::commit_stamp`), once read or given.
+    /// The last commit stamp given (`delivery_log::commit_stamp`), once read or given.
     last_stamp: Option<i64>,
 }
 
@@ -113,13 +113,13 @@ impl Feed {
     }
 
     /// The next commit stamp: strictly after the last one, so the delivery log lists rows
-    /// in commit order ([`commit_stamp`](hookfeed_core::log::commit_stamp)).
+    /// in commit order ([`commit_stamp`](hookfeed_core::delivery_log::commit_stamp)).
     fn commit_stamp(&self, now: UnixTime) -> Result<UnixTime> {
         let last = match self.live.borrow().last_stamp {
             Some(last) => Some(last),
             None => store::last_commit_stamp(&self.sql())?,
         };
-        let stamp = hookfeed_core::log::commit_stamp(last, now);
+        let stamp = hookfeed_core::delivery_log::commit_stamp(last, now);
         self.live.borrow_mut().last_stamp = Some(stamp.as_millis());
         Ok(stamp)
     }

@@ -1,8 +1,8 @@
 //! The feed's SQLite: schema, core's [`FeedStore`] over it, and its transactions.
 
+use hookfeed_core::delivery_log::{LogCursor, LogOutcome, LogQuery, LogRow};
 use hookfeed_core::fanout::StoredDoc;
 use hookfeed_core::ledger::{Appended, FeedStore, LogEntry, LoggedEvent, RedeliveryRecord, Seq};
-use hookfeed_core::log::{LogCursor, LogOutcome, LogQuery, LogRow};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::projection::DocumentState;
 use hookfeed_core::pushdown::{FieldEquals, INDEX_PREFIX};
@@ -78,7 +78,7 @@ pub fn create_schema(sql: &SqlStorage) -> worker::Result<()> {
     let logged: Found =
         sql.exec("SELECT count(*) AS found FROM pragma_table_info('events') WHERE name = 'logged_at'", None)?.one()?;
     if logged.found == 0.0 {
-        // When the event was committed (`log::commit_stamp`): the delivery log's order. NULL
+        // When the event was committed (`delivery_log::commit_stamp`): the delivery log's order. NULL
         // for events stored before it, which the log reads at their `received_at`.
         sql.exec("ALTER TABLE events ADD COLUMN logged_at INTEGER", None)?;
     }
@@ -165,7 +165,7 @@ pub struct SqlFeedStore<'a> {
 
 impl<'a> SqlFeedStore<'a> {
     /// A store over `sql`, reading documents through `cache`, logging what it appends at
-    /// `logged_at` (the transaction's [`commit_stamp`](hookfeed_core::log::commit_stamp)).
+    /// `logged_at` (the transaction's [`commit_stamp`](hookfeed_core::delivery_log::commit_stamp)).
     pub fn new(sql: &'a SqlStorage, cache: &'a RefCell<DocumentCache>, logged_at: UnixTime) -> Self {
         Self { sql, cache, written: Vec::new(), logged_at }
     }

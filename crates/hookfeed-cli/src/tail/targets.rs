@@ -7,7 +7,7 @@ use hookfeed_core::path::DocPath;
 use hookfeed_core::protocol::{CollectionQuery, Target};
 use hookfeed_core::query::Filter;
 use hookfeed_core::token::TokenClaims;
-use hookfeed_core::Scheme;
+use hookfeed_core::BuiltinScheme;
 
 use crate::cli::TailArgs;
 
@@ -61,7 +61,8 @@ fn collection_target(collection: &str) -> Target {
 /// (`projects` first, the demo's) before the others'.
 fn builtin_collections() -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for rule in [Scheme::TwinActor].into_iter().chain(Scheme::ALL).flat_map(Scheme::builtin_rules) {
+    for rule in [BuiltinScheme::TwinActor].into_iter().chain(BuiltinScheme::ALL).flat_map(BuiltinScheme::builtin_rules)
+    {
         if !names.contains(&rule.collection) {
             names.push(rule.collection);
         }

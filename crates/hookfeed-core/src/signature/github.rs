@@ -11,7 +11,7 @@ use super::body::{samples, BodyLayout, Field, SampleBody};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, Tags};
 use super::error::SignatureError;
 use super::header::{decode_hex_mac, required};
-use super::scheme::{SignatureScheme, SignedContentResult};
+use super::scheme::{Scheme, SignedContentResult};
 use crate::event::{EventError, EventParts};
 use crate::mac::hmac_sha256;
 use crate::secret::Secret;
@@ -34,7 +34,7 @@ pub const SAMPLES: &[SampleBody] = samples!("github": "issues");
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Github;
 
-impl SignatureScheme for Github {
+impl Scheme for Github {
     fn signed_content<'h>(&'h self, headers: &'h dyn Headers, _window: ReplayWindow) -> SignedContentResult<'h> {
         let value = required(headers, SIGNATURE_HEADER)?;
         let hex = value.strip_prefix("sha256=").ok_or(SignatureError::MalformedHeader {

@@ -1,5 +1,5 @@
 //! Signature schemes: the registry of the built-in ones, one module each behind one small
-//! trait ([`SignatureScheme`], in `scheme`), and the `hmac` scheme a source configures
+//! trait ([`Scheme`], in `scheme`), and the `hmac` scheme a source configures
 //! ([`HmacProfile`], in `configured`).
 //!
 //! Every scheme MACs the raw bytes received (never re-serialised JSON) with HMAC (SHA-256
@@ -31,7 +31,7 @@ pub use content::{
     Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, MAX_HEADER_LEN, MAX_PIECES, MAX_SIGNATURES,
 };
 pub use error::{SecretError, SignatureError};
-pub use scheme::{SignatureScheme, SignedContentResult};
+pub use scheme::{Scheme, SignedContentResult};
 
 use crate::projection::ProjectionRule;
 use crate::secret::Secret;
@@ -45,13 +45,13 @@ macro_rules! schemes {
 
         /// The built-in signature schemes, by their configuration name.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Scheme {
+        pub enum BuiltinScheme {
             $( $(#[$doc])* $variant, )+
         }
 
-        impl Scheme {
+        impl BuiltinScheme {
             /// Every scheme, in documentation order.
-            pub const ALL: [Scheme; [$($name),+].len()] = [$(Self::$variant),+];
+            pub const ALL: [BuiltinScheme; [$($name),+].len()] = [$(Self::$variant),+];
 
             /// The configuration name (`twin-actor`).
             pub fn name(self) -> &'static str {
@@ -61,7 +61,7 @@ macro_rules! schemes {
             }
 
             /// The scheme's implementation: it verifies, signs and reads bodies.
-            pub fn verifier(self) -> &'static dyn SignatureScheme {
+            pub fn implementation(self) -> &'static dyn Scheme {
                 match self {
                     $(Self::$variant => &$module::$variant,)+
                 }
@@ -98,10 +98,10 @@ schemes! {
     Github = "github" in github,
 }
 
-impl Scheme {
+impl BuiltinScheme {
     /// The projection rules every source of this scheme gets before its own.
     pub fn builtin_rules(self) -> Vec<ProjectionRule> {
-        self.verifier().builtin_rules()
+        self.implementation().builtin_rules()
     }
 
     /// Every scheme's configuration name, comma-separated, for messages.
@@ -111,22 +111,22 @@ impl Scheme {
 
     /// Reads a configured secret the way this scheme's provider hands it out.
     pub fn parse_secret(self, configured: &str) -> Result<Secret, SecretError> {
-        self.verifier().parse_secret(configured.trim())
+        self.implementation().parse_secret(configured.trim())
     }
 
     /// Whether the replay window applies to the body's `created` (no signed timestamp).
     pub fn window_on_body_created(self) -> bool {
-        self.verifier().window_on_body_created()
+        self.implementation().window_on_body_created()
     }
 }
 
-impl fmt::Display for Scheme {
+impl fmt::Display for BuiltinScheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
 }
 
-impl FromStr for Scheme {
+impl FromStr for BuiltinScheme {
     type Err = UnknownScheme;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
@@ -134,26 +134,26 @@ impl FromStr for Scheme {
     }
 }
 
-impl Serialize for Scheme {
+impl Serialize for BuiltinScheme {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.name())
     }
 }
 
-impl<'de> Deserialize<'de> for Scheme {
+impl<'de> Deserialize<'de> for BuiltinScheme {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         name.parse().map_err(serde::de::Error::custom)
     }
 }
 
-/// A scheme name that is not one of [`Scheme::ALL`].
+/// A scheme name that is not one of [`BuiltinScheme::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownScheme(pub String);
 
 impl fmt::Display for UnknownScheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown scheme `{}`: expected one of {}", crate::refusal::quote(&self.0), Scheme::names())
+        write!(f, "unknown scheme `{}`: expected one of {}", crate::refusal::quote(&self.0), BuiltinScheme::names())
     }
 }
 
@@ -165,11 +165,11 @@ mod tests {
 
     #[test]
     fn scheme_names_round_trip() {
-        for scheme in Scheme::ALL {
-            assert_eq!(scheme.name().parse::<Scheme>(), Ok(scheme));
+        for scheme in BuiltinScheme::ALL {
+            assert_eq!(scheme.name().parse::<BuiltinScheme>(), Ok(scheme));
             let json = serde_json::to_string(&scheme).expect("serializes");
             assert_eq!(json, format!("\"{}\"", scheme.name()));
         }
-        assert!("paypal".parse::<Scheme>().is_err());
+        assert!("paypal".parse::<BuiltinScheme>().is_err());
     }
 }

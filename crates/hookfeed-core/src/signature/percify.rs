@@ -4,7 +4,7 @@
 //! a copy in `shared/providers/percify-webhooks.txt`, outside this repository, and its
 //! example deliveries are in `tests/providers/percify.json`.
 //! Percify signs no timestamp, so replay is stopped by event-id dedup and by the replay
-//! window applied to the body's `created` (see [`SignatureScheme::window_on_body_created`]).
+//! window applied to the body's `created` (see [`Scheme::window_on_body_created`]).
 //! The docs' sample verifies `JSON.stringify(req.body)`; hookfeed verifies the raw bytes.
 
 use serde_json::{Map, Value};
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::body::{samples, BodyLayout, SampleBody};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, Tags};
 use super::header::{decode_hex_mac, required};
-use super::scheme::{SignatureScheme, SignedContentResult};
+use super::scheme::{Scheme, SignedContentResult};
 use crate::event::{EventError, EventParts};
 use crate::mac::hmac_sha256;
 use crate::projection::ProjectionRule;
@@ -34,7 +34,7 @@ pub const SAMPLES: &[SampleBody] = samples!("percify": "audio.completed", "avata
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Percify;
 
-impl SignatureScheme for Percify {
+impl Scheme for Percify {
     fn signed_content<'h>(&'h self, headers: &'h dyn Headers, _window: ReplayWindow) -> SignedContentResult<'h> {
         let value = required(headers, SIGNATURE_HEADER)?;
         // Tolerate the `sha256=` prefix some senders add; the docs send bare hex.

@@ -9,13 +9,13 @@ use crate::event::{EventError, EventParts};
 use crate::projection::ProjectionRule;
 use crate::secret::Secret;
 
-/// What [`SignatureScheme::signed_content`] gives: what to MAC and compare, or why the
+/// What [`Scheme::signed_content`] gives: what to MAC and compare, or why the
 /// headers are refused.
 pub type SignedContentResult<'h> = Result<SignedContent<'h>, SignatureError>;
 
 /// One signature scheme: how a provider signs, how to check it, and how its verified
 /// bodies read as events.
-pub trait SignatureScheme {
+pub trait Scheme {
     /// Reads the signature headers: the signed content's prefix, the signatures offered,
     /// and what the headers claim; checks the signed timestamp against `window`. Refuses
     /// missing, oversized or malformed headers. Computes no MAC.

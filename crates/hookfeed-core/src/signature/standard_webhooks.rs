@@ -13,7 +13,7 @@ use super::body::{samples, BodyLayout, Field, SampleBody};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, Tags};
 use super::error::{SecretError, SignatureError};
 use super::header::{parse_unix_secs, required};
-use super::scheme::{SignatureScheme, SignedContentResult};
+use super::scheme::{Scheme, SignedContentResult};
 use crate::event::{EventError, EventParts};
 use crate::mac::hmac_sha256;
 use crate::secret::Secret;
@@ -49,7 +49,7 @@ pub(super) fn parse_secret(configured: &str) -> Result<Secret, SecretError> {
     Ok(Secret::from_bytes(key))
 }
 
-impl SignatureScheme for StandardWebhooks {
+impl Scheme for StandardWebhooks {
     fn signed_content<'h>(&'h self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
         let id = required(headers, ID_HEADER)?;
         let ts_text = required(headers, TIMESTAMP_HEADER)?;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::body::{samples, BodyLayout, SampleBody};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput};
 use super::header::{format_timestamped_hex, parse_timestamped_hex, required};
-use super::scheme::{SignatureScheme, SignedContentResult};
+use super::scheme::{Scheme, SignedContentResult};
 use crate::event::{EventError, EventParts};
 use crate::secret::Secret;
 use crate::time::TimeFormat;
@@ -27,7 +27,7 @@ pub const SAMPLES: &[SampleBody] = samples!("stripe": "payment_intent.succeeded"
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stripe;
 
-impl SignatureScheme for Stripe {
+impl Scheme for Stripe {
     fn signed_content<'h>(&'h self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
         let (timestamp, t, candidates) = parse_timestamped_hex(required(headers, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
         window.check(timestamp)?;

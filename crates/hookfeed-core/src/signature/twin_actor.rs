@@ -15,7 +15,7 @@ use super::body::{samples, BodyLayout, SampleBody};
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput};
 use super::error::SignatureError;
 use super::header::{format_timestamped_hex, parse_timestamped_hex, required};
-use super::scheme::{SignatureScheme, SignedContentResult};
+use super::scheme::{Scheme, SignedContentResult};
 use crate::event::{EventError, EventParts};
 use crate::projection::ProjectionRule;
 use crate::secret::Secret;
@@ -40,7 +40,7 @@ pub const SAMPLES: &[SampleBody] = samples!("twin-actor": "credits.depleted", "c
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TwinActor;
 
-impl SignatureScheme for TwinActor {
+impl Scheme for TwinActor {
     fn signed_content<'h>(&'h self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
         let (timestamp, t, candidates) = parse_timestamped_hex(required(headers, SIGNATURE_HEADER)?, SIGNATURE_HEADER)?;
         let event_id = required(headers, ID_HEADER)?;

@@ -2,7 +2,7 @@
 //! documents; a terminal status never regresses; conflicts and per-source dedup.
 
 use hookfeed_core::ledger::{ingest, Ingested, MemoryStore};
-use hookfeed_core::{verify_delivery, Scheme, UnixTime, VerifiedDelivery};
+use hookfeed_core::{verify_delivery, BuiltinScheme, UnixTime, VerifiedDelivery};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -40,7 +40,7 @@ fn deliver(specs: &[Spec]) -> Vec<VerifiedDelivery> {
 /// Deliveries of `specs`, each with a field of its own (`note`) or, without, only the
 /// values they share: two events may then write the same value to a field.
 fn deliveries_of(specs: &[Spec], note: bool) -> Vec<VerifiedDelivery> {
-    let src = source(Scheme::TwinActor, "s");
+    let src = source(BuiltinScheme::TwinActor, "s");
     let now = UnixTime::from_secs(NOW);
     specs
         .iter()
@@ -71,12 +71,12 @@ fn resign(
     event_id: &str,
 ) -> Vec<(String, String)> {
     src.scheme
-        .verifier()
+        .implementation()
         .sign(&hookfeed_core::signature::SigningInput { body, timestamp: now, event_id, event_type }, &src.secrets)
 }
 
 fn apply(deliveries: &[&VerifiedDelivery]) -> MemoryStore {
-    let rules = source(Scheme::TwinActor, "s").rules;
+    let rules = source(BuiltinScheme::TwinActor, "s").rules;
     let mut store = MemoryStore::default();
     for d in deliveries {
         ingest(&mut store, d, &rules).expect("in memory");
@@ -131,7 +131,7 @@ fn a_newer_event_writing_the_value_already_held_still_beats_an_older_one_arrivin
     assert_eq!(in_order.documents()["projects/1"]["progress"], json!(50));
     assert_eq!(e3_before_e2.documents(), in_order.documents());
     // And E2, arriving after E3, is reported late.
-    let rules = source(Scheme::TwinActor, "s").rules;
+    let rules = source(BuiltinScheme::TwinActor, "s").rules;
     let mut store = MemoryStore::default();
     for x in [&d[0], &d[2]] {
         ingest(&mut store, x, &rules).expect("in memory");
@@ -164,7 +164,7 @@ proptest! {
     #[test]
     fn a_terminal_status_never_regresses((specs, order, _) in two_orders()) {
         let deliveries = deliver(&specs);
-        let rules = source(Scheme::TwinActor, "s").rules;
+        let rules = source(BuiltinScheme::TwinActor, "s").rules;
         let mut store = MemoryStore::default();
         let mut terminal: std::collections::BTreeMap<String, ()> = Default::default();
         for &i in &order {
@@ -185,7 +185,7 @@ proptest! {
 fn a_duplicate_is_reported_and_changes_nothing() {
     let specs = [Spec { event_type: "project.completed", project: 1, created_offset: 0, progress: 0 }];
     let deliveries = deliver(&specs);
-    let rules = source(Scheme::TwinActor, "s").rules;
+    let rules = source(BuiltinScheme::TwinActor, "s").rules;
     let mut store = MemoryStore::default();
     let first = ingest(&mut store, &deliveries[0], &rules).expect("in memory");
     let Ingested::Stored { seq, change: Some(_), .. } = first else { panic!("stored: {first:?}") };
@@ -194,7 +194,7 @@ fn a_duplicate_is_reported_and_changes_nothing() {
 
 #[test]
 fn the_same_id_with_another_body_is_a_conflict_and_the_first_stands() {
-    let src = source(Scheme::TwinActor, "s");
+    let src = source(BuiltinScheme::TwinActor, "s");
     let now = UnixTime::from_secs(NOW);
     let mut store = MemoryStore::default();
     let (h1, b1) = signed_sample(&src, "project.completed", "evt_same", now, &[]);
@@ -210,12 +210,12 @@ fn the_same_id_with_another_body_is_a_conflict_and_the_first_stands() {
 
 #[test]
 fn dedup_keys_are_per_source() {
-    let twin = source(Scheme::TwinActor, "s");
-    let percify = source(Scheme::Percify, "s");
+    let twin = source(BuiltinScheme::TwinActor, "s");
+    let percify = source(BuiltinScheme::Percify, "s");
     let now = UnixTime::from_secs(NOW);
     let mut store = MemoryStore::default();
     for src in [&twin, &percify] {
-        let event_type = if src.scheme == Scheme::TwinActor { "project.completed" } else { "video.completed" };
+        let event_type = if src.scheme == BuiltinScheme::TwinActor { "project.completed" } else { "video.completed" };
         let (headers, body) = signed_sample(src, event_type, "evt_abc123", now, &[]);
         let delivery = verify_delivery(src, &headers, &body, now).expect("verifies");
         let outcome = ingest(&mut store, &delivery, &src.rules).expect("in memory");
@@ -231,7 +231,7 @@ fn a_late_older_event_is_logged_but_overwrites_nothing_newer() {
         Spec { event_type: "project.processing", project: 1, created_offset: 5, progress: 30 },
     ];
     let deliveries = deliver(&specs);
-    let rules = source(Scheme::TwinActor, "s").rules;
+    let rules = source(BuiltinScheme::TwinActor, "s").rules;
     let mut store = MemoryStore::default();
     let first = ingest(&mut store, &deliveries[0], &rules).expect("in memory");
     assert!(matches!(first, Ingested::Stored { late: false, .. }), "{first:?}");
@@ -281,7 +281,7 @@ impl hookfeed_core::ledger::FeedStore for FailingStore {
 fn a_storage_failure_is_reported_not_acknowledged() {
     let specs = [Spec { event_type: "project.completed", project: 1, created_offset: 0, progress: 0 }];
     let deliveries = deliver(&specs);
-    let rules = source(Scheme::TwinActor, "s").rules;
+    let rules = source(BuiltinScheme::TwinActor, "s").rules;
     let mut store = FailingStore(MemoryStore::default());
     // The caller (the Worker) runs ingest in one transaction and answers 503 on this error,
     // so the log row appended before the failure is rolled back with it.
@@ -294,13 +294,14 @@ fn a_storage_failure_is_reported_not_acknowledged() {
 /// both the provider's status and the backend's owner.
 #[test]
 fn a_backends_own_event_gives_a_providers_document_its_owner_in_any_order() {
-    let twin = source(Scheme::TwinActor, "s");
+    let twin = source(BuiltinScheme::TwinActor, "s");
     let config: hookfeed_core::source::SourceConfig = serde_json::from_value(json!({
         "name": "backend", "scheme": "standard-webhooks",
         "rules": [{"types": ["project.owner"], "collection": "projects", "id_field": "project_id"}]
     }))
     .expect("valid config");
-    let backend = config.resolve(&|_| Some(secret_text(Scheme::StandardWebhooks).to_owned())).expect("usable source");
+    let backend =
+        config.resolve(&|_| Some(secret_text(BuiltinScheme::StandardWebhooks).to_owned())).expect("usable source");
     let now = UnixTime::from_secs(NOW);
     let (headers, body) =
         signed_sample(&twin, "project.completed", "evt_twin", now, &[("project_id".to_owned(), json!(7))]);
@@ -308,7 +309,7 @@ fn a_backends_own_event_gives_a_providers_document_its_owner_in_any_order() {
     let owner_body = json!({"type": "project.owner", "timestamp": "2025-10-09T08:50:00Z",
                              "data": {"project_id": 7, "user_id": "alice"}})
     .to_string();
-    let owner_headers = backend.scheme.verifier().sign(
+    let owner_headers = backend.scheme.implementation().sign(
         &hookfeed_core::signature::SigningInput {
             body: owner_body.as_bytes(),
             timestamp: now,
@@ -350,7 +351,7 @@ fn github_delivery(
     let body = serde_json::to_vec(body).expect("json");
     let input =
         hookfeed_core::signature::SigningInput { body: &body, timestamp: now, event_id: id, event_type: "issues" };
-    let headers = src.scheme.verifier().sign(&input, &src.secrets);
+    let headers = src.scheme.implementation().sign(&input, &src.secrets);
     verify_delivery(src, &headers, &body, now).map_err(|e| e.to_string())
 }
 
@@ -366,7 +367,7 @@ fn a_source_that_projects_events_without_a_time_must_say_where_their_time_is() {
     // An event no rule projects needs none (GitHub's `ping`).
     assert!(github_delivery(&src, "d2", &json!({"zen": "Keep it logically awesome."}), now).is_ok());
     // A Twin.Actor event without `created_at` is refused too: its signed `t` is the attempt's.
-    let twin = source(Scheme::TwinActor, "s");
+    let twin = source(BuiltinScheme::TwinActor, "s");
     let body = br#"{"id":"evt_1","type":"project.processing","data":{"project_id":1}}"#;
     let input = hookfeed_core::signature::SigningInput {
         body,
@@ -374,7 +375,7 @@ fn a_source_that_projects_events_without_a_time_must_say_where_their_time_is() {
         event_id: "evt_1",
         event_type: "project.processing",
     };
-    let headers = twin.scheme.verifier().sign(&input, &twin.secrets);
+    let headers = twin.scheme.implementation().sign(&input, &twin.secrets);
     let refused = verify_delivery(&twin, &headers, body, now).expect_err("no created_at");
     assert_eq!(refused.code(), "missing_field");
 }

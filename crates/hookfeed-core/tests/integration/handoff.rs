@@ -2,7 +2,7 @@
 //! body. Both must end with the same event, for every scheme.
 
 use hookfeed_core::delivery::{Handoff, VerifiedDelivery};
-use hookfeed_core::{verify_delivery, DeliveryError, Scheme, UnixTime};
+use hookfeed_core::{verify_delivery, BuiltinScheme, DeliveryError, UnixTime};
 
 use crate::support::{secret_text, signed_sample, source};
 
@@ -30,11 +30,11 @@ fn a_feed_rebuilds_exactly_the_delivery_the_edge_verified_for_every_sample_of_ev
 
 #[test]
 fn a_percify_delivery_without_created_is_refused_it_would_have_no_replay_window() {
-    let source = source(Scheme::Percify, secret_text(Scheme::Percify));
+    let source = source(BuiltinScheme::Percify, secret_text(BuiltinScheme::Percify));
     let now = UnixTime::from_secs(1_764_000_000);
     let body = br#"{"id":"evt_1","type":"video.completed","data":{"videoId":"v1"}}"#;
     let signing = hookfeed_core::signature::SigningInput { body, timestamp: now, event_id: "evt_1", event_type: "t" };
-    let headers = source.scheme.verifier().sign(&signing, &source.secrets);
+    let headers = source.scheme.implementation().sign(&signing, &source.secrets);
     let refused = verify_delivery(&source, &headers, body, now).expect_err("no created");
     assert!(matches!(refused, DeliveryError::Event(_)), "{refused:?}");
     assert_eq!(refused.code(), "missing_field");

@@ -8,7 +8,7 @@
 use hookfeed_core::ledger::{ingest, Ingested, MemoryStore};
 use hookfeed_core::samples;
 use hookfeed_core::signature::SigningInput;
-use hookfeed_core::{verify_delivery, Scheme, UnixTime};
+use hookfeed_core::{verify_delivery, BuiltinScheme, UnixTime};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -17,7 +17,7 @@ use crate::support::{secret_text, signed_sample, source};
 /// One provider's documented example deliveries (`tests/providers/<scheme>.json`).
 #[derive(Deserialize)]
 struct DocumentedExamples {
-    scheme: Scheme,
+    scheme: BuiltinScheme,
     examples: Vec<DocumentedExample>,
 }
 
@@ -32,8 +32,8 @@ struct DocumentedExample {
 #[test]
 fn every_example_delivery_in_the_provider_docs_verifies_once_signed() {
     for (file, text, scheme, count) in [
-        ("twin-actor.json", include_str!("../providers/twin-actor.json"), Scheme::TwinActor, 4),
-        ("percify.json", include_str!("../providers/percify.json"), Scheme::Percify, 11),
+        ("twin-actor.json", include_str!("../providers/twin-actor.json"), BuiltinScheme::TwinActor, 4),
+        ("percify.json", include_str!("../providers/percify.json"), BuiltinScheme::Percify, 11),
     ] {
         let documented: DocumentedExamples = serde_json::from_str(text).expect("example file parses");
         assert_eq!(documented.scheme, scheme, "{file}");
@@ -48,7 +48,7 @@ fn every_example_delivery_in_the_provider_docs_verifies_once_signed() {
             let created = value.get("created").or(value.get("created_at")).and_then(Value::as_str);
             let now = created.and_then(UnixTime::parse_rfc3339).expect("documented created time");
             let headers = scheme
-                .verifier()
+                .implementation()
                 .sign(&SigningInput { body: body.as_bytes(), timestamp: now, event_id, event_type }, &src.secrets);
             let delivery =
                 verify_delivery(&src, &headers, body.as_bytes(), now).unwrap_or_else(|e| panic!("{origin}: {e}"));
@@ -63,17 +63,17 @@ fn every_example_delivery_in_the_provider_docs_verifies_once_signed() {
 
 #[test]
 fn every_sample_verifies_and_projects_into_its_documented_collection() {
-    let expected_collection = |scheme: Scheme, event_type: &str| -> Option<&str> {
+    let expected_collection = |scheme: BuiltinScheme, event_type: &str| -> Option<&str> {
         let family = event_type.split('.').next().unwrap_or_default();
         Some(match (scheme, family) {
-            (Scheme::TwinActor, "project") => "projects",
-            (Scheme::TwinActor, "voice_clone") => "voice_clones",
-            (Scheme::TwinActor, "credits") => "account",
-            (Scheme::Percify, "avatar") => "avatars",
-            (Scheme::Percify, "video") => "videos",
-            (Scheme::Percify, "audio") => "audio",
-            (Scheme::Percify, "voice") => "voices",
-            (Scheme::Percify, "credits" | "tier") => "users",
+            (BuiltinScheme::TwinActor, "project") => "projects",
+            (BuiltinScheme::TwinActor, "voice_clone") => "voice_clones",
+            (BuiltinScheme::TwinActor, "credits") => "account",
+            (BuiltinScheme::Percify, "avatar") => "avatars",
+            (BuiltinScheme::Percify, "video") => "videos",
+            (BuiltinScheme::Percify, "audio") => "audio",
+            (BuiltinScheme::Percify, "voice") => "voices",
+            (BuiltinScheme::Percify, "credits" | "tier") => "users",
             _ => return None,
         })
     };
@@ -99,7 +99,7 @@ fn every_sample_verifies_and_projects_into_its_documented_collection() {
 #[test]
 fn the_twin_actor_listener_example_finds_its_fields() {
     // The docs' Firestore listener reads status, progress and final_video_url.
-    let src = source(Scheme::TwinActor, "s");
+    let src = source(BuiltinScheme::TwinActor, "s");
     let mut store = MemoryStore::default();
     let t0 = UnixTime::from_secs(1_710_929_700);
     for (i, event_type) in ["project.created", "project.processing", "project.completed"].into_iter().enumerate() {
@@ -118,9 +118,9 @@ fn the_twin_actor_listener_example_finds_its_fields() {
 fn a_test_event_with_only_an_id_and_a_status_is_stored() {
     // The Percify docs' "Send Test Event" body: no userId, no URLs.
     let body = br#"{"type":"avatar.completed","id":"evt_test123","created":"2025-11-25T07:00:00Z","data":{"avatarId":"avatar_test","status":"completed"}}"#;
-    let src = source(Scheme::Percify, "s");
+    let src = source(BuiltinScheme::Percify, "s");
     let now = UnixTime::parse_rfc3339("2025-11-25T07:00:05Z").expect("time");
-    let headers = Scheme::Percify.verifier().sign(
+    let headers = BuiltinScheme::Percify.implementation().sign(
         &SigningInput { body, timestamp: now, event_id: "evt_test123", event_type: "avatar.completed" },
         &src.secrets,
     );
@@ -132,7 +132,7 @@ fn a_test_event_with_only_an_id_and_a_status_is_stored() {
 
 #[test]
 fn percify_replays_outside_the_window_on_created_are_refused() {
-    let src = source(Scheme::Percify, "s");
+    let src = source(BuiltinScheme::Percify, "s");
     let created = UnixTime::from_secs(1_760_000_000);
     let (headers, body) = signed_sample(&src, "video.completed", "evt_old", created, &[]);
     let two_days_later = UnixTime::from_secs(created.as_secs() + 2 * 24 * 3600);
@@ -142,7 +142,7 @@ fn percify_replays_outside_the_window_on_created_are_refused() {
 
 #[test]
 fn twin_actor_headers_must_match_the_signed_body() {
-    let src = source(Scheme::TwinActor, "s");
+    let src = source(BuiltinScheme::TwinActor, "s");
     let now = UnixTime::from_secs(1_760_000_000);
     let (mut headers, body) = signed_sample(&src, "project.completed", "evt_real", now, &[]);
     for (name, value) in &mut headers {
@@ -156,7 +156,7 @@ fn twin_actor_headers_must_match_the_signed_body() {
 
 #[test]
 fn signed_bodies_that_are_not_events_are_refused_as_bad_requests() {
-    let src = source(Scheme::Stripe, secret_text(Scheme::Stripe));
+    let src = source(BuiltinScheme::Stripe, secret_text(BuiltinScheme::Stripe));
     let now = UnixTime::from_secs(1_760_000_000);
     for (body, code) in [
         (&b"not json"[..], "invalid_json"),
@@ -166,8 +166,8 @@ fn signed_bodies_that_are_not_events_are_refused_as_bad_requests() {
         (br#"{"id":"","type":"x"}"#, "invalid_field"),
         (br#"{"id":"evt_1","type":"x","created":"yesterday"}"#, "invalid_field"),
     ] {
-        let headers = Scheme::Stripe
-            .verifier()
+        let headers = BuiltinScheme::Stripe
+            .implementation()
             .sign(&SigningInput { body, timestamp: now, event_id: "evt_1", event_type: "x" }, &src.secrets);
         let err = verify_delivery(&src, &headers, body, now).expect_err("not an event");
         assert!(matches!(err, hookfeed_core::DeliveryError::Event(_)), "{err:?}");

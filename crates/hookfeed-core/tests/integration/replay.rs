@@ -79,13 +79,13 @@ fn captured() -> Vec<Captured> {
 fn signed() -> Vec<Captured> {
     use hookfeed_core::signature::configured::presets;
     use hookfeed_core::signature::SigningInput;
-    use hookfeed_core::Scheme;
+    use hookfeed_core::BuiltinScheme;
     let now = UnixTime::from_secs(1_765_000_000);
     let at = now.to_rfc3339();
     let ms = now.as_millis();
     let secs = now.as_secs();
     let mut out = Vec::new();
-    for scheme in Scheme::ALL {
+    for scheme in BuiltinScheme::ALL {
         let source = crate::support::source(scheme, crate::support::secret_text(scheme));
         let event_type = hookfeed_core::samples::event_types(scheme).next().expect("a sample");
         let (headers, body) = crate::support::signed_sample(&source, event_type, "evt_captured", now, &[]);
@@ -107,12 +107,12 @@ fn signed() -> Vec<Captured> {
         )
         .expect("source config");
         let Ok(profile) = hookfeed_core::signature::HmacProfile::preset(&preset) else { continue };
-        let secret = hookfeed_core::signature::SignatureScheme::example_secret(&profile).to_owned();
+        let secret = hookfeed_core::signature::Scheme::example_secret(&profile).to_owned();
         let source = config.resolve(&move |_| Some(secret.clone())).expect("preset source");
         for body in &bodies {
             let body = serde_json::to_vec(body).expect("json");
             let input = SigningInput { body: &body, timestamp: now, event_id: "evt_hdr", event_type: "job.done" };
-            let mut headers = source.scheme.verifier().sign(&input, &source.secrets);
+            let mut headers = source.scheme.implementation().sign(&input, &source.secrets);
             if headers.iter().any(|(name, _)| name == hookfeed_core::signature::URL_HEADER) {
                 continue; // signs the request URL: covered by the Square vectors' own test
             }
@@ -236,8 +236,8 @@ proptest! {
 #[test]
 fn a_replay_that_verifies_after_the_log_is_pruned_still_has_its_key() {
     use hookfeed_core::ledger::retention::{replay_key_kept_until, DEFAULT_DAYS, DEFAULT_REPLAY_DAYS};
-    use hookfeed_core::Scheme;
-    for scheme in Scheme::ALL {
+    use hookfeed_core::BuiltinScheme;
+    for scheme in BuiltinScheme::ALL {
         for tolerance_days in [0, 1, 7, 30, 400] {
             let mut source = crate::support::source(scheme, crate::support::secret_text(scheme));
             source.tolerance_secs = tolerance_days * 86_400 + 300;

@@ -11,7 +11,7 @@ use std::path::Path;
 use hookfeed_core::protocol::parse_client_message;
 use hookfeed_core::signature::ReplayWindow;
 use hookfeed_core::token::verify_token;
-use hookfeed_core::{verify_delivery, Scheme, Secret, UnixTime};
+use hookfeed_core::{verify_delivery, BuiltinScheme, Secret, UnixTime};
 use proptest::prelude::*;
 
 use crate::support::{secret_text, source};
@@ -49,21 +49,21 @@ proptest! {
 
     #[test]
     fn arbitrary_headers_and_bodies_never_panic_the_verifier(
-        scheme in prop::sample::select(Scheme::ALL.to_vec()),
+        scheme in prop::sample::select(BuiltinScheme::ALL.to_vec()),
         headers in prop::collection::vec((header_name(), header_value()), 0..6),
         body in prop::collection::vec(any::<u8>(), 0..256),
         now in any::<i64>(),
         tolerance in any::<u64>(),
     ) {
         let window = ReplayWindow { now: UnixTime(now), tolerance_secs: tolerance };
-        let _ = scheme.verifier().verify(&headers, &body, &[Secret::from_bytes("k")], window);
+        let _ = scheme.implementation().verify(&headers, &body, &[Secret::from_bytes("k")], window);
         let src = source(scheme, secret_text(scheme));
         let _ = verify_delivery(&src, &headers, &body, UnixTime(now));
     }
 
     #[test]
     fn arbitrary_json_bodies_with_a_valid_signature_never_panic_event_parsing(
-        scheme in prop::sample::select(Scheme::ALL.to_vec()),
+        scheme in prop::sample::select(BuiltinScheme::ALL.to_vec()),
         body in prop_oneof![
             "\\{(\"(id|type|created|created_at|timestamp|data|action)\":(\"[^\"]{0,30}\"|[0-9]{1,25}|null|\\{\\}|\\[\\]),?){0,6}\\}",
             ".{0,100}",
@@ -71,7 +71,7 @@ proptest! {
     ) {
         let src = source(scheme, secret_text(scheme));
         let now = UnixTime::from_secs(1_760_000_000);
-        let headers = scheme.verifier().sign(
+        let headers = scheme.implementation().sign(
             &hookfeed_core::signature::SigningInput { body: body.as_bytes(), timestamp: now, event_id: "evt_1", event_type: "t" },
             &src.secrets,
         );
@@ -113,7 +113,7 @@ fn every_fuzz_target_runs_on_its_seeds() {
         }
     }
     // Every scheme has event-body seeds that verify: the target starts inside the parser.
-    for scheme in Scheme::ALL {
+    for scheme in BuiltinScheme::ALL {
         let verified = hookfeed_fuzz::seeds("event_body", vectors)
             .iter()
             .filter_map(|s| hookfeed_fuzz::verify_event_body(s))
@@ -124,7 +124,7 @@ fn every_fuzz_target_runs_on_its_seeds() {
     // The seeds of a delivery target are the vectors, and for every scheme some verify
     // and reach the log: the targets start past the signature check.
     let seeds = hookfeed_fuzz::seeds("delivery", vectors);
-    for (index, scheme) in Scheme::ALL.into_iter().enumerate() {
+    for (index, scheme) in BuiltinScheme::ALL.into_iter().enumerate() {
         let verified = seeds.iter().filter(|seed| usize::from(seed[0]) == index).filter(|seed| {
             let d = hookfeed_fuzz::parse_delivery(&seed[1..]);
             let source = hookfeed_fuzz::source(scheme, &d.secrets).expect("a source");
@@ -190,7 +190,7 @@ proptest! {
 
     #[test]
     fn the_delivery_targets_never_panic(
-        scheme in prop::sample::select(Scheme::ALL.to_vec()),
+        scheme in prop::sample::select(BuiltinScheme::ALL.to_vec()),
         now in prop_oneof![Just(hookfeed_fuzz::NOW), any::<i64>()],
         secrets in prop_oneof![Just(String::new()), "[A-Za-z0-9_+/=, ]{0,40}"],
         headers in prop::collection::vec((header_name(), header_value()), 0..6),

@@ -2,11 +2,11 @@
 //! secret sets.
 
 use hookfeed_core::signature::{ReplayWindow, SignatureError, SigningInput};
-use hookfeed_core::{Scheme, Secret, UnixTime};
+use hookfeed_core::{BuiltinScheme, Secret, UnixTime};
 use proptest::prelude::*;
 
-fn scheme() -> impl Strategy<Value = Scheme> {
-    prop::sample::select(Scheme::ALL.to_vec())
+fn scheme() -> impl Strategy<Value = BuiltinScheme> {
+    prop::sample::select(BuiltinScheme::ALL.to_vec())
 }
 
 fn secrets() -> impl Strategy<Value = Vec<Secret>> {
@@ -26,7 +26,7 @@ proptest! {
         pick in any::<prop::sample::Index>(),
     ) {
         let at = UnixTime::from_secs(at);
-        let headers = scheme.verifier().sign(
+        let headers = scheme.implementation().sign(
             &SigningInput { body: &body, timestamp: at, event_id: &id, event_type: "project.completed" },
             &secrets,
         );
@@ -35,18 +35,18 @@ proptest! {
         // verifies.
         let mut receiver = secrets.clone();
         receiver.rotate_left(pick.index(secrets.len()));
-        let signed = scheme.verifier().verify(&headers, &body, &receiver, window);
+        let signed = scheme.implementation().verify(&headers, &body, &receiver, window);
         prop_assert!(signed.is_ok(), "{scheme}: {signed:?}");
         let signed = signed.expect("checked");
-        if matches!(scheme, Scheme::TwinActor | Scheme::StandardWebhooks | Scheme::Github) {
+        if matches!(scheme, BuiltinScheme::TwinActor | BuiltinScheme::StandardWebhooks | BuiltinScheme::Github) {
             prop_assert_eq!(signed.event_id, Some(id.as_str()));
         }
         // Where the header carries one signature per secret, a receiver holding any one
         // of them alone verifies too; Percify and GitHub send one signature, made with the
         // newest (first) secret.
         let alone = &secrets[pick.index(secrets.len())..][..1];
-        let one_signature = matches!(scheme, Scheme::Percify | Scheme::Github);
-        let by_one = scheme.verifier().verify(&headers, &body, alone, window);
+        let one_signature = matches!(scheme, BuiltinScheme::Percify | BuiltinScheme::Github);
+        let by_one = scheme.implementation().verify(&headers, &body, alone, window);
         if !one_signature || alone[0].expose() == secrets[0].expose() {
             prop_assert!(by_one.is_ok(), "{scheme}: a receiver with only secret {:?} is refused", pick);
         }
@@ -61,7 +61,7 @@ proptest! {
         secrets in secrets(),
     ) {
         let at = UnixTime::from_secs(1_700_000_000);
-        let headers = scheme.verifier().sign(
+        let headers = scheme.implementation().sign(
             &SigningInput { body: &body, timestamp: at, event_id: "evt_1", event_type: "t" },
             &secrets,
         );
@@ -70,7 +70,7 @@ proptest! {
         tampered[i] ^= 1 << bit;
         let window = ReplayWindow { now: at, tolerance_secs: 300 };
         prop_assert_eq!(
-            scheme.verifier().verify(&headers, &tampered, &secrets, window),
+            scheme.implementation().verify(&headers, &tampered, &secrets, window),
             Err(SignatureError::NoMatch)
         );
     }
@@ -84,13 +84,13 @@ proptest! {
     ) {
         prop_assume!(old != new);
         let at = UnixTime::from_secs(1_700_000_000);
-        let headers = scheme.verifier().sign(
+        let headers = scheme.implementation().sign(
             &SigningInput { body: &body, timestamp: at, event_id: "evt_1", event_type: "t" },
             &[Secret::from_bytes(old)],
         );
         let window = ReplayWindow { now: at, tolerance_secs: 300 };
         prop_assert_eq!(
-            scheme.verifier().verify(&headers, &body, &[Secret::from_bytes(new)], window),
+            scheme.implementation().verify(&headers, &body, &[Secret::from_bytes(new)], window),
             Err(SignatureError::NoMatch)
         );
     }
@@ -99,16 +99,16 @@ proptest! {
 #[test]
 fn every_scheme_names_the_headers_it_reads() {
     // Callers fetch only these; a scheme that read another header would fail to verify.
-    for scheme in Scheme::ALL {
+    for scheme in BuiltinScheme::ALL {
         let secrets = [Secret::from_bytes("k")];
         let at = UnixTime::from_secs(1_700_000_000);
         let headers = scheme
-            .verifier()
+            .implementation()
             .sign(&SigningInput { body: b"{}", timestamp: at, event_id: "evt_1", event_type: "t" }, &secrets);
-        let names = scheme.verifier().header_names();
+        let names = scheme.implementation().header_names();
         let only: Vec<(String, String)> =
             headers.into_iter().filter(|(n, _)| names.iter().any(|m| m.eq_ignore_ascii_case(n))).collect();
         let window = ReplayWindow { now: at, tolerance_secs: 300 };
-        assert!(scheme.verifier().verify(&only, b"{}", &secrets, window).is_ok(), "{scheme}");
+        assert!(scheme.implementation().verify(&only, b"{}", &secrets, window).is_ok(), "{scheme}");
     }
 }

@@ -2,10 +2,10 @@
 
 use hookfeed_core::signature::SigningInput;
 use hookfeed_core::source::{Source, SourceConfig};
-use hookfeed_core::{Scheme, UnixTime};
+use hookfeed_core::{BuiltinScheme, UnixTime};
 
 /// A source of `scheme` with the given secrets (comma-separated), default options.
-pub fn source(scheme: Scheme, secrets: &str) -> Source {
+pub fn source(scheme: BuiltinScheme, secrets: &str) -> Source {
     let config: SourceConfig = serde_json::from_value(serde_json::json!({
         "name": scheme.name(),
         "scheme": scheme.name(),
@@ -16,8 +16,8 @@ pub fn source(scheme: Scheme, secrets: &str) -> Source {
 }
 
 /// A secret in the form `scheme` expects (the scheme's own example).
-pub fn secret_text(scheme: Scheme) -> &'static str {
-    scheme.verifier().example_secret()
+pub fn secret_text(scheme: BuiltinScheme) -> &'static str {
+    scheme.implementation().example_secret()
 }
 
 /// Signs a rendered sample of `scheme`/`event_type` the way its provider would.
@@ -33,7 +33,7 @@ pub fn signed_sample(
     let body = sample.render(event_id, at, overrides).expect("renders");
     let headers = source
         .scheme
-        .verifier()
+        .implementation()
         .sign(&SigningInput { body: &body, timestamp: at, event_id, event_type }, &source.secrets);
     (headers, body)
 }

@@ -1,7 +1,7 @@
 //! The admin's routes: `GET /deliveries` (the delivery log, admin token) and `GET /healthz`
 //! (anyone: that the configuration loads; the admin, or dev mode: its shape and figures).
 
-use hookfeed_core::log::{page, LogCursor, LogPage, LogQuery, LogRow};
+use hookfeed_core::delivery_log::{page, LogCursor, LogPage, LogQuery, LogRow};
 use serde_json::json;
 use worker::{Env, Request, Url};
 

@@ -75,7 +75,7 @@ async fn dev_delivery<'c>(req: &mut Request, config: &'c Config) -> Result<(&'c 
     } else {
         &source.secrets[..]
     };
-    Ok((source, (source.scheme.verifier().sign(&signing, secrets), body)))
+    Ok((source, (source.scheme.implementation().sign(&signing, secrets), body)))
 }
 
 /// `POST /dev/send {source, event, set}`: signs a sample delivery with the source's

@@ -47,7 +47,7 @@ pub async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &C
     // gets the URL the provider posted to as a pseudo-header.
     let request_headers = req.headers();
     let mut headers: Vec<(&str, String)> = Vec::with_capacity(3);
-    for header in source.scheme.verifier().header_names() {
+    for header in source.scheme.implementation().header_names() {
         let value = if header == URL_HEADER { Some(req.url()) } else { request_headers.get(header)? };
         if let Some(value) = value {
             headers.push((header, value));

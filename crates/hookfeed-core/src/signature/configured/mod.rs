@@ -44,7 +44,7 @@ use template::Piece;
 use super::content::{Headers, ReplayWindow, SignedContent, SignedHeaders, SigningInput, Tags, MAX_PIECES};
 use super::error::{owned, SecretError, SignatureError};
 use super::header::required;
-use super::scheme::{SignatureScheme, SignedContentResult};
+use super::scheme::{Scheme, SignedContentResult};
 use crate::event::{EventError, EventParts};
 use crate::secret::Secret;
 use crate::time::UnixTime;
@@ -53,7 +53,7 @@ use crate::time::UnixTime;
 /// HTTP header names cannot contain `:`, so no request header can pose as it.
 pub const URL_HEADER: &str = ":url";
 
-/// A checked profile: a [`SignatureScheme`] built from configuration.
+/// A checked profile: a [`Scheme`] built from configuration.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HmacProfile {
     /// The preset's name, or `hmac` for a profile written out.
@@ -207,7 +207,7 @@ impl HmacProfile {
     }
 }
 
-impl SignatureScheme for HmacProfile {
+impl Scheme for HmacProfile {
     fn signed_content<'h>(&'h self, headers: &'h dyn Headers, window: ReplayWindow) -> SignedContentResult<'h> {
         let candidates = self.candidates(required(headers, &self.config.signature.header)?)?;
         let timestamp = self.timestamp(headers)?;

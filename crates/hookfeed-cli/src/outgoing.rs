@@ -1,20 +1,22 @@
-//! What `send` and `sign` share: choosing the scheme, reading bodies, the ids and types a
-//! body carries, signing through core, and tampering.
+//! The outgoing delivery `send` and `sign` build: choosing the scheme, reading bodies, the
+//! ids and types a body carries, signing through core, and tampering.
 
 use std::io::Read;
 use std::path::Path;
 
 use hookfeed_core::samples::event_types;
 use hookfeed_core::signature::SigningInput;
-use hookfeed_core::{Scheme, Secret, UnixTime};
+use hookfeed_core::{BuiltinScheme, Secret, UnixTime};
 
 use crate::error::CliError;
 
 /// The scheme to sign with: `explicit`, else the source's name when it is a scheme name.
-pub fn resolve_scheme(explicit: Option<Scheme>, source: &str) -> Result<Scheme, CliError> {
+pub fn resolve_scheme(explicit: Option<BuiltinScheme>, source: &str) -> Result<BuiltinScheme, CliError> {
     match explicit {
         Some(scheme) => Ok(scheme),
-        None => source.parse::<Scheme>().map_err(|_| CliError::SchemeRequired { source_name: source.to_owned() }),
+        None => {
+            source.parse::<BuiltinScheme>().map_err(|_| CliError::SchemeRequired { source_name: source.to_owned() })
+        }
     }
 }
 
@@ -24,7 +26,7 @@ pub fn check_source_name(name: &str) -> Result<(), CliError> {
 }
 
 /// `scheme`'s known event types, comma-separated, for messages.
-pub fn known_types(scheme: Scheme) -> String {
+pub fn known_types(scheme: BuiltinScheme) -> String {
     event_types(scheme).collect::<Vec<_>>().join(", ")
 }
 
@@ -46,27 +48,27 @@ pub fn read_body(path: Option<&Path>) -> Result<Vec<u8>, CliError> {
 
 /// The body's own event id, where the scheme's bodies carry it, so the id header agrees
 /// with the body.
-pub fn body_event_id(scheme: Scheme, body: &[u8]) -> Option<String> {
+pub fn body_event_id(scheme: BuiltinScheme, body: &[u8]) -> Option<String> {
     scheme.body_layout().event_id_in(body)
 }
 
 /// The body's own event type, where the scheme's bodies carry it (GitHub's lives only in
 /// its header).
-pub fn body_event_type(scheme: Scheme, body: &[u8]) -> Option<String> {
+pub fn body_event_type(scheme: BuiltinScheme, body: &[u8]) -> Option<String> {
     scheme.body_layout().event_type_in(body)
 }
 
 /// The headers `scheme`'s provider sends with `body`, one signature per secret where the
 /// scheme's header carries several.
 pub fn sign(
-    scheme: Scheme,
+    scheme: BuiltinScheme,
     body: &[u8],
     timestamp: UnixTime,
     event_id: &str,
     event_type: &str,
     secrets: &[Secret],
 ) -> Vec<(String, String)> {
-    scheme.verifier().sign(&SigningInput { body, timestamp, event_id, event_type }, secrets)
+    scheme.implementation().sign(&SigningInput { body, timestamp, event_id, event_type }, secrets)
 }
 
 /// Alters the body after signing so that it stays what it was (JSON stays JSON) but no
@@ -154,8 +156,8 @@ mod tests {
 
     #[test]
     fn the_scheme_defaults_to_a_source_named_after_one() {
-        assert_eq!(resolve_scheme(None, "twin-actor").expect("scheme"), Scheme::TwinActor);
-        assert_eq!(resolve_scheme(Some(Scheme::Stripe), "billing").expect("scheme"), Scheme::Stripe);
+        assert_eq!(resolve_scheme(None, "twin-actor").expect("scheme"), BuiltinScheme::TwinActor);
+        assert_eq!(resolve_scheme(Some(BuiltinScheme::Stripe), "billing").expect("scheme"), BuiltinScheme::Stripe);
         assert!(matches!(resolve_scheme(None, "billing"), Err(CliError::SchemeRequired { .. })));
     }
 }
