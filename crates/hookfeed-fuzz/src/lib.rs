@@ -12,9 +12,7 @@ use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 
 use hookfeed_core::delivery::Handoff;
 use hookfeed_core::fanout::{
@@ -22,6 +20,7 @@ use hookfeed_core::fanout::{
 };
 use hookfeed_core::identity::{begin_identity, is_identity_token, load_identity, IdentityProvider, JwkSet};
 use hookfeed_core::ledger::{ingest, ChangeKind, DocChange, Ingested, MemoryStore, Seq};
+use hookfeed_core::mac::hmac_sha256;
 use hookfeed_core::path::{check_collection, DocPath};
 use hookfeed_core::projection::project;
 use hookfeed_core::protocol::parse_client_message;
@@ -65,13 +64,6 @@ pub const TARGETS: [Target; 7] = [
 
 fn now() -> UnixTime {
     UnixTime::from_secs(NOW)
-}
-
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    // HMAC takes keys of every length; the error is for fixed-size MACs only.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { return [0; 32] };
-    mac.update(message);
-    mac.finalize().into_bytes().into()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -136,8 +128,8 @@ pub fn unsigned_identity_token(claims_json: &[u8]) -> String {
 pub fn sign_claims(claims_json: &[u8]) -> String {
     let signed =
         format!("{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#), URL_SAFE_NO_PAD.encode(claims_json));
-    let tag = hmac_sha256(TOKEN_SECRET.as_bytes(), signed.as_bytes());
-    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag))
+    let tag = hmac_sha256(&Secret::from_bytes(TOKEN_SECRET), &[signed.as_bytes()]);
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag.as_bytes()))
 }
 
 fn use_claims(claims: &TokenClaims) {

@@ -2,7 +2,7 @@
 //! happen, reconnecting and resuming (`since`) when the connection drops.
 //!
 //! Frames are built and read with core's protocol types, so the wire format is core's.
-//! [`targets`] says what to watch, [`auth`] which token each connection presents,
+//! [`targets`](mod@targets) says what to watch, [`auth`] which token each connection presents,
 //! [`session`] runs the connections and [`render`] prints what they deliver.
 
 mod auth;
