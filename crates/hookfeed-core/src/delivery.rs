@@ -38,26 +38,23 @@ pub struct VerifiedDelivery {
 /// ([`VerifiedDelivery::from_handoff`]), so the Worker and the feed cannot disagree about
 /// it, and the hand-off holds only header values and numbers (it travels as a header).
 /// It is trusted because of how it travels, not because of what it says: see
-/// [`VerifiedDelivery::from_handoff`].
+/// [`VerifiedDelivery::from_handoff`]. An absent value travels as `null` (and a missing key
+/// reads as absent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Handoff {
     /// The source the delivery was verified for.
     pub source: String,
     /// The signed timestamp, for schemes that sign one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_at: Option<UnixTime>,
     /// When the edge received it.
     pub received_at: UnixTime,
     /// The event id from a signed header, for schemes that send one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
     /// The event type from a header, for schemes that send one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<String>,
     /// What the signature covers besides the body, hex ([`SignedContent::context_digest`]):
     /// the feed keys dedup on it and the body's digest. Absent from an edge older than
     /// it, which keys on the body alone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_context: Option<String>,
 }
 

@@ -40,3 +40,14 @@ fn a_percify_delivery_without_created_is_refused_it_would_have_no_replay_window(
     assert_eq!(refused.code(), "missing_field");
     assert!(refused.to_string().contains("created"));
 }
+
+#[test]
+fn a_hand_off_reads_whether_its_absent_values_are_null_or_left_out() {
+    let with_nulls: Handoff = serde_json::from_str(
+        r#"{"source":"percify","signed_at":null,"received_at":5,"event_id":null,"event_type":null,"signed_context":null}"#,
+    )
+    .expect("nulls read");
+    let left_out: Handoff = serde_json::from_str(r#"{"source":"percify","received_at":5}"#).expect("missing keys read");
+    assert_eq!(with_nulls, left_out);
+    assert_eq!(left_out.event_id, None);
+}
