@@ -209,8 +209,8 @@ fn parse_event(
     let serde_json::Value::Object(object) = value else {
         return Err(EventError::NotAnObject.into());
     };
+    scheme.check_headers(&object, signed)?;
     let parts = scheme.read_event(object, signed)?;
-    scheme.check_headers(&parts, signed)?;
     parts.check()?;
     let EventParts { id, event_type, created, data } = parts;
     Ok(Event { source: source.to_owned(), id, event_type, created, data })

@@ -78,8 +78,8 @@ impl Sample {
         for (path, value) in overrides {
             set_path(data, path, value.clone())?;
         }
-        for (old, new) in &renamed {
-            replace_in_urls(data, old, new);
+        if !renamed.is_empty() {
+            replace_in_urls(data, &renamed);
         }
         Ok(serde_json::to_vec(&body).unwrap_or_default())
     }
@@ -122,34 +122,60 @@ fn id_text(value: &Value) -> Option<String> {
     }
 }
 
-/// Replaces `old` with `new` where it stands alone in every URL string (one holding
-/// `://`) in `object`.
-fn replace_in_urls(object: &mut serde_json::Map<String, Value>, old: &str, new: &str) {
-    fn visit(value: &mut Value, old: &str, new: &str) {
+/// Longest a URL may grow to by following renamed ids: the renames are the caller's own
+/// values, and a URL past this is left as the sample has it rather than grown further.
+const MAX_FOLLOWED_URL_LEN: usize = 2048;
+
+/// Follows `renamed` (old id, new id) in every URL string (one holding `://`) of `object`:
+/// all renames in one pass over each string, so that no rename's output is fed to the next
+/// (chained renames would multiply a URL's length at every step).
+fn replace_in_urls(object: &mut serde_json::Map<String, Value>, renamed: &[(String, String)]) {
+    fn visit(value: &mut Value, renamed: &[(String, String)]) {
         match value {
-            Value::String(text) if text.contains("://") => *text = replace_standalone(text, old, new),
-            Value::Array(items) => items.iter_mut().for_each(|item| visit(item, old, new)),
-            Value::Object(map) => map.values_mut().for_each(|item| visit(item, old, new)),
+            Value::String(text) if text.contains("://") => {
+                if let Some(followed) = replace_standalone(text, renamed) {
+                    *text = followed;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| visit(item, renamed)),
+            Value::Object(map) => map.values_mut().for_each(|item| visit(item, renamed)),
             _ => {}
         }
     }
-    object.values_mut().for_each(|value| visit(value, old, new));
+    object.values_mut().for_each(|value| visit(value, renamed));
 }
 
-/// `text` with each `old` that no letter or digit touches replaced by `new`.
-fn replace_standalone(text: &str, old: &str, new: &str) -> String {
+/// `text` with each old id of `renamed` that no letter or digit touches replaced by its
+/// new one, scanning once from the left (the longest old id first where several start at
+/// one place); `None` if it would grow past [`MAX_FOLLOWED_URL_LEN`].
+fn replace_standalone(text: &str, renamed: &[(String, String)]) -> Option<String> {
     let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let mut by_length: Vec<&(String, String)> = renamed.iter().filter(|(old, _)| !old.is_empty()).collect();
+    by_length.sort_by_key(|(old, _)| std::cmp::Reverse(old.len()));
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(old) {
-        out.push_str(&rest[..at]);
+    let mut at = 0;
+    while at < text.len() {
+        let rest = &text[at..];
         let before = out.chars().next_back();
-        let after = rest[at + old.len()..].chars().next();
-        out.push_str(if word(before) || word(after) { old } else { new });
-        rest = &rest[at + old.len()..];
+        let hit = by_length.iter().find(|(old, _)| {
+            rest.starts_with(old.as_str()) && !word(before) && !word(rest[old.len()..].chars().next())
+        });
+        match hit {
+            Some((old, new)) => {
+                out.push_str(new);
+                at += old.len();
+            }
+            None => {
+                let c = rest.chars().next()?;
+                out.push(c);
+                at += c.len_utf8();
+            }
+        }
+        if out.len() > MAX_FOLLOWED_URL_LEN.max(text.len()) {
+            return None;
+        }
     }
-    out.push_str(rest);
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -212,9 +238,11 @@ mod tests {
 
     #[test]
     fn an_id_is_replaced_only_where_it_stands_alone() {
-        assert_eq!(replace_standalone("https://x/project_42_final.mp4", "42", "7"), "https://x/project_7_final.mp4");
-        assert_eq!(replace_standalone("https://x/42/a42/421/42", "42", "7"), "https://x/7/a42/421/7");
-        assert_eq!(replace_standalone("video_abc123_thumb.jpg", "video_abc123", "v9"), "v9_thumb.jpg");
+        let one = |old: &str, new: &str| vec![(old.to_owned(), new.to_owned())];
+        let follow = |text: &str, renamed: &[(String, String)]| replace_standalone(text, renamed).expect("bounded");
+        assert_eq!(follow("https://x/project_42_final.mp4", &one("42", "7")), "https://x/project_7_final.mp4");
+        assert_eq!(follow("https://x/42/a42/421/42", &one("42", "7")), "https://x/7/a42/421/7");
+        assert_eq!(follow("video_abc123_thumb.jpg", &one("video_abc123", "v9")), "v9_thumb.jpg");
     }
 
     #[test]
@@ -238,5 +266,42 @@ mod tests {
 
     fn sample_of(scheme: BuiltinScheme, event_type: &str) -> Sample {
         sample(scheme, event_type).expect("sample")
+    }
+
+    proptest::proptest! {
+        /// Overrides whose values repeat other fields' ids (the chain that once multiplied
+        /// a URL at every rename) grow a sample by at most what they bring, plus a bounded
+        /// amount per URL.
+        #[test]
+        fn following_ids_into_urls_never_grows_a_sample_without_bound(
+            pick in 0usize..64,
+            repeats in proptest::collection::vec(1usize..60, 1..8),
+            seed in "[a-z0-9_]{0,6}",
+        ) {
+            let all: Vec<Sample> = all().collect();
+            let sample = all[pick % all.len()];
+            let payload: Value = serde_json::from_str(sample.body).expect("json");
+            let layout = sample.scheme.body_layout();
+            let data = match layout.data {
+                Some(field) => payload[field].as_object().cloned().unwrap_or_default(),
+                None => payload.as_object().cloned().unwrap_or_default(),
+            };
+            // Each override's new value holds the next field's id many times over.
+            let fields: Vec<(String, String)> =
+                data.iter().filter_map(|(k, v)| Some((k.clone(), id_text(v)?))).collect();
+            let overrides: Vec<(String, Value)> = fields
+                .iter()
+                .zip(fields.iter().cycle().skip(1))
+                .zip(repeats.iter().cycle())
+                .map(|(((field, _), (_, next_id)), k)| (field.clone(), Value::from(format!("{seed}{}", format!("{next_id}/").repeat(*k)))))
+                .collect();
+            let body = sample.render("evt_1", UnixTime::from_secs(1_700_000_000), &overrides).expect("renders");
+            let brought: usize = overrides.iter().map(|(k, v)| k.len() + v.to_string().len()).sum();
+            let urls = sample.body.matches("://").count();
+            proptest::prop_assert!(
+                body.len() <= sample.body.len() + 2 * brought + urls * (MAX_FOLLOWED_URL_LEN + 64),
+                "{} grew to {} bytes from {} brought", sample.event_type, body.len(), brought
+            );
+        }
     }
 }

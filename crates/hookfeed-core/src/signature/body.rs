@@ -62,6 +62,18 @@ impl BodyLayout {
         Ok(EventParts { id, event_type, created, data })
     }
 
+    /// The event id a body (a JSON object) carries, as [`read`](Self::read) would take it,
+    /// without taking it.
+    pub fn id_text(&self, object: &Map<String, Value>) -> Option<String> {
+        text_of(object, self.id, "id")
+    }
+
+    /// The event type a body (a JSON object) carries, as [`read`](Self::read) would take it,
+    /// without taking it.
+    pub fn type_text(&self, object: &Map<String, Value>) -> Option<String> {
+        text_of(object, self.event_type, "type")
+    }
+
     /// The event id `body` carries, if this layout keeps it in the body: what a sender
     /// must also put in a header that names it.
     pub fn event_id_in(&self, body: &[u8]) -> Option<String> {
@@ -130,6 +142,16 @@ fn read_text(
             Some(Value::Number(n)) if name == "id" => Ok(n.to_string()),
             _ => Err(EventError::MissingField(name)),
         },
+    }
+}
+
+/// The text [`read_text`] would take from the body, without taking it.
+fn text_of(object: &Map<String, Value>, field: Field, name: &'static str) -> Option<String> {
+    let Field::Body(key) = field else { return None };
+    match object.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) if name == "id" => Some(n.to_string()),
+        _ => None,
     }
 }
 

@@ -45,8 +45,9 @@ pub trait Scheme {
     fn read_event(&self, object: Map<String, Value>, signed: &SignedHeaders<'_>) -> Result<EventParts, EventError>;
 
     /// Refuses headers sent beside the signature (so not signed) that disagree with the
-    /// event read from the signed body. By default there are none to check.
-    fn check_headers(&self, _event: &EventParts, _signed: &SignedHeaders<'_>) -> Result<(), SignatureError> {
+    /// signed body (a JSON object), before [`read_event`](Self::read_event) reads it. By
+    /// default there are none to check.
+    fn check_headers(&self, _object: &Map<String, Value>, _signed: &SignedHeaders<'_>) -> Result<(), SignatureError> {
         Ok(())
     }
 

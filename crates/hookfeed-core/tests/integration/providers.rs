@@ -174,3 +174,31 @@ fn signed_bodies_that_are_not_events_are_refused_as_bad_requests() {
         assert_eq!(err.code(), code, "{}", String::from_utf8_lossy(body));
     }
 }
+
+/// Issue 20's attack review: once event parsing moved, a Twin.Actor delivery whose unsigned
+/// id header disagreed with its signed body was answered by its body's other faults (400
+/// `invalid_field` for a bad `created_at`) instead of as the mismatch it is (401).
+#[test]
+fn a_twin_actor_header_mismatch_is_refused_as_a_mismatch_whatever_the_bodys_created_at() {
+    let twin = source(BuiltinScheme::TwinActor, secret_text(BuiltinScheme::TwinActor));
+    let now = UnixTime::from_secs(1_764_000_000);
+    let body = serde_json::to_vec(&json!({
+        "id": "evt_1", "type": "project.completed", "created_at": "not a time", "data": {"project_id": 1}
+    }))
+    .expect("json");
+    let input = SigningInput { body: &body, timestamp: now, event_id: "evt_1", event_type: "project.completed" };
+    for (header, forged) in [("X-Webhook-ID", "evt_someone_else"), ("X-Webhook-Event", "project.failed")] {
+        let mut headers = twin.scheme.implementation().sign(&input, &twin.secrets);
+        for (name, value) in &mut headers {
+            if name == header {
+                *value = forged.to_owned();
+            }
+        }
+        let refused = verify_delivery(&twin, &headers, &body, now).expect_err("refused");
+        assert_eq!(refused.code(), "header_body_mismatch", "{header}: {refused}");
+    }
+    // With headers that agree, the body's own fault is what is refused.
+    let headers = twin.scheme.implementation().sign(&input, &twin.secrets);
+    let refused = verify_delivery(&twin, &headers, &body, now).expect_err("refused");
+    assert_eq!(refused.code(), "invalid_field");
+}
