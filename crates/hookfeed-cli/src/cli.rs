@@ -196,7 +196,7 @@ pub struct SendArgs {
     /// The event id [default: a fresh `evt_…`]; repeat one to see the server dedup it.
     ///
     /// Sending an id again resends that event: the sample's creation time is the one its
-    /// first send stamped (remembered in $HOOKFEED_STATE_DIR, else
+    /// first send to the same URL stamped (remembered in $HOOKFEED_STATE_DIR, else
     /// ~/.local/state/hookfeed), so the same --event and --set make the same body; the
     /// signature's timestamp is fresh, as a provider's retry's is.
     #[arg(long, value_name = "ID")]

@@ -47,6 +47,21 @@ pub enum CliError {
     /// `--stale` for percify with `--body`: staleness lives in the body.
     #[error("--stale for percify moves the body's `created` 48 h back, which needs a built-in sample: drop --body, or write an old `created` into the file")]
     StaleWithPercifyBody,
+    /// `send --id` again, after the scheme's window on the body's time has passed.
+    #[error(
+        "{event_id} was first sent {age_hours} h ago, and {scheme} refuses a body whose creation time is older than \
+         {window_hours} h (its replay window), as it would the provider's own retry: send it under a new --id"
+    )]
+    ResendOutsideWindow {
+        /// The id given.
+        event_id: String,
+        /// The scheme.
+        scheme: BuiltinScheme,
+        /// How long ago it was first sent, in whole hours.
+        age_hours: i64,
+        /// The scheme's default window, in whole hours.
+        window_hours: u64,
+    },
     /// A `--set` path runs through a non-object.
     #[error("--set: {0}")]
     Override(#[from] SampleError),

@@ -52,7 +52,7 @@ pub fn run(args: &SendArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let found = source_secret(args)?;
     let request = build(args, scheme, url, &found, clock::now()?)?;
     if let (Some(event_id), Some(stamped), false) = (&args.id, request.stamped, args.dry_run) {
-        sent::remember(&args.source, event_id, stamped);
+        sent::remember(&request.url, event_id, stamped);
     }
     finish(args, &request, Some(&found), out)
 }
@@ -173,7 +173,26 @@ fn build(
             // A resend of an id sends the body first sent under it (`sent.rs`); `--stale`
             // always means a new, old body.
             let created = match (&args.id, args.stale) {
-                (Some(id), false) => sent::created(&args.source, id).unwrap_or(created),
+                (Some(id), false) => match sent::created(&url, id) {
+                    // A scheme whose window runs on the body's time (Percify) refuses the
+                    // first send's body once the window has passed, as it would the
+                    // provider's own retry: say so rather than send it to be refused.
+                    Some(first) if scheme.window_on_body_created() => {
+                        let window_secs = scheme.implementation().default_tolerance_secs();
+                        let age_secs = now.secs_since(first);
+                        if age_secs > i64::try_from(window_secs).unwrap_or(i64::MAX) {
+                            return Err(CliError::ResendOutsideWindow {
+                                event_id: id.clone(),
+                                scheme,
+                                age_hours: age_secs / 3600,
+                                window_hours: window_secs / 3600,
+                            });
+                        }
+                        first
+                    }
+                    Some(first) => first,
+                    None => created,
+                },
                 _ => created,
             };
             let event_id = args.id.clone().unwrap_or_else(clock::fresh_event_id);

@@ -4,7 +4,7 @@
 //! A sample's body carries its creation time (`created_at`, `created`, `timestamp`). Stamped
 //! afresh on every send, a second `send --id X` would be a different body under the same id,
 //! which the feed answers `conflict`. So the first send of an id to a source remembers the
-//! time it stamped, and later sends of that id reuse it: the same event type and `--set`
+//! time it stamped, and later sends of that id to the same URL reuse it: the same event type and `--set`
 //! overrides make the same body, answered `duplicate`. The signature's own timestamp stays
 //! the attempt's, fresh each time, as the providers' are.
 //!
@@ -41,24 +41,25 @@ fn lines() -> Vec<String> {
 
 fn entry_of(line: &str) -> Option<(String, String, i64)> {
     let value: Value = serde_json::from_str(line).ok()?;
-    Some((value["source"].as_str()?.to_owned(), value["id"].as_str()?.to_owned(), value["created_ms"].as_i64()?))
+    Some((value["url"].as_str()?.to_owned(), value["id"].as_str()?.to_owned(), value["created_ms"].as_i64()?))
 }
 
-/// The creation time the first send of `event_id` to `source` stamped, if one was
-/// remembered (whichever server it went to: the event is the same).
-pub fn created(source: &str, event_id: &str) -> Option<UnixTime> {
+/// The creation time the first send of `event_id` to `url` (a source's
+/// `{server}/hooks/{source}`) stamped, if one was remembered. Another server, or another
+/// source, is another feed: it gets a fresh time.
+pub fn created(url: &str, event_id: &str) -> Option<UnixTime> {
     lines()
         .iter()
         .rev()
         .filter_map(|line| entry_of(line))
-        .find(|(name, id, _)| name == source && id == event_id)
+        .find(|(to, id, _)| to == url && id == event_id)
         .map(|(_, _, millis)| UnixTime(millis))
 }
 
-/// Remembers that `event_id` of `source` was stamped `created` (unless it is remembered
+/// Remembers that `event_id`, sent to `url`, was stamped `created` (unless it is remembered
 /// already). A failure to write is a note on stderr, not an error: the send goes on.
-pub fn remember(source: &str, event_id: &str, created: UnixTime) {
-    if self::created(source, event_id).is_some() {
+pub fn remember(url: &str, event_id: &str, created: UnixTime) {
+    if self::created(url, event_id).is_some() {
         return;
     }
     let Some(dir) = state_dir() else {
@@ -68,10 +69,14 @@ pub fn remember(source: &str, event_id: &str, created: UnixTime) {
         return;
     };
     let mut kept = lines();
-    kept.push(json!({ "source": source, "id": event_id, "created_ms": created.as_millis() }).to_string());
+    kept.push(json!({ "url": url, "id": event_id, "created_ms": created.as_millis() }).to_string());
     let start = kept.len().saturating_sub(KEPT);
     let text = kept[start..].join("\n") + "\n";
-    let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(FILE), text));
+    // Written beside and renamed over, so that a reader (another send) never sees half a file.
+    let partial = dir.join(format!("{FILE}.{}", std::process::id()));
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&partial, text))
+        .and_then(|()| std::fs::rename(&partial, dir.join(FILE)));
     if let Err(error) = written {
         eprintln!(
             "note: could not record {event_id} in {} ({error}), so a resend will not repeat its body",

@@ -388,40 +388,74 @@ fn send_project_completed(url: &str, extra: &[&str]) -> Output {
     run(&mut hookfeed(&args))
 }
 
-/// Sends `args` to a one-shot server from `dir` and hands back the body it received.
-fn sent_body(dir: &Path, args: &[&str]) -> Vec<u8> {
+/// Sends `args` to a one-shot server from `dir` and hands back the server's URL and the
+/// body it received.
+fn sent_body(dir: &Path, args: &[&str]) -> (String, Vec<u8>) {
     let (url, request) = serve_once("200 OK", r#"{"received":true,"duplicate":false,"seq":1}"#.to_owned());
     let mut all = vec!["send", "--secret", "s", "--url", &url];
     all.extend_from_slice(args);
     assert_success(&run(&mut hookfeed_in(dir, &all)));
-    request.recv_timeout(Duration::from_secs(10)).expect("the server saw the request").1
+    (url.clone(), request.recv_timeout(Duration::from_secs(10)).expect("the server saw the request").1)
+}
+
+/// What `send --dry-run` of `args` to `url` from `dir` would send.
+fn dry_run_body(dir: &Path, url: &str, args: &[&str]) -> Vec<u8> {
+    let all = [&["send", "--secret", "s", "--dry-run", "--url", url][..], args].concat();
+    parse_dry_run(&run(&mut hookfeed_in(dir, &all))).body
 }
 
 #[test]
 fn send_of_an_id_again_resends_the_first_body_so_the_feed_answers_duplicate() {
     let dir = scratch_dir();
     let resend = ["--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_1"];
-    let first = sent_body(&dir, &resend);
+    let (url, first) = sent_body(&dir, &resend);
     // Another id is a new event, stamped afresh (a process and a request later: a later ms).
-    let other = sent_body(&dir, &["--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_2"]);
+    let (_, other) = sent_body(&dir, &["--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_2"]);
     assert_ne!(json(&other)["created_at"], json(&first)["created_at"]);
-    assert_eq!(sent_body(&dir, &resend), first, "the same id, event and overrides: the same body");
+    assert_eq!(
+        dry_run_body(&dir, &url, &resend),
+        first,
+        "the same id, event and overrides to the same feed: the same body"
+    );
     // The same id with other content is another body (the feed rightly answers `conflict`).
-    let changed = sent_body(&dir, &[&resend[..], &["--set", "person_name=Ada"]].concat());
+    let changed = dry_run_body(&dir, &url, &[&resend[..], &["--set", "person_name=Ada"]].concat());
     assert_eq!(json(&changed)["created_at"], json(&first)["created_at"]);
     assert_ne!(changed, first);
+    // Another server is another feed: the id is new there, and stamped afresh.
+    let (_, elsewhere) = sent_body(&dir, &resend);
+    assert_ne!(json(&elsewhere)["created_at"], json(&first)["created_at"]);
 
     // A dry run shows the resend; it records nothing.
-    let dry = parse_dry_run(&run(&mut hookfeed_in(
-        &dir,
-        &[&["send"], &resend[..], &["--secret", "s", "--dry-run"]].concat(),
-    )));
-    assert_eq!(dry.body, first);
-    let fresh = ["send", "--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_3"];
-    let dry_fresh =
-        parse_dry_run(&run(&mut hookfeed_in(&dir, &[&fresh[..], &["--secret", "s", "--dry-run"]].concat())));
-    let sent_fresh = sent_body(&dir, &fresh[1..]);
-    assert_ne!(json(&dry_fresh.body)["created_at"], json(&sent_fresh)["created_at"]);
+    let fresh = ["--source", "twin-actor", "--event", "project.created", "--id", "evt_demo_3"];
+    let (fresh_url, sent_fresh) = sent_body(&dir, &fresh);
+    let dry_elsewhere = dry_run_body(&dir, "http://127.0.0.1:9", &fresh);
+    assert_ne!(json(&dry_elsewhere)["created_at"], json(&sent_fresh)["created_at"]);
+    assert_eq!(dry_run_body(&dir, &fresh_url, &fresh), sent_fresh);
+    let again = dry_run_body(&dir, "http://127.0.0.1:9", &fresh);
+    assert_ne!(json(&again)["created_at"], json(&dry_elsewhere)["created_at"], "the dry run recorded nothing");
+}
+
+/// Issue 20's attack review: a Percify resend after its 24 h window reused the first body's
+/// `created`, was refused as too old, and the CLI blamed the secret.
+#[test]
+fn send_of_a_percify_id_after_its_window_says_to_use_a_new_id() {
+    let dir = scratch_dir();
+    let url = "http://127.0.0.1:9";
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).expect("state dir");
+    let two_days_ago = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis()
+        as i64)
+        - 48 * 3600 * 1000;
+    let record = format!(r#"{{"url":"{url}/hooks/percify","id":"evt_old","created_ms":{two_days_ago}}}"#);
+    std::fs::write(state.join("sent.jsonl"), record + "\n").expect("record");
+    let args = ["send", "--source", "percify", "--event", "video.completed", "--id", "evt_old", "--secret", "s"];
+    let output = run(&mut hookfeed_in(&dir, &[&args[..], &["--url", url, "--dry-run"]].concat()));
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("first sent 48 h ago") && message.contains("under a new --id"), "{message}");
+    // Within the window, the first body is resent.
+    let args = ["send", "--source", "twin-actor", "--event", "project.created", "--id", "evt_old", "--secret", "s"];
+    assert_success(&run(&mut hookfeed_in(&dir, &[&args[..], &["--url", url, "--dry-run"]].concat())));
 }
 
 #[test]
