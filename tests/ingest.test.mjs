@@ -248,4 +248,22 @@ describe("ingest: POST /hooks/{source}", () => {
       assert.ok(!text.includes(DEMO[name]), `${name} leaked`);
     }
   });
+
+  // Issue 20's attack review: renames followed into a sample's URLs one after another fed
+  // each rename's output to the next, so a 1.6 KB /dev/sign ran the Worker out of memory.
+  it("follows chained id renames into a dev sample's URLs in one pass: the answer stays small and the Worker keeps serving", async () => {
+    const rep = (word) => `${word} `.repeat(40);
+    const set = {
+      avatarId: rep("48"), creditCost: rep("8"), durationSeconds: rep("720p"), resolution: rep("completed"),
+      status: rep("x"), thumbnailUrl: `https://cdn.example/${rep("avatar_def456")}`,
+    };
+    const request = JSON.stringify({ source: "percify", event: "video.completed", set });
+    const signed = fetch(`${edge.url}/dev/sign`, { method: "POST", headers: { "Content-Type": "application/json" }, body: request })
+      .then(async (res) => ({ status: res.status, size: (await res.arrayBuffer()).byteLength }));
+    const genuine = deliver(edge, ...TWIN, twinActorEvent("project.created", { project_id: 4243 }));
+    const [dev, delivered] = await Promise.all([signed, genuine]);
+    assert.equal(delivered.status, 200, JSON.stringify(delivered.body));
+    assert.equal(dev.status, 200);
+    assert.ok(dev.size < 64 * 1024, `a ${request.length}-byte request signed a ${dev.size}-byte delivery`);
+  });
 });
