@@ -54,10 +54,13 @@ ensure_wasm_bindgen() {
   export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
 }
 
+# Only `npm run bench` needs worker-build: its "before" builds (bench/build-before.sh) are
+# older commits, whose scripts/build-worker.sh runs it. This checkout builds the Worker with
+# scripts/build-worker.mjs, a port of worker-build's steps, and needs no worker-build.
 WORKER_BUILD_VERSION="0.8.7"
 ensure_worker_build() {
   if [ "$("$CARGO_BIN/worker-build" --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
-    step "Installing worker-build $WORKER_BUILD_VERSION (takes 4-5 minutes once)"
+    step "Installing worker-build $WORKER_BUILD_VERSION for the benchmarks' older builds (takes 4-5 minutes once)"
     cargo_install --force "worker-build@$WORKER_BUILD_VERSION"
   fi
 }
@@ -85,7 +88,6 @@ bootstrap() {
   ensure_npm_packages
   ensure_wasm_target
   ensure_wasm_bindgen
-  ensure_worker_build
   ensure_dev_vars
   export WASM_OPT_BIN="$ROOT/node_modules/binaryen/bin/wasm-opt"
   export WRANGLER_SEND_METRICS=false
