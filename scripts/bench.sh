@@ -11,8 +11,7 @@
 #              against the build before owner reads were narrowed in SQL (bench/owner-reads.mjs)
 # Pass a subset to run only those: `npm run bench -- verify web`.
 source "$(dirname "$0")/lib.sh"
-bootstrap
-ensure_chromium
+bootstrap chromium
 bash scripts/build.sh
 mkdir -p target/bench
 which=("${@:-verify load web edge owner}")
