@@ -54,7 +54,9 @@ ensure_wasm_bindgen() {
   [ -n "$want" ] || die "wasm-bindgen is not in Cargo.lock"
   if [ "$("$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | cut -d' ' -f2)" != "$want" ]; then
     step "Installing wasm-bindgen-cli $want (pinned to Cargo.lock; takes 2-4 minutes once)"
-    cargo_install wasm-bindgen-cli --version "$want"
+    # Without the default rustls feature: its only HTTP client talks to a local chromedriver
+    # over plain http, so TLS (rustls, ring, webpki-roots) is 11 crates compiled for nothing.
+    cargo_install wasm-bindgen-cli --version "$want" --no-default-features
   fi
   export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
 }
