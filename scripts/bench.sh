@@ -11,8 +11,7 @@
 #              against the build before owner reads were narrowed in SQL (bench/owner-reads.mjs)
 # Pass a subset to run only those: `npm run bench -- verify web`.
 source "$(dirname "$0")/lib.sh"
-bootstrap
-ensure_chromium
+bootstrap chromium
 bash scripts/build.sh
 mkdir -p target/bench
 which=("${@:-verify load web edge owner}")
@@ -29,6 +28,7 @@ for bench in ${which[*]}; do
       node bench/web/run.mjs --json "$ROOT/target/bench/web.json" ;;
     edge)
       step "Benchmark 4/5: the trust boundary, before vs after (bench/load/README.md, about 15 minutes)"
+      ensure_worker_build   # the "before" commit builds its Worker with worker-build
       bash bench/build-before.sh
       node bench/load/run.mjs --edge before,hookfeed --scenarios ingest,refusal --ingest-bytes 1024,65536 \
         --ingest-count 1000 --ingest-runs 1 --refusal-count 1000 --refusal-runs 1 --rounds 3 --json "$ROOT/target/bench/edge.json"
@@ -40,6 +40,7 @@ for bench in ${which[*]}; do
     owner)
       step "Benchmark 5/5: an owner's read of a large collection, before vs after (bench/owner-reads.mjs, about 5 minutes)"
       # The last commit before owner reads were narrowed in SQL (issue 17, item 7).
+      ensure_worker_build   # that commit builds its Worker with worker-build
       bash bench/build-before.sh 209954a target/bench-owner-before
       node bench/owner-reads.mjs --before target/bench-owner-before --json "$ROOT/target/bench/owner-reads.json" ;;
     *) die "unknown benchmark '$bench': use verify, load, web, edge or owner" ;;

@@ -3,8 +3,7 @@
 # the Worker build, and the end-to-end tests against a real `wrangler dev` and a real
 # headless Chromium.
 source "$(dirname "$0")/lib.sh"
-bootstrap
-ensure_chromium
+bootstrap chromium
 
 step "Native tests: core, CLI and the browser module's plain-Rust parts (cargo test)"
 cargo test --workspace --exclude hookfeed-worker --exclude hookfeed-bench-wasm
