@@ -13,9 +13,12 @@
 //! alone and the others commit. The answer is JSON: `{"outcomes": [Outcome, ...]}`, one
 //! per frame, in the same order ([`BatchAnswer`]).
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::Handoff;
+use crate::UnixTime;
 
 /// Deliveries in one batch at most.
 pub const MAX_BATCH_DELIVERIES: usize = 64;
@@ -140,6 +143,74 @@ pub struct BatchAnswer {
     pub outcomes: Vec<Outcome>,
 }
 
+/// How long a hand-off may be in flight before the gate stops waiting for it: its request
+/// was cancelled or hangs, and the next delivery goes at once rather than queue behind it.
+pub const STALE_HANDOFF_MS: i64 = 30_000;
+
+/// Where batches form, per feed in one Worker isolate (Nagle's rule): a delivery goes at
+/// once when no hand-off to its feed is in flight from this isolate, so a lone delivery
+/// never waits for company; otherwise it waits, and when the hand-off in flight returns,
+/// what waits goes as one batch ([`next_batch`](Self::next_batch), capped by [`fits`]).
+///
+/// So a delivery waits at most for the hand-off in flight to return (one feed round trip
+/// plus that batch's commit), then for its own batch's, while fewer than
+/// [`MAX_BATCH_DELIVERIES`] deliveries (or [`MAX_BATCH_BODY_BYTES`]) wait ahead of it;
+/// each further full batch ahead of it adds one more round trip and commit. What waits is
+/// bounded by the requests the isolate holds open.
+#[derive(Debug)]
+pub struct Gate<T> {
+    /// When the hand-off in flight left, if one is.
+    in_flight_since: Option<UnixTime>,
+    /// What waits, in arrival order, with its body's length.
+    waiting: VecDeque<(T, usize)>,
+}
+
+impl<T> Default for Gate<T> {
+    fn default() -> Self {
+        Self { in_flight_since: None, waiting: VecDeque::new() }
+    }
+}
+
+impl<T> Gate<T> {
+    /// Whether a delivery arriving `now` goes at once (then a hand-off is in flight from
+    /// now on): when none is, or the one in flight is older than [`STALE_HANDOFF_MS`].
+    pub fn try_lead(&mut self, now: UnixTime) -> bool {
+        let idle = self.in_flight_since.is_none_or(|since| now.as_millis() - since.as_millis() > STALE_HANDOFF_MS);
+        if idle {
+            self.in_flight_since = Some(now);
+        }
+        idle
+    }
+
+    /// Queues a delivery that did not lead, with its body's length.
+    pub fn enqueue(&mut self, item: T, body_len: usize) {
+        self.waiting.push_back((item, body_len));
+    }
+
+    /// Called when a hand-off returns: the next batch, in arrival order, as much of what
+    /// waits as [`fits`] (its first goes as the batch's sender, and a hand-off is in flight
+    /// again from `now`); empty when nothing waits, and the gate is idle.
+    pub fn next_batch(&mut self, now: UnixTime) -> Vec<T> {
+        let (mut batch, mut bytes) = (Vec::new(), 0usize);
+        while let Some((_, len)) = self.waiting.front() {
+            if !fits(batch.len(), bytes, *len) {
+                break;
+            }
+            bytes = bytes.saturating_add(*len);
+            if let Some((item, _)) = self.waiting.pop_front() {
+                batch.push(item);
+            }
+        }
+        self.in_flight_since = if batch.is_empty() { None } else { Some(now) };
+        batch
+    }
+
+    /// Whether nothing is in flight and nothing waits (the gate may be dropped).
+    pub fn is_idle(&self) -> bool {
+        self.in_flight_since.is_none() && self.waiting.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +279,54 @@ mod tests {
         };
         let text = serde_json::to_string(&answer).unwrap();
         assert_eq!(serde_json::from_str::<BatchAnswer>(&text).unwrap(), answer);
+    }
+
+
+    #[test]
+    fn a_lone_delivery_leads_and_company_waits_for_the_return() {
+        let mut gate = Gate::default();
+        let t = UnixTime(1_000);
+        assert!(gate.try_lead(t));
+        assert!(!gate.try_lead(t));
+        gate.enqueue("b", 10);
+        assert!(!gate.try_lead(t));
+        gate.enqueue("c", 10);
+        // The first hand-off returns: b and c go together, b sending.
+        assert_eq!(gate.next_batch(t), vec!["b", "c"]);
+        assert!(!gate.is_idle());
+        // Theirs returns with nothing waiting: idle, and the next delivery goes at once.
+        assert!(gate.next_batch(t).is_empty());
+        assert!(gate.is_idle());
+        assert!(gate.try_lead(t));
+    }
+
+    #[test]
+    fn a_batch_is_capped_and_the_rest_goes_next() {
+        let mut gate = Gate::default();
+        let t = UnixTime(0);
+        assert!(gate.try_lead(t));
+        for i in 0..MAX_BATCH_DELIVERIES + 3 {
+            gate.enqueue(i, 1);
+        }
+        let first = gate.next_batch(t);
+        assert_eq!(first, (0..MAX_BATCH_DELIVERIES).collect::<Vec<_>>());
+        assert_eq!(gate.next_batch(t), vec![MAX_BATCH_DELIVERIES, MAX_BATCH_DELIVERIES + 1, MAX_BATCH_DELIVERIES + 2]);
+        // By bytes: a large body waits for the next batch, but goes alone if it is first.
+        assert!(gate.next_batch(t).is_empty());
+        let mut gate = Gate::default();
+        assert!(gate.try_lead(t));
+        gate.enqueue("small", 10);
+        gate.enqueue("large", MAX_BATCH_BODY_BYTES);
+        assert_eq!(gate.next_batch(t), vec!["small"]);
+        assert_eq!(gate.next_batch(t), vec!["large"]);
+    }
+
+    #[test]
+    fn a_stale_hand_off_no_longer_holds_deliveries_back() {
+        let mut gate: Gate<()> = Gate::default();
+        assert!(gate.try_lead(UnixTime(0)));
+        assert!(!gate.try_lead(UnixTime(STALE_HANDOFF_MS)));
+        assert!(gate.try_lead(UnixTime(STALE_HANDOFF_MS + 1)));
     }
 
     proptest! {

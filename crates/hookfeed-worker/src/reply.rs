@@ -197,6 +197,22 @@ impl Reply {
             .fixed(self.body()?.into_bytes()))
     }
 
+    /// The answer as one outcome of a batch hand-off
+    /// ([`Outcome`](hookfeed_core::batch::Outcome)): what the Worker answers the
+    /// delivery's provider, exactly as if the delivery had been handed off alone.
+    pub fn into_outcome(self) -> Result<hookfeed_core::batch::Outcome> {
+        let retry_after = match self.extra_header() {
+            Some(("Retry-After", value)) => value.parse().ok(),
+            _ => None,
+        };
+        Ok(hookfeed_core::batch::Outcome {
+            status: self.status(),
+            duplicate: matches!(self, Self::Received { duplicate: true, .. }),
+            retry_after,
+            body: self.body()?,
+        })
+    }
+
     /// The answer as the platform's own response, which the Worker returns as it is: no
     /// copy of the body and no second conversion on the way out.
     pub fn into_raw(self) -> Result<web_sys::Response> {
@@ -205,4 +221,21 @@ impl Reply {
         init.set_headers(&self.headers()?.0);
         Ok(web_sys::Response::new_with_opt_str_and_init(Some(&self.body()?), &init)?)
     }
+}
+
+/// The platform's response for one outcome of a batch hand-off: the status, body and
+/// headers the feed would have answered the delivery alone with.
+pub fn outcome_response(outcome: &hookfeed_core::batch::Outcome) -> Result<web_sys::Response> {
+    let headers = web_sys::Headers::new()?;
+    headers.set("Content-Type", "application/json")?;
+    if let Some(secs) = outcome.retry_after {
+        headers.set("Retry-After", &secs.to_string())?;
+    }
+    if outcome.duplicate {
+        headers.set(crate::hop::DUPLICATE_HEADER, "true")?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(outcome.status);
+    init.set_headers(&headers);
+    Ok(web_sys::Response::new_with_opt_str_and_init(Some(&outcome.body), &init)?)
 }

@@ -23,6 +23,7 @@ mod admin;
 mod dev;
 mod docs;
 mod extract;
+mod group;
 mod ingest;
 mod subscribe;
 
