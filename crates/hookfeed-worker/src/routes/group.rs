@@ -48,6 +48,8 @@ struct Waiter {
     turn: RefCell<Turn>,
     /// Resolves the promise its request awaits ([`Waiter::told`]).
     resolve: RefCell<Option<js_sys::Function>>,
+    /// It waited [`STALE_HANDOFF_MS`] and was answered 503: it is no longer sent.
+    gave_up: std::cell::Cell<bool>,
 }
 
 /// What a waiting delivery is told.
@@ -86,19 +88,30 @@ impl Waiter {
             let stale = Delay::from(Duration::from_millis(STALE_HANDOFF_MS as u64));
             let _ = select(told, stale).await;
         }
-        std::mem::replace(&mut *self.turn.borrow_mut(), Turn::Waiting)
+        let turn = std::mem::replace(&mut *self.turn.borrow_mut(), Turn::Waiting);
+        self.gave_up.set(matches!(turn, Turn::Waiting));
+        turn
     }
 }
 
 /// Passes the gate on when the hand-off it guards returns, or its request is dropped: the
-/// next batch's first delivery is told to send it.
+/// next batch's first delivery is told to send it. Deliveries that gave up waiting (and
+/// were answered 503) are left out, so that none is stored unacknowledged by this path.
 struct PassOn<'a>(&'a str);
 
 impl Drop for PassOn<'_> {
     fn drop(&mut self) {
-        let next = with_gate(self.0, |gate| gate.next_batch(now()));
-        if let Some(first) = next.first().cloned() {
-            first.settle(Turn::Lead(next));
+        loop {
+            let next: Vec<_> =
+                with_gate(self.0, |gate| gate.next_batch(now())).into_iter().filter(|w| !w.gave_up.get()).collect();
+            if let Some(first) = next.first().cloned() {
+                first.settle(Turn::Lead(next));
+                return;
+            }
+            // Nothing to send: idle now, unless what was taken had all given up.
+            if with_gate(self.0, |gate| gate.is_idle()) {
+                return;
+            }
         }
     }
 }
@@ -116,6 +129,7 @@ pub async fn hand_off(env: &Env, tenant: &str, handoff: String, raw: &[u8], buff
         body: raw.to_vec(),
         turn: RefCell::new(Turn::Waiting),
         resolve: RefCell::new(None),
+        gave_up: std::cell::Cell::new(false),
     });
     with_gate(tenant, |gate| gate.enqueue(me.clone(), raw.len()));
     match me.told().await {
@@ -125,7 +139,7 @@ pub async fn hand_off(env: &Env, tenant: &str, handoff: String, raw: &[u8], buff
             let _pass_on = PassOn(tenant);
             match batch.as_slice() {
                 // Alone after all: the lone path, with the body as the platform holds it.
-                [_] => alone(env, tenant, &me.handoff, &Uint8Array::from(me.body.as_slice()).into()).await,
+                [_] => alone(env, tenant, &me.handoff, buffer).await,
                 _ => send(env, tenant, &batch).await,
             }
         }
