@@ -219,10 +219,10 @@ mod tests {
     #[test]
     fn frames_round_trip_in_order() {
         let mut body = Vec::new();
-        push_frame(&mut body, br#"{"source":"a"}"#, b"one").unwrap();
-        push_frame(&mut body, b"", b"").unwrap();
-        push_frame(&mut body, b"{}", b"three").unwrap();
-        let frames = parse_frames(&body).unwrap();
+        push_frame(&mut body, br#"{"source":"a"}"#, b"one").expect("frames");
+        push_frame(&mut body, b"", b"").expect("frames");
+        push_frame(&mut body, b"{}", b"three").expect("frames");
+        let frames = parse_frames(&body).expect("frames");
         assert_eq!(frames.len(), 3);
         assert_eq!(frames[0], Frame { handoff: br#"{"source":"a"}"#, body: b"one" });
         assert_eq!(frames[1], Frame { handoff: b"", body: b"" });
@@ -234,7 +234,7 @@ mod tests {
         assert_eq!(parse_frames(b""), Err(FrameError::Empty));
         assert_eq!(parse_frames(&[0, 0]), Err(FrameError::Truncated { frame: 0, at: 0, needed: 2 }));
         let mut body = Vec::new();
-        push_frame(&mut body, b"{}", b"hello").unwrap();
+        push_frame(&mut body, b"{}", b"hello").expect("frames");
         body.pop();
         assert_eq!(parse_frames(&body), Err(FrameError::Truncated { frame: 0, at: 6, needed: 1 }));
         // A length that claims more than any body holds.
@@ -245,10 +245,10 @@ mod tests {
     fn more_than_the_cap_is_refused() {
         let mut body = Vec::new();
         for _ in 0..MAX_BATCH_DELIVERIES {
-            push_frame(&mut body, b"{}", b"x").unwrap();
+            push_frame(&mut body, b"{}", b"x").expect("frames");
         }
         assert_eq!(parse_frames(&body).map(|f| f.len()), Ok(MAX_BATCH_DELIVERIES));
-        push_frame(&mut body, b"{}", b"x").unwrap();
+        push_frame(&mut body, b"{}", b"x").expect("frames");
         assert_eq!(parse_frames(&body), Err(FrameError::TooMany));
     }
 
@@ -265,9 +265,9 @@ mod tests {
     #[test]
     fn a_bad_handoff_is_its_frames_error_alone() {
         let mut body = Vec::new();
-        push_frame(&mut body, b"not json", b"a").unwrap();
-        push_frame(&mut body, br#"{"source":"s","received_at":1}"#, b"b").unwrap();
-        let frames = parse_frames(&body).unwrap();
+        push_frame(&mut body, b"not json", b"a").expect("frames");
+        push_frame(&mut body, br#"{"source":"s","received_at":1}"#, b"b").expect("frames");
+        let frames = parse_frames(&body).expect("frames");
         assert!(frames[0].handoff().is_err());
         assert_eq!(frames[1].handoff().map(|h| h.source).ok().as_deref(), Some("s"));
     }
@@ -277,8 +277,8 @@ mod tests {
         let answer = BatchAnswer {
             outcomes: vec![Outcome { status: 429, duplicate: false, retry_after: Some(3), body: "{}".to_owned() }],
         };
-        let text = serde_json::to_string(&answer).unwrap();
-        assert_eq!(serde_json::from_str::<BatchAnswer>(&text).unwrap(), answer);
+        let text = serde_json::to_string(&answer).expect("frames");
+        assert_eq!(serde_json::from_str::<BatchAnswer>(&text).expect("outcomes parse"), answer);
     }
 
 
@@ -338,9 +338,9 @@ mod tests {
         )) {
             let mut body = Vec::new();
             for (handoff, raw) in &parts {
-                push_frame(&mut body, handoff, raw).unwrap();
+                push_frame(&mut body, handoff, raw).expect("short parts frame");
             }
-            let frames = parse_frames(&body).unwrap();
+            let frames = parse_frames(&body).expect("frames");
             prop_assert_eq!(frames.len(), parts.len());
             for (frame, (handoff, raw)) in frames.iter().zip(&parts) {
                 prop_assert_eq!(frame.handoff, handoff.as_slice());
@@ -364,7 +364,7 @@ mod tests {
             let mut body = Vec::new();
             let mut ends = vec![0];
             for (handoff, raw) in &parts {
-                push_frame(&mut body, handoff, raw).unwrap();
+                push_frame(&mut body, handoff, raw).expect("short parts frame");
                 ends.push(body.len());
             }
             let at = cut.index(body.len());
