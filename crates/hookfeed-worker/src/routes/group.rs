@@ -120,6 +120,9 @@ impl Drop for PassOn<'_> {
 /// its raw bytes, and the platform's buffer of them) to its tenant's feed, alone or in a
 /// batch as the gate says, and answers with what the feed answered for it.
 pub async fn hand_off(env: &Env, tenant: &str, handoff: String, raw: &[u8], buffer: &JsValue) -> Answer {
+    if !crate::config::load(env).is_ok_and(|c| c.group_commit) {
+        return alone(env, tenant, &handoff, buffer).await;
+    }
     if with_gate(tenant, |gate| gate.try_lead(now())) {
         let _pass_on = PassOn(tenant);
         return alone(env, tenant, &handoff, buffer).await;
