@@ -1,23 +1,36 @@
 //! Group commit at the edge: verified deliveries for one feed that are in flight together
-//! in this isolate travel to it in one hand-off. Core's [`Gate`] decides who goes when
-//! (a lone delivery goes at once; company waits for the hand-off in flight to return, then
-//! goes as one batch); this file moves the deliveries and their outcomes.
+//! in this isolate travel to it in one hand-off. Core's [`Queue`] decides who goes when
+//! (a lone delivery goes at once; company queues while a batch is being sent, then goes
+//! as one batch) and who sends (whichever delivery polls while no live lease exists);
+//! this file moves the deliveries and their outcomes.
 //!
-//! No batch has a sender of its own: the first delivery of each batch sends it from its own
-//! request, hands each other delivery its outcome, answers its own provider, and passes the
-//! gate on to the next batch ([`PassOn`], also when its request is dropped). Each provider
-//! is answered only with its own delivery's outcome, after the feed's commit.
+//! Every delivery's request drives the queue for itself, in a loop: poll it, and send
+//! what it says to send, or wait (for its outcome, a wake-up, or a timer at the time the
+//! queue names, whichever comes first). A batch is sent by a task handed to the sending
+//! request's `waitUntil`, which outlives that request's cancellation (a provider that
+//! disconnects): the task renews the batch's lease while the feed request runs, tells
+//! each delivery its outcome, and wakes the next batch. Nothing depends on another
+//! request running again, nor on `Drop` (a cancelled request's future is never polled
+//! nor dropped): a woken delivery that never runs is replaced by the next queued one to
+//! poll, at the latest when its timer fires; a task that stops loses its lease
+//! ([`LEASE_MS`](hookfeed_core::batch::LEASE_MS)) and its deliveries are answered 503.
+//! Each provider is answered only with its own delivery's outcome, after the feed's
+//! commit. Nothing holds a batch but its task; a waiter holds only its own delivery and
+//! outcome.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_util::future::select;
-use hookfeed_core::batch::{self, BatchAnswer, Gate, Outcome, STALE_HANDOFF_MS};
-use js_sys::futures::JsFuture;
+use futures_util::future::{select, Either};
+use hookfeed_core::batch::{self, Batch, BatchAnswer, BatchId, Outcome, Queue, Step, RENEW_MS, SEND_TIMEOUT_MS};
+use hookfeed_core::UnixTime;
+use js_sys::futures::{future_to_promise, JsFuture};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
+use worker::worker_sys::Context;
 use worker::{Delay, Env};
 
 use super::{post_to_feed, Answer};
@@ -25,125 +38,184 @@ use crate::hop::{now, HANDOFF_BATCH_PATH, HANDOFF_HEADER, HANDOFF_PATH};
 use crate::reply::{outcome_response, Reply};
 
 thread_local! {
-    /// One gate per tenant with a hand-off in flight from this isolate; dropped when idle.
-    static GATES: RefCell<HashMap<String, Gate<Rc<Waiter>>>> = RefCell::new(HashMap::new());
+    /// One queue per tenant with deliveries queued or a batch in flight from this
+    /// isolate; dropped when idle.
+    static QUEUES: RefCell<HashMap<String, Queue<Rc<Waiter>>>> = RefCell::new(HashMap::new());
 }
 
-fn with_gate<R>(tenant: &str, f: impl FnOnce(&mut Gate<Rc<Waiter>>) -> R) -> R {
-    GATES.with(|gates| {
-        let mut gates = gates.borrow_mut();
-        let gate = gates.entry(tenant.to_owned()).or_default();
-        let result = f(gate);
-        if gate.is_idle() {
-            gates.remove(tenant);
+fn with_queue<R>(tenant: &str, f: impl FnOnce(&mut Queue<Rc<Waiter>>) -> R) -> R {
+    QUEUES.with(|queues| {
+        let mut queues = queues.borrow_mut();
+        let queue = queues.entry(tenant.to_owned()).or_default();
+        let result = f(queue);
+        if queue.is_idle() {
+            queues.remove(tenant);
         }
         result
     })
 }
 
-/// A delivery waiting at its feed's gate: its frame, and what it is told.
+/// A delivery at its feed's queue: its frame, what it was told, and how to wake it.
 struct Waiter {
     handoff: String,
-    body: Vec<u8>,
-    turn: RefCell<Turn>,
-    /// Resolves the promise its request awaits ([`Waiter::told`]).
-    resolve: RefCell<Option<js_sys::Function>>,
-    /// It waited [`STALE_HANDOFF_MS`] and was answered 503: it is no longer sent.
-    gave_up: std::cell::Cell<bool>,
+    /// The raw body, until it is framed.
+    body: RefCell<Vec<u8>>,
+    /// Its outcome, once its batch returned.
+    told: RefCell<Option<Told>>,
+    /// Resolves the promise its request awaits ([`Waiter::wait`]), while it waits.
+    wake: RefCell<Option<js_sys::Function>>,
 }
 
-/// What a waiting delivery is told.
-enum Turn {
-    /// Nothing yet.
-    Waiting,
-    /// Send this batch (this delivery first).
-    Lead(Vec<Rc<Waiter>>),
-    /// The outcome the feed committed; `None` if the batch's hand-off failed.
-    Done(Option<Outcome>),
+/// What a delivery is told by its batch's task.
+enum Told {
+    /// The outcome the feed committed for it (in a batch).
+    Outcome(Outcome),
+    /// The feed's own response (a lone delivery, sent by its own request's task).
+    Response(web_sys::Response),
+    /// The batch's hand-off failed or took too long: 503.
+    Failed,
 }
 
 impl Waiter {
-    fn settle(&self, turn: Turn) {
-        *self.turn.borrow_mut() = turn;
-        if let Some(resolve) = self.resolve.borrow_mut().take() {
+    /// Tells this delivery its outcome, and wakes it.
+    fn tell(&self, told: Told) {
+        *self.told.borrow_mut() = Some(told);
+        self.wake();
+    }
+
+    /// Wakes this delivery's request, if it waits (it polls its queue again).
+    fn wake(&self) {
+        if let Some(resolve) = self.wake.borrow_mut().take() {
             let _ = resolve.call0(&JsValue::UNDEFINED);
         }
     }
 
-    /// What this delivery is told, or [`Turn::Waiting`] if nothing is within
-    /// [`STALE_HANDOFF_MS`]. It waits on a JavaScript promise made in its own request and
-    /// resolved by the sender's: the runtime then runs what follows in this request, so
-    /// that a waiter told to lead sends the batch as its own I/O (woken through a Rust
-    /// waker, it ran in the sender's request, whose end cancelled the batch: measured).
-    /// The timer keeps the waiting request alive: the runtime cancels a request that
-    /// awaits nothing of its own as hung (measured: every waiter answered 500 without it).
-    async fn told(&self) -> Turn {
+    /// Waits until woken, or until `until` at the latest. It waits on a JavaScript
+    /// promise made in its own request and resolved by the waker's: the runtime then runs
+    /// what follows in this request, so that a delivery that goes on to send does so as
+    /// its own request's I/O (woken through a Rust waker, it ran in the waker's request,
+    /// whose end cancelled it: measured). The timer also keeps the waiting request alive:
+    /// the runtime cancels a request that awaits nothing of its own as hung (measured).
+    async fn wait(&self, until: UnixTime) {
+        if self.told.borrow().is_some() {
+            return;
+        }
         let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-            *self.resolve.borrow_mut() = Some(resolve);
+            *self.wake.borrow_mut() = Some(resolve);
         });
-        if !matches!(*self.turn.borrow(), Turn::Waiting) {
-            self.resolve.borrow_mut().take();
-        } else {
-            let told = JsFuture::from(promise);
-            let stale = Delay::from(Duration::from_millis(STALE_HANDOFF_MS as u64));
-            let _ = select(told, stale).await;
-        }
-        let turn = std::mem::replace(&mut *self.turn.borrow_mut(), Turn::Waiting);
-        self.gave_up.set(matches!(turn, Turn::Waiting));
-        turn
-    }
-}
-
-/// Passes the gate on when the hand-off it guards returns, or its request is dropped: the
-/// next batch's first delivery is told to send it. Deliveries that gave up waiting (and
-/// were answered 503) are left out, so that none is stored unacknowledged by this path.
-struct PassOn<'a>(&'a str);
-
-impl Drop for PassOn<'_> {
-    fn drop(&mut self) {
-        loop {
-            let next: Vec<_> =
-                with_gate(self.0, |gate| gate.next_batch(now())).into_iter().filter(|w| !w.gave_up.get()).collect();
-            if let Some(first) = next.first().cloned() {
-                first.settle(Turn::Lead(next));
-                return;
-            }
-            // Nothing to send: idle now, unless what was taken had all given up.
-            if with_gate(self.0, |gate| gate.is_idle()) {
-                return;
-            }
-        }
+        let ms = (until.as_millis() - now().as_millis()).clamp(1, SEND_TIMEOUT_MS);
+        let _ = select(JsFuture::from(promise), Delay::from(Duration::from_millis(ms as u64))).await;
+        self.wake.borrow_mut().take();
     }
 }
 
 /// Hands a verified delivery (its [`Handoff`](hookfeed_core::delivery::Handoff) as JSON,
 /// its raw bytes, and the platform's buffer of them) to its tenant's feed, alone or in a
-/// batch as the gate says, and answers with what the feed answered for it.
-pub async fn hand_off(env: &Env, tenant: &str, handoff: String, raw: &[u8], buffer: &JsValue) -> Answer {
+/// batch as the queue says, and answers with what the feed answered for it. `ctx` is the
+/// request's, whose `waitUntil` carries any batch this request sends.
+pub async fn hand_off(env: &Env, ctx: &Context, tenant: &str, handoff: String, raw: &[u8], buffer: &JsValue) -> Answer {
     if !crate::config::load(env).is_ok_and(|c| c.group_commit) {
-        return alone(env, tenant, &handoff, buffer).await;
-    }
-    if with_gate(tenant, |gate| gate.try_lead(now())) {
-        let _pass_on = PassOn(tenant);
         return alone(env, tenant, &handoff, buffer).await;
     }
     let me = Rc::new(Waiter {
         handoff,
-        body: raw.to_vec(),
-        turn: RefCell::new(Turn::Waiting),
-        resolve: RefCell::new(None),
-        gave_up: std::cell::Cell::new(false),
+        body: RefCell::new(raw.to_vec()),
+        told: RefCell::new(None),
+        wake: RefCell::new(None),
     });
-    with_gate(tenant, |gate| gate.enqueue(me.clone(), raw.len()));
-    match me.told().await {
-        Turn::Done(Some(outcome)) => outcome_response(&outcome),
-        Turn::Done(None) | Turn::Waiting => Reply::StorageFailed.into_raw(),
-        Turn::Lead(batch) => {
-            let _pass_on = PassOn(tenant);
-            match batch.as_slice() {
+    // Past the queue's cap, alone at once, as without group commit.
+    let Some(ticket) = with_queue(tenant, |queue| queue.arrive(now(), me.clone(), raw.len())) else {
+        return alone(env, tenant, &me.handoff, buffer).await;
+    };
+    loop {
+        let told = me.told.borrow_mut().take();
+        match told {
+            Some(Told::Outcome(outcome)) => return outcome_response(&outcome),
+            Some(Told::Response(response)) => return Ok(response),
+            Some(Told::Failed) => return Reply::StorageFailed.into_raw(),
+            None => {}
+        }
+        match with_queue(tenant, |queue| queue.poll(ticket, now())) {
+            Step::Send(batch) => {
                 // Alone after all: the lone path, with the body as the platform holds it.
-                [_] => alone(env, tenant, &me.handoff, buffer).await,
-                _ => send(env, tenant, &batch).await,
+                let own_buffer = match batch.items.as_slice() {
+                    [(only, _)] if *only == ticket => Some(buffer.clone()),
+                    _ => None,
+                };
+                let task = send(env.clone(), tenant.to_owned(), batch, me.clone(), own_buffer);
+                let _ = ctx.wait_until(&future_to_promise(async move {
+                    task.await;
+                    Ok(JsValue::UNDEFINED)
+                }));
+            }
+            Step::Wait { until } => me.wait(until).await,
+            Step::Alone => return alone(env, tenant, &me.handoff, buffer).await,
+            Step::Lost => {
+                worker::console_error!("a batch hand-off to {tenant} lost its sender; its delivery is answered 503");
+                return Reply::StorageFailed.into_raw();
+            }
+        }
+    }
+}
+
+/// Sends a batch (a task of the request that took it, `sender`): renews its lease while
+/// the feed request runs, for at most [`SEND_TIMEOUT_MS`]; tells every delivery its
+/// outcome (all [`Told::Failed`] if the hand-off failed); then ends the lease and wakes
+/// the next batch and the sender. `own_buffer`: the batch is the sender's delivery alone,
+/// sent on the lone path with the platform's buffer.
+async fn send(env: Env, tenant: String, batch: Batch<Rc<Waiter>>, sender: Rc<Waiter>, own_buffer: Option<JsValue>) {
+    let Batch { id, items } = batch;
+    let waiters: Vec<Rc<Waiter>> = items.into_iter().map(|(_, waiter)| waiter).collect();
+    match own_buffer {
+        Some(buffer) => {
+            let told = match renewing(&tenant, id, alone(&env, &tenant, &sender.handoff, &buffer)).await {
+                Some(Ok(response)) => Told::Response(response),
+                Some(Err(e)) => {
+                    worker::console_error!("a hand-off to {tenant} failed: {e}");
+                    Told::Failed
+                }
+                None => Told::Failed,
+            };
+            sender.tell(told);
+        }
+        None => match renewing(&tenant, id, exchange(&env, &tenant, &waiters)).await {
+            Some(Ok(outcomes)) => {
+                for (waiter, outcome) in waiters.iter().zip(outcomes) {
+                    waiter.tell(Told::Outcome(outcome));
+                }
+            }
+            failed => {
+                if let Some(Err(e)) = failed {
+                    worker::console_error!("a batch hand-off of {} deliveries to {tenant} failed: {e}", waiters.len());
+                } else {
+                    worker::console_error!("a batch hand-off of {} deliveries to {tenant} timed out", waiters.len());
+                }
+                for waiter in &waiters {
+                    waiter.tell(Told::Failed);
+                }
+            }
+        },
+    }
+    for next in with_queue(&tenant, |queue| queue.returned(id)) {
+        next.wake();
+    }
+    sender.wake();
+}
+
+/// Runs `fetch`, renewing batch `id`'s lease every [`RENEW_MS`]; `None` once it has run
+/// [`SEND_TIMEOUT_MS`] (it is no longer awaited).
+async fn renewing<F: std::future::Future>(tenant: &str, id: BatchId, fetch: F) -> Option<F::Output> {
+    let started = now();
+    let mut fetch = pin!(fetch);
+    loop {
+        let tick = Delay::from(Duration::from_millis(RENEW_MS as u64));
+        match select(fetch.as_mut(), tick).await {
+            Either::Left((output, _)) => return Some(output),
+            Either::Right(((), _)) => {
+                if now().as_millis() - started.as_millis() >= SEND_TIMEOUT_MS {
+                    return None;
+                }
+                with_queue(tenant, |queue| queue.renew(id, now()));
             }
         }
     }
@@ -156,36 +228,13 @@ async fn alone(env: &Env, tenant: &str, handoff: &str, body: &JsValue) -> Answer
     post_to_feed(env, tenant, HANDOFF_PATH, Some(&headers), Some(body)).await
 }
 
-/// A batch, as one request ([`HANDOFF_BATCH_PATH`]): tells every other delivery its
-/// outcome, and answers with the first's (this request's own).
-async fn send(env: &Env, tenant: &str, batch: &[Rc<Waiter>]) -> Answer {
-    let outcomes = match exchange(env, tenant, batch).await {
-        Ok(outcomes) => outcomes,
-        Err(e) => {
-            worker::console_error!("a batch hand-off of {} deliveries to {tenant} failed: {e}", batch.len());
-            for waiter in batch.iter().skip(1) {
-                waiter.settle(Turn::Done(None));
-            }
-            return Reply::StorageFailed.into_raw();
-        }
-    };
-    let mut outcomes = outcomes.into_iter();
-    let mine = outcomes.next();
-    for (waiter, outcome) in batch.iter().skip(1).zip(outcomes) {
-        waiter.settle(Turn::Done(Some(outcome)));
-    }
-    match mine {
-        Some(outcome) => outcome_response(&outcome),
-        None => Reply::StorageFailed.into_raw(),
-    }
-}
-
 /// Posts the batch's frames and reads one outcome per delivery back.
 async fn exchange(env: &Env, tenant: &str, batch: &[Rc<Waiter>]) -> worker::Result<Vec<Outcome>> {
-    let mut body = Vec::with_capacity(batch.iter().map(|w| 8 + w.handoff.len() + w.body.len()).sum());
+    let mut body = Vec::with_capacity(batch.iter().map(|w| 8 + w.handoff.len() + w.body.borrow().len()).sum());
     for waiter in batch {
-        batch::push_frame(&mut body, waiter.handoff.as_bytes(), &waiter.body)
-            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        // Framed once: the waiter's copy is freed.
+        let raw = std::mem::take(&mut *waiter.body.borrow_mut());
+        batch::push_frame(&mut body, waiter.handoff.as_bytes(), &raw).map_err(|e| worker::Error::RustError(e.to_string()))?;
     }
     let answer = post_to_feed(env, tenant, HANDOFF_BATCH_PATH, None, Some(&Uint8Array::from(body.as_slice()).into())).await?;
     let text = JsFuture::from(answer.text()?).await?.as_string().unwrap_or_default();

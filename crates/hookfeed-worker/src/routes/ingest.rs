@@ -72,7 +72,7 @@ pub async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &C
         Ok(delivery) => delivery,
         Err(e) => return refuse(Reply::Rejected(e)),
     };
-    let answer = hand_off(env, source, &delivery, &buffer).await?;
+    let answer = hand_off(env, ctx, source, &delivery, &buffer).await?;
     // The feed refuses only what the edge cannot know: a source over its rate limit
     // (verified deliveries only), or storage that failed. Those are refusals too.
     if let Some(reply) = Reply::from_feed_refusal(answer.status(), &answer.headers()) {
@@ -89,10 +89,10 @@ pub async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &C
 
 /// Hands a verified delivery to its tenant's feed, alone or with others in flight to it
 /// together ([`group::hand_off`](super::group::hand_off)): the raw body as received, and
-/// the [`Handoff`](hookfeed_core::delivery::Handoff).
-pub async fn hand_off(env: &Env, source: &Source, delivery: &VerifiedDelivery, body: &JsValue) -> Answer {
+/// the [`Handoff`](hookfeed_core::delivery::Handoff). `ctx` is the request's.
+pub async fn hand_off(env: &Env, ctx: &Context, source: &Source, delivery: &VerifiedDelivery, body: &JsValue) -> Answer {
     let handoff = serde_json::to_string(&delivery.handoff())?;
-    super::group::hand_off(env, &source.tenant, handoff, delivery.raw(), body).await
+    super::group::hand_off(env, ctx, &source.tenant, handoff, delivery.raw(), body).await
 }
 
 /// The client's address, as Cloudflare's edge sets it.
