@@ -102,7 +102,8 @@ pub fn parse_frames(body: &[u8]) -> Result<Vec<Frame<'_>>, FrameError> {
         }
         let frame = frames.len();
         let at = |rest: &[u8]| body.len() - rest.len();
-        let (handoff, after) = take_part(rest).map_err(|needed| FrameError::Truncated { frame, at: at(rest), needed })?;
+        let (handoff, after) =
+            take_part(rest).map_err(|needed| FrameError::Truncated { frame, at: at(rest), needed })?;
         let (raw, after) = take_part(after).map_err(|needed| FrameError::Truncated { frame, at: at(after), needed })?;
         frames.push(Frame { handoff, body: raw });
         rest = after;
@@ -442,7 +443,6 @@ mod tests {
         let text = serde_json::to_string(&answer).expect("frames");
         assert_eq!(serde_json::from_str::<BatchAnswer>(&text).expect("outcomes parse"), answer);
     }
-
 
     /// Polls `ticket` and expects a batch to send.
     fn send<T: Clone + std::fmt::Debug>(queue: &mut Queue<T>, ticket: Ticket, now: UnixTime) -> Batch<T> {
@@ -843,7 +843,8 @@ mod tests {
                     self.arrive(i);
                 }
                 for _ in 0..10_000 {
-                    let waiting = self.deliveries.iter().any(|d| d.arrived_at.is_some() && !d.cancelled && d.answers.is_empty());
+                    let waiting =
+                        self.deliveries.iter().any(|d| d.arrived_at.is_some() && !d.cancelled && d.answers.is_empty());
                     if !waiting && self.live_tasks().is_empty() {
                         return;
                     }
@@ -947,7 +948,10 @@ mod tests {
         isolate.drain();
         assert_eq!(isolate.deliveries[1].sent, 1, "b's delivery is sent by another request");
         for i in [0, 2, 3, 4] {
-            assert_eq!(isolate.deliveries[i].answers.iter().map(|(a, _)| *a).collect::<Vec<_>>(), vec![sim::Answer::Outcome]);
+            assert_eq!(
+                isolate.deliveries[i].answers.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+                vec![sim::Answer::Outcome]
+            );
         }
         assert!(isolate.queue.is_idle(), "nothing is held once the queue drained");
     }
@@ -989,7 +993,10 @@ mod tests {
         isolate.drain();
         for i in 1..4 {
             assert_eq!(isolate.deliveries[i].sent, 1);
-            assert_eq!(isolate.deliveries[i].answers.iter().map(|(a, _)| *a).collect::<Vec<_>>(), vec![sim::Answer::Outcome]);
+            assert_eq!(
+                isolate.deliveries[i].answers.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+                vec![sim::Answer::Outcome]
+            );
             let (_, at) = isolate.deliveries[i].answers[0];
             assert!(at <= LEASE_MS + 2 * RENEW_MS, "answered at {at}");
         }

@@ -234,9 +234,11 @@ async fn exchange(env: &Env, tenant: &str, batch: &[Rc<Waiter>]) -> worker::Resu
     for waiter in batch {
         // Framed once: the waiter's copy is freed.
         let raw = std::mem::take(&mut *waiter.body.borrow_mut());
-        batch::push_frame(&mut body, waiter.handoff.as_bytes(), &raw).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        batch::push_frame(&mut body, waiter.handoff.as_bytes(), &raw)
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
     }
-    let answer = post_to_feed(env, tenant, HANDOFF_BATCH_PATH, None, Some(&Uint8Array::from(body.as_slice()).into())).await?;
+    let answer =
+        post_to_feed(env, tenant, HANDOFF_BATCH_PATH, None, Some(&Uint8Array::from(body.as_slice()).into())).await?;
     let text = JsFuture::from(answer.text()?).await?.as_string().unwrap_or_default();
     if answer.status() != 200 {
         return Err(worker::Error::RustError(format!("the feed answered {}: {text}", answer.status())));
