@@ -17,7 +17,7 @@ use std::rc::Rc;
 use hookfeed_core::batch;
 use hookfeed_core::delivery::Handoff;
 use hookfeed_core::delivery_log::{LogPage, LogQuery};
-use hookfeed_core::fanout::{live_only, live_start, snapshot};
+use hookfeed_core::fanout::{live_only, live_start, rewind, snapshot};
 use hookfeed_core::ledger::{ingest, retention, DocChange, Ingested, Seq};
 use hookfeed_core::path::DocPath;
 use hookfeed_core::protocol::{ServerMessage, Target};
@@ -333,6 +333,7 @@ impl Feed {
         };
         self.live.borrow_mut().limiter = limiter.take();
         let mut stored_any = false;
+        let mut changes = Vec::new();
         for (slot, result) in replies.iter_mut().zip(results) {
             let Some(result) = result else { continue };
             *slot = Some(match result {
@@ -350,9 +351,7 @@ impl Feed {
                                 let mut live = self.live.borrow_mut();
                                 live.head = Some(live.head.map_or(seq, |h| h.max(seq)));
                             }
-                            if let Some(change) = change {
-                                self.broadcast(&change);
-                            }
+                            changes.extend(change);
                             Reply::Received { duplicate: false, conflict: false, out_of_order: late, seq }
                         }
                         Ingested::Duplicate { seq } => {
@@ -368,18 +367,32 @@ impl Feed {
                 }
             });
         }
+        self.broadcast(&changes);
         if stored_any && self.alarm_at.get().is_none() {
             alarm_by(&self.state, &self.alarm_at, retention::next_alarm(now, None)).await;
         }
         Ok(replies.into_iter().map(|r| r.unwrap_or(Reply::StorageFailed)).collect())
     }
 
-    /// Sends `change` to the listens it concerns (hubs' among them).
-    fn broadcast(&self, change: &DocChange) {
+    /// Sends `changes`, committed together in this order, to the listens they concern
+    /// (hubs' among them). A limited query's delta reads its collection as of its change:
+    /// as committed, with the batch's later changes undone ([`rewind`]), so that each is
+    /// sent as it would have been alone.
+    fn broadcast(&self, changes: &[DocChange]) {
+        if changes.is_empty() {
+            return;
+        }
         self.subscribers.borrow_mut().ensure_index(&self.state);
         let sql = self.sql();
-        let collection = change.path.collection().to_owned();
-        self.subscribers.borrow_mut().broadcast(change, || read_documents(&sql, None, &collection, None, None));
+        for (i, change) in changes.iter().enumerate() {
+            let collection = change.path.collection();
+            let later = &changes[i + 1..];
+            self.subscribers.borrow_mut().broadcast(change, || {
+                let mut docs = read_documents(&sql, None, collection, None, None)?;
+                rewind(&mut docs, collection, later);
+                Ok(docs)
+            });
+        }
     }
 
     async fn subscribe(&self, req: &Request) -> Result<Response> {

@@ -29,7 +29,8 @@ use hookfeed_core::batch::{self, Batch, BatchAnswer, BatchId, Outcome, Queue, St
 use hookfeed_core::UnixTime;
 use js_sys::futures::{future_to_promise, JsFuture};
 use js_sys::Uint8Array;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use worker::worker_sys::Context;
 use worker::{Delay, Env};
 
@@ -90,12 +91,17 @@ impl Waiter {
         }
     }
 
-    /// Waits until woken, or until `until` at the latest. It waits on a JavaScript
-    /// promise made in its own request and resolved by the waker's: the runtime then runs
-    /// what follows in this request, so that a delivery that goes on to send does so as
-    /// its own request's I/O (woken through a Rust waker, it ran in the waker's request,
-    /// whose end cancelled it: measured). The timer also keeps the waiting request alive:
-    /// the runtime cancels a request that awaits nothing of its own as hung (measured).
+    /// Waits until woken, or until `until` at the latest, so that what follows runs as
+    /// this request's own work. Being woken crosses requests: the waker's request resolves
+    /// a promise made in this one, and the runtime runs its reaction in this request. But
+    /// a Rust waker would only queue this request's task on the one executor all requests
+    /// share, whose turn may be the waker's: what this request then did (a response, a
+    /// feed request) was the waker's I/O, and answering with it failed ("Cannot perform
+    /// I/O on behalf of a different request": measured at concurrency 16, about one
+    /// delivery in three). So the reaction only starts a timer, in this request, and the
+    /// timer's turn, which is this request's alone, wakes the task. The timer that bounds
+    /// the wait also keeps the waiting request alive: the runtime cancels a request that
+    /// awaits nothing of its own as hung (measured).
     async fn wait(&self, until: UnixTime) {
         if self.told.borrow().is_some() {
             return;
@@ -103,10 +109,35 @@ impl Waiter {
         let promise = js_sys::Promise::new(&mut |resolve, _reject| {
             *self.wake.borrow_mut() = Some(resolve);
         });
+        let in_own_turn = HOP_TO_OWN_TURN.with(|hop| promise.unchecked_ref::<Thenable>().then(hop));
         let ms = (until.as_millis() - now().as_millis()).clamp(1, SEND_TIMEOUT_MS);
-        let _ = select(JsFuture::from(promise), Delay::from(Duration::from_millis(ms as u64))).await;
+        let _ = select(JsFuture::from(in_own_turn), Delay::from(Duration::from_millis(ms as u64))).await;
         self.wake.borrow_mut().take();
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The platform's `setTimeout`.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue;
+    /// A promise, seen as what `then` takes any function.
+    type Thenable;
+    /// `promise.then(reaction)`, with a reaction made once.
+    #[wasm_bindgen(method)]
+    fn then(this: &Thenable, reaction: &js_sys::Function) -> js_sys::Promise;
+}
+
+thread_local! {
+    /// `() => new Promise((resolve) => setTimeout(resolve, 0))`: a promise reaction that
+    /// resolves in a turn of the reacting request's own ([`Waiter::wait`]). Made once.
+    static HOP_TO_OWN_TURN: js_sys::Function = Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(|_| {
+        js_sys::Promise::new(&mut |resolve, _reject| {
+            let _ = set_timeout(&resolve, 0);
+        })
+    })
+    .into_js_value()
+    .unchecked_into();
 }
 
 /// Hands a verified delivery (its [`Handoff`](hookfeed_core::delivery::Handoff) as JSON,
