@@ -91,7 +91,7 @@ pub async fn send(mut req: Request, env: &Env, ctx: &Context, config: &Config) -
         edge_refusals::record(&source.name, true, "dev", &reply, now);
         reply
     })?;
-    Ok(hand_off(env, ctx, source, &delivery, &Uint8Array::from(body.as_slice()).into()).await?)
+    Ok(hand_off(env, ctx, source, delivery, &Uint8Array::from(body.as_slice()).into()).await?)
 }
 
 /// `POST /dev/sign {source, event, set, older_by_secs?, forge?}`: a sample delivery

@@ -144,18 +144,19 @@ thread_local! {
 /// its raw bytes, and the platform's buffer of them) to its tenant's feed, alone or in a
 /// batch as the queue says, and answers with what the feed answered for it. `ctx` is the
 /// request's, whose `waitUntil` carries any batch this request sends.
-pub async fn hand_off(env: &Env, ctx: &Context, tenant: &str, handoff: String, raw: &[u8], buffer: &JsValue) -> Answer {
+pub async fn hand_off(env: &Env, ctx: &Context, tenant: &str, handoff: String, raw: Vec<u8>, buffer: &JsValue) -> Answer {
     if !crate::config::load(env).is_ok_and(|c| c.group_commit) {
         return alone(env, tenant, &handoff, buffer).await;
     }
+    let len = raw.len();
     let me = Rc::new(Waiter {
         handoff,
-        body: RefCell::new(raw.to_vec()),
+        body: RefCell::new(raw),
         told: RefCell::new(None),
         wake: RefCell::new(None),
     });
     // Past the queue's cap, alone at once, as without group commit.
-    let Some(ticket) = with_queue(tenant, |queue| queue.arrive(now(), me.clone(), raw.len())) else {
+    let Some(ticket) = with_queue(tenant, |queue| queue.arrive(now(), me.clone(), len)) else {
         return alone(env, tenant, &me.handoff, buffer).await;
     };
     loop {

@@ -72,7 +72,7 @@ pub async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &C
         Ok(delivery) => delivery,
         Err(e) => return refuse(Reply::Rejected(e)),
     };
-    let answer = hand_off(env, ctx, source, &delivery, &buffer).await?;
+    let answer = hand_off(env, ctx, source, delivery, &buffer).await?;
     // The feed refuses only what the edge cannot know: a source over its rate limit
     // (verified deliveries only), or storage that failed. Those are refusals too.
     if let Some(reply) = Reply::from_feed_refusal(answer.status(), &answer.headers()) {
@@ -94,11 +94,11 @@ pub async fn hand_off(
     env: &Env,
     ctx: &Context,
     source: &Source,
-    delivery: &VerifiedDelivery,
+    delivery: VerifiedDelivery,
     body: &JsValue,
 ) -> Answer {
     let handoff = serde_json::to_string(&delivery.handoff())?;
-    super::group::hand_off(env, ctx, &source.tenant, handoff, delivery.raw(), body).await
+    super::group::hand_off(env, ctx, &source.tenant, handoff, delivery.into_raw(), body).await
 }
 
 /// The client's address, as Cloudflare's edge sets it.
