@@ -1,31 +1,31 @@
 //! Group commit at the edge: verified deliveries for one feed that are in flight together
 //! in this isolate travel to it in one hand-off. Core's [`Queue`] decides who goes when
 //! (a lone delivery goes at once; company queues while a batch is being sent, then goes
-//! as one batch) and who sends (whichever delivery polls while no live lease exists);
+//! as one batch) and who sends (whichever delivery polls while no batch holds the lease);
 //! this file moves the deliveries and their outcomes.
 //!
 //! Every delivery's request drives the queue for itself, in a loop: poll it, and send
 //! what it says to send, or wait (for its outcome, a wake-up, or a timer at the time the
 //! queue names, whichever comes first). A batch is sent by a task handed to the sending
 //! request's `waitUntil`, which outlives that request's cancellation (a provider that
-//! disconnects): the task renews the batch's lease while the feed request runs, tells
-//! each delivery its outcome, and wakes the next batch. Nothing depends on another
-//! request running again, nor on `Drop` (a cancelled request's future is never polled
-//! nor dropped): a woken delivery that never runs is replaced by the next queued one to
-//! poll, at the latest when its timer fires; a task that stops loses its lease
-//! ([`LEASE_MS`](hookfeed_core::batch::LEASE_MS)) and its deliveries are answered 503.
-//! Each provider is answered only with its own delivery's outcome, after the feed's
-//! commit. Nothing holds a batch but its task; a waiter holds only its own delivery and
-//! outcome.
+//! disconnects): the task tells each delivery its outcome and wakes the next batch.
+//! Nothing depends on another request running again, nor on `Drop` (a cancelled
+//! request's future is never polled nor dropped): a woken delivery that never runs is
+//! replaced by the next queued one to poll, at the latest when the lease ends
+//! ([`LEASE_MS`](hookfeed_core::batch::LEASE_MS)). The lease only orders batches: a
+//! delivery in a batch waits for that batch's outcome, however long its feed request
+//! takes, up to [`ANSWER_BOUND_MS`] from its arrival (then 503, as if the feed had not
+//! answered). Each provider is answered only with its own delivery's outcome, after the
+//! feed's commit, in a response its own request builds. Nothing holds a batch but its
+//! task; a waiter holds only its own delivery and outcome.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
-use hookfeed_core::batch::{self, Batch, BatchAnswer, BatchId, Outcome, Queue, Step, RENEW_MS, SEND_TIMEOUT_MS};
+use futures_util::future::select;
+use hookfeed_core::batch::{self, Batch, BatchAnswer, Outcome, Queue, Step, ANSWER_BOUND_MS};
 use hookfeed_core::UnixTime;
 use js_sys::futures::{future_to_promise, JsFuture};
 use js_sys::Uint8Array;
@@ -73,7 +73,7 @@ enum Told {
     Outcome(Outcome),
     /// The feed's own response (a lone delivery, sent by its own request's task).
     Response(web_sys::Response),
-    /// The batch's hand-off failed or took too long: 503.
+    /// The batch's hand-off failed: 503.
     Failed,
 }
 
@@ -110,7 +110,7 @@ impl Waiter {
             *self.wake.borrow_mut() = Some(resolve);
         });
         let in_own_turn = HOP_TO_OWN_TURN.with(|hop| promise.unchecked_ref::<Thenable>().then(hop));
-        let ms = (until.as_millis() - now().as_millis()).clamp(1, SEND_TIMEOUT_MS);
+        let ms = (until.as_millis() - now().as_millis()).clamp(1, ANSWER_BOUND_MS);
         let _ = select(JsFuture::from(in_own_turn), Delay::from(Duration::from_millis(ms as u64))).await;
         self.wake.borrow_mut().take();
     }
@@ -169,59 +169,61 @@ pub async fn hand_off(env: &Env, ctx: &Context, tenant: &str, handoff: String, r
         }
         match with_queue(tenant, |queue| queue.poll(ticket, now())) {
             Step::Send(batch) => {
+                let mine = batch.items.iter().any(|(t, _)| *t == ticket);
                 // Alone after all: the lone path, with the body as the platform holds it.
                 let own_buffer = match batch.items.as_slice() {
                     [(only, _)] if *only == ticket => Some(buffer.clone()),
                     _ => None,
                 };
-                let task = send(env.clone(), tenant.to_owned(), batch, me.clone(), own_buffer);
-                let _ = ctx.wait_until(&future_to_promise(async move {
+                let task = send(env.clone(), tenant.to_owned(), batch, own_buffer);
+                let task = future_to_promise(async move {
                     task.await;
                     Ok(JsValue::UNDEFINED)
-                }));
+                });
+                let _ = ctx.wait_until(&task);
+                if mine {
+                    // This request's own task: when it ends it has told this delivery,
+                    // and what it told was made in this request.
+                    let _ = JsFuture::from(task).await;
+                }
             }
             Step::Wait { until } => me.wait(until).await,
             Step::Alone => return alone(env, tenant, &me.handoff, buffer).await,
             Step::Lost => {
-                worker::console_error!("a batch hand-off to {tenant} lost its sender; its delivery is answered 503");
+                worker::console_error!("a delivery to {tenant} had no answer from its batch in time; it is answered 503");
                 return Reply::StorageFailed.into_raw();
             }
         }
     }
 }
 
-/// Sends a batch (a task of the request that took it, `sender`): renews its lease while
-/// the feed request runs, for at most [`SEND_TIMEOUT_MS`]; tells every delivery its
-/// outcome (all [`Told::Failed`] if the hand-off failed); then ends the lease and wakes
-/// the next batch and the sender. `own_buffer`: the batch is the sender's delivery alone,
-/// sent on the lone path with the platform's buffer.
-async fn send(env: Env, tenant: String, batch: Batch<Rc<Waiter>>, sender: Rc<Waiter>, own_buffer: Option<JsValue>) {
+/// Sends a batch (a task of the request that took it): tells every delivery its outcome
+/// (all [`Told::Failed`] if the hand-off failed), then ends the lease and wakes the next
+/// batch. `own_buffer`: the batch is the sending request's delivery alone, sent on the
+/// lone path with the platform's buffer. No timeout of its own: a delivery stops waiting
+/// at its answer bound, and a feed request that still commits is a duplicate to retries.
+async fn send(env: Env, tenant: String, batch: Batch<Rc<Waiter>>, own_buffer: Option<JsValue>) {
     let Batch { id, items } = batch;
     let waiters: Vec<Rc<Waiter>> = items.into_iter().map(|(_, waiter)| waiter).collect();
-    match own_buffer {
-        Some(buffer) => {
-            let told = match renewing(&tenant, id, alone(&env, &tenant, &sender.handoff, &buffer)).await {
-                Some(Ok(response)) => Told::Response(response),
-                Some(Err(e)) => {
+    match (own_buffer, waiters.as_slice()) {
+        (Some(buffer), [only]) => {
+            let told = match alone(&env, &tenant, &only.handoff, &buffer).await {
+                Ok(response) => Told::Response(response),
+                Err(e) => {
                     worker::console_error!("a hand-off to {tenant} failed: {e}");
                     Told::Failed
                 }
-                None => Told::Failed,
             };
-            sender.tell(told);
+            only.tell(told);
         }
-        None => match renewing(&tenant, id, exchange(&env, &tenant, &waiters)).await {
-            Some(Ok(outcomes)) => {
+        _ => match exchange(&env, &tenant, &waiters).await {
+            Ok(outcomes) => {
                 for (waiter, outcome) in waiters.iter().zip(outcomes) {
                     waiter.tell(Told::Outcome(outcome));
                 }
             }
-            failed => {
-                if let Some(Err(e)) = failed {
-                    worker::console_error!("a batch hand-off of {} deliveries to {tenant} failed: {e}", waiters.len());
-                } else {
-                    worker::console_error!("a batch hand-off of {} deliveries to {tenant} timed out", waiters.len());
-                }
+            Err(e) => {
+                worker::console_error!("a batch hand-off of {} deliveries to {tenant} failed: {e}", waiters.len());
                 for waiter in &waiters {
                     waiter.tell(Told::Failed);
                 }
@@ -230,26 +232,6 @@ async fn send(env: Env, tenant: String, batch: Batch<Rc<Waiter>>, sender: Rc<Wai
     }
     for next in with_queue(&tenant, |queue| queue.returned(id)) {
         next.wake();
-    }
-    sender.wake();
-}
-
-/// Runs `fetch`, renewing batch `id`'s lease every [`RENEW_MS`]; `None` once it has run
-/// [`SEND_TIMEOUT_MS`] (it is no longer awaited).
-async fn renewing<F: std::future::Future>(tenant: &str, id: BatchId, fetch: F) -> Option<F::Output> {
-    let started = now();
-    let mut fetch = pin!(fetch);
-    loop {
-        let tick = Delay::from(Duration::from_millis(RENEW_MS as u64));
-        match select(fetch.as_mut(), tick).await {
-            Either::Left((output, _)) => return Some(output),
-            Either::Right(((), _)) => {
-                if now().as_millis() - started.as_millis() >= SEND_TIMEOUT_MS {
-                    return None;
-                }
-                with_queue(tenant, |queue| queue.renew(id, now()));
-            }
-        }
     }
 }
 
