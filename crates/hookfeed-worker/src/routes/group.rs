@@ -144,17 +144,19 @@ thread_local! {
 /// its raw bytes, and the platform's buffer of them) to its tenant's feed, alone or in a
 /// batch as the queue says, and answers with what the feed answered for it. `ctx` is the
 /// request's, whose `waitUntil` carries any batch this request sends.
-pub async fn hand_off(env: &Env, ctx: &Context, tenant: &str, handoff: String, raw: Vec<u8>, buffer: &JsValue) -> Answer {
+pub async fn hand_off(
+    env: &Env,
+    ctx: &Context,
+    tenant: &str,
+    handoff: String,
+    raw: Vec<u8>,
+    buffer: &JsValue,
+) -> Answer {
     if !crate::config::load(env).is_ok_and(|c| c.group_commit) {
         return alone(env, tenant, &handoff, buffer).await;
     }
     let len = raw.len();
-    let me = Rc::new(Waiter {
-        handoff,
-        body: RefCell::new(raw),
-        told: RefCell::new(None),
-        wake: RefCell::new(None),
-    });
+    let me = Rc::new(Waiter { handoff, body: RefCell::new(raw), told: RefCell::new(None), wake: RefCell::new(None) });
     // Past the queue's cap, alone at once, as without group commit.
     let Some(ticket) = with_queue(tenant, |queue| queue.arrive(now(), me.clone(), len)) else {
         return alone(env, tenant, &me.handoff, buffer).await;
@@ -190,7 +192,9 @@ pub async fn hand_off(env: &Env, ctx: &Context, tenant: &str, handoff: String, r
             Step::Wait { until } => me.wait(until).await,
             Step::Alone => return alone(env, tenant, &me.handoff, buffer).await,
             Step::Lost => {
-                worker::console_error!("a delivery to {tenant} had no answer from its batch in time; it is answered 503");
+                worker::console_error!(
+                    "a delivery to {tenant} had no answer from its batch in time; it is answered 503"
+                );
                 return Reply::StorageFailed.into_raw();
             }
         }

@@ -90,13 +90,7 @@ pub async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &C
 /// Hands a verified delivery to its tenant's feed, alone or with others in flight to it
 /// together ([`group::hand_off`](super::group::hand_off)): the raw body as received, and
 /// the [`Handoff`](hookfeed_core::delivery::Handoff). `ctx` is the request's.
-pub async fn hand_off(
-    env: &Env,
-    ctx: &Context,
-    source: &Source,
-    delivery: VerifiedDelivery,
-    body: &JsValue,
-) -> Answer {
+pub async fn hand_off(env: &Env, ctx: &Context, source: &Source, delivery: VerifiedDelivery, body: &JsValue) -> Answer {
     let handoff = serde_json::to_string(&delivery.handoff())?;
     super::group::hand_off(env, ctx, &source.tenant, handoff, delivery.into_raw(), body).await
 }
