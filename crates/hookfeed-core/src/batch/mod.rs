@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 pub use caps::{fits, MAX_BATCH_BODY_BYTES, MAX_BATCH_DELIVERIES};
 pub use frame::{parse_frames, push_frame, Frame, FrameError, PartTooLong};
 pub use queue::{
-    Batch, BatchId, Queue, Step, Ticket, ANSWER_BOUND_MS, LEASE_MS, MAX_QUEUED_MS, QUEUE_BYTES_CAP, QUEUE_CAP,
+    recheck_after_ms, Batch, BatchId, Queue, Step, Ticket, ANSWER_BOUND_MS, LEASE_MS, MAX_QUEUED_MS, QUEUE_BYTES_CAP,
+    QUEUE_CAP,
 };
 
 /// What one delivery of a batch would have been answered had it been handed off alone:

@@ -31,6 +31,19 @@ pub const QUEUE_BYTES_CAP: usize = 4 * MAX_BATCH_BODY_BYTES;
 /// not stopped, and if it commits, the provider's retry is answered as a duplicate.
 pub const ANSWER_BOUND_MS: i64 = 25_000;
 
+/// How long a waiting delivery's request sleeps before it looks at the queue again, after
+/// `rechecks` looks that found nothing new: 1, 2, 4, then every 8 ms, never past the
+/// `until` its [`Step::Wait`] names. A request's own timers are the only way it learns that
+/// its batch returned or the next one may go: on the Workers runtime, a promise resolved by
+/// another request's task runs its reactions in that request's turn (measured under
+/// `wrangler dev`: a response built there failed as "Cannot perform I/O on behalf of a
+/// different request", and a timer started there was lost with that request), so no
+/// request can wake another. A batch's round trip is tens of milliseconds, so a delivery
+/// looks a few times, and learns of its outcome at most 8 ms late.
+pub fn recheck_after_ms(rechecks: u32) -> i64 {
+    1 << rechecks.min(3)
+}
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 fn next_id() -> u64 {
@@ -274,6 +287,13 @@ impl<T: Clone> Queue<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_waiting_delivery_looks_again_soon_then_every_8_ms() {
+        let waits: Vec<i64> = (0..6).map(recheck_after_ms).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 8, 8]);
+        assert_eq!(recheck_after_ms(u32::MAX), 8);
+    }
+
     use super::super::caps::MAX_BATCH_DELIVERIES;
     use super::*;
     use proptest::prelude::*;

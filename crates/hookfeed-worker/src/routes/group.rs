@@ -1,36 +1,34 @@
 //! Group commit at the edge: verified deliveries for one feed that are in flight together
 //! in this isolate travel to it in one hand-off. Core's [`Queue`] decides who goes when
 //! (a lone delivery goes at once; company queues while a batch is being sent, then goes
-//! as one batch) and who sends (whichever delivery polls while no batch holds the lease);
+//! as one batch) and who sends (whichever delivery looks while no batch holds the lease);
 //! this file moves the deliveries and their outcomes.
 //!
 //! Every delivery's request drives the queue for itself, in a loop: poll it, and send
-//! what it says to send, or wait (for its outcome, a wake-up, or a timer at the time the
-//! queue names, whichever comes first). A batch is sent by a task handed to the sending
-//! request's `waitUntil`, which outlives that request's cancellation (a provider that
-//! disconnects): the task tells each delivery its outcome and wakes the next batch.
-//! Nothing depends on another request running again, nor on `Drop` (a cancelled
-//! request's future is never polled nor dropped): a woken delivery that never runs is
-//! replaced by the next queued one to poll, at the latest when the lease ends
+//! what it says to send, or sleep on its own timer and look again
+//! ([`recheck_after_ms`]: on this runtime no request can wake another). A batch is sent
+//! by a task handed to the sending request's `waitUntil`, which outlives that request's
+//! cancellation (a provider that disconnects): the task tells each delivery its outcome
+//! and ends the lease. Nothing depends on another request running again, nor on `Drop`
+//! (a cancelled request's future is never polled nor dropped): a delivery whose request
+//! was cancelled is sent by the next one to look, at the latest when the lease ends
 //! ([`LEASE_MS`](hookfeed_core::batch::LEASE_MS)). The lease only orders batches: a
 //! delivery in a batch waits for that batch's outcome, however long its feed request
-//! takes, up to [`ANSWER_BOUND_MS`] from its arrival (then 503, as if the feed had not
-//! answered). Each provider is answered only with its own delivery's outcome, after the
-//! feed's commit, in a response its own request builds. Nothing holds a batch but its
-//! task; a waiter holds only its own delivery and outcome.
+//! takes, up to [`ANSWER_BOUND_MS`](hookfeed_core::batch::ANSWER_BOUND_MS) from its
+//! arrival (then 503, as if the feed had not answered). Each provider is answered only
+//! with its own delivery's outcome, after the feed's commit, in a response its own request
+//! builds. Nothing holds a batch but its task; a waiter holds only its own delivery and
+//! outcome.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_util::future::select;
-use hookfeed_core::batch::{self, Batch, BatchAnswer, Outcome, Queue, Step, ANSWER_BOUND_MS};
-use hookfeed_core::UnixTime;
+use hookfeed_core::batch::{self, recheck_after_ms, Batch, BatchAnswer, Outcome, Queue, Step};
 use js_sys::futures::{future_to_promise, JsFuture};
 use js_sys::Uint8Array;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::JsValue;
 use worker::worker_sys::Context;
 use worker::{Delay, Env};
 
@@ -56,15 +54,13 @@ fn with_queue<R>(tenant: &str, f: impl FnOnce(&mut Queue<Rc<Waiter>>) -> R) -> R
     })
 }
 
-/// A delivery at its feed's queue: its frame, what it was told, and how to wake it.
+/// A delivery at its feed's queue: its frame, and what it was told.
 struct Waiter {
     handoff: String,
     /// The raw body, until it is framed.
     body: RefCell<Vec<u8>>,
     /// Its outcome, once its batch returned.
     told: RefCell<Option<Told>>,
-    /// Resolves the promise its request awaits ([`Waiter::wait`]), while it waits.
-    wake: RefCell<Option<js_sys::Function>>,
 }
 
 /// What a delivery is told by its batch's task.
@@ -78,66 +74,10 @@ enum Told {
 }
 
 impl Waiter {
-    /// Tells this delivery its outcome, and wakes it.
+    /// Tells this delivery its outcome; its request finds it when it next looks.
     fn tell(&self, told: Told) {
         *self.told.borrow_mut() = Some(told);
-        self.wake();
     }
-
-    /// Wakes this delivery's request, if it waits (it polls its queue again).
-    fn wake(&self) {
-        if let Some(resolve) = self.wake.borrow_mut().take() {
-            let _ = resolve.call0(&JsValue::UNDEFINED);
-        }
-    }
-
-    /// Waits until woken, or until `until` at the latest, so that what follows runs as
-    /// this request's own work. Being woken crosses requests: the waker's request resolves
-    /// a promise made in this one, and the runtime runs its reaction in this request. But
-    /// a Rust waker would only queue this request's task on the one executor all requests
-    /// share, whose turn may be the waker's: what this request then did (a response, a
-    /// feed request) was the waker's I/O, and answering with it failed ("Cannot perform
-    /// I/O on behalf of a different request": measured at concurrency 16, about one
-    /// delivery in three). So the reaction only starts a timer, in this request, and the
-    /// timer's turn, which is this request's alone, wakes the task. The timer that bounds
-    /// the wait also keeps the waiting request alive: the runtime cancels a request that
-    /// awaits nothing of its own as hung (measured).
-    async fn wait(&self, until: UnixTime) {
-        if self.told.borrow().is_some() {
-            return;
-        }
-        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-            *self.wake.borrow_mut() = Some(resolve);
-        });
-        let in_own_turn = HOP_TO_OWN_TURN.with(|hop| promise.unchecked_ref::<Thenable>().then(hop));
-        let ms = (until.as_millis() - now().as_millis()).clamp(1, ANSWER_BOUND_MS);
-        let _ = select(JsFuture::from(in_own_turn), Delay::from(Duration::from_millis(ms as u64))).await;
-        self.wake.borrow_mut().take();
-    }
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// The platform's `setTimeout`.
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue;
-    /// A promise, seen as what `then` takes any function.
-    type Thenable;
-    /// `promise.then(reaction)`, with a reaction made once.
-    #[wasm_bindgen(method)]
-    fn then(this: &Thenable, reaction: &js_sys::Function) -> js_sys::Promise;
-}
-
-thread_local! {
-    /// `() => new Promise((resolve) => setTimeout(resolve, 0))`: a promise reaction that
-    /// resolves in a turn of the reacting request's own ([`Waiter::wait`]). Made once.
-    static HOP_TO_OWN_TURN: js_sys::Function = Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(|_| {
-        js_sys::Promise::new(&mut |resolve, _reject| {
-            let _ = set_timeout(&resolve, 0);
-        })
-    })
-    .into_js_value()
-    .unchecked_into();
 }
 
 /// Hands a verified delivery (its [`Handoff`](hookfeed_core::delivery::Handoff) as JSON,
@@ -156,11 +96,12 @@ pub async fn hand_off(
         return alone(env, tenant, &handoff, buffer).await;
     }
     let len = raw.len();
-    let me = Rc::new(Waiter { handoff, body: RefCell::new(raw), told: RefCell::new(None), wake: RefCell::new(None) });
+    let me = Rc::new(Waiter { handoff, body: RefCell::new(raw), told: RefCell::new(None) });
     // Past the queue's cap, alone at once, as without group commit.
     let Some(ticket) = with_queue(tenant, |queue| queue.arrive(now(), me.clone(), len)) else {
         return alone(env, tenant, &me.handoff, buffer).await;
     };
+    let mut rechecks = 0;
     loop {
         let told = me.told.borrow_mut().take();
         match told {
@@ -185,11 +126,20 @@ pub async fn hand_off(
                 let _ = ctx.wait_until(&task);
                 if mine {
                     // This request's own task: when it ends it has told this delivery,
-                    // and what it told was made in this request.
+                    // and what it told was made in this request. Like a delivery handed
+                    // off without group commit, it waits for its feed however long that
+                    // takes; the batch's other deliveries stop at their answer bound.
                     let _ = JsFuture::from(task).await;
                 }
             }
-            Step::Wait { until } => me.wait(until).await,
+            Step::Wait { until } => {
+                // Its own timer: nothing another request does can wake this one
+                // ([`recheck_after_ms`] says why). The timer also keeps this request alive:
+                // the runtime cancels a request that awaits nothing of its own as hung.
+                let ms = (until.as_millis() - now().as_millis()).clamp(1, recheck_after_ms(rechecks));
+                rechecks += 1;
+                Delay::from(Duration::from_millis(ms as u64)).await;
+            }
             Step::Alone => return alone(env, tenant, &me.handoff, buffer).await,
             Step::Lost => {
                 worker::console_error!(
@@ -202,8 +152,7 @@ pub async fn hand_off(
 }
 
 /// Sends a batch (a task of the request that took it): tells every delivery its outcome
-/// (all [`Told::Failed`] if the hand-off failed), then ends the lease and wakes the next
-/// batch. `own_buffer`: the batch is the sending request's delivery alone, sent on the
+/// (all [`Told::Failed`] if the hand-off failed), then ends the lease. `own_buffer`: the batch is the sending request's delivery alone, sent on the
 /// lone path with the platform's buffer. No timeout of its own: a delivery stops waiting
 /// at its answer bound, and a feed request that still commits is a duplicate to retries.
 async fn send(env: Env, tenant: String, batch: Batch<Rc<Waiter>>, own_buffer: Option<JsValue>) {
@@ -234,9 +183,9 @@ async fn send(env: Env, tenant: String, batch: Batch<Rc<Waiter>>, own_buffer: Op
             }
         },
     }
-    for next in with_queue(&tenant, |queue| queue.returned(id)) {
-        next.wake();
-    }
+    // The lease ends; the next batch's deliveries (what `returned` names) find that when
+    // they next look: no request can wake another.
+    let _next_batch = with_queue(&tenant, |queue| queue.returned(id));
 }
 
 /// One delivery, as one request ([`HANDOFF_PATH`]): the raw body, and the hand-off in a header.
