@@ -90,8 +90,9 @@ pub enum Step<T> {
     /// bound. The batch may not hold the caller's own delivery (the queue is longer than
     /// a batch): the caller polls again after.
     Send(Batch<T>),
-    /// Wait until told (an outcome, or woken by [`Queue::returned`]) or `until` at the
-    /// latest, then poll again.
+    /// Wait until told (an outcome, or woken by [`Queue::returned`] where the caller can
+    /// wake requests) or `until` at the latest, then poll again; the Worker looks again
+    /// after [`recheck_after_ms`] at the latest.
     Wait {
         /// When to poll again at the latest.
         until: UnixTime,
@@ -132,8 +133,9 @@ struct Sending {
 /// request: whichever delivery polls while no lease is in force takes the queue's front
 /// batch and sends it (its own delivery or not). The lease lasts [`LEASE_MS`] from when
 /// the batch was taken, with no renewal; [`returned`](Self::returned) ends it sooner and
-/// names the next batch's deliveries, to wake. Nothing depends on one request, or one
-/// timer, running on time:
+/// names the next batch's deliveries, to wake where the caller can (the Worker cannot:
+/// they look again on their own timers). Nothing depends on one request, or one timer,
+/// running on time:
 ///
 /// - a sender whose request is cancelled keeps sending (the glue sends from a task that
 ///   outlives the request's cancellation); a sender whose task stops holds the next batch
