@@ -34,6 +34,9 @@ pub enum Reply {
     RateLimited(RateLimited),
     /// Storage failed: the provider should retry.
     StorageFailed,
+    /// The feed had not answered a batched delivery by its answer bound: it may yet be
+    /// stored, and the provider's retry is then answered as a duplicate.
+    NoAnswerInTime,
     /// The configuration is unusable.
     BadConfiguration(String),
     /// A subscriber token was refused.
@@ -84,7 +87,7 @@ impl Reply {
             Self::UpgradeRequired => 426,
             Self::RateLimited(_) | Self::TooManySockets(_) => 429,
             Self::BadConfiguration(_) => 500,
-            Self::StorageFailed => 503,
+            Self::StorageFailed | Self::NoAnswerInTime => 503,
         }
     }
 
@@ -96,7 +99,7 @@ impl Reply {
             Self::TooLarge(_) => "body_too_large",
             Self::Rejected(e) => e.code(),
             Self::RateLimited(_) => "rate_limited",
-            Self::StorageFailed => "storage_unavailable",
+            Self::StorageFailed | Self::NoAnswerInTime => "storage_unavailable",
             Self::BadConfiguration(_) => "bad_configuration",
             Self::Token(TokenError::Expired(_)) => "token_expired",
             Self::Token(e) if e.code() == ErrorCode::PermissionDenied => "permission_denied",
@@ -125,6 +128,10 @@ impl Reply {
             Self::Rejected(e) => e.to_string(),
             Self::RateLimited(e) => e.to_string(),
             Self::StorageFailed => "storage is unavailable; nothing was stored, retry later".to_owned(),
+            Self::NoAnswerInTime => {
+                "storage did not answer in time; retry later (if it was stored meanwhile, the retry is answered as a duplicate)"
+                    .to_owned()
+            }
             Self::BadConfiguration(e) => e.clone(),
             Self::Token(e) => e.to_string(),
             Self::MissingToken(how) => format!("missing token: {how}"),
@@ -171,7 +178,7 @@ impl Reply {
     fn extra_header(&self) -> Option<(&'static str, String)> {
         match self {
             Self::RateLimited(limited) => Some(("Retry-After", limited.retry_after_secs.to_string())),
-            Self::StorageFailed => Some(("Retry-After", "30".to_owned())),
+            Self::StorageFailed | Self::NoAnswerInTime => Some(("Retry-After", "30".to_owned())),
             Self::TooManySockets(_) => Some(("Retry-After", "60".to_owned())),
             Self::MethodNotAllowed(allowed) => Some(("Allow", (*allowed).to_owned())),
             Self::Token(_) | Self::MissingToken(_) => Some(("WWW-Authenticate", "Bearer".to_owned())),

@@ -145,7 +145,7 @@ pub async fn hand_off(
                 worker::console_error!(
                     "a delivery to {tenant} had no answer from its batch in time; it is answered 503"
                 );
-                return Reply::StorageFailed.into_raw();
+                return Reply::NoAnswerInTime.into_raw();
             }
         }
     }
