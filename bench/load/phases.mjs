@@ -158,6 +158,9 @@ export async function feedHealth(edge, tenant = "demo") {
       // Requests the feed object served since it woke (sockets' frames are not requests):
       // with hubs, their /mirror loads.
       requests: feed.requests_since_wake ?? null,
+      // Hand-offs from the Worker since it woke, and the deliveries they carried (group commit).
+      handoffRequests: feed.handoffs?.requests ?? null,
+      handoffDeliveries: feed.handoffs?.deliveries ?? null,
       // Counters restart when the object wakes (from hibernation or eviction).
       wokeAt: feed.woke_at ?? null,
       hubs: hubs.length,

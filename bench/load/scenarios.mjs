@@ -38,12 +38,18 @@ export async function scenarioIngest(edge, via, bytes = O.bytes) {
         bytes,
       });
     });
+    // The feed's hand-off counters, read outside the CPU window (null on the baseline).
+    const feedBefore = await feedHealth(edge);
     const before = edge.cpu();
     const t0 = nowMs();
     const acks = await pool(deliveries.map((d) => () => postDelivery(base, d)), O.concurrency);
     const wallMs = nowMs() - t0;
     await sleep(SETTLE_MS);
     const cpu = cpuDelta(before, edge.cpu());
+    const feedAfter = await feedHealth(edge);
+    const sameWake = feedBefore?.handoffRequests != null && feedAfter?.handoffRequests != null && feedBefore.wokeAt === feedAfter.wokeAt;
+    const feedRequests = sameWake ? feedAfter.handoffRequests - feedBefore.handoffRequests : null;
+    const handedOff = sameWake ? feedAfter.handoffDeliveries - feedBefore.handoffDeliveries : null;
     const ack = summarize(acks.map((a) => a.ms));
     const run = {
       deliveries: O.ingestCount,
@@ -56,8 +62,12 @@ export async function scenarioIngest(edge, via, bytes = O.bytes) {
       runtimeCpuMsPerDelivery: round(cpu.runtime / O.ingestCount, 4),
       proxyCpuMsPerDelivery: round(cpu.proxy / O.ingestCount, 4),
       wranglerCpuMsPerDelivery: round(cpu.wrangler / O.ingestCount, 4),
+      // Group commit: the feed requests the deliveries took, and deliveries per request.
+      feedRequests,
+      deliveriesPerFeedRequest: feedRequests ? round(handedOff / feedRequests, 2) : null,
+      feedRequestsPerSec: feedRequests != null ? round((feedRequests / wallMs) * 1000, 1) : null,
     };
-    log(`${edge.def.name} ingest (${via}, ${bytes} B) run ${r + 1}/${O.ingestRuns}: ${run.deliveriesPerSec}/s, ack p50 ${run.ackMs.p50} p99 ${run.ackMs.p99} ms, runtime ${run.runtimeCpuMsPerDelivery} ms CPU/delivery, errors ${run.errors.count}`);
+    log(`${edge.def.name} ingest (${via}, ${bytes} B) run ${r + 1}/${O.ingestRuns}: ${run.deliveriesPerSec}/s, ack p50 ${run.ackMs.p50} p99 ${run.ackMs.p99} ms, runtime ${run.runtimeCpuMsPerDelivery} ms CPU/delivery, errors ${run.errors.count}${feedRequests != null ? `, ${run.deliveriesPerFeedRequest} deliveries per feed request (${run.feedRequestsPerSec} feed requests/s)` : ""}`);
     runs.push(run);
   }
   // Medians over the runs during which the rest of the machine was quiet, if any was.

@@ -69,6 +69,11 @@ impl VerifiedDelivery {
         &self.raw
     }
 
+    /// The exact bytes received, taken: the edge hands them on without a copy.
+    pub fn into_raw(self) -> Vec<u8> {
+        self.raw
+    }
+
     /// The signed timestamp, for schemes that sign one.
     pub fn signed_at(&self) -> Option<UnixTime> {
         self.signed_at

@@ -22,6 +22,7 @@
 //! The Cloudflare Worker, the browser module and the CLI are thin translations of these
 //! modules to their platforms.
 
+pub mod batch;
 pub mod delivery;
 pub mod delivery_log;
 pub mod event;

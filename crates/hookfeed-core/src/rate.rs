@@ -14,7 +14,7 @@ struct Bucket {
 }
 
 /// Token buckets by key. `per_minute` sets both the refill rate and the burst size.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RateLimiter {
     buckets: HashMap<String, Bucket>,
 }

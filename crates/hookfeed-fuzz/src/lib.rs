@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
+use hookfeed_core::batch::{parse_frames, push_frame, MAX_BATCH_DELIVERIES};
 use hookfeed_core::delivery::Handoff;
 use hookfeed_core::fanout::{
     snapshot, ChangeFrame, Recipient, SocketAction, SocketState, StoredDoc, SubscriptionIndex,
@@ -52,7 +53,8 @@ pub struct Target {
 }
 
 /// Every target, in the order `scripts/fuzz.sh all` runs them (`cargo fuzz list`'s).
-pub const TARGETS: [Target; 7] = [
+pub const TARGETS: [Target; 8] = [
+    Target { name: "batch", run: batch },
     Target { name: "client_frames", run: client_frames },
     Target { name: "config", run: config },
     Target { name: "delivery", run: delivery },
@@ -556,6 +558,64 @@ pub fn doc_path(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// batch hand-offs
+
+/// `batch`: a body as the feed's batch hand-off route reads it (only the edge Worker can
+/// send one, but no parser of bytes may panic). Frames that parse are at most
+/// [`MAX_BATCH_DELIVERIES`], frame again to the same bytes' frames, and each whose
+/// hand-off parses is rebuilt into a delivery of the source it names and ingested, as the
+/// feed does.
+pub fn batch(data: &[u8]) {
+    let Ok(frames) = parse_frames(data) else { return };
+    assert!(frames.len() <= MAX_BATCH_DELIVERIES, "a batch holds at most {MAX_BATCH_DELIVERIES} frames");
+    let mut again = Vec::with_capacity(data.len());
+    for frame in &frames {
+        assert!(push_frame(&mut again, frame.handoff, frame.body).is_ok(), "a frame that parsed frames again");
+    }
+    assert!(parse_frames(&again) == Ok(frames.clone()), "frames read back as framed");
+    let mut store = MemoryStore::default();
+    for frame in &frames {
+        let Ok(handoff) = frame.handoff() else { continue };
+        let Some(scheme) = BuiltinScheme::ALL.into_iter().find(|s| s.name() == handoff.source) else { continue };
+        let Some(source) = source(scheme, "") else { continue };
+        if let Ok(delivery) = VerifiedDelivery::from_handoff(&source, &handoff, frame.body.to_vec()) {
+            let _ = ingest(&mut store, &delivery, &source.rules);
+        }
+    }
+}
+
+/// Seeds of `batch`: each scheme's samples handed off as the edge frames them, one per
+/// batch and all in one, and cut or garbled frames.
+fn batch_seeds() -> Vec<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut seeds = Vec::new();
+    for scheme in BuiltinScheme::ALL {
+        for (event_type, body) in samples(scheme) {
+            let handoff = Handoff {
+                source: scheme.name().to_owned(),
+                signed_at: Some(now()),
+                received_at: now(),
+                event_id: Some("evt_seed".to_owned()),
+                event_type: Some(event_type.to_owned()),
+                signed_context: None,
+            };
+            let Ok(handoff) = serde_json::to_vec(&handoff) else { continue };
+            let mut one = Vec::new();
+            if push_frame(&mut one, &handoff, &body).is_ok() && push_frame(&mut all, &handoff, &body).is_ok() {
+                seeds.push(one);
+            }
+        }
+    }
+    if let Some(first) = seeds.first().cloned() {
+        seeds.push(first[..first.len() / 2].to_vec());
+        seeds.push([&first[..], &b"\x00\x00"[..]].concat());
+    }
+    seeds.push(all);
+    seeds.push(vec![0, 0, 0, 2, b'{', b'}', 0, 0, 0, 0]);
+    seeds
+}
+
+// ---------------------------------------------------------------------------------------
 // configuration
 
 /// Events that configured rules may project: ids under several fields, progress, renames.
@@ -661,6 +721,7 @@ pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
     }
     let lines = |items: &[&str]| items.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
     match target {
+        "batch" => batch_seeds(),
         "token" => {
             let mut seeds = lines(&["hf1.", "hf1.abc", "a..c", "e30.e30.", "eyJhbGciOiJub25lIn0.e30.", "nonsense"]);
             let granted = claims(&["projects/42", "users/*"]);

@@ -53,6 +53,9 @@ pub struct Config {
     /// `HOOKFEED_WEBSOCKET_COMPRESSION=on`: let subscribers' sockets use permessage-deflate
     /// when the client offers it. Off by default: see `routes::subscribe::decline_compression`.
     pub websocket_compression: bool,
+    /// `HOOKFEED_GROUP_COMMIT=off`: hand every delivery to its feed alone, as before group
+    /// commit (on by default; the switch is there to measure one against the other).
+    pub group_commit: bool,
     /// `HOOKFEED_DEV_MODE=true` (in `.dev.vars` only): the demo page's `/dev/*` routes,
     /// which mint tokens and sign deliveries for anyone. Never set it in production.
     pub dev_mode: bool,
@@ -122,6 +125,7 @@ pub fn load(env: &Env) -> Result<Rc<Config>, ConfigError> {
         webcrypto_min_bytes: text(env, "HOOKFEED_WEBCRYPTO_MIN_BYTES")
             .map_or(Ok(Some(DEFAULT_WEBCRYPTO_MIN_BYTES)), |v| threshold_setting("HOOKFEED_WEBCRYPTO_MIN_BYTES", &v))?,
         websocket_compression: switch(env, "HOOKFEED_WEBSOCKET_COMPRESSION", false)?,
+        group_commit: switch(env, "HOOKFEED_GROUP_COMMIT", true)?,
         dev_mode: text(env, "HOOKFEED_DEV_MODE").is_some_and(|v| v.trim() == "true"),
     });
     CACHE.with(|c| *c.borrow_mut() = Some(config.clone()));

@@ -36,6 +36,9 @@ pub const MIRROR_PATH: &str = "/mirror";
 pub const DUPLICATE_HEADER: &str = "x-hookfeed-duplicate";
 /// The feed's route for verified deliveries.
 pub const HANDOFF_PATH: &str = "/verified";
+/// The feed's route for a batch of verified deliveries (group commit): frames as
+/// [`hookfeed_core::batch`] defines them, answered with one outcome per delivery.
+pub const HANDOFF_BATCH_PATH: &str = "/verified-batch";
 
 /// Now, from the platform's clock (core never reads one).
 pub fn now() -> UnixTime {

@@ -34,6 +34,9 @@ pub enum Reply {
     RateLimited(RateLimited),
     /// Storage failed: the provider should retry.
     StorageFailed,
+    /// The feed had not answered a batched delivery by its answer bound: it may yet be
+    /// stored, and the provider's retry is then answered as a duplicate.
+    NoAnswerInTime,
     /// The configuration is unusable.
     BadConfiguration(String),
     /// A subscriber token was refused.
@@ -84,7 +87,7 @@ impl Reply {
             Self::UpgradeRequired => 426,
             Self::RateLimited(_) | Self::TooManySockets(_) => 429,
             Self::BadConfiguration(_) => 500,
-            Self::StorageFailed => 503,
+            Self::StorageFailed | Self::NoAnswerInTime => 503,
         }
     }
 
@@ -96,7 +99,7 @@ impl Reply {
             Self::TooLarge(_) => "body_too_large",
             Self::Rejected(e) => e.code(),
             Self::RateLimited(_) => "rate_limited",
-            Self::StorageFailed => "storage_unavailable",
+            Self::StorageFailed | Self::NoAnswerInTime => "storage_unavailable",
             Self::BadConfiguration(_) => "bad_configuration",
             Self::Token(TokenError::Expired(_)) => "token_expired",
             Self::Token(e) if e.code() == ErrorCode::PermissionDenied => "permission_denied",
@@ -125,6 +128,10 @@ impl Reply {
             Self::Rejected(e) => e.to_string(),
             Self::RateLimited(e) => e.to_string(),
             Self::StorageFailed => "storage is unavailable; nothing was stored, retry later".to_owned(),
+            Self::NoAnswerInTime => {
+                "storage did not answer in time; retry later (if it was stored meanwhile, the retry is answered as a duplicate)"
+                    .to_owned()
+            }
             Self::BadConfiguration(e) => e.clone(),
             Self::Token(e) => e.to_string(),
             Self::MissingToken(how) => format!("missing token: {how}"),
@@ -171,7 +178,7 @@ impl Reply {
     fn extra_header(&self) -> Option<(&'static str, String)> {
         match self {
             Self::RateLimited(limited) => Some(("Retry-After", limited.retry_after_secs.to_string())),
-            Self::StorageFailed => Some(("Retry-After", "30".to_owned())),
+            Self::StorageFailed | Self::NoAnswerInTime => Some(("Retry-After", "30".to_owned())),
             Self::TooManySockets(_) => Some(("Retry-After", "60".to_owned())),
             Self::MethodNotAllowed(allowed) => Some(("Allow", (*allowed).to_owned())),
             Self::Token(_) | Self::MissingToken(_) => Some(("WWW-Authenticate", "Bearer".to_owned())),
@@ -197,6 +204,22 @@ impl Reply {
             .fixed(self.body()?.into_bytes()))
     }
 
+    /// The answer as one outcome of a batch hand-off
+    /// ([`Outcome`](hookfeed_core::batch::Outcome)): what the Worker answers the
+    /// delivery's provider, exactly as if the delivery had been handed off alone.
+    pub fn into_outcome(self) -> Result<hookfeed_core::batch::Outcome> {
+        let retry_after = match self.extra_header() {
+            Some(("Retry-After", value)) => value.parse().ok(),
+            _ => None,
+        };
+        Ok(hookfeed_core::batch::Outcome {
+            status: self.status(),
+            duplicate: matches!(self, Self::Received { duplicate: true, .. }),
+            retry_after,
+            body: self.body()?,
+        })
+    }
+
     /// The answer as the platform's own response, which the Worker returns as it is: no
     /// copy of the body and no second conversion on the way out.
     pub fn into_raw(self) -> Result<web_sys::Response> {
@@ -205,4 +228,21 @@ impl Reply {
         init.set_headers(&self.headers()?.0);
         Ok(web_sys::Response::new_with_opt_str_and_init(Some(&self.body()?), &init)?)
     }
+}
+
+/// The platform's response for one outcome of a batch hand-off: the status, body and
+/// headers the feed would have answered the delivery alone with.
+pub fn outcome_response(outcome: &hookfeed_core::batch::Outcome) -> Result<web_sys::Response> {
+    let headers = web_sys::Headers::new()?;
+    headers.set("Content-Type", "application/json")?;
+    if let Some(secs) = outcome.retry_after {
+        headers.set("Retry-After", &secs.to_string())?;
+    }
+    if outcome.duplicate {
+        headers.set(crate::hop::DUPLICATE_HEADER, "true")?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(outcome.status);
+    init.set_headers(&headers);
+    Ok(web_sys::Response::new_with_opt_str_and_init(Some(&outcome.body), &init)?)
 }

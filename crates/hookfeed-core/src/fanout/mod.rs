@@ -30,7 +30,7 @@ pub use socket::{
     Listen, SocketAction, SocketId, SocketState, MAX_ATTACHMENT_BYTES, MAX_LISTENS_PER_SOCKET, SOCKET_STATE_VERSION,
 };
 pub use stored::StoredDoc;
-pub use window::{query_window, window_delta};
+pub use window::{query_window, rewind, window_delta};
 
 #[cfg(test)]
 mod tests;

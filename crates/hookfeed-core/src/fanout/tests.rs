@@ -354,3 +354,107 @@ fn the_index_counts_open_sockets_per_client_address_once_each() {
     index.remove_socket(&a2);
     assert_eq!(index.sockets_from("a"), 0);
 }
+
+mod batched_windows {
+    //! Group commit: a feed commits several changes at once, reads each collection once
+    //! after all of them, and [`rewind`]s it to each change before that change's delta.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::protocol::CollectionQuery;
+    use crate::query::{Direction, OrderBy};
+
+    /// The committed collection, in path order, after each change of `ops` in turn:
+    /// `(doc index, Some(progress))` sets a document's `progress`, `None` removes it.
+    fn apply(ops: &[(u8, Option<i64>)]) -> (Vec<DocChange>, Vec<Vec<StoredDoc>>) {
+        let mut docs: Vec<StoredDoc> = Vec::new();
+        let (mut changes, mut states) = (Vec::new(), Vec::new());
+        for (i, (doc, progress)) in ops.iter().enumerate() {
+            let seq = i as Seq + 1;
+            let p = path(&format!("projects/{doc}"));
+            let at = docs.iter().position(|d| d.path == p);
+            let before = at.map(|i| docs[i].data.clone());
+            let (kind, after) = match (progress, at) {
+                (Some(v), _) => {
+                    let after = data(json!({ "batch": "t", "progress": v }));
+                    match at {
+                        Some(i) => docs[i] = StoredDoc { path: p.clone(), data: after.clone(), seq },
+                        None => docs.push(StoredDoc { path: p.clone(), data: after.clone(), seq }),
+                    }
+                    (if at.is_some() { ChangeKind::Modified } else { ChangeKind::Added }, after)
+                }
+                (None, Some(i)) => (ChangeKind::Removed, docs.remove(i).data),
+                (None, None) => continue,
+            };
+            changes.push(DocChange { path: p, kind, seq, before, data: after });
+            states.push(docs.clone());
+        }
+        (changes, states)
+    }
+
+    fn sorted(mut docs: Vec<StoredDoc>) -> Vec<(DocPath, Map<String, Value>)> {
+        docs.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
+        docs.into_iter().map(|d| (d.path, d.data)).collect()
+    }
+
+    fn top(limit: u32) -> CollectionQuery {
+        CollectionQuery {
+            collection: "projects".to_owned(),
+            filters: Vec::new(),
+            order_by: vec![OrderBy { field: "progress".to_owned(), direction: Direction::Desc }],
+            limit: Some(limit),
+        }
+    }
+
+    /// The attack review's case: X(5) in a `limit(1)` window, then A(10) and B(20) in one
+    /// batch. Read after the batch, A's delta saw B already there and never removed X.
+    #[test]
+    fn each_change_of_a_batch_moves_the_window_as_alone() {
+        let (changes, states) = apply(&[(0, Some(5)), (1, Some(10)), (2, Some(20))]);
+        let after_all = states[2].clone();
+        let q = top(1);
+        let mut as_of_a = after_all.clone();
+        rewind(&mut as_of_a, "projects", &changes[2..]);
+        let Some(ServerMessage::Snapshot { removed, docs, .. }) = window_delta(1, &q, &as_of_a, &changes[1]) else {
+            panic!("A's change moves the window")
+        };
+        assert_eq!(removed, vec![path("projects/0")], "X left the window when A came");
+        assert_eq!(docs.iter().map(|d| d.path.as_str()).collect::<Vec<_>>(), ["projects/1"]);
+        // Without the rewind, the bug: A's delta is computed as if B were already there.
+        let unrewound = window_delta(1, &q, &after_all, &changes[1]);
+        assert_ne!(unrewound, window_delta(1, &q, &as_of_a, &changes[1]));
+    }
+
+    proptest! {
+        /// Whatever the changes (sets and removals, over a few documents), the collection
+        /// rewound from after all of them to just after change `i` is the collection as
+        /// committed then, so every change's delta is what it was alone.
+        #[test]
+        fn a_rewound_collection_is_the_collection_as_of_each_change(
+            ops in proptest::collection::vec((0u8..5, proptest::option::weighted(0.8, -3i64..30)), 1..24),
+            limit in 1u32..4,
+        ) {
+            let (changes, states) = apply(&ops);
+            let Some(after_all) = states.last().cloned() else { return Ok(()) };
+            let q = top(limit);
+            for (i, change) in changes.iter().enumerate() {
+                let mut rewound = after_all.clone();
+                rewind(&mut rewound, "projects", &changes[i + 1..]);
+                prop_assert_eq!(sorted(rewound.clone()), sorted(states[i].clone()));
+                prop_assert_eq!(window_delta(1, &q, &rewound, change), window_delta(1, &q, &states[i], change));
+            }
+        }
+
+        /// A change in another collection is not undone in this one.
+        #[test]
+        fn other_collections_changes_are_left_alone(v in 0i64..100) {
+            let (changes, states) = apply(&[(0, Some(v))]);
+            let mut docs = states[0].clone();
+            let news = DocChange { path: path("news/1"), kind: ChangeKind::Added, seq: 9, before: None, data: data(json!({"v": v})) };
+            rewind(&mut docs, "projects", &[news]);
+            prop_assert_eq!(sorted(docs), sorted(states[0].clone()));
+            prop_assert_eq!(changes.len(), 1);
+        }
+    }
+}

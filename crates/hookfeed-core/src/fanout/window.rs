@@ -55,3 +55,27 @@ pub fn window_delta(
         removed,
     })
 }
+
+/// `docs`, a collection as committed after a run of changes, turned back into the
+/// collection as it was before `later` (changes committed after the one a delta is
+/// for, in commit order): each of them in `collection` is undone, last first. A feed
+/// that commits several deliveries in one transaction (group commit) reads a collection
+/// once, after all of them; each change's [`window_delta`] must see the collection as of
+/// that change, as it would had the change been committed alone, or a listener would
+/// keep a document that left its window. A document a change added is removed, one it
+/// changed gets its data before; its `seq` is left as committed (deltas read data only).
+pub fn rewind(docs: &mut Vec<StoredDoc>, collection: &str, later: &[DocChange]) {
+    for change in later.iter().rev().filter(|c| c.path.collection() == collection) {
+        let at = docs.iter().position(|d| d.path == change.path);
+        match (&change.before, at) {
+            (None, Some(i)) => {
+                docs.remove(i);
+            }
+            (Some(before), Some(i)) => docs[i].data = before.clone(),
+            (Some(before), None) => {
+                docs.push(StoredDoc { path: change.path.clone(), data: before.clone(), seq: change.seq })
+            }
+            (None, None) => {}
+        }
+    }
+}

@@ -220,6 +220,25 @@ proptest! {
     }
 
     #[test]
+    fn the_batch_target_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        hookfeed_fuzz::batch(&bytes);
+    }
+
+    /// Well-formed frames of arbitrary hand-offs and bodies, some cut short.
+    #[test]
+    fn the_batch_target_never_panics_on_frames(
+        frames in prop::collection::vec(("\\{\"source\":\"(percify|stripe|github|x)\",\"received_at\":[0-9]{1,13}(,\"event_id\":\"[a-z_]{0,8}\")?\\}|.{0,20}", prop::collection::vec(any::<u8>(), 0..64)), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut body = Vec::new();
+        for (handoff, raw) in &frames {
+            prop_assert!(hookfeed_core::batch::push_frame(&mut body, handoff.as_bytes(), raw).is_ok());
+        }
+        hookfeed_fuzz::batch(&body);
+        hookfeed_fuzz::batch(&body[..cut.index(body.len() + 1)]);
+    }
+
+    #[test]
     fn the_doc_path_target_never_panics(
         path in prop_oneof![".{0,80}", "[A-Za-z0-9_-]{0,10}/[^/]{0,10}(/.{0,5})?", "[a-z]{1,5}/\\.{1,3}", "[a-z]{0,4}/\\*"],
     ) {

@@ -8,6 +8,7 @@ use hookfeed_core::token::{mint_token, TokenClaims};
 use hookfeed_core::{verify_delivery, Secret, UnixTime};
 use js_sys::Uint8Array;
 use serde_json::json;
+use worker::worker_sys::Context;
 use worker::{Env, Request};
 
 use super::ingest::hand_off;
@@ -82,7 +83,7 @@ async fn dev_delivery<'c>(req: &mut Request, config: &'c Config) -> Result<(&'c 
 /// secret, exactly as its provider would, then checks it as `POST /hooks/{source}` does
 /// ([`verify_delivery`]) and hands it to the feed. The demo page's buttons use it;
 /// nothing about ingest is bypassed.
-pub async fn send(mut req: Request, env: &Env, config: &Config) -> Handled {
+pub async fn send(mut req: Request, env: &Env, ctx: &Context, config: &Config) -> Handled {
     let (source, (headers, body)) = dev_delivery(&mut req, config).await?;
     let now = now();
     let delivery = verify_delivery(source, &headers, &body, now).map_err(|e| {
@@ -90,7 +91,7 @@ pub async fn send(mut req: Request, env: &Env, config: &Config) -> Handled {
         edge_refusals::record(&source.name, true, "dev", &reply, now);
         reply
     })?;
-    Ok(hand_off(env, source, &delivery, &Uint8Array::from(body.as_slice()).into()).await?)
+    Ok(hand_off(env, ctx, source, delivery, &Uint8Array::from(body.as_slice()).into()).await?)
 }
 
 /// `POST /dev/sign {source, event, set, older_by_secs?, forge?}`: a sample delivery

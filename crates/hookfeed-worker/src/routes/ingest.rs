@@ -11,10 +11,10 @@ use wasm_bindgen::JsValue;
 use worker::worker_sys::Context;
 use worker::{Env, Request, Result};
 
-use super::{post_to_feed, Answer, Handled};
+use super::{Answer, Handled};
 use crate::config::Config;
 use crate::edge_refusals;
-use crate::hop::{now, CLIENT_IP_HEADER, DUPLICATE_HEADER, HANDOFF_HEADER, HANDOFF_PATH};
+use crate::hop::{now, CLIENT_IP_HEADER, DUPLICATE_HEADER};
 use crate::reply::Reply;
 use crate::webcrypto;
 
@@ -72,7 +72,7 @@ pub async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &C
         Ok(delivery) => delivery,
         Err(e) => return refuse(Reply::Rejected(e)),
     };
-    let answer = hand_off(env, source, &delivery, &buffer).await?;
+    let answer = hand_off(env, ctx, source, delivery, &buffer).await?;
     // The feed refuses only what the edge cannot know: a source over its rate limit
     // (verified deliveries only), or storage that failed. Those are refusals too.
     if let Some(reply) = Reply::from_feed_refusal(answer.status(), &answer.headers()) {
@@ -87,13 +87,12 @@ pub async fn ingest(req: &web_sys::Request, env: &Env, ctx: &Context, config: &C
     Ok(answer)
 }
 
-/// Hands a verified delivery to its tenant's feed: the raw body as received (the
-/// platform's buffer, not copied back out of wasm), and the
-/// [`Handoff`](hookfeed_core::delivery::Handoff) in a header.
-pub async fn hand_off(env: &Env, source: &Source, delivery: &VerifiedDelivery, body: &JsValue) -> Answer {
-    let headers = web_sys::Headers::new()?;
-    headers.set(HANDOFF_HEADER, &serde_json::to_string(&delivery.handoff())?)?;
-    post_to_feed(env, &source.tenant, HANDOFF_PATH, Some(&headers), Some(body)).await
+/// Hands a verified delivery to its tenant's feed, alone or with others in flight to it
+/// together ([`group::hand_off`](super::group::hand_off)): the raw body as received, and
+/// the [`Handoff`](hookfeed_core::delivery::Handoff). `ctx` is the request's.
+pub async fn hand_off(env: &Env, ctx: &Context, source: &Source, delivery: VerifiedDelivery, body: &JsValue) -> Answer {
+    let handoff = serde_json::to_string(&delivery.handoff())?;
+    super::group::hand_off(env, ctx, &source.tenant, handoff, delivery.into_raw(), body).await
 }
 
 /// The client's address, as Cloudflare's edge sets it.

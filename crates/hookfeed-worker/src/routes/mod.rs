@@ -23,6 +23,7 @@ mod admin;
 mod dev;
 mod docs;
 mod extract;
+mod group;
 mod ingest;
 mod subscribe;
 
@@ -153,7 +154,7 @@ async fn handle(route: Route, req: web_sys::Request, env: Env, ctx: Context) -> 
         Route::Deliveries => admin::deliveries(req.into(), &env, &config).await,
         Route::Healthz => admin::healthz(&req.into(), &env, &config).await,
         Route::DevToken if config.dev_mode => dev::token(&config),
-        Route::DevSend if config.dev_mode => dev::send(req.into(), &env, &config).await,
+        Route::DevSend if config.dev_mode => dev::send(req.into(), &env, &ctx, &config).await,
         Route::DevSign if config.dev_mode => dev::sign(req.into(), &config).await,
         Route::DevDeliveries if config.dev_mode => admin::delivery_log(&req.into(), &env, &config).await,
         Route::DevDropHubs if config.dev_mode => dev::drop_hubs(&env, &config).await,
