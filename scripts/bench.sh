@@ -2,7 +2,8 @@
 # `npm run bench`: every benchmark, each beside its baseline measured in the same run.
 # Figures are ratios within one run or medians of several: these machines are shared.
 #   1. verify: signature verification, native vs a bare HMAC, wasm in Node 22 vs node:crypto
-#   2. load:   ingest and fan-out under wrangler dev vs a TypeScript partyserver Worker
+#   2. load:   ingest and fan-out under wrangler dev vs a TypeScript partyserver Worker, and
+#              ingest with group commit on and off beside it at concurrency 64 and 1
 #   3. web:    the browser bundle vs @firebase/firestore, and time to first snapshot
 #   4. edge:   the trust boundary: ingest at 1 KiB and 64 KiB, the CPU of a refusal, and a
 #              forged flood beside genuine deliveries, against the build before verification
@@ -22,7 +23,12 @@ for bench in ${which[*]}; do
       BENCH_JSON="$ROOT/target/bench/verify.jsonl" bash bench/verify.sh ;;
     load)
       step "Benchmark 2/5: ingest and fan-out vs partyserver (bench/load/run.mjs, about 10 minutes)"
-      node bench/load/run.mjs --edge both --json "$ROOT/target/bench/load.json" ;;
+      node bench/load/run.mjs --edge both --json "$ROOT/target/bench/load.json"
+      # Group commit (issue 21): on, off and the baseline in one run, at 64 and 1 in flight.
+      for c in 64 1; do
+        node bench/load/run.mjs --edge 'hookfeed,hookfeed:HOOKFEED_GROUP_COMMIT=off,baseline' --scenarios ingest \
+          --concurrency "$c" --ingest-count "$([[ $c == 1 ]] && echo 500 || echo 2000)" --json "$ROOT/target/bench/group-commit-c$c.json"
+      done ;;
     web)
       step "Benchmark 3/5: browser bundle size and time to first snapshot (bench/web/run.mjs)"
       node bench/web/run.mjs --json "$ROOT/target/bench/web.json" ;;
