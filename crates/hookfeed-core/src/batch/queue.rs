@@ -195,7 +195,10 @@ impl<T: Clone> Queue<T> {
     /// outcome, it answers with that and polls no more.
     pub fn poll(&mut self, ticket: Ticket, now: UnixTime) -> Step<T> {
         self.expire(now);
-        let Some(at) = self.waiting.iter().position(|q| q.ticket == ticket) else {
+        // Queued in arrival order, and ids only grow: a binary search, since every waiting
+        // delivery looks every few milliseconds.
+        let found = self.waiting.binary_search_by_key(&ticket.id, |q| q.ticket.id).ok();
+        let Some(at) = found.filter(|&at| self.waiting[at].ticket == ticket) else {
             // Taken into a batch (or never this queue's): only its outcome, which wakes
             // it, or its bound ends its wait; a lease's end is none of its business.
             if now.as_millis() >= ticket.bound() {
