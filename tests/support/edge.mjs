@@ -30,9 +30,23 @@ export function freePort() {
  * which `/healthz` answer means up (by default a 200; a misconfigured edge answers 500).
  * @param {{ persistTo?: string, vars?: Record<string, string>, port?: number, timeoutMs?: number, ready?: (res: Response) => boolean }} [options]
  */
-export async function startEdge({ persistTo = mkdtempSync(join(tmpdir(), "hookfeed-state-")), vars = {}, port, timeoutMs = 300_000, ready = (res) => res.ok } = {}) {
+export async function startEdge(options = {}) {
+  // A port found free can be taken again before wrangler binds it (by another test's
+  // wrangler, or as the inspector's port): start again on fresh ports, unless the caller
+  // chose the port (a restarted edge must be where its clients reconnect).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEdgeOnce(options);
+    } catch (e) {
+      if (options.port !== undefined || attempt >= 3 || !/Address already in use/.test(String(e?.message))) throw e;
+    }
+  }
+}
+
+async function startEdgeOnce({ persistTo = mkdtempSync(join(tmpdir(), "hookfeed-state-")), vars = {}, port, timeoutMs = 300_000, ready = (res) => res.ok } = {}) {
   port ??= await freePort();
-  const inspectorPort = await freePort();
+  let inspectorPort = await freePort();
+  while (inspectorPort === port) inspectorPort = await freePort();
   const child = spawn(
     join(BIN, "wrangler"),
     // `--assets www`: the demo page and the browser module, served as `npm run dev` serves them.
