@@ -467,12 +467,17 @@ export async function pool(tasks, concurrency) {
 // ---------------------------------------------------------------------------------------
 // WebSocket subscribers (Node 22's global WebSocket)
 
+/** The subprotocols a subscriber offers to read batched frames (hookfeed-wire's `BATCH_SUBPROTOCOL`). */
+export const BATCH_PROTOCOLS = ["hookfeed.batch", "hookfeed"];
+
 /**
  * One subscriber: a socket listening to `doc` with listen id 1. Resolves once the snapshot
- * arrived. `onChange(frame, receivedAt)` sees every change frame.
+ * arrived. `onChange(frame, receivedAt)` sees every change message, also those of a batched
+ * frame (a JSON array of messages, sent to a socket that offered `protocols` with
+ * BATCH_PROTOCOLS); `sub.frames` counts frames.
  */
-export function openSubscriber(url, doc, onChange, { timeoutMs = 30000 } = {}) {
-  const sub = { ws: null, doc, snapshot: null, changes: 0, errors: [], closed: false, listens: 1, pending: new Map() };
+export function openSubscriber(url, doc, onChange, { timeoutMs = 30000, protocols } = {}) {
+  const sub = { ws: null, doc, snapshot: null, changes: 0, frames: 0, errors: [], closed: false, listens: 1, pending: new Map() };
   /** Another listen on this socket; resolves with its snapshot (or null on error/timeout). */
   sub.listen = (id, target, ms = 30000) =>
     new Promise((res) => {
@@ -492,28 +497,18 @@ export function openSubscriber(url, doc, onChange, { timeoutMs = 30000 } = {}) {
     timeoutMs,
     waitingFor: "the snapshot",
     onOpen: (ws) => ws.send(JSON.stringify({ type: "listen", id: 1, target: { doc } })),
+    protocols,
     onMessage: (ev, done) => {
       const received = nowMs();
-      let frame;
+      let parsed;
       try {
-        frame = JSON.parse(ev.data);
+        parsed = JSON.parse(ev.data);
       } catch {
         sub.errors.push("non-JSON frame");
         return;
       }
-      if (frame.type === "change") {
-        sub.changes++;
-        onChange(frame, received, sub);
-      } else if (sub.pending.has(frame.id)) {
-        if (frame.type === "error") sub.errors.push(`${frame.code}: ${frame.message}`);
-        sub.pending.get(frame.id)(frame);
-      } else if (frame.type === "snapshot") {
-        sub.snapshot = frame;
-        done(true);
-      } else if (frame.type === "error") {
-        sub.errors.push(`${frame.code}: ${frame.message}`);
-        done(false, `${frame.code}: ${frame.message}`);
-      }
+      sub.frames++;
+      for (const frame of Array.isArray(parsed) ? parsed : [parsed]) onMessage(frame, received, done);
     },
     onError: (ev) => sub.errors.push(String(ev?.message ?? "error")),
     onDone: (ok, ms) => {
@@ -525,6 +520,23 @@ export function openSubscriber(url, doc, onChange, { timeoutMs = 30000 } = {}) {
       }
     },
   });
+
+  /** One server message, alone or from a batched frame. */
+  function onMessage(frame, received, done) {
+    if (frame.type === "change") {
+      sub.changes++;
+      onChange(frame, received, sub);
+    } else if (sub.pending.has(frame.id)) {
+      if (frame.type === "error") sub.errors.push(`${frame.code}: ${frame.message}`);
+      sub.pending.get(frame.id)(frame);
+    } else if (frame.type === "snapshot") {
+      sub.snapshot = frame;
+      done(true);
+    } else if (frame.type === "error") {
+      sub.errors.push(`${frame.code}: ${frame.message}`);
+      done(false, `${frame.code}: ${frame.message}`);
+    }
+  }
 }
 
 /**
@@ -533,7 +545,7 @@ export function openSubscriber(url, doc, onChange, { timeoutMs = 30000 } = {}) {
  * `ok` false after an error, a close or `timeoutMs` without it (`waitingFor` says for what).
  * `onOpen(ws, ms)` and `onDone(ok, ms)` get the time since the connect began.
  */
-export function openSocket(url, state, { timeoutMs, waitingFor, onOpen, onMessage, onError, onDone }) {
+export function openSocket(url, state, { timeoutMs, waitingFor, onOpen, onMessage, onError, onDone, protocols }) {
   return new Promise((resolveOpen) => {
     const t0 = nowMs();
     let settled = false;
@@ -549,7 +561,7 @@ export function openSocket(url, state, { timeoutMs, waitingFor, onOpen, onMessag
     const timer = setTimeout(() => done(false, `timeout waiting for ${waitingFor}`), timeoutMs);
     let ws;
     try {
-      ws = new WebSocket(url);
+      ws = protocols ? new WebSocket(url, protocols) : new WebSocket(url);
     } catch (e) {
       done(false, String(e));
       return;

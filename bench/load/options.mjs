@@ -19,6 +19,10 @@ export const { values: argv } = parseArgs({
     bytes: { type: "string", default: "1024" },
     "fanout-subs": { type: "string" },
     "fanout-events": { type: "string" },
+    // The fan-out scenario's concurrent bursts: deliveries in flight together (a group
+    // commit's changes to the watched document), and how many.
+    "fanout-concurrency": { type: "string", default: "16" },
+    "fanout-concurrent-events": { type: "string" },
     rate: { type: "string", default: "10" },
     "isolation-subs": { type: "string" },
     "isolation-events": { type: "string" },
@@ -84,6 +88,8 @@ export const O = {
   abuseControlMs: Number(argv["abuse-control-ms"]),
   fanoutSubs: list(argv["fanout-subs"], quick ? [50, 200] : [100, 1000]),
   fanoutEvents: num(argv["fanout-events"], quick ? 20 : 50),
+  fanoutConcurrency: Number(argv["fanout-concurrency"]),
+  fanoutConcurrentEvents: num(argv["fanout-concurrent-events"], quick ? 80 : 200),
   rate: Number(argv.rate),
   isolationSubs: num(argv["isolation-subs"], quick ? 200 : 1000),
   isolationEvents: num(argv["isolation-events"], quick ? 100 : 300),

@@ -34,6 +34,14 @@ export async function sendPaced(base, count, ratePerSec, make, { ordered = false
 }
 
 /** Sends deliveries one after another (each after the previous ack), so they apply in order. */
+/** Sends `count` deliveries with `concurrency` in flight: deliveries a group commit shares. */
+export async function sendConcurrent(base, count, concurrency, make) {
+  return pool(
+    Array.from({ length: count }, (_, i) => () => postDelivery(base, make(i))),
+    concurrency,
+  );
+}
+
 export async function sendSequential(base, count, make) {
   const acks = [];
   for (let i = 0; i < count; i++) acks.push(await postDelivery(base, make(i)));
@@ -58,12 +66,12 @@ export function ackErrors(acks) {
 }
 
 /** Opens `n` subscribers on `docOf(i)`; resolves with them and the connect phase's figures. */
-export async function connectSubscribers(edge, via, n, docOf, onChange, startIndex = 0) {
+export async function connectSubscribers(edge, via, n, docOf, onChange, startIndex = 0, { protocols } = {}) {
   const url = edge.feedUrl(via);
   const before = edge.cpu();
   const t0 = nowMs();
   const subs = await pool(
-    Array.from({ length: n }, (_, k) => () => openSubscriber(url, docOf(startIndex + k), onChange)),
+    Array.from({ length: n }, (_, k) => () => openSubscriber(url, docOf(startIndex + k), onChange, { protocols })),
     O.connectConcurrency,
   );
   const wallMs = nowMs() - t0;
@@ -152,6 +160,7 @@ export async function feedHealth(edge, tenant = "demo") {
     const hubs = Array.isArray(feed.hubs) ? feed.hubs : [];
     return {
       framesSent: feed.frames_sent,
+      messagesSent: feed.sent?.messages_sent ?? null,
       subscribers: feed.subscribers,
       events: feed.events,
       seq: feed.seq ?? null,
@@ -179,8 +188,12 @@ function framesDelta(before, after, events) {
   if (!before || !after || before.wokeAt !== after.wokeAt) return null;
   const feed = after.framesSent - before.framesSent;
   const hubs = after.hubFramesSent - before.hubFramesSent;
+  const messages = typeof after.messagesSent === "number" && typeof before.messagesSent === "number" ? after.messagesSent - before.messagesSent : null;
   return {
     feedFrames: feed,
+    feedMessages: messages,
+    // Messages per frame: above 1 where sockets read batched frames and a turn had several.
+    feedMessagesPerFrame: messages !== null && feed ? round(messages / feed, 3) : null,
     feedFramesPerEvent: round(feed / events, 3),
     hubFrames: hubs,
     hubFramesPerEvent: round(hubs / events, 3),

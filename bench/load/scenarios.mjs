@@ -1,9 +1,9 @@
 // The scenarios, one function each: what it sends and opens against one edge, and the
 // figures it returns (bench/load/README.md, "Scenarios").
 
-import { closeAll, cpuDelta, feedStorage, getHealthz, log, maxOpenFiles, median, nowMs, openFds, openSocket, pool, postDelivery, round, safeGet, sleep, summarize, twinActorDelivery } from "./lib.mjs";
+import { BATCH_PROTOCOLS, closeAll, cpuDelta, feedStorage, getHealthz, log, maxOpenFiles, median, nowMs, openFds, openSocket, pool, postDelivery, round, safeGet, sleep, summarize, twinActorDelivery } from "./lib.mjs";
 import { O, quick } from "./options.mjs";
-import { NOISY_CORES, SETTLE_MS, ackErrors, broadcastPhase, collector, connectSubscribers, cpuFigures, feedHealth, pad, sendPaced, sendSequential } from "./phases.mjs";
+import { NOISY_CORES, SETTLE_MS, ackErrors, broadcastPhase, collector, connectSubscribers, cpuFigures, feedHealth, pad, sendConcurrent, sendPaced, sendSequential } from "./phases.mjs";
 
 export async function scenarioIngest(edge, via, bytes = O.bytes) {
   const base = edge.url(via);
@@ -329,6 +329,30 @@ export async function scenarioAbuse(edge) {
   return { byAddresses: results };
 }
 
+/**
+ * Deliveries to the watched document with `--fanout-concurrency` in flight: under group
+ * commit several of them commit in one turn of the feed, whose changes reach each socket
+ * together. An event older than one already applied changes nothing, so what is counted is
+ * what arrived: changes delivered per CPU-second, and messages per frame.
+ */
+async function concurrentPhase(edge, col, n, subscribers, label) {
+  const base = edge.url(O.via);
+  const tag = `fan${n}-concurrent-${label}-${Date.now()}`;
+  const events = O.fanoutConcurrentEvents;
+  const r = await broadcastPhase(edge, col, {
+    tag,
+    subscribers,
+    events,
+    send: () => sendConcurrent(base, events, O.fanoutConcurrency, (i) => edge.benchEvent(`evt_${tag}_${pad(i)}`, 1, tag, i)),
+    waitMs: 3000,
+    frames: true,
+  });
+  r.concurrency = O.fanoutConcurrency;
+  r.changesPerCpuSecond = r.cpuMs.runtime ? round((r.received / r.cpuMs.runtime) * 1000, 0) : null;
+  log(`${edge.def.name} fanout ${n} concurrent ${O.fanoutConcurrency} (${label} frames): ${r.received} changes delivered of ${r.expected} events×subscribers, ${r.msgsPerSec} msgs/s, ${r.changesPerCpuSecond} changes per CPU-second, ${r.runtimeCpuMsPerMsg} ms CPU/msg, p99 ${r.latencyMs.p99} ms; messages/frame ${r.frames?.feedMessagesPerFrame ?? "–"}`);
+  return r;
+}
+
 export async function scenarioFanout(edge) {
   const results = [];
   for (const n of O.fanoutSubs) {
@@ -374,6 +398,29 @@ export async function scenarioFanout(edge) {
       });
       r.burst.runtimeCpuMsPerMsgNetOfControl = net(r.burst);
       log(`${edge.def.name} fanout ${n} back-to-back: ${r.burst.msgsPerSec} msgs/s, p99 ${r.burst.latencyMs.p99} ms, ${r.burst.received}/${r.burst.expected} msgs, ${r.burst.runtimeCpuMsPerMsg} ms CPU/msg (${r.burst.runtimeCpuMsPerMsgNetOfControl} net of the control's ${control.runtimeCpuMsPerEvent} ms/event); feed frames/event ${r.burst.frames?.feedFramesPerEvent ?? "–"}, hub frames/event ${r.burst.frames?.hubFramesPerEvent ?? "–"}`);
+      r.concurrent = await concurrentPhase(edge, col, n, ok, "plain");
+      // The same two phases with subscribers that read batched frames (hookfeed only: the
+      // baseline speaks its own protocol): where one turn of the feed has several changes
+      // for a socket, it sends them as one frame.
+      if (!edge.def.name.startsWith("baseline")) {
+        await closeAll(subs.splice(0));
+        log(`${edge.def.name} fanout: connecting ${n} subscribers that read batched frames`);
+        const batched = await connectSubscribers(edge, O.via, n, () => doc, col.onChange, 0, { protocols: BATCH_PROTOCOLS });
+        subs.push(...batched.subs);
+        r.batchedConnect = batched.connect;
+        if (batched.connect.failed) throw new Error(`${batched.connect.failed} of ${n} batched subscribers failed: ${batched.connect.failureSample.join("; ")}`);
+        const tagBB = `fan${n}-burst-batched-${Date.now()}`;
+        r.burstBatched = await broadcastPhase(edge, col, {
+          tag: tagBB,
+          subscribers: batched.subs.length,
+          events: O.fanoutEvents,
+          send: () => sendSequential(base, O.fanoutEvents, (i) => edge.benchEvent(`evt_${tagBB}_${pad(i)}`, 1, tagBB, i)),
+          waitMs: 30000,
+          frames: true,
+        });
+        log(`${edge.def.name} fanout ${n} back-to-back, batched frames: ${r.burstBatched.msgsPerSec} msgs/s, p99 ${r.burstBatched.latencyMs.p99} ms, ${r.burstBatched.received}/${r.burstBatched.expected} msgs, ${r.burstBatched.runtimeCpuMsPerMsg} ms CPU/msg, messages/frame ${r.burstBatched.frames?.feedMessagesPerFrame ?? "–"}`);
+        r.concurrentBatched = await concurrentPhase(edge, col, n, batched.subs.length, "batched");
+      }
     } catch (e) {
       r.error = String(e.message ?? e);
       log(`${edge.def.name} fanout ${n}: ${r.error}`);

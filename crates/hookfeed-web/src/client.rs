@@ -30,7 +30,7 @@ use crate::persist::{self, Persist};
 use crate::session;
 use crate::view::{View, ViewChange};
 use hookfeed_wire::backoff::Backoff;
-use hookfeed_wire::{ErrorCode, SUBPROTOCOL};
+use hookfeed_wire::{ErrorCode, BATCH_SUBPROTOCOL, SUBPROTOCOL};
 
 /// Keep-alive interval: each tick pings (the feed's runtime answers "pong" without waking
 /// the object) and expects a frame back within [`PONG_WITHIN_MS`]. A silently dead socket
@@ -470,7 +470,12 @@ impl Client {
         if self.need_token.get() || unusable(&self.token.borrow()) {
             return self.refresh("the subscriber token is missing, expired or refused");
         }
-        let protocols = Array::of2(&JsValue::from_str(SUBPROTOCOL), &JsValue::from_str(&self.token.borrow()));
+        // Batched frames first: the feed then sends a turn's changes in one frame.
+        let protocols = Array::of3(
+            &JsValue::from_str(BATCH_SUBPROTOCOL),
+            &JsValue::from_str(SUBPROTOCOL),
+            &JsValue::from_str(&self.token.borrow()),
+        );
         let Ok(ws) = WebSocket::new_with_str_sequence(&self.url, &protocols) else {
             self.schedule_reconnect();
             return;
@@ -682,11 +687,13 @@ impl Client {
 
     fn on_message(&self, text: &str) {
         self.heard.set(js_sys::Date::now());
-        let Some((id, kind, frame)) = frames::read(text) else { return };
-        match kind {
-            Kind::Snapshot => self.on_snapshot(id, &frame),
-            Kind::Change => self.on_change(id, &frame),
-            Kind::Error => self.on_error(id, &frame),
+        // One message, or a batched frame's several (one turn of the feed's), in order.
+        for (id, kind, frame) in frames::read(text) {
+            match kind {
+                Kind::Snapshot => self.on_snapshot(id, &frame),
+                Kind::Change => self.on_change(id, &frame),
+                Kind::Error => self.on_error(id, &frame),
+            }
         }
     }
 

@@ -87,11 +87,20 @@ pub struct ServerFrame {
     frame: JsValue,
 }
 
-/// Reads a frame: the listen it is for, what it reports, and the frame for its fields.
-/// `None` for what no listener acts on: `pong`, a type this module does not know, a frame
+/// Reads a frame: each message in it (one, or several in a batched frame: a JSON array
+/// of them, in order) with the listen it is for, what it reports, and its fields. What no
+/// listener acts on is left out: `pong`, a type this module does not know, a message
 /// without an id (logged to the console).
-pub fn read(text: &str) -> Option<(u32, Kind, ServerFrame)> {
-    let frame = JSON::parse(text).ok()?; // "pong"
+pub fn read(text: &str) -> Vec<(u32, Kind, ServerFrame)> {
+    let Ok(frame) = JSON::parse(text) else { return Vec::new() }; // "pong"
+    if js_sys::Array::is_array(&frame) {
+        return array(&frame).iter().filter_map(read_message).collect();
+    }
+    read_message(frame).into_iter().collect()
+}
+
+/// Reads one message of a frame.
+fn read_message(frame: JsValue) -> Option<(u32, Kind, ServerFrame)> {
     let Some(id) = get(&frame, wire::ID).as_f64().map(|id| id as u32) else {
         console_error(&frame);
         return None;
@@ -175,26 +184,44 @@ mod tests {
     #[wasm_bindgen_test]
     fn server_frames_are_read_by_type() {
         let snapshot = r#"{"type":"snapshot","id":1,"seq":5,"docs":[{"path":"p/a","data":{"n":1}},{"data":{}}],"removed":["p/b"],"since":2}"#;
-        let Some((1, Kind::Snapshot, frame)) = read(snapshot) else { panic!("a snapshot") };
+        let Some((1, Kind::Snapshot, frame)) = one(snapshot) else { panic!("a snapshot") };
         assert_eq!(frame.seq, 5);
         assert!(frame.is_delta());
         assert_eq!(frame.docs().iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["p/a"], "no path: skipped");
         assert_eq!(frame.removed(), ["p/b"]);
 
-        let Some((2, Kind::Change, frame)) = read(r#"{"type":"change","id":2,"seq":6,"path":"p/a","kind":"removed"}"#)
+        let Some((2, Kind::Change, frame)) = one(r#"{"type":"change","id":2,"seq":6,"path":"p/a","kind":"removed"}"#)
         else {
             panic!("a change")
         };
         let (path, kind, data) = frame.change().expect("path and kind");
         assert_eq!((frame.seq, path.as_str(), kind, data.is_none()), (6, "p/a", ChangeKind::Removed, true));
-        let Some((_, _, frame)) = read(r#"{"type":"change","id":2,"kind":"added"}"#) else { panic!("a change") };
+        let Some((_, _, frame)) = one(r#"{"type":"change","id":2,"kind":"added"}"#) else { panic!("a change") };
         assert!(frame.change().is_none(), "no path");
 
-        let Some((3, Kind::Error, frame)) = read(r#"{"type":"error","id":3}"#) else { panic!("an error") };
+        let Some((3, Kind::Error, frame)) = one(r#"{"type":"error","id":3}"#) else { panic!("an error") };
         assert_eq!((frame.code().as_str(), frame.message().as_str()), ("unknown", ""));
 
-        assert!(read("pong").is_none());
-        assert!(read(r#"{"type":"snapshot"}"#).is_none(), "no id");
-        assert!(read(r#"{"type":"later","id":1}"#).is_none());
+        assert!(read("pong").is_empty());
+        assert!(read(r#"{"type":"snapshot"}"#).is_empty(), "no id");
+        assert!(read(r#"{"type":"later","id":1}"#).is_empty());
+    }
+
+    /// The only message of a frame.
+    fn one(text: &str) -> Option<(u32, Kind, ServerFrame)> {
+        let mut messages = read(text);
+        assert!(messages.len() <= 1, "one message");
+        messages.pop()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_batched_frame_is_read_as_its_messages_in_order() {
+        let batched = r#"[{"type":"change","id":1,"seq":7,"path":"p/a","kind":"modified","data":{"n":1}},{"type":"later","id":1},{"type":"change","id":2,"seq":8,"path":"p/b","kind":"added","data":{}},{"type":"error","id":3,"code":"unavailable"}]"#;
+        let read = read(batched);
+        let seen: Vec<(u32, u64)> = read.iter().map(|(id, _, frame)| (*id, frame.seq)).collect();
+        assert_eq!(seen, [(1, 7), (2, 8), (3, 0)], "in order, the unknown type left out");
+        assert!(matches!(read[2].1, Kind::Error));
+        assert!(super::read("[]").is_empty());
+        assert!(super::read("[1,\"x\",null]").is_empty(), "no messages in it");
     }
 }

@@ -19,6 +19,12 @@ pub mod token;
 /// The WebSocket subprotocol a client offers (beside its token) and the feed picks.
 pub const SUBPROTOCOL: &str = "hookfeed";
 
+/// The subprotocol of a client that also reads batched frames: a JSON array of the
+/// server messages it would otherwise get one by one, in their order. The feed and hubs
+/// pick it over [`SUBPROTOCOL`] when offered, and send an array only when one turn has
+/// several messages for the socket (a group commit's changes to what it watches).
+pub const BATCH_SUBPROTOCOL: &str = "hookfeed.batch";
+
 /// How a document changed, in a listener's results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChangeKind {

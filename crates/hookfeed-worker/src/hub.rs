@@ -24,7 +24,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use hookfeed_core::fanout::{snapshot, StoredDoc};
+use hookfeed_core::fanout::{rewind, snapshot, StoredDoc};
 use hookfeed_core::hub::{HubMirror, HubRefusal, MirrorNeed, Preparation, Step, HEAD_PROBE_PATH, LIVE_ONLY_SINCE};
 use hookfeed_core::ledger::{DocChange, Seq};
 use hookfeed_core::path::DocPath;
@@ -128,12 +128,16 @@ struct MirrorPage {
     seq: Seq,
 }
 
-/// Sends changes to the hub's sockets; limited queries read the mirror's collection.
+/// Sends changes, applied to the mirror in this order, to the hub's sockets. A limited
+/// query's delta reads the mirror's collection as of its change ([`rewind`]), as the feed
+/// does for a group commit's changes.
 fn fan_out(subscribers: &RefCell<Subscribers>, upstream: &RefCell<Upstream>, changes: &[DocChange]) {
-    for change in changes {
-        let collection = change.path.collection().to_owned();
-        subscribers.borrow_mut().broadcast(change, || Ok(upstream.borrow().mirror.collection_docs(&collection)));
-    }
+    subscribers.borrow_mut().broadcast(changes, |i| {
+        let collection = changes[i].path.collection();
+        let mut docs = upstream.borrow().mirror.collection_docs(collection);
+        rewind(&mut docs, collection, &changes[i + 1..]);
+        Ok(docs)
+    });
 }
 
 impl HubCore {
@@ -202,6 +206,8 @@ impl HubCore {
         let claims = TokenClaims::new(tenant.to_owned(), vec!["*".to_owned()], UPSTREAM_EXP);
         headers.set(CLAIMS_HEADER, &serde_json::to_string(&claims)?)?;
         headers.set(CLIENT_IP_HEADER, HUB_CLIENT)?;
+        // The hub reads batched frames: a group commit's changes come in one frame.
+        headers.set("Sec-WebSocket-Protocol", hookfeed_wire::BATCH_SUBPROTOCOL)?;
         let mut init = worker::RequestInit::new();
         init.with_headers(headers);
         let req = Request::new_with_init("https://feed/subscribe", &init)?;
@@ -674,51 +680,61 @@ impl HubCore {
     }
 }
 
-/// One frame from the feed: a listen's acknowledgement (its snapshot: streaming from its
-/// seq), or a change to apply to the mirror and fan out.
+/// One frame from the feed: one message, or (the hub reads batched frames) an array of
+/// them, one turn of the feed's. Each is applied in order; the changes go out together, so
+/// that a socket of the hub that reads batched frames gets them in one frame too.
 fn on_upstream_frame(subscribers: &RefCell<Subscribers>, upstream: &RefCell<Upstream>, text: &str) {
-    let Ok(message) = serde_json::from_str::<ServerMessage>(text) else {
+    let messages = if text.starts_with('[') {
+        serde_json::from_str::<Vec<ServerMessage>>(text)
+    } else {
+        serde_json::from_str::<ServerMessage>(text).map(|message| vec![message])
+    };
+    let Ok(messages) = messages else {
         worker::console_error!("hub: an upstream frame did not parse");
         return;
     };
-    let change = {
-        let mut up = upstream.borrow_mut();
-        let collection_of = |up: &Upstream, id: u32| up.listens.iter().find(|(i, _)| *i == id).map(|(_, c)| c.clone());
-        match message {
-            ServerMessage::Snapshot { id, seq, .. } => {
-                if let Some(i) = up.probes.iter().position(|(i, _)| *i == id) {
-                    // A head probe's answer: its seq is where the socket is. Its listen ends.
-                    let (_, number) = up.probes.remove(i);
-                    up.mirror.probe_answered(number, seq);
-                    if let Some(socket) = up.socket.clone() {
-                        let _ = socket.send_with_str(json!({"type": "unlisten", "id": id}).to_string());
-                    }
-                } else if let Some(collection) = collection_of(&up, id) {
-                    up.mirror.streaming(&collection, seq);
+    let changes: Vec<DocChange> = messages.into_iter().filter_map(|m| on_upstream_message(upstream, m)).collect();
+    if !changes.is_empty() {
+        fan_out(subscribers, upstream, &changes);
+    }
+}
+
+/// One message from the feed: a listen's acknowledgement (its snapshot: streaming from its
+/// seq), or a change to apply to the mirror, returned to fan out.
+fn on_upstream_message(upstream: &RefCell<Upstream>, message: ServerMessage) -> Option<DocChange> {
+    let mut up = upstream.borrow_mut();
+    let collection_of = |up: &Upstream, id: u32| up.listens.iter().find(|(i, _)| *i == id).map(|(_, c)| c.clone());
+    match message {
+        ServerMessage::Snapshot { id, seq, .. } => {
+            if let Some(i) = up.probes.iter().position(|(i, _)| *i == id) {
+                // A head probe's answer: its seq is where the socket is. Its listen ends.
+                let (_, number) = up.probes.remove(i);
+                up.mirror.probe_answered(number, seq);
+                if let Some(socket) = up.socket.clone() {
+                    let _ = socket.send_with_str(json!({"type": "unlisten", "id": id}).to_string());
                 }
-                None
+            } else if let Some(collection) = collection_of(&up, id) {
+                up.mirror.streaming(&collection, seq);
             }
-            ServerMessage::Change { path, seq, data: Some(data), .. } => up.mirror.apply(path, seq, data),
-            ServerMessage::Change { .. } => None,
-            ServerMessage::Error { id, code, message } => {
-                worker::console_error!("hub: the feed refused an upstream listen ({}): {message}", code.as_str());
-                if let Some(id) = id {
-                    if let Some(i) = up.probes.iter().position(|(i, _)| *i == id) {
-                        let (_, number) = up.probes.remove(i);
-                        up.mirror.probe_lost(number);
-                    }
-                    // A refused collection is ended: the listens waiting for it give up.
-                    if let Some(collection) = collection_of(&up, id) {
-                        up.mirror.end(&collection);
-                    }
-                    up.listens.retain(|(i, _)| *i != id);
-                }
-                None
-            }
+            None
         }
-    };
-    if let Some(change) = change {
-        fan_out(subscribers, upstream, &[change]);
+        ServerMessage::Change { path, seq, data: Some(data), .. } => up.mirror.apply(path, seq, data),
+        ServerMessage::Change { .. } => None,
+        ServerMessage::Error { id, code, message } => {
+            worker::console_error!("hub: the feed refused an upstream listen ({}): {message}", code.as_str());
+            if let Some(id) = id {
+                if let Some(i) = up.probes.iter().position(|(i, _)| *i == id) {
+                    let (_, number) = up.probes.remove(i);
+                    up.mirror.probe_lost(number);
+                }
+                // A refused collection is ended: the listens waiting for it give up.
+                if let Some(collection) = collection_of(&up, id) {
+                    up.mirror.end(&collection);
+                }
+                up.listens.retain(|(i, _)| *i != id);
+            }
+            None
+        }
     }
 }
 

@@ -1,15 +1,17 @@
 //! Subscriber sockets, for any object that holds them: the `Feed` (a tenant on one
 //! object) and each `Hub` (a tenant spread over many). Both accept hibernating sockets,
 //! check each frame with [`SocketState::handle_frame`], answer a listen with a snapshot,
-//! send each change to the listens it concerns ([`SubscriptionIndex::recipients`],
-//! [`window_delta`]) and end the listens of sockets whose token ran out. Where the
-//! documents come from (the feed's SQLite, a hub's mirror) is the caller's.
+//! send each turn's changes to the listens they concern ([`SubscriptionIndex::recipients`],
+//! [`window_delta`]), in one frame per socket where it reads batched frames ([`Outbox`]),
+//! and end the listens of sockets whose token ran out. Where the documents come from (the
+//! feed's SQLite, a hub's mirror) is the caller's.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use hookfeed_core::fanout::{
-    window_delta, ChangeFrame, SocketAction, SocketId, SocketState, StoredDoc, SubscriptionIndex,
+    window_delta, ChangeFrame, Outbox, Sends, SocketAction, SocketId, SocketState, StoredDoc, SubscriptionIndex,
+    TextId,
 };
 use hookfeed_core::ledger::{ChangeKind, DocChange, Seq};
 use hookfeed_core::listens::{ListenBook, Ticket};
@@ -17,7 +19,7 @@ use hookfeed_core::protocol::{CollectionQuery, ListenRequest, ServerMessage};
 use hookfeed_core::query::Filter;
 use hookfeed_core::token::TokenClaims;
 use hookfeed_core::UnixTime;
-use hookfeed_wire::SUBPROTOCOL;
+use hookfeed_wire::{BATCH_SUBPROTOCOL, SUBPROTOCOL};
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{Request, Response, Result, State, WebSocket, WebSocketPair};
 
@@ -43,6 +45,10 @@ pub struct Subscribers {
     /// Change and window frames sent since the object woke: with hubs, what the feed sends
     /// per event is one per hub, not one per socket (`/healthz`, the benchmark).
     frames_sent: Cell<u64>,
+    /// The messages those frames carried: a batched frame carries several.
+    messages_sent: Cell<u64>,
+    /// Sockets that read batched frames ([`BATCH_SUBPROTOCOL`]).
+    batched: HashSet<SocketId>,
     /// Snapshots answered, and how many of them had to be built: the rest reused one.
     snapshots_sent: u64,
     snapshots_built: u64,
@@ -73,6 +79,9 @@ impl Subscribers {
         for ws in state.get_websockets() {
             if let Ok(Some(socket)) = ws.deserialize_attachment::<SocketState>() {
                 index.add_socket(&socket);
+                if socket.batched {
+                    self.batched.insert(socket.sid);
+                }
                 self.sockets.insert(socket.sid, ws);
             }
         }
@@ -93,19 +102,27 @@ impl Subscribers {
         if per_client > 0 && open >= per_client {
             return Ok((Reply::TooManySockets(per_client).into_response()?, None));
         }
+        let offered = req.headers().get("sec-websocket-protocol")?.unwrap_or_default();
+        let offers = |name: &str| offered.split(',').any(|p| p.trim() == name);
+        // The newest protocol the client speaks: batched frames if it reads them.
+        let picked = [BATCH_SUBPROTOCOL, SUBPROTOCOL].into_iter().find(|p| offers(p));
         let pair = WebSocketPair::new()?;
         // From the index, which knows every open socket: no counter to store (and wait
         // for) on each connect.
         let index = self.index.get_or_insert_with(SubscriptionIndex::default);
-        let socket = SocketState::new(index.next_socket_id(), claims).from_client(&client);
+        let socket = SocketState::new(index.next_socket_id(), claims)
+            .from_client(&client)
+            .reading_batches(picked == Some(BATCH_SUBPROTOCOL));
         index.add_socket(&socket);
+        if socket.batched {
+            self.batched.insert(socket.sid);
+        }
         state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(&socket)?;
         self.sockets.insert(socket.sid, pair.server);
         let mut response = Response::from_websocket(pair.client)?;
-        let offered = req.headers().get("sec-websocket-protocol")?.unwrap_or_default();
-        if offered.split(',').any(|p| p.trim() == SUBPROTOCOL) {
-            response.headers_mut().set("Sec-WebSocket-Protocol", SUBPROTOCOL)?;
+        if let Some(picked) = picked {
+            response.headers_mut().set("Sec-WebSocket-Protocol", picked)?;
         }
         Ok((response, Some(socket.claims.exp)))
     }
@@ -267,21 +284,28 @@ impl Subscribers {
         if let Ok(Some(socket)) = ws.deserialize_attachment::<SocketState>() {
             self.book.forget_socket(socket.sid);
             self.sockets.remove(&socket.sid);
+            self.batched.remove(&socket.sid);
             if let Some(index) = self.index.as_mut() {
                 index.remove_socket(&socket);
             }
         }
     }
 
-    /// Sends `change` to the listens it concerns, then ends the listens of sockets whose
-    /// token ran out. `collection` gives the change's collection as committed, for limited
-    /// queries (read only if one listens).
-    pub fn broadcast(&mut self, change: &DocChange, collection: impl FnOnce() -> Result<Vec<StoredDoc>>) {
+    /// Sends each of `changes` (one turn's, in commit order) to the listens it concerns,
+    /// then ends the listens of sockets whose token ran out. A socket that reads batched
+    /// frames gets all its messages of the turn in one frame ([`Outbox`]). `collection(i)`
+    /// gives the collection of `changes[i]` as of that change, for limited queries (read
+    /// only if one listens).
+    pub fn broadcast(&mut self, changes: &[DocChange], collection: impl Fn(usize) -> Result<Vec<StoredDoc>>) {
         self.snapshots.clear();
         let now = now();
         let mut expired: Vec<SocketId> = Vec::new();
-        self.send_changes(change, now, &mut expired);
-        self.send_window_deltas(change, collection, now, &mut expired);
+        let mut outbox = Outbox::default();
+        for (i, change) in changes.iter().enumerate() {
+            self.queue_changes(&mut outbox, change, now, &mut expired);
+            self.queue_window_deltas(&mut outbox, change, || collection(i), now, &mut expired);
+        }
+        self.send(outbox);
         for sid in expired {
             if let Some(ws) = self.sockets.get(&sid).cloned() {
                 self.end_listens(&ws);
@@ -289,23 +313,43 @@ impl Subscribers {
         }
     }
 
-    /// The change frames of the listens `change` reaches (all but limited queries). The
-    /// frame text is built and turned into a JS string once per (listen id, kind) — most
-    /// clients number their first listen 1 — so a broadcast to a thousand sockets encodes
-    /// the document once, not a thousand times.
-    fn send_changes(&self, change: &DocChange, now: UnixTime, expired: &mut Vec<SocketId>) {
-        let Some(index) = &self.index else { return };
-        let recipients = index.recipients(change);
-        let Some(first) = recipients.iter().find_map(|r| self.sockets.get(&r.sid)) else { return };
+    /// Sends what one turn queued: each text is turned into a JS string once, however
+    /// many sockets get it, and handed to `WebSocket.send` as it is.
+    fn send(&self, outbox: Outbox) {
+        if outbox.is_empty() {
+            return;
+        }
+        let Sends { texts, sends, messages } = outbox.into_sends(|sid| self.batched.contains(&sid));
+        let Some(first) = sends.iter().find_map(|(sid, _)| self.sockets.get(sid)) else { return };
         let Ok(send) = js_sys::Reflect::get(AsRef::<web_sys::WebSocket>::as_ref(first), &JsValue::from_str("send"))
             .and_then(|f| f.dyn_into::<js_sys::Function>())
         else {
             return;
         };
+        let mut js_texts: Vec<Option<JsValue>> = vec![None; texts.len()];
+        for (sid, i) in sends {
+            let Some(ws) = self.sockets.get(&sid) else { continue };
+            let text = js_texts[i].get_or_insert_with(|| JsValue::from_str(&texts[i]));
+            // A socket that fails here is closing; its close event unindexes it.
+            let _ = send.call1(AsRef::<web_sys::WebSocket>::as_ref(ws), text);
+            self.frames_sent.set(self.frames_sent.get() + 1);
+        }
+        self.messages_sent.set(self.messages_sent.get() + messages as u64);
+    }
+
+    /// Queues the change messages of the listens `change` reaches (all but limited
+    /// queries). The text is built once per (listen id, kind) — most clients number their
+    /// first listen 1 — so a broadcast to a thousand sockets encodes the document once,
+    /// not a thousand times.
+    fn queue_changes(&self, outbox: &mut Outbox, change: &DocChange, now: UnixTime, expired: &mut Vec<SocketId>) {
+        let Some(index) = &self.index else { return };
+        let recipients = index.recipients(change);
         let frame = ChangeFrame::new(change);
-        let mut texts: Vec<((u32, ChangeKind), JsValue)> = Vec::new();
+        let mut texts: Vec<((u32, ChangeKind), TextId)> = Vec::new();
         for recipient in &recipients {
-            let Some(ws) = self.sockets.get(&recipient.sid) else { continue };
+            if !self.sockets.contains_key(&recipient.sid) {
+                continue;
+            }
             // A token that ran out stops the change here: the socket's listens end, and its
             // client refreshes and resumes from the seq it has.
             if index.expired(recipient.sid, now) {
@@ -316,24 +360,23 @@ impl Subscribers {
             }
             let key = (recipient.listen_id, recipient.kind);
             let text = match texts.iter().find(|(k, _)| *k == key) {
-                Some((_, text)) => text.clone(),
+                Some((_, text)) => *text,
                 None => {
-                    let text = JsValue::from_str(&frame.for_recipient(recipient));
-                    texts.push((key, text.clone()));
+                    let text = outbox.text(frame.for_recipient(recipient));
+                    texts.push((key, text));
                     text
                 }
             };
-            // A socket that fails here is closing; its close event unindexes it.
-            let _ = send.call1(AsRef::<web_sys::WebSocket>::as_ref(ws), &text);
-            self.frames_sent.set(self.frames_sent.get() + 1);
+            outbox.queue(recipient.sid, text);
         }
     }
 
     /// Limited queries of the change's collection: which documents each holds is
     /// recomputed from the collection (read once, and once per distinct query), and a
     /// listener whose window changed gets a delta snapshot.
-    fn send_window_deltas(
+    fn queue_window_deltas(
         &self,
+        outbox: &mut Outbox,
         change: &DocChange,
         collection: impl FnOnce() -> Result<Vec<StoredDoc>>,
         now: UnixTime,
@@ -353,7 +396,9 @@ impl Subscribers {
         };
         let mut deltas: Vec<(&CollectionQuery, Option<ServerMessage>)> = Vec::new();
         for (sid, listen_id, query) in limited {
-            let Some(ws) = self.sockets.get(&sid) else { continue };
+            if !self.sockets.contains_key(&sid) {
+                continue;
+            }
             if index.expired(sid, now) {
                 if !expired.contains(&sid) {
                     expired.push(sid);
@@ -372,17 +417,19 @@ impl Subscribers {
                 if let ServerMessage::Snapshot { id, .. } = &mut delta {
                     *id = listen_id;
                 }
-                let _ = ws.send_with_str(delta.to_json());
-                self.frames_sent.set(self.frames_sent.get() + 1);
+                let text = outbox.text(delta.to_json());
+                outbox.queue(sid, text);
             }
         }
     }
 
-    /// What the object sent since it woke, for `/healthz`: change and window frames,
-    /// snapshots, and how many snapshots had to be built.
+    /// What the object sent since it woke, for `/healthz`: change and window frames
+    /// (sends) and the messages they carried (more than the frames where sockets read
+    /// batched frames), snapshots, and how many snapshots had to be built.
     pub fn figures(&self) -> serde_json::Value {
         serde_json::json!({
             "frames_sent": self.frames_sent.get(),
+            "messages_sent": self.messages_sent.get(),
             "snapshots_sent": self.snapshots_sent,
             "snapshots_built": self.snapshots_built,
         })

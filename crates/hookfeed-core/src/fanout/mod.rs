@@ -13,11 +13,13 @@
 //! | `index.rs` | [`SubscriptionIndex`]: which listens a change reaches ([`Recipient`]) |
 //! | `window.rs` | limited queries: the documents a `limit(n)` holds, and its delta after a change |
 //! | `frame.rs` | [`ChangeFrame`]: a change serialised once, framed per listen |
+//! | `outbox.rs` | [`Outbox`]: one turn's messages per socket, batched into one frame where the socket reads them |
 //! | `stored.rs` | [`StoredDoc`]: a document with the seq of its last change |
 //! | `snapshot.rs` | a listen's first answer ([`snapshot`]), and a hub's live-only upstream listen |
 
 mod frame;
 mod index;
+mod outbox;
 mod snapshot;
 mod socket;
 mod stored;
@@ -25,6 +27,7 @@ mod window;
 
 pub use frame::ChangeFrame;
 pub use index::{Recipient, SubscriptionIndex};
+pub use outbox::{Outbox, Sends, TextId, MAX_BATCHED_FRAME_BYTES};
 pub use snapshot::{live_only, live_start, snapshot, HUB_CLIENT, LIVE_ONLY_SINCE};
 pub use socket::{
     Listen, SocketAction, SocketId, SocketState, MAX_ATTACHMENT_BYTES, MAX_LISTENS_PER_SOCKET, SOCKET_STATE_VERSION,

@@ -46,6 +46,10 @@ pub struct SocketState {
     /// The client address it was opened from, for the per-address socket limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// Whether it reads batched frames (it picked
+    /// [`BATCH_SUBPROTOCOL`](hookfeed_wire::BATCH_SUBPROTOCOL)): see [`Outbox`](super::Outbox).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub batched: bool,
 }
 
 /// What a client frame asks the feed to do, once checked.
@@ -67,13 +71,19 @@ fn refuse(id: Option<u32>, code: ErrorCode, message: impl Into<String>) -> Serve
 impl SocketState {
     /// A new socket's state.
     pub fn new(sid: SocketId, claims: TokenClaims) -> Self {
-        Self { v: SOCKET_STATE_VERSION, sid, claims, listens: Vec::new(), client: None }
+        Self { v: SOCKET_STATE_VERSION, sid, claims, listens: Vec::new(), client: None, batched: false }
     }
 
     /// The same state, remembering the client address it was opened from (cut to
     /// [`MAX_CLIENT_LEN`](crate::refusal::MAX_CLIENT_LEN): the attachment is small).
     pub fn from_client(mut self, client: &str) -> Self {
         self.client = Some(crate::refusal::truncate(client, crate::refusal::MAX_CLIENT_LEN).to_owned());
+        self
+    }
+
+    /// The same state, reading batched frames or not.
+    pub fn reading_batches(mut self, batched: bool) -> Self {
+        self.batched = batched;
         self
     }
 

@@ -265,14 +265,11 @@ impl Feed {
         }
         self.subscribers.borrow_mut().ensure_index(&self.state);
         let sql = self.sql();
-        for (i, change) in changes.iter().enumerate() {
-            let collection = change.path.collection();
-            let later = &changes[i + 1..];
-            self.subscribers.borrow_mut().broadcast(change, || {
-                let mut docs = read_documents(&sql, None, collection, None, None)?;
-                rewind(&mut docs, collection, later);
-                Ok(docs)
-            });
-        }
+        self.subscribers.borrow_mut().broadcast(changes, |i| {
+            let collection = changes[i].path.collection();
+            let mut docs = read_documents(&sql, None, collection, None, None)?;
+            rewind(&mut docs, collection, &changes[i + 1..]);
+            Ok(docs)
+        });
     }
 }
