@@ -109,6 +109,69 @@ describe("the browser module in headless Chromium", () => {
     await page.close();
   });
 
+  it("reads a group commit's changes from batched frames and ends at the feed's documents", async (t) => {
+    // The page's WebSocket, watched: which subprotocol the feed picked, and its frames.
+    const init = () => {
+      window.sockets = [];
+      const Native = window.WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args) {
+          super(...args);
+          const seen = { protocol: null, arrays: 0, messages: 0 };
+          window.sockets.push(seen);
+          this.addEventListener("open", () => (seen.protocol = this.protocol));
+          this.addEventListener("message", (e) => {
+            if (typeof e.data === "string" && e.data.startsWith("[")) {
+              seen.arrays++;
+              seen.messages += JSON.parse(e.data).length;
+            }
+          });
+        }
+      };
+    };
+    const page = await appPage(suite.browser, suite.edge, { init });
+    const batch = `gc${Date.now()}`;
+    const base = 74000 + (Date.now() % 1000) * 10;
+    const ids = [1, 2, 3, 4, 5].map((k) => String(base + k));
+    // Defaults a page uses (persistence on): a query of the tag and a listener per document.
+    await page.evaluate(({ url, token, batch, ids }) => {
+      const { initializeFeed, collection, doc, query, where, onSnapshot } = window.hookfeed;
+      const db = initializeFeed({ url, token });
+      window.query = {};
+      window.docs = {};
+      onSnapshot(query(collection(db, "projects"), where("batch", "==", batch)), (snap) => {
+        window.query = Object.fromEntries(snap.docs.map((d) => [d.id, d.data().progress]));
+      });
+      for (const id of ids) onSnapshot(doc(db, "projects", id), (d) => d.exists() && (window.docs[id] = d.data().progress));
+    }, { url: suite.edge.url, token: mintToken({ scopes: ["projects/*"] }), batch, ids });
+    await page.waitForFunction(() => window.sockets[0]?.protocol);
+    let rounds = 0;
+    while (rounds < 6 && (await page.evaluate(() => window.sockets[0].arrays)) === 0) {
+      rounds++;
+      const acks = await Promise.all(Array.from({ length: 40 }, (_, k) =>
+        deliver(suite.edge, ...TWIN, twinActorEvent("project.processing", { project_id: Number(ids[k % 5]), batch, progress: rounds * 100 + k }))));
+      assert.ok(acks.every((a) => a.status === 200), JSON.stringify(acks.map((a) => a.status)));
+    }
+    // The feed's documents now, from a fresh listen.
+    const truthPage = await appPage(suite.browser, suite.edge);
+    const truth = await truthPage.evaluate(async ({ url, token, ids }) => {
+      const { initializeFeed, doc, getDoc } = window.hookfeed;
+      const db = initializeFeed({ url, token, persistence: false });
+      return Object.fromEntries(await Promise.all(ids.map(async (id) => [id, (await getDoc(doc(db, "projects", id))).data().progress])));
+    }, { url: suite.edge.url, token: mintToken({ scopes: ["projects/*"] }), ids });
+    await page.waitForFunction((truth) => {
+      const same = (o) => ids.every((id) => o[id] === truth[id]) && Object.keys(o).length === ids.length;
+      const ids = Object.keys(truth);
+      return same(window.query) && same(window.docs);
+    }, truth, { timeout: 15_000 });
+    const socket = await page.evaluate(() => window.sockets[0]);
+    t.diagnostic(`${rounds} round(s): ${socket.arrays} batched frames carried ${socket.messages} messages`);
+    assert.equal(socket.protocol, "hookfeed.batch", "the module offers batched frames and the feed picks them");
+    assert.ok(socket.arrays > 0, "deliveries in flight together came in batched frames");
+    await truthPage.close();
+    await page.close();
+  });
+
   it("answers getDoc and getDocs with the feed's current state", async () => {
     const page = await appPage(suite.browser, suite.edge);
     const projectId = 88000 + Math.floor(Math.random() * 1000);

@@ -301,6 +301,19 @@ function edgeTables(results, ref) {
       );
       row("runtime CPU ms per subscriber connect", (r) => at(r).connect.runtimeCpuMsPerSubscriber);
       row("other processes' load (cores, noise), back to back", (r) => at(r).burst.cpuMs.otherCores, { ratio: false });
+      // Batched frames (hookfeed only): back to back each change is its own turn; with
+      // deliveries in flight together a turn has several, one frame per socket.
+      row("back to back, plain frames: changes delivered per runtime CPU-second", (r) => at(r).burst.changesPerCpuSecond, { better: "higher" });
+      row("back to back, batched frames: changes delivered per runtime CPU-second", (r) => at(r).batched.burst.changesPerCpuSecond, { better: "higher" });
+      row("back to back, batched frames: delivered msgs/s", (r) => at(r).batched.burst.msgsPerSec, { better: "higher" });
+      row("paced, batched frames: latency p99 ms", (r) => at(r).batched.paced.latencyMs.p99);
+      row(`concurrency ${O.fanoutConcurrency}, plain frames: changes delivered per runtime CPU-second`, (r) => at(r).concurrent.changesPerCpuSecond, { better: "higher" });
+      row(`concurrency ${O.fanoutConcurrency}, batched frames: changes delivered per runtime CPU-second`, (r) => at(r).batched.concurrent.changesPerCpuSecond, { better: "higher" });
+      row(`concurrency ${O.fanoutConcurrency}, plain frames: delivered msgs/s`, (r) => at(r).concurrent.msgsPerSec, { better: "higher" });
+      row(`concurrency ${O.fanoutConcurrency}, batched frames: delivered msgs/s`, (r) => at(r).batched.concurrent.msgsPerSec, { better: "higher" });
+      row(`concurrency ${O.fanoutConcurrency}, plain frames: latency p99 ms`, (r) => at(r).concurrent.latencyMs.p99);
+      row(`concurrency ${O.fanoutConcurrency}, batched frames: latency p99 ms`, (r) => at(r).batched.concurrent.latencyMs.p99);
+      row(`concurrency ${O.fanoutConcurrency}, batched frames: messages per frame`, (r) => at(r).batched.concurrent.frames.feedMessagesPerFrame, { ratio: false });
     }
   }
   if (edges.some((e) => results[e].some((r) => r.storm?.bySubscribers))) {

@@ -353,6 +353,9 @@ async function concurrentPhase(edge, col, n, subscribers, label) {
   return r;
 }
 
+/** Fan-out runs so far: which subscribers go first alternates between them. */
+let fanoutRuns = 0;
+
 export async function scenarioFanout(edge) {
   const results = [];
   for (const n of O.fanoutSubs) {
@@ -367,59 +370,57 @@ export async function scenarioFanout(edge) {
     await sleep(SETTLE_MS);
     const cCpu = cpuDelta(cBefore, edge.cpu());
     const control = { events: O.fanoutEvents, ackErrors: ackErrors(cAcks), runtimeCpuMsPerEvent: round(cCpu.runtime / O.fanoutEvents, 4), cpuMs: cpuFigures(cCpu) };
-    log(`${edge.def.name} fanout: connecting ${n} subscribers to ${doc}`);
-    const { subs, connect } = await connectSubscribers(edge, O.via, n, () => doc, col.onChange);
-    const r = { subscribers: n, doc, via: O.via, control, connect };
+    // Subscribers that read batched frames (hookfeed only: the baseline speaks its own
+    // protocol) measured beside plain ones, the order alternating from run to run.
+    const modes = edge.def.name.startsWith("baseline") ? ["plain"] : fanoutRuns++ % 2 ? ["batched", "plain"] : ["plain", "batched"];
+    const protocolsOf = (mode) => (mode === "batched" ? BATCH_PROTOCOLS : undefined);
+    log(`${edge.def.name} fanout: connecting ${n} ${modes[0]} subscribers to ${doc}`);
+    const { subs, connect } = await connectSubscribers(edge, O.via, n, () => doc, col.onChange, 0, { protocols: protocolsOf(modes[0]) });
+    const r = { subscribers: n, doc, via: O.via, control, connect, modes };
     // Net of the control: runtime CPU per delivered message beyond what the events cost alone.
     const net = (phase) => (phase.received ? round((phase.cpuMs.runtime - control.runtimeCpuMsPerEvent * phase.events) / phase.received, 5) : null);
     try {
       if (connect.failed) throw new Error(`${connect.failed} of ${n} subscribers failed: ${connect.failureSample.join("; ")}`);
       const base = edge.url(O.via);
-      const ok = subs.length;
-      const tagP = `fan${n}-paced-${Date.now()}`;
-      r.paced = await broadcastPhase(edge, col, {
-        tag: tagP,
-        subscribers: ok,
-        events: O.fanoutEvents,
-        send: () => sendPaced(base, O.fanoutEvents, O.rate, (i) => edge.benchEvent(`evt_${tagP}_${pad(i)}`, 1, tagP, i), { ordered: true }),
-        frames: true,
-      });
-      r.paced.ratePerSec = O.rate;
-      r.paced.runtimeCpuMsPerMsgNetOfControl = net(r.paced);
-      log(`${edge.def.name} fanout ${n} paced ${O.rate}/s: p50 ${r.paced.latencyMs.p50} p99 ${r.paced.latencyMs.p99} max ${r.paced.latencyMs.max} ms, ${r.paced.received}/${r.paced.expected} msgs, ${r.paced.runtimeCpuMsPerMsg} ms CPU/msg; slowest events ${r.paced.slowestEvents.map((e) => `#${e.event} ${e.maxMs} ms`).join(", ")}`);
-      const tagB = `fan${n}-burst-${Date.now()}`;
-      r.burst = await broadcastPhase(edge, col, {
-        tag: tagB,
-        subscribers: ok,
-        events: O.fanoutEvents,
-        send: () => sendSequential(base, O.fanoutEvents, (i) => edge.benchEvent(`evt_${tagB}_${pad(i)}`, 1, tagB, i)),
-        waitMs: 30000,
-        frames: true,
-      });
-      r.burst.runtimeCpuMsPerMsgNetOfControl = net(r.burst);
-      log(`${edge.def.name} fanout ${n} back-to-back: ${r.burst.msgsPerSec} msgs/s, p99 ${r.burst.latencyMs.p99} ms, ${r.burst.received}/${r.burst.expected} msgs, ${r.burst.runtimeCpuMsPerMsg} ms CPU/msg (${r.burst.runtimeCpuMsPerMsgNetOfControl} net of the control's ${control.runtimeCpuMsPerEvent} ms/event); feed frames/event ${r.burst.frames?.feedFramesPerEvent ?? "–"}, hub frames/event ${r.burst.frames?.hubFramesPerEvent ?? "–"}`);
-      r.concurrent = await concurrentPhase(edge, col, n, ok, "plain");
-      // The same two phases with subscribers that read batched frames (hookfeed only: the
-      // baseline speaks its own protocol): where one turn of the feed has several changes
-      // for a socket, it sends them as one frame.
-      if (!edge.def.name.startsWith("baseline")) {
-        await closeAll(subs.splice(0));
-        log(`${edge.def.name} fanout: connecting ${n} subscribers that read batched frames`);
-        const batched = await connectSubscribers(edge, O.via, n, () => doc, col.onChange, 0, { protocols: BATCH_PROTOCOLS });
-        subs.push(...batched.subs);
-        r.batchedConnect = batched.connect;
-        if (batched.connect.failed) throw new Error(`${batched.connect.failed} of ${n} batched subscribers failed: ${batched.connect.failureSample.join("; ")}`);
-        const tagBB = `fan${n}-burst-batched-${Date.now()}`;
-        r.burstBatched = await broadcastPhase(edge, col, {
-          tag: tagBB,
-          subscribers: batched.subs.length,
+      for (const [k, mode] of modes.entries()) {
+        // Plain subscribers' figures are `r.paced`, `r.burst`, `r.concurrent` (the
+        // baseline's too); batched subscribers' the same under `r.batched`.
+        const into = mode === "plain" ? r : (r.batched = {});
+        if (k > 0) {
+          await closeAll(subs.splice(0));
+          log(`${edge.def.name} fanout: connecting ${n} ${mode} subscribers to ${doc}`);
+          const again = await connectSubscribers(edge, O.via, n, () => doc, col.onChange, 0, { protocols: protocolsOf(mode) });
+          subs.push(...again.subs);
+          into.connect = again.connect;
+          if (again.connect.failed) throw new Error(`${again.connect.failed} of ${n} ${mode} subscribers failed: ${again.connect.failureSample.join("; ")}`);
+        } else if (mode === "batched") {
+          into.connect = connect;
+        }
+        const ok = subs.length;
+        const tagP = `fan${n}-paced-${mode}-${Date.now()}`;
+        into.paced = await broadcastPhase(edge, col, {
+          tag: tagP,
+          subscribers: ok,
           events: O.fanoutEvents,
-          send: () => sendSequential(base, O.fanoutEvents, (i) => edge.benchEvent(`evt_${tagBB}_${pad(i)}`, 1, tagBB, i)),
+          send: () => sendPaced(base, O.fanoutEvents, O.rate, (i) => edge.benchEvent(`evt_${tagP}_${pad(i)}`, 1, tagP, i), { ordered: true }),
+          frames: true,
+        });
+        into.paced.ratePerSec = O.rate;
+        into.paced.runtimeCpuMsPerMsgNetOfControl = net(into.paced);
+        log(`${edge.def.name} fanout ${n} ${mode} paced ${O.rate}/s: p50 ${into.paced.latencyMs.p50} p99 ${into.paced.latencyMs.p99} max ${into.paced.latencyMs.max} ms, ${into.paced.received}/${into.paced.expected} msgs, ${into.paced.runtimeCpuMsPerMsg} ms CPU/msg; slowest events ${into.paced.slowestEvents.map((e) => `#${e.event} ${e.maxMs} ms`).join(", ")}`);
+        const tagB = `fan${n}-burst-${mode}-${Date.now()}`;
+        into.burst = await broadcastPhase(edge, col, {
+          tag: tagB,
+          subscribers: ok,
+          events: O.fanoutEvents,
+          send: () => sendSequential(base, O.fanoutEvents, (i) => edge.benchEvent(`evt_${tagB}_${pad(i)}`, 1, tagB, i)),
           waitMs: 30000,
           frames: true,
         });
-        log(`${edge.def.name} fanout ${n} back-to-back, batched frames: ${r.burstBatched.msgsPerSec} msgs/s, p99 ${r.burstBatched.latencyMs.p99} ms, ${r.burstBatched.received}/${r.burstBatched.expected} msgs, ${r.burstBatched.runtimeCpuMsPerMsg} ms CPU/msg, messages/frame ${r.burstBatched.frames?.feedMessagesPerFrame ?? "–"}`);
-        r.concurrentBatched = await concurrentPhase(edge, col, n, batched.subs.length, "batched");
+        into.burst.runtimeCpuMsPerMsgNetOfControl = net(into.burst);
+        into.burst.changesPerCpuSecond = into.burst.cpuMs.runtime ? round((into.burst.received / into.burst.cpuMs.runtime) * 1000, 0) : null;
+        log(`${edge.def.name} fanout ${n} ${mode} back-to-back: ${into.burst.msgsPerSec} msgs/s, p99 ${into.burst.latencyMs.p99} ms, ${into.burst.received}/${into.burst.expected} msgs, ${into.burst.runtimeCpuMsPerMsg} ms CPU/msg (${into.burst.runtimeCpuMsPerMsgNetOfControl} net of the control's ${control.runtimeCpuMsPerEvent} ms/event); feed frames/event ${into.burst.frames?.feedFramesPerEvent ?? "–"}, hub frames/event ${into.burst.frames?.hubFramesPerEvent ?? "–"}`);
+        into.concurrent = await concurrentPhase(edge, col, n, ok, mode);
       }
     } catch (e) {
       r.error = String(e.message ?? e);
