@@ -10,8 +10,7 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use hookfeed_core::fanout::{
-    window_delta, ChangeFrame, Outbox, Sends, SocketAction, SocketId, SocketState, StoredDoc, SubscriptionIndex,
-    TextId,
+    window_delta, ChangeFrame, Outbox, Sends, SocketAction, SocketId, SocketState, StoredDoc, SubscriptionIndex, TextId,
 };
 use hookfeed_core::ledger::{ChangeKind, DocChange, Seq};
 use hookfeed_core::listens::{ListenBook, Ticket};
