@@ -684,14 +684,31 @@ impl HubCore {
 /// them, one turn of the feed's. Each is applied in order; the changes go out together, so
 /// that a socket of the hub that reads batched frames gets them in one frame too.
 fn on_upstream_frame(subscribers: &RefCell<Subscribers>, upstream: &RefCell<Upstream>, text: &str) {
-    let messages = if text.starts_with('[') {
-        serde_json::from_str::<Vec<ServerMessage>>(text)
+    // A batched frame is split into its messages first, each then parsed alone: an array
+    // adds a level of nesting (serde_json refuses past 127), and one message that does not
+    // parse must not take its neighbours with it. Splitting into raw values checks no depth.
+    let messages: Vec<ServerMessage> = if text.starts_with('[') {
+        let Ok(raws) = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(text) else {
+            worker::console_error!("hub: an upstream frame did not parse");
+            return;
+        };
+        raws.iter()
+            .filter_map(|raw| match serde_json::from_str::<ServerMessage>(raw.get()) {
+                Ok(message) => Some(message),
+                Err(e) => {
+                    worker::console_error!("hub: an upstream message did not parse: {e}");
+                    None
+                }
+            })
+            .collect()
     } else {
-        serde_json::from_str::<ServerMessage>(text).map(|message| vec![message])
-    };
-    let Ok(messages) = messages else {
-        worker::console_error!("hub: an upstream frame did not parse");
-        return;
+        match serde_json::from_str::<ServerMessage>(text) {
+            Ok(message) => vec![message],
+            Err(_) => {
+                worker::console_error!("hub: an upstream frame did not parse");
+                return;
+            }
+        }
     };
     let changes: Vec<DocChange> = messages.into_iter().filter_map(|m| on_upstream_message(upstream, m)).collect();
     if !changes.is_empty() {
