@@ -211,6 +211,10 @@ fn parse_event(
         column: e.column(),
         reason: e.to_string(),
     })?;
+    let depth = crate::event::depth(&value);
+    if depth > crate::event::MAX_BODY_DEPTH {
+        return Err(EventError::TooDeep(depth).into());
+    }
     let serde_json::Value::Object(object) = value else {
         return Err(EventError::NotAnObject.into());
     };

@@ -7,6 +7,29 @@ use crate::time::UnixTime;
 /// Longest event id or type accepted.
 pub const MAX_ID_LEN: usize = 255;
 
+/// Deepest nesting of objects and arrays a body may have (the body itself is level 1).
+/// A document's data travels wrapped in a few more levels (a change message, a batched
+/// frame, a hub's page of documents), and every reader's JSON parser stops at 128: with
+/// bodies capped well below that, whatever is stored can be read back everywhere. Firestore
+/// itself keeps maps to 20 levels.
+pub const MAX_BODY_DEPTH: usize = 64;
+
+/// How deeply `value` nests objects and arrays (a scalar is 0), without recursion.
+pub fn depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 1)];
+    while let Some((value, level)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Object(map) => Box::new(map.values()),
+            Value::Array(items) => Box::new(items.iter()),
+            _ => continue,
+        };
+        deepest = deepest.max(level);
+        stack.extend(children.map(|child| (child, level + 1)));
+    }
+    deepest
+}
+
 /// One provider event, normalized.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -39,6 +62,9 @@ pub enum EventError {
     /// The body is JSON but not an object.
     #[error("body is not a JSON object")]
     NotAnObject,
+    /// The body nests objects and arrays deeper than [`MAX_BODY_DEPTH`].
+    #[error("body nests objects and arrays {0} levels deep, past the {MAX_BODY_DEPTH} a document may have")]
+    TooDeep(usize),
     /// A required field is absent or not a string.
     #[error("missing or non-string field `{0}`")]
     MissingField(&'static str),
@@ -64,7 +90,7 @@ impl EventError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotJson { .. } => "invalid_json",
-            Self::NotAnObject => "invalid_json",
+            Self::NotAnObject | Self::TooDeep(_) => "invalid_json",
             Self::MissingField(_) | Self::NoEventTime => "missing_field",
             Self::InvalidField { .. } => "invalid_field",
         }
@@ -102,4 +128,32 @@ fn check_token(value: &str, field: &'static str) -> Result<(), EventError> {
         return Err(EventError::InvalidField { field, reason: "longer than 255 bytes or has control characters" });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `levels` arrays, one in another.
+    fn nested(levels: usize) -> Value {
+        (0..levels).fold(Value::Null, |inner, _| Value::Array(vec![inner]))
+    }
+
+    #[test]
+    fn depth_counts_containers() {
+        assert_eq!(depth(&serde_json::json!(1)), 0);
+        assert_eq!(depth(&serde_json::json!({})), 1);
+        assert_eq!(depth(&serde_json::json!({"a": [1, {"b": {}}], "c": 2})), 4);
+        assert_eq!(depth(&nested(120)), 120);
+    }
+
+    proptest! {
+        /// Whatever the shape, the depth is the longest chain of containers.
+        #[test]
+        fn depth_is_the_deepest_branch(branches in prop::collection::vec(0usize..90, 1..6)) {
+            let value = Value::Array(branches.iter().map(|&n| nested(n)).collect());
+            prop_assert_eq!(depth(&value), 1 + branches.iter().copied().max().unwrap_or(0));
+        }
+    }
 }

@@ -303,6 +303,11 @@ impl Subscribers {
         for (i, change) in changes.iter().enumerate() {
             self.queue_changes(&mut outbox, change, now, &mut expired);
             self.queue_window_deltas(&mut outbox, change, || collection(i), now, &mut expired);
+            // A turn's texts are bounded: past the mark, what is queued goes now (each
+            // socket's order kept), and the rest of the turn in later frames.
+            if outbox.is_full() {
+                self.send(std::mem::take(&mut outbox));
+            }
         }
         self.send(outbox);
         for sid in expired {

@@ -18,6 +18,13 @@ use super::SocketId;
 /// limit, so that a batch never makes a frame the socket could not carry.
 pub const MAX_BATCHED_FRAME_BYTES: usize = 256 * 1024;
 
+/// Message text an [`Outbox`] holds before its owner should send what it has: a group
+/// commit's turn holds up to 64 changes, each with a text per distinct listen id it
+/// reaches, and a subscriber chooses its listen ids. Sending at this mark splits a turn's
+/// batched frames but keeps each socket's order, and bounds the turn's memory to the mark
+/// plus one change's texts (what a turn held before batched frames).
+pub const OUTBOX_SEND_AT_BYTES: usize = 4 * 1024 * 1024;
+
 /// A message text queued in an [`Outbox`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TextId(usize);
@@ -26,6 +33,8 @@ pub struct TextId(usize);
 #[derive(Debug, Default)]
 pub struct Outbox {
     texts: Vec<String>,
+    /// The texts' bytes.
+    bytes: usize,
     /// Sockets in the order of their first message, each with its messages in order.
     queued: Vec<(SocketId, Vec<TextId>)>,
     slot: HashMap<SocketId, usize>,
@@ -45,6 +54,7 @@ pub struct Sends {
 impl Outbox {
     /// Keeps a message text for [`Outbox::queue`].
     pub fn text(&mut self, text: String) -> TextId {
+        self.bytes += text.len();
         self.texts.push(text);
         TextId(self.texts.len() - 1)
     }
@@ -61,6 +71,11 @@ impl Outbox {
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.queued.is_empty()
+    }
+
+    /// Whether the texts held reached [`OUTBOX_SEND_AT_BYTES`]: time to send them.
+    pub fn is_full(&self) -> bool {
+        self.bytes >= OUTBOX_SEND_AT_BYTES
     }
 
     /// The frames to send. A socket for which `batched` is false gets each message as its
@@ -178,6 +193,16 @@ mod tests {
     }
 
     #[test]
+    fn an_outbox_is_full_at_the_mark() {
+        let mut outbox = Outbox::default();
+        let text = "x".repeat(OUTBOX_SEND_AT_BYTES / 2);
+        outbox.text(text.clone());
+        assert!(!outbox.is_full());
+        outbox.text(text);
+        assert!(outbox.is_full());
+    }
+
+    #[test]
     fn a_lone_message_goes_as_itself() {
         let mut outbox = Outbox::default();
         let a = outbox.text(message(1));
@@ -236,7 +261,7 @@ mod tests {
             }
             let sends = outbox.into_sends_within(|sid| batched[sid as usize], TEST_CAP);
             prop_assert_eq!(sends.messages, want.values().map(Vec::len).sum::<usize>());
-            let canonical = |t: &String| serde_json::from_str::<serde_json::Value>(t).unwrap().to_string();
+            let canonical = |t: &String| serde_json::from_str::<serde_json::Value>(t).expect("JSON").to_string();
             let want: HashMap<SocketId, Vec<String>> =
                 want.into_iter().map(|(s, m)| (s, m.iter().map(canonical).collect())).collect();
             prop_assert_eq!(read(&sends), want);
