@@ -14,18 +14,18 @@ pub const MAX_ID_LEN: usize = 255;
 /// itself keeps maps to 20 levels.
 pub const MAX_BODY_DEPTH: usize = 64;
 
-/// How deeply `value` nests objects and arrays (a scalar is 0), without recursion.
+/// How deeply `value` nests objects and arrays (a scalar is 0), without recursion: linear
+/// in the containers, and reached only once a body's signature verified.
 pub fn depth(value: &Value) -> usize {
     let mut deepest = 0;
     let mut stack = vec![(value, 1)];
     while let Some((value, level)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Object(map) => Box::new(map.values()),
-            Value::Array(items) => Box::new(items.iter()),
+        match value {
+            Value::Object(map) => stack.extend(map.values().map(|child| (child, level + 1))),
+            Value::Array(items) => stack.extend(items.iter().map(|child| (child, level + 1))),
             _ => continue,
-        };
+        }
         deepest = deepest.max(level);
-        stack.extend(children.map(|child| (child, level + 1)));
     }
     deepest
 }

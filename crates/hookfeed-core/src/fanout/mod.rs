@@ -27,7 +27,7 @@ mod window;
 
 pub use frame::ChangeFrame;
 pub use index::{Recipient, SubscriptionIndex};
-pub use outbox::{Outbox, Sends, TextId, MAX_BATCHED_FRAME_BYTES, OUTBOX_SEND_AT_BYTES};
+pub use outbox::{Outbox, Sends, TextId, MAX_BATCHED_FRAME_BYTES, MAX_JOINED_BYTES, OUTBOX_SEND_AT_BYTES};
 pub use snapshot::{live_only, live_start, snapshot, HUB_CLIENT, LIVE_ONLY_SINCE};
 pub use socket::{
     Listen, SocketAction, SocketId, SocketState, MAX_ATTACHMENT_BYTES, MAX_LISTENS_PER_SOCKET, SOCKET_STATE_VERSION,

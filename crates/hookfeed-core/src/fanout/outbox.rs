@@ -21,9 +21,16 @@ pub const MAX_BATCHED_FRAME_BYTES: usize = 256 * 1024;
 /// Message text an [`Outbox`] holds before its owner should send what it has: a group
 /// commit's turn holds up to 64 changes, each with a text per distinct listen id it
 /// reaches, and a subscriber chooses its listen ids. Sending at this mark splits a turn's
-/// batched frames but keeps each socket's order, and bounds the turn's memory to the mark
-/// plus one change's texts (what a turn held before batched frames).
+/// batched frames but keeps each socket's order. With [`MAX_JOINED_BYTES`] it bounds what
+/// one send holds: the mark plus one change's texts, and the joined arrays.
 pub const OUTBOX_SEND_AT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes of batched frames (joined arrays) one [`Outbox::into_sends`] builds: an array is
+/// shared only by sockets with the same run of messages, so sockets watching different
+/// subsets of a turn's documents each need their own copy of what they get. Past this,
+/// a socket's further runs go one message per frame (the texts it shares with other
+/// sockets), as a plain socket's do: correct for a batched reader, and no copy.
+pub const MAX_JOINED_BYTES: usize = OUTBOX_SEND_AT_BYTES;
 
 /// A message text queued in an [`Outbox`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,6 +98,7 @@ impl Outbox {
         let mut messages = 0;
         let mut sends = Vec::new();
         let mut joined: HashMap<Vec<TextId>, usize> = HashMap::new();
+        let mut joined_bytes = 0usize;
         for (sid, queue) in queued {
             messages += queue.len();
             if !batched(sid) || queue.len() == 1 {
@@ -104,8 +112,14 @@ impl Outbox {
                 }
                 let index = match joined.get(run) {
                     Some(&index) => index,
+                    None if joined_bytes + run_bytes(run, &texts) > MAX_JOINED_BYTES => {
+                        // No more copies this turn: the run's messages go one by one.
+                        sends.extend(run.iter().map(|t| (sid, t.0)));
+                        continue;
+                    }
                     None => {
                         let text = join(run, &texts);
+                        joined_bytes += text.len();
                         texts.push(text);
                         joined.insert(run.to_vec(), texts.len() - 1);
                         texts.len() - 1
@@ -135,6 +149,11 @@ fn runs<'a>(queue: &'a [TextId], texts: &[String], cap: usize) -> Vec<&'a [TextI
     }
     runs.push(&queue[start..]);
     runs
+}
+
+/// The length of `run`'s array, `[a,b,…]`.
+fn run_bytes(run: &[TextId], texts: &[String]) -> usize {
+    run.iter().map(|t| texts[t.0].len() + 1).sum::<usize>() + 1
 }
 
 /// `[a,b,…]`.

@@ -4,6 +4,7 @@ mod convergence;
 mod handoff;
 mod hub_model;
 mod module_graph;
+mod outbox_memory;
 mod providers;
 mod replay;
 mod robustness;
