@@ -296,6 +296,11 @@ impl Subscribers {
     /// gives the collection of `changes[i]` as of that change, for limited queries (read
     /// only if one listens).
     pub fn broadcast(&mut self, changes: &[DocChange], collection: impl Fn(usize) -> Result<Vec<StoredDoc>>) {
+        // Nothing changed (a hub's load that brought nothing new): the snapshots built
+        // since the last change still hold.
+        if changes.is_empty() {
+            return;
+        }
         self.snapshots.clear();
         let now = now();
         let mut expired: Vec<SocketId> = Vec::new();
