@@ -9,11 +9,11 @@ import { after, before, describe, it } from "node:test";
 
 import { withSources } from "./support/config.mjs";
 import { startEdge } from "./support/edge.mjs";
+import { arraysOf as arrays, messagesOf as messages, openRaw as open, settle } from "./support/raw-socket.mjs";
 import { eventId, mintToken, nowSecs, sign, twinActorEvent } from "./support/sign.mjs";
 
 const TENANT = "bf2";
 const extra = [{ name: "bf2-twin", scheme: "twin-actor", tenant: TENANT, secret: "bf2-twin-secret" }];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const LISTENS = 30;
 
 let nextProject = 880000;
@@ -27,28 +27,6 @@ async function post(edge, d) {
   const res = await fetch(`${edge.url}/hooks/bf2-twin`, { method: "POST", headers: { "Content-Type": "application/json", ...d.headers }, body: d.text });
   await res.arrayBuffer();
   return res.status;
-}
-async function open(edge, protocols, token) {
-  const ws = new WebSocket(`${edge.url.replace("http", "ws")}/feed`, [...protocols, token]);
-  const socket = { ws, frames: [] };
-  ws.addEventListener("message", (e) => socket.frames.push(e.data));
-  await new Promise((ok, fail) => {
-    ws.addEventListener("open", ok, { once: true });
-    ws.addEventListener("error", () => fail(new Error("WebSocket failed to open")), { once: true });
-  });
-  return socket;
-}
-const messages = (s) => s.frames.flatMap((f) => { const v = JSON.parse(f); return Array.isArray(v) ? v : [v]; });
-const arrays = (s) => s.frames.filter((f) => f.startsWith("["));
-async function settle(sockets, quietMs = 800, maxMs = 60_000) {
-  const t0 = Date.now();
-  let last = -1;
-  for (;;) {
-    const n = sockets.reduce((a, s) => a + s.frames.length, 0);
-    if (n === last || Date.now() - t0 > maxMs) return;
-    last = n;
-    await sleep(quietMs);
-  }
 }
 
 async function splitTurn(edge, t) {
@@ -67,7 +45,7 @@ async function splitTurn(edge, t) {
   let statuses = [];
   for (let round = 0; round < 3; round++) {
     statuses.push(...await Promise.all(Array.from({ length: 32 }, (_, k) => post(edge, delivery(projects[k % projects.length], (round * 32 + k) % 101, tag, 40_000)))));
-    await settle([plain, batched]);
+    await settle([plain, batched], 800, 60000);
   }
   try {
     assert.ok(statuses.every((s) => s === 200), `deliveries accepted: ${[...new Set(statuses)]}`);

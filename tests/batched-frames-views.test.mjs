@@ -13,11 +13,11 @@ import { createToken } from "hookfeed/server";
 
 import { withSources } from "./support/config.mjs";
 import { startEdge } from "./support/edge.mjs";
+import { arraysOf as arrays, messagesOf as messages, openRaw as open, settle } from "./support/raw-socket.mjs";
 import { DEMO, eventId, mintToken, nowSecs, sign, twinActorEvent } from "./support/sign.mjs";
 
 const TENANT = "bfe";
 const extra = [{ name: "bfe-twin", scheme: "twin-actor", tenant: TENANT, secret: "bfe-twin-secret" }];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let nextProject = 660000 + Math.floor(Math.random() * 10000) * 10;
 let created = nowSecs() - 600;
 function delivery(project, data, pad = 0) {
@@ -28,29 +28,6 @@ function delivery(project, data, pad = 0) {
 async function post(edge, d) {
   const res = await fetch(`${edge.url}/hooks/bfe-twin`, { method: "POST", headers: { "Content-Type": "application/json", ...d.headers }, body: d.text });
   return { status: res.status, body: await res.json() };
-}
-async function open(edge, protocols, token) {
-  const ws = new WebSocket(`${edge.url.replace("http", "ws")}/feed`, [...protocols, token]);
-  const socket = { ws, frames: [], at: [] };
-  ws.addEventListener("message", (e) => { socket.frames.push(e.data); socket.at.push(Date.now()); });
-  socket.closed = new Promise((ok) => ws.addEventListener("close", (e) => ok(e.code)));
-  await new Promise((ok, fail) => {
-    ws.addEventListener("open", ok, { once: true });
-    ws.addEventListener("error", () => fail(new Error("WebSocket failed to open")), { once: true });
-  });
-  return socket;
-}
-const messages = (s) => s.frames.flatMap((f) => { const v = JSON.parse(f); return Array.isArray(v) ? v : [v]; });
-const arrays = (s) => s.frames.filter((f) => f.startsWith("["));
-async function settle(sockets, quietMs = 600, maxMs = 15_000) {
-  const t0 = Date.now();
-  let last = -1;
-  for (;;) {
-    const n = sockets.reduce((a, s) => a + s.frames.length, 0);
-    if (n === last || Date.now() - t0 > maxMs) return;
-    last = n;
-    await sleep(quietMs);
-  }
 }
 /** A raw upgrade with `Sec-WebSocket-Protocol: header`: status and the protocol picked. */
 function upgrade(edge, header, path = "/feed") {

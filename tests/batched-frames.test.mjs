@@ -9,13 +9,13 @@ import { after, before, describe, it } from "node:test";
 
 import { withSources } from "./support/config.mjs";
 import { startEdge } from "./support/edge.mjs";
+import { arraysOf as arrays, messagesOf as messages, openRaw as open, settle } from "./support/raw-socket.mjs";
 import { eventId, mintToken, nowSecs, sign, twinActorEvent } from "./support/sign.mjs";
 
 const TENANT = "bf";
 const extra = [{ name: "bf-twin", scheme: "twin-actor", tenant: TENANT, secret: "bf-twin-secret" }];
 /** core's `MAX_BATCHED_FRAME_BYTES`. */
 const MAX_BATCHED_FRAME_BYTES = 256 * 1024;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let nextProject = 770000;
 let created = nowSecs() - 600;
@@ -33,32 +33,7 @@ async function post(edge, d) {
   return { status: res.status, body: await res.json() };
 }
 
-/** A raw socket offering `protocols` (the token beside them); every frame kept as sent. */
-async function open(edge, protocols, token) {
-  const ws = new WebSocket(`${edge.url.replace("http", "ws")}/feed`, [...protocols, token]);
-  const socket = { ws, frames: [] };
-  ws.addEventListener("message", (e) => socket.frames.push(e.data));
-  await new Promise((ok, fail) => {
-    ws.addEventListener("open", ok, { once: true });
-    ws.addEventListener("error", () => fail(new Error("WebSocket failed to open")), { once: true });
-  });
-  return socket;
-}
-/** The messages a socket read: a batched frame is its elements, in order. */
-const messages = (socket) => socket.frames.flatMap((f) => { const v = JSON.parse(f); return Array.isArray(v) ? v : [v]; });
-const arrays = (socket) => socket.frames.filter((f) => f.startsWith("["));
 
-/** Waits until no socket has received a frame for `quietMs` (bounded). */
-async function settle(sockets, quietMs = 600, maxMs = 15_000) {
-  const t0 = Date.now();
-  let last = -1;
-  for (;;) {
-    const n = sockets.reduce((a, s) => a + s.frames.length, 0);
-    if (n === last || Date.now() - t0 > maxMs) return;
-    last = n;
-    await sleep(quietMs);
-  }
-}
 
 /**
  * Rounds of `perRound` deliveries in flight together to `projects` documents of one tag,
@@ -110,6 +85,18 @@ function checkParity({ plain, batched, rounds, statuses }, t) {
   assert.ok(b.some((m) => m.type === "change" && m.id === 2), "the document listen saw its changes");
 }
 
+/** A burst checked for parity (and by `more`), its sockets closed after. */
+async function checkedBurst(edge, t, options = {}, more = () => {}) {
+  const run = await burst(edge, options);
+  try {
+    checkParity(run, t);
+    more(run);
+  } finally {
+    run.plain.ws.close();
+    run.batched.ws.close();
+  }
+}
+
 describe("batched frames", () => {
   let edge;
   before(async () => {
@@ -117,28 +104,16 @@ describe("batched frames", () => {
   });
   after(async () => edge?.stop());
 
-  it("a socket that offers hookfeed.batch reads a group commit's changes in one frame, the same messages a plain socket reads one by one", async (t) => {
-    const run = await burst(edge);
-    try {
-      checkParity(run, t);
-    } finally {
-      run.plain.ws.close();
-      run.batched.ws.close();
-    }
-  });
+  it("a socket that offers hookfeed.batch reads a group commit's changes in one frame, the same messages a plain socket reads one by one", (t) =>
+    checkedBurst(edge, t));
 
   it("splits a batch at the frame cap and never sends a larger batched frame", async (t) => {
     // 40 KiB documents, 40 in flight: a turn's changes for one socket pass 256 KiB.
-    const run = await burst(edge, { perRound: 40, pad: 40_000 });
-    try {
-      checkParity(run, t);
+    await checkedBurst(edge, t, { perRound: 40, pad: 40_000 }, (run) => {
       const sizes = arrays(run.batched).map((f) => Buffer.byteLength(f));
       t.diagnostic(`batched frame sizes: ${sizes.join(", ")} bytes`);
       assert.ok(sizes.every((n) => n <= MAX_BATCHED_FRAME_BYTES), "no batched frame past the cap");
-    } finally {
-      run.plain.ws.close();
-      run.batched.ws.close();
-    }
+    });
   });
 });
 
@@ -149,13 +124,6 @@ describe("batched frames through hubs", () => {
   });
   after(async () => edge?.stop());
 
-  it("a hub reads the feed's batched frames and sends its own sockets the same messages, batched or not", async (t) => {
-    const run = await burst(edge);
-    try {
-      checkParity(run, t);
-    } finally {
-      run.plain.ws.close();
-      run.batched.ws.close();
-    }
-  });
+  it("a hub reads the feed's batched frames and sends its own sockets the same messages, batched or not", (t) =>
+    checkedBurst(edge, t));
 });

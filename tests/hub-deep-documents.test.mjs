@@ -15,11 +15,11 @@ import { after, before, describe, it } from "node:test";
 
 import { withSources } from "./support/config.mjs";
 import { startEdge } from "./support/edge.mjs";
+import { messagesOf as messages, openRaw as open, settle } from "./support/raw-socket.mjs";
 import { eventId, mintToken, nowSecs, sign, twinActorEvent } from "./support/sign.mjs";
 
 const TENANT = "bfdeep";
 const extra = [{ name: "bfdeep-twin", scheme: "twin-actor", tenant: TENANT, secret: "bfdeep-twin-secret" }];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** `{"a":{"a":…1}}`, `levels` objects deep. */
 const nested = (levels) => { let v = 1; for (let i = 0; i < levels; i++) v = { a: v }; return v; };
@@ -33,27 +33,6 @@ function delivery(project, progress, tag, extraData = {}) {
 async function post(edge, d) {
   const res = await fetch(`${edge.url}/hooks/bfdeep-twin`, { method: "POST", headers: { "Content-Type": "application/json", ...d.headers }, body: d.text });
   return { status: res.status, body: await res.json() };
-}
-async function open(edge, protocols, token) {
-  const ws = new WebSocket(`${edge.url.replace("http", "ws")}/feed`, [...protocols, token]);
-  const socket = { ws, frames: [] };
-  ws.addEventListener("message", (e) => socket.frames.push(e.data));
-  await new Promise((ok, fail) => {
-    ws.addEventListener("open", ok, { once: true });
-    ws.addEventListener("error", () => fail(new Error("WebSocket failed to open")), { once: true });
-  });
-  return socket;
-}
-const messages = (s) => s.frames.flatMap((f) => { const v = JSON.parse(f); return Array.isArray(v) ? v : [v]; });
-async function settle(sockets, quietMs = 700, maxMs = 15_000) {
-  const t0 = Date.now();
-  let last = -1;
-  for (;;) {
-    const n = sockets.reduce((a, s) => a + s.frames.length, 0);
-    if (n === last || Date.now() - t0 > maxMs) return;
-    last = n;
-    await sleep(quietMs);
-  }
 }
 /** A socket's view of listen `id`: its snapshot, then each change applied. */
 function view(socket, id) {
@@ -81,7 +60,7 @@ describe("a deep document in a hub's batched upstream frame", () => {
     sub.ws.send(JSON.stringify({ type: "listen", id: 1, target: { collection: "projects", where: [{ field: "batch", op: "==", value: tag }] } }));
     // Create the projects first, one by one (no batching yet).
     for (const p of projects) assert.equal((await post(edge, delivery(p, 1, tag))).status, 200);
-    await settle([sub]);
+    await settle([sub], 700, 15000);
     // Past the cap: refused with a clear error, nothing stored.
     const tooDeep = await post(edge, delivery(projects[5], 49, tag, { deep: nested(63) }));
     assert.equal(tooDeep.status, 400, JSON.stringify(tooDeep.body));
@@ -97,7 +76,7 @@ describe("a deep document in a hub's batched upstream frame", () => {
         : delivery(projects[k % 5], 10 * rounds + (k % 10), tag));
       const acks = await Promise.all(burst.map((d) => post(edge, d)));
       assert.ok(acks.every((a) => a.status === 200), JSON.stringify(acks.filter((a) => a.status !== 200).map((a) => a.body)));
-      await settle([sub]);
+      await settle([sub], 700, 15000);
     }
     t.diagnostic(`${rounds} round(s); hub log says an upstream frame did not parse: ${parseFailed()}`);
     const mine = view(sub, 1);
@@ -112,7 +91,7 @@ describe("a deep document in a hub's batched upstream frame", () => {
     // A new listen at the hub now: answered from its mirror.
     const late = await open(edge, ["hookfeed"], token);
     late.ws.send(JSON.stringify({ type: "listen", id: 7, target: { collection: "projects", where: [{ field: "batch", op: "==", value: tag }] } }));
-    await settle([late]);
+    await settle([late], 700, 15000);
     const fresh = view(late, 7);
     const freshDiffs = [];
     for (const p of projects) {
