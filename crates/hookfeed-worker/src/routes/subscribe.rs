@@ -35,7 +35,7 @@ pub async fn subscribe(req: Request, env: &Env, config: &Config) -> Handled {
         forward(env, &claims.tenant, &web_sys::Request::new_with_str_and_init("https://feed/subscribe", &init)?).await?
     } else {
         // A tenant spread over hubs: the socket goes to one of them, which streams from the
-        // feed (`hub.rs`). Placement only spreads load; any hub serves any listen exactly.
+        // feed (`hub/`). Placement only spreads load; any hub serves any listen exactly.
         let client = req.headers().get(CLIENT_IP_HEADER)?.unwrap_or_default();
         let nonce = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
         let index = hookfeed_core::hub::place(&client, nonce, hubs);
